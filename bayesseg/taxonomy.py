@@ -1,0 +1,276 @@
+"""The taxonomy: image-model labels mapped to fashion categories.
+
+The image models emit ``(TYPE, LABEL_NAME)`` pairs (``MART_IMAGES_LABELS``). The taxonomy
+(``models/taxonomy.toml``) maps each pair to one fashion *category* (the model's ``category``
+dimension) or excludes it with a reason, normalises inconsistent names (``balencia`` /
+``balenciaga``, ``miu_miu`` / ``miumui``, ``ysl`` / ``saintlaurent``, typos), groups brands
+into families (luxury, sport, contemporary) and declares named *rules*: sets of categories that
+can anchor a named segment through its prior.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Rule", "Taxonomy", "TaxonomyError", "default_taxonomy_path"]
+
+LABEL_COLUMNS = ["TYPE", "LABEL_NAME", "LABEL", "CATEGORY", "BRAND", "BRAND_FAMILY", "EXCLUDED_REASON"]
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy file is inconsistent; the message names the file and the key at fault."""
+
+
+def default_taxonomy_path() -> Path:
+    """Return the path of the shipped taxonomy, ``models/taxonomy.toml``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file inside the installed package data (``bayesseg.specs``), which is the
+        repository's ``models/`` folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing from the installation.
+    """
+    from importlib.resources import files
+
+    path = Path(str(files("bayesseg.specs").joinpath("taxonomy.toml")))
+    if not path.is_file():
+        raise FileNotFoundError(f"shipped taxonomy not found at {path}")
+    return path
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rule: a set of categories that may anchor a named segment.
+
+    Parameters
+    ----------
+    name : str
+        Rule name, also the name the anchored segment carries (e.g. ``"luxury"``).
+    categories : tuple of str
+        Categories that receive extra prior mass in the anchored segment's profile.
+    description : str
+        What the rule captures, in words.
+    """
+
+    name: str
+    categories: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Mapping of ``(TYPE, LABEL_NAME)`` pairs to fashion categories.
+
+    Build it with :meth:`from_toml`. The tables are plain pandas objects so they can be
+    joined, shown and pushed to SQL.
+
+    Parameters
+    ----------
+    version : str
+        Version string of the taxonomy file; recorded by fitted models.
+    categories : pandas.DataFrame
+        One row per category, indexed by ``category``, columns ``group`` and ``description``,
+        in file order (the order of the ``category`` dimension).
+    labels : pandas.DataFrame
+        One row per known pair, columns ``TYPE``, ``LABEL_NAME`` (as in the warehouse),
+        ``LABEL`` (normalised name), ``CATEGORY`` (``None`` when excluded), ``BRAND``,
+        ``BRAND_FAMILY`` and ``EXCLUDED_REASON`` (a key of `exclusions`, else ``None``).
+    exclusions : dict of str to str
+        Exclusion reason keys and their explanation.
+    families : dict of str to str
+        Brand families and their description.
+    rules : dict of str to Rule
+        Named rules.
+    source : str
+        Where the taxonomy was read from.
+    """
+
+    version: str
+    categories: pd.DataFrame
+    labels: pd.DataFrame
+    exclusions: dict[str, str]
+    families: dict[str, str]
+    rules: dict[str, Rule]
+    source: str = "<memory>"
+
+    @classmethod
+    def from_toml(cls, path: str | Path | None = None) -> Taxonomy:
+        """Read and check a taxonomy file.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path, optional
+            A TOML file in the format of ``models/taxonomy.toml``. Defaults to the shipped one.
+
+        Returns
+        -------
+        Taxonomy
+
+        Raises
+        ------
+        TaxonomyError
+            If a label points to an unknown category, exclusion reason or brand; if a brand's
+            category disagrees with its family; if a rule names an unknown category; or if a
+            section is missing or malformed. The message names the file and the key.
+        """
+        path = Path(path) if path is not None else default_taxonomy_path()
+        with path.open("rb") as fh:
+            try:
+                doc = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise TaxonomyError(f"{path}: not valid TOML: {exc}") from exc
+        return cls.from_dict(doc, source=str(path))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], source: str = "<memory>") -> Taxonomy:
+        """Build a taxonomy from the parsed TOML document; see :meth:`from_toml`.
+
+        Parameters
+        ----------
+        doc : dict
+            The parsed document.
+        source : str, optional
+            Name used in error messages.
+
+        Returns
+        -------
+        Taxonomy
+
+        Raises
+        ------
+        TaxonomyError
+            As :meth:`from_toml`.
+        """
+
+        def fail(key: str, msg: str) -> TaxonomyError:
+            return TaxonomyError(f"{source}: [{key}] {msg}")
+
+        for section in ("version", "categories", "exclusions", "families", "brands", "labels"):
+            if section not in doc:
+                raise fail(section, "section is missing")
+        cats = doc["categories"]
+        categories = pd.DataFrame(
+            [
+                {"category": name, "group": spec.get("group"), "description": spec.get("description", "")}
+                for name, spec in cats.items()
+            ]
+        ).set_index("category")
+        exclusions = {str(k): str(v) for k, v in doc["exclusions"].items()}
+        families = {str(k): str(v) for k, v in doc["families"].items()}
+        brands: dict[str, str] = {}
+        for brand, family in doc["brands"].items():
+            if family not in families:
+                raise fail(f"brands.{brand}", f"family {family!r} is not in [families]")
+            brands[brand] = family
+
+        rows = []
+        for type_, entries in doc["labels"].items():
+            for label_name, spec in entries.items():
+                key = f"labels.{type_}.{label_name}"
+                if isinstance(spec, str):
+                    spec = {"category": spec}
+                if not isinstance(spec, dict):
+                    raise fail(key, "must be a category name or a table")
+                unknown_keys = set(spec) - {"category", "label", "brand", "exclude"}
+                if unknown_keys:
+                    raise fail(key, f"unknown keys {sorted(unknown_keys)}")
+                category = spec.get("category")
+                reason = spec.get("exclude")
+                if (category is None) == (reason is None):
+                    raise fail(key, "needs exactly one of `category` or `exclude`")
+                if category is not None and category not in cats:
+                    raise fail(key, f"category {category!r} is not in [categories]")
+                if reason is not None and reason not in exclusions:
+                    raise fail(key, f"exclusion reason {reason!r} is not in [exclusions]")
+                brand = spec.get("brand")
+                family = None
+                if brand is not None:
+                    if brand not in brands:
+                        raise fail(key, f"brand {brand!r} is not in [brands]")
+                    family = brands[brand]
+                    if category is not None and not category.startswith(f"brand_{family}_"):
+                        raise fail(key, f"brand {brand!r} is {family}, but its category is {category!r}")
+                label = spec.get("label", brand if brand is not None else label_name)
+                rows.append((type_, label_name, label, category, brand, family, reason))
+        labels = pd.DataFrame(rows, columns=LABEL_COLUMNS)
+
+        rules = {}
+        for name, spec in doc.get("rules", {}).items():
+            missing = [c for c in spec.get("categories", []) if c not in cats]
+            if missing or not spec.get("categories"):
+                raise fail(f"rules.{name}", f"unknown or no categories: {missing}")
+            rules[name] = Rule(name, tuple(spec["categories"]), str(spec.get("description", "")))
+        unused = sorted(set(cats) - set(labels["CATEGORY"].dropna()))
+        if unused:
+            raise fail("categories", f"categories that no label maps to: {unused}")
+        return cls(str(doc["version"]), categories, labels, exclusions, families, rules, source)
+
+    @property
+    def category_names(self) -> list[str]:
+        """Category names in the order of the ``category`` dimension."""
+        return list(self.categories.index)
+
+    @property
+    def pairs(self) -> pd.DataFrame:
+        """The known ``(TYPE, LABEL_NAME)`` pairs, with their category (``None`` if excluded)."""
+        return self.labels[["TYPE", "LABEL_NAME", "CATEGORY"]]
+
+    def lookup(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Annotate rows holding ``TYPE`` and ``LABEL_NAME`` with the taxonomy's columns.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Must have columns ``TYPE`` and ``LABEL_NAME``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            `frame` with ``LABEL``, ``CATEGORY``, ``BRAND``, ``BRAND_FAMILY``,
+            ``EXCLUDED_REASON`` and ``KNOWN`` (False for pairs the taxonomy does not list),
+            in the same row order.
+
+        Raises
+        ------
+        KeyError
+            If `frame` lacks ``TYPE`` or ``LABEL_NAME``.
+        """
+        missing = {"TYPE", "LABEL_NAME"} - set(frame.columns)
+        if missing:
+            raise KeyError(f"lookup needs columns TYPE and LABEL_NAME; missing {sorted(missing)}")
+        known = self.labels.assign(KNOWN=True)
+        out = frame.merge(known, on=["TYPE", "LABEL_NAME"], how="left", validate="many_to_one")
+        out["KNOWN"] = out["KNOWN"].eq(True)
+        return out
+
+    def rule(self, name: str) -> Rule:
+        """Return the rule called `name`.
+
+        Parameters
+        ----------
+        name : str
+            A key of :attr:`rules`.
+
+        Returns
+        -------
+        Rule
+
+        Raises
+        ------
+        KeyError
+            If there is no such rule; the message lists the known ones.
+        """
+        try:
+            return self.rules[name]
+        except KeyError:
+            raise KeyError(f"no rule {name!r} in {self.source}; known rules: {sorted(self.rules)}") from None

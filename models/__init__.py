@@ -1,0 +1,1 @@
+"""Shipped model specifications (TOML), installed as the data package ``bayesseg.specs``."""
