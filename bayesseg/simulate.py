@@ -1152,6 +1152,7 @@ def warehouse_checksum(path: str | os.PathLike[str], schemas: tuple[str, ...] = 
     h = hashlib.sha256()
     con = duckdb.connect(str(path), read_only=True)
     try:
+        catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         tables = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN "
             f"({', '.join('?' for _ in schemas)}) ORDER BY 1, 2",
@@ -1164,7 +1165,7 @@ def warehouse_checksum(path: str | os.PathLike[str], schemas: tuple[str, ...] = 
                 [schema, table],
             ).fetchall()
             n, digest = con.execute(
-                f'SELECT COUNT(*), COALESCE(SUM(hash(t)::HUGEINT), 0)::VARCHAR FROM "{schema}"."{table}" t'
+                f'SELECT COUNT(*), COALESCE(SUM(hash(t)::HUGEINT), 0)::VARCHAR FROM "{catalog}"."{schema}"."{table}" t'
             ).fetchone()  # type: ignore[misc]
             h.update(f"{schema}.{table}|{cols}|{n}|{digest}\n".encode())
     finally:

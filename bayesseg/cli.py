@@ -1,0 +1,241 @@
+"""The ``bayesseg`` command line.
+
+Commands
+--------
+``bayesseg simulate --size {demo,techtest} --seed N --out PATH.duckdb``
+    Write a simulated warehouse with its truth.
+``bayesseg quality [--source SPEC] [--html FILE]``
+    Check the schema and print the data-quality report.
+``bayesseg aggregate [--source SPEC] --out DIR``
+    Run the warehouse aggregations and write them as Parquet files.
+``bayesseg run [--source SPEC] [--out DIR] [--dry-run]``
+    The main job, on the embedded default unless ``--source`` says otherwise.
+
+``SPEC`` is ``duckdb:PATH``, ``snowflake`` or ``snowflake:CONNECTION``. Errors print one clear
+line and exit with status 2; no stack trace unless ``BAYESSEG_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bayesseg import __version__
+
+if TYPE_CHECKING:
+    from bayesseg.sources import Source
+    from bayesseg.taxonomy import Taxonomy
+
+__all__ = ["main"]
+
+console = Console(stderr=True)
+
+
+class CLIError(Exception):
+    """An error shown to the user as one line."""
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[str, float], None]]:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal and os.environ.get("BAYESSEG_PROGRESS") != "1",
+    ) as progress:
+        task = progress.add_task(description, total=1.0, note="")
+
+        def update(note: str, fraction: float) -> None:
+            progress.update(task, completed=fraction, note=note)
+
+        yield update
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    console.print(f"[bold cyan]▶ {name}[/]")
+    yield
+    console.print(f"  done in {time.perf_counter() - start:.1f} s")
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from bayesseg.simulate import simulate_warehouse
+
+    size: str | int = int(args.authors) if args.authors else args.size
+    with _progress(f"simulating {size} warehouse") as update:
+        result = simulate_warehouse(args.out, size, seed=args.seed, overwrite=args.overwrite, progress=update)  # type: ignore[arg-type]
+    for table, n in result.row_counts.items():
+        console.print(f"  {table:40s} {n:>12,} rows")
+    print(f"{result.path}\t{result.checksum}")
+    return 0
+
+
+def _open(spec: str | None) -> Source:
+    from bayesseg.sources import default_warehouse_path, open_source
+
+    if spec is None and not default_warehouse_path().exists():
+        console.print(f"embedded warehouse {default_warehouse_path()} is missing: simulating a demo warehouse")
+        with _progress("simulating demo warehouse") as update:
+            return open_source(None, progress=update)
+    return open_source(spec)
+
+
+def _cmd_quality(args: argparse.Namespace) -> int:
+    from bayesseg.quality import check_schema, data_quality
+    from bayesseg.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.from_toml(args.taxonomy)
+    with _open(args.source) as source:
+        check_schema(source)
+        report = data_quality(source, taxonomy)
+    print(report)
+    if args.html:
+        Path(args.html).write_text(f"<!doctype html><html><body>{report.to_html()}</body></html>", encoding="utf-8")
+    return 0
+
+
+def _write_aggregates(source: Source, taxonomy: Taxonomy, out: Path) -> dict[str, int]:
+    from bayesseg.aggregate import aggregate
+
+    aggregates = aggregate(source, taxonomy)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, frame in vars(aggregates).items():
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+        written[name] = len(frame)
+    return written
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> int:
+    from bayesseg.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.from_toml(args.taxonomy)
+    with _open(args.source) as source:
+        written = _write_aggregates(source, taxonomy, Path(args.out))
+    for name, n in written.items():
+        console.print(f"  {args.out}/{name}.parquet: {n:,} rows")
+    return 0
+
+
+_RUN_STAGES = (
+    ("source", "open the warehouse (the embedded default is simulated when missing)"),
+    ("schema", "check the four MART tables against the data contract"),
+    ("quality", "measure every data defect and write data_quality.html"),
+    ("aggregate", "aggregate in the warehouse: author × category counts, covariates, weekly counts"),
+)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bayesseg.quality import check_schema, data_quality
+    from bayesseg.taxonomy import Taxonomy
+
+    out = Path(args.out)
+    if args.dry_run:
+        print(f"bayesseg run would, with source {args.source or 'the embedded default'} and output {out}:")
+        for i, (name, what) in enumerate(_RUN_STAGES, 1):
+            print(f"  {i}. {name}: {what}")
+        return 0
+    taxonomy = Taxonomy.from_toml(args.taxonomy)
+    with _stage("open the warehouse"):
+        source = _open(args.source)
+        console.print(f"  {source.describe()}")
+    with source:
+        with _stage("check the schema"):
+            check_schema(source)
+        with _stage("data quality"):
+            report = data_quality(source, taxonomy)
+            out.mkdir(parents=True, exist_ok=True)
+            html_path = out / "data_quality.html"
+            html_path.write_text(
+                "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg data quality</title></head>"
+                f"<body>{report.to_html()}</body></html>",
+                encoding="utf-8",
+            )
+        with _stage("aggregate in the warehouse"):
+            written = _write_aggregates(source, taxonomy, out)
+    print(report)
+    for name, n in written.items():
+        print(f"  {out / (name + '.parquet')}: {n:,} rows")
+    print(f"data-quality report: {html_path}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bayesseg", description="Bayesian segmentation of fashion accounts.")
+    p.add_argument("--version", action="version", version=f"bayesseg {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="write a simulated TECHTEST warehouse with its truth")
+    s.add_argument("--size", choices=["demo", "techtest"], default="demo")
+    s.add_argument("--authors", type=int, help="number of authors (overrides --size)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="target .duckdb file")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    s.set_defaults(func=_cmd_simulate)
+
+    source_help = "duckdb:PATH, snowflake or snowflake:CONNECTION (default: the embedded DuckDB warehouse)"
+    taxonomy_help = "taxonomy TOML (default: the shipped models/taxonomy.toml)"
+    q = sub.add_parser("quality", help="check the schema and report data quality")
+    q.add_argument("--source", help=source_help)
+    q.add_argument("--taxonomy", help=taxonomy_help)
+    q.add_argument("--html", help="also write the report as HTML")
+    q.set_defaults(func=_cmd_quality)
+
+    a = sub.add_parser("aggregate", help="run the warehouse aggregations, write Parquet")
+    a.add_argument("--source", help=source_help)
+    a.add_argument("--taxonomy", help=taxonomy_help)
+    a.add_argument("--out", required=True, help="output folder")
+    a.set_defaults(func=_cmd_aggregate)
+
+    r = sub.add_parser("run", help="the main job")
+    r.add_argument("--source", help=source_help)
+    r.add_argument("--taxonomy", help=taxonomy_help)
+    r.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
+    r.add_argument("--dry-run", action="store_true", help="list the stages without running them")
+    r.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; defaults to ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 on a user-facing error.
+    """
+    from bayesseg.quality import SchemaError
+    from bayesseg.sources import SourceError
+    from bayesseg.taxonomy import TaxonomyError
+
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (SourceError, SchemaError, TaxonomyError, FileExistsError, FileNotFoundError, ValueError, CLIError) as exc:
+        if os.environ.get("BAYESSEG_DEBUG") == "1":
+            raise
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
