@@ -26,8 +26,9 @@ For author *i*:
   probability; the realised population share of posts showing each trend per week is the
   population truth (``TRUTH.TREND_SERIES``);
 * the fashion-forward panel (FASHION_INTEREST_SEGMENT) is drawn with
-  ``P = logistic(a + b·(log_followers - 9) + c_k)``, with (a, b) solved so that the rates by
-  follower tier match the contract (mainstream 0.68 %, trendy 2.2 %, edgy 8.3 %).
+  ``P = logistic(a + b·u + c·u² + e_k)``, ``u = log_followers - 9``, with segment effects
+  ``e_k`` and (a, b, c) solved so that the rates by follower tier match the contract
+  (mainstream 0.68 %, trendy 2.2 %, edgy 8.3 %).
 
 Same seed, same tables: every random draw comes from a generator seeded by ``(seed, chunk)``,
 rows are written in a fixed order, and :func:`warehouse_checksum` hashes the contents.
@@ -447,17 +448,20 @@ def _tier(followers: np.ndarray) -> np.ndarray:
 
 def _panel_parameters(
     cal: Calibration, log_f: np.ndarray, tier: np.ndarray, seg_effect: np.ndarray
-) -> tuple[float, float]:
-    """Solve (a, b) so the expected panel rate in each tier matches the contract's rates."""
+) -> np.ndarray:
+    """Solve (a, b, c) of ``logit P = a + b u + c u² + segment effect``, ``u = log_followers - 9``,
+    so that the expected panel rate in each tier equals the contract's rate (three equations,
+    three unknowns: an exact fit on the simulated population)."""
     target = np.log(np.array(cal.fashion_interest))
+    u = log_f - 9.0
 
-    def resid(ab: np.ndarray) -> np.ndarray:
-        p = special.expit(ab[0] + ab[1] * (log_f - 9.0) + seg_effect)
-        rates = np.array([p[tier == t].mean() for t in range(3)])
+    def resid(abc: np.ndarray) -> np.ndarray:
+        p = special.expit(abc[0] + abc[1] * u + abc[2] * u**2 + seg_effect)
+        rates = np.array([p[tier == t].mean() if np.any(tier == t) else np.exp(target[t]) for t in range(3)])
         return np.log(rates) - target
 
-    sol = optimize.least_squares(resid, x0=np.array([-4.0, 0.5]), method="lm")
-    return float(sol.x[0]), float(sol.x[1])
+    sol = optimize.least_squares(resid, x0=np.array([-4.0, 0.5, 0.0]), method="lm")
+    return np.asarray(sol.x)
 
 
 def _population(rng: np.random.Generator, n: int, cal: Calibration) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -480,8 +484,9 @@ def _population(rng: np.random.Generator, n: int, cal: Calibration) -> tuple[pd.
     u = rng.random(n)
     segment = np.minimum((np.cumsum(prob, axis=1) < u[:, None]).sum(axis=1), len(SEGMENT_NAMES) - 1)
     seg_effect = np.array([cal.panel_segment_effects[s] for s in SEGMENT_NAMES])[segment]
-    a, b = _panel_parameters(cal, log_f, tier, seg_effect)
-    p_panel = special.expit(a + b * (log_f - 9.0) + seg_effect)
+    a, b, c = _panel_parameters(cal, log_f, tier, seg_effect)
+    u = log_f - 9.0
+    p_panel = special.expit(a + b * u + c * u**2 + seg_effect)
     panel = rng.random(n) < p_panel
     authors = pd.DataFrame(
         {
@@ -503,8 +508,9 @@ def _population(rng: np.random.Generator, n: int, cal: Calibration) -> tuple[pd.
     params = {
         "covariate_mean": dict(zip(COVARIATES, mu.tolist(), strict=True)),
         "covariate_sd": dict(zip(COVARIATES, sd.tolist(), strict=True)),
-        "panel_intercept": a,
-        "panel_slope_log_followers": b,
+        "panel_intercept": float(a),
+        "panel_slope_log_followers": float(b),
+        "panel_curvature_log_followers": float(c),
         "panel_centre_log_followers": 9.0,
     }
     return authors, params
@@ -586,7 +592,7 @@ def _trend_curves(cal: Calibration) -> np.ndarray:
     """Per-image trend probability, shape (trend, segment, week)."""
     weeks = _weeks(cal)
     t = np.asarray((weeks - weeks[0]).days, dtype=float) / max((weeks[-1] - weeks[0]).days, 1)
-    doy = weeks.dayofyear.to_numpy()
+    doy = weeks.day_of_year.to_numpy()
     out = np.empty((len(TRENDS), len(SEGMENT_NAMES), len(weeks)))
     for j, tr in enumerate(TRENDS):
         for k, s in enumerate(SEGMENT_NAMES):
