@@ -232,16 +232,20 @@ def weekly_label_counts(
     label_filter = ""
     if labels is not None:
         pairs = sorted(set(labels))
-        known = set(map(tuple, taxonomy.labels.loc[taxonomy.labels["CATEGORY"].notna(), ["TYPE", "LABEL_NAME"]]
-                        .itertuples(index=False)))
+        known = set(
+            map(
+                tuple,
+                taxonomy.labels.loc[taxonomy.labels["CATEGORY"].notna(), ["TYPE", "LABEL_NAME"]].itertuples(
+                    index=False
+                ),
+            )
+        )
         bad = [p for p in pairs if p not in known]
         if bad:
             raise ValueError(f"labels without a category in the taxonomy: {bad}")
         if not pairs:
             raise ValueError("labels is empty")
-        cond = " OR ".join(
-            f"(t.TYPE = {sql_literal(t)} AND t.LABEL_NAME = {sql_literal(n)})" for t, n in pairs
-        )
+        cond = " OR ".join(f"(t.TYPE = {sql_literal(t)} AND t.LABEL_NAME = {sql_literal(n)})" for t, n in pairs)
         label_filter = f"AND ({cond})"
     raw = source.run("weekly_label_counts", taxonomy=taxonomy_values(taxonomy), label_filter=label_filter)
     return _normalise(raw, "weekly_label_counts")

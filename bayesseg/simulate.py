@@ -446,12 +446,12 @@ def _tier(followers: np.ndarray) -> np.ndarray:
     return np.where(followers <= 12_000, 0, np.where(followers <= 40_000, 1, 2))
 
 
-def _panel_parameters(
-    cal: Calibration, log_f: np.ndarray, tier: np.ndarray, seg_effect: np.ndarray
-) -> np.ndarray:
-    """Solve (a, b, c) of ``logit P = a + b u + c u² + segment effect``, ``u = log_followers - 9``,
-    so that the expected panel rate in each tier equals the contract's rate (three equations,
-    three unknowns: an exact fit on the simulated population)."""
+def _panel_parameters(cal: Calibration, log_f: np.ndarray, tier: np.ndarray, seg_effect: np.ndarray) -> np.ndarray:
+    """Solve the panel-selection coefficients so that tier rates match the contract.
+
+    ``logit P = a + b u + c u² + segment effect`` with ``u = log_followers - 9``; three tier
+    rates, three unknowns: an exact fit on the simulated population.
+    """
     target = np.log(np.array(cal.fashion_interest))
     u = log_f - 9.0
 
@@ -671,7 +671,9 @@ def _simulate_chunk(
     followers = authors["FOLLOWERS"].to_numpy(dtype=float)
     eng = authors["ENGAGEMENT_RATE"].to_numpy()
     sd_post = 1.42
-    mean_likes = 0.95 * np.maximum(followers * eng, 0.05)[post_author] * rng.lognormal(-sd_post**2 / 2, sd_post, n_post)
+    mean_likes = (
+        0.95 * np.maximum(followers * eng, 0.05)[post_author] * rng.lognormal(-(sd_post**2) / 2, sd_post, n_post)
+    )
     likes = rng.negative_binomial(1.5, 1.5 / (1.5 + mean_likes))
     mean_comments = 0.15 * mean_likes**0.75  # comments per like fall with reach (contract: 5 %, 3.6 %, 1 %)
     comments = rng.negative_binomial(0.6, 0.6 / (0.6 + mean_comments))
@@ -703,7 +705,7 @@ def _simulate_chunk(
     li = np.flatnonzero(labelled)
     n_vocab_total = v + 2 + len(trend_codes)
     keys = []
-    for t, (type_, (presence, extra)) in enumerate(_TYPE_BLOCKS.items()):
+    for t, (presence, extra) in enumerate(_TYPE_BLOCKS.values()):
         cols = np.flatnonzero(type_index == t)
         mass = p[:, cols].sum(axis=1)
         share = np.clip(presence * mass / type_mass[t], 0.0, 0.95)
@@ -807,12 +809,14 @@ def _author_tables(
         j = int(rng.integers(0, m))
         base = mart.iloc[[j] * (cal.duplicate_copies - 1)].copy()
         k = len(base)
-        conflict = np.round(mart["NB_FOLLOWERS"].iloc[j] * rng.uniform(0.5, 1.5, size=k)) if np.isfinite(
-            mart["NB_FOLLOWERS"].iloc[j]
-        ) else np.round(rng.uniform(100, 5000, size=k))
+        conflict = (
+            np.round(mart["NB_FOLLOWERS"].iloc[j] * rng.uniform(0.5, 1.5, size=k))
+            if np.isfinite(mart["NB_FOLLOWERS"].iloc[j])
+            else np.round(rng.uniform(100, 5000, size=k))
+        )
         base["NB_FOLLOWERS"] = np.where(rng.random(k) < 0.7, np.nan, conflict)
         base["NB_FOLLOWS"] = np.where(rng.random(k) < 0.7, np.nan, np.round(rng.uniform(10, 3000, size=k)))
-        base["BIO"] = np.where(rng.random(k) < 0.5, None, "duplicate profile snapshot")
+        base["BIO"] = pd.Series(["duplicate profile snapshot"] * k, index=base.index).where(rng.random(k) >= 0.5)
         mart = pd.concat([mart, base], ignore_index=True)
         order = rng.permutation(len(mart))
         mart = mart.iloc[order].reset_index(drop=True)
@@ -952,10 +956,13 @@ def simulate_warehouse(
         con.execute("SET threads TO 2")
         con.execute("CREATE SCHEMA TECHTEST")
         con.execute("CREATE SCHEMA TRUTH")
-        con.execute("CREATE TEMP TABLE stage_posts (post_key BIGINT, AUTHORID BIGINT, COMMENT_COUNT BIGINT, "
-                    "caption_idx BIGINT, caption_null BOOLEAN, NB_LIKES BIGINT, t BIGINT, image_key BIGINT)")
-        con.execute("CREATE TEMP TABLE stage_labels (image_key BIGINT, code INTEGER, x DOUBLE, y DOUBLE, "
-                    "w DOUBLE, h DOUBLE)")
+        con.execute(
+            "CREATE TEMP TABLE stage_posts (post_key BIGINT, AUTHORID BIGINT, COMMENT_COUNT BIGINT, "
+            "caption_idx BIGINT, caption_null BOOLEAN, NB_LIKES BIGINT, t BIGINT, image_key BIGINT)"
+        )
+        con.execute(
+            "CREATE TEMP TABLE stage_labels (image_key BIGINT, code INTEGER, x DOUBLE, y DOUBLE, w DOUBLE, h DOUBLE)"
+        )
         posters = authors[has_posts].reset_index(drop=True)
         n_chunks = max(1, int(np.ceil(len(posters) / chunk_authors)))
         chunk_seeds = rng_chunks.integers(0, 2**63 - 1, size=n_chunks)
@@ -967,9 +974,16 @@ def simulate_warehouse(
         for c in range(n_chunks):
             sl = slice(c * chunk_authors, (c + 1) * chunk_authors)
             chunk = _simulate_chunk(
-                np.random.default_rng(chunk_seeds[c]), posters.iloc[sl], theta, type_index, type_mass,
-                trend_codes, curves, cal,
-                post_key0, image_key0,
+                np.random.default_rng(chunk_seeds[c]),
+                posters.iloc[sl],
+                theta,
+                type_index,
+                type_mass,
+                trend_codes,
+                curves,
+                cal,
+                post_key0,
+                image_key0,
             )
             post_key0 += 10_000_000
             image_key0 += 20_000_000
@@ -993,8 +1007,10 @@ def simulate_warehouse(
         con.register("seg_df", seg)
         for table, ddl in _DDL.items():
             con.execute(f"CREATE TABLE TECHTEST.{table} ({ddl})")
-        con.execute("INSERT INTO TECHTEST.MART_AUTHORS SELECT AUTHORID, BIO, NB_FOLLOWERS::BIGINT, "
-                    "NB_FOLLOWS::BIGINT FROM mart_df")
+        con.execute(
+            "INSERT INTO TECHTEST.MART_AUTHORS SELECT AUTHORID, BIO, NB_FOLLOWERS::BIGINT, "
+            "NB_FOLLOWS::BIGINT FROM mart_df"
+        )
         con.execute("INSERT INTO TECHTEST.MART_AUTHORS_SEGMENTATIONS SELECT * FROM seg_df")
         salt = f"bayesseg-sim:{seed}:"
         con.execute(
@@ -1123,20 +1139,52 @@ def truth_tables(
         tot = all_posts.sum(axis=0)
         hit = trend_posts[j].sum(axis=0)
         share = np.divide(hit, tot, out=np.full(len(weeks), np.nan), where=tot > 0)
-        rows.append(pd.DataFrame({"TREND": t.name, "WEEK": week_dates, "POPULATION": "all", "SHARE": share,
-                                  "N_POSTS": tot.astype(np.int64), "IMAGE_PROBABILITY": np.nan}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "TREND": t.name,
+                    "WEEK": week_dates,
+                    "POPULATION": "all",
+                    "SHARE": share,
+                    "N_POSTS": tot.astype(np.int64),
+                    "IMAGE_PROBABILITY": np.nan,
+                }
+            )
+        )
         for k, s in enumerate(SEGMENT_NAMES):
             tk = all_posts[k]
             sk = np.divide(trend_posts[j, k], tk, out=np.full(len(weeks), np.nan), where=tk > 0)
-            rows.append(pd.DataFrame({"TREND": t.name, "WEEK": week_dates, "POPULATION": s, "SHARE": sk,
-                                      "N_POSTS": tk.astype(np.int64), "IMAGE_PROBABILITY": curves[j, k]}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "TREND": t.name,
+                        "WEEK": week_dates,
+                        "POPULATION": s,
+                        "SHARE": sk,
+                        "N_POSTS": tk.astype(np.int64),
+                        "IMAGE_PROBABILITY": curves[j, k],
+                    }
+                )
+            )
     series = pd.concat(rows, ignore_index=True)
     series["WEEK"] = pd.to_datetime(series["WEEK"])
-    meta = {"seed": seed, "n_authors": n_authors, "calibration": asdict(cal), **params,
-            "segments": list(SEGMENT_NAMES), "covariates": list(COVARIATES)}
+    meta = {
+        "seed": seed,
+        "n_authors": n_authors,
+        "calibration": asdict(cal),
+        **params,
+        "segments": list(SEGMENT_NAMES),
+        "covariates": list(COVARIATES),
+    }
     parameters = pd.DataFrame({"KEY": list(meta), "VALUE": [json.dumps(v, sort_keys=True) for v in meta.values()]})
-    return {"SEGMENTS": segments, "GATING": gating, "PROFILES": profiles, "TRENDS": trends,
-            "TREND_SERIES": series, "PARAMETERS": parameters}
+    return {
+        "SEGMENTS": segments,
+        "GATING": gating,
+        "PROFILES": profiles,
+        "TRENDS": trends,
+        "TREND_SERIES": series,
+        "PARAMETERS": parameters,
+    }
 
 
 def warehouse_checksum(path: str | os.PathLike[str], schemas: tuple[str, ...] = ("TECHTEST", "TRUTH")) -> str:

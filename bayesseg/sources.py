@@ -406,4 +406,3 @@ def open_source(spec: str | None = None, **kwargs: Any) -> Source:
     if kind == "snowflake":
         return SnowflakeSource(rest or None, **kwargs)
     raise SourceError(f"unknown source {spec!r}: use duckdb:PATH, snowflake or snowflake:CONNECTION")
-

@@ -44,7 +44,8 @@ def write_tables(path: Path, frames: dict[str, pd.DataFrame], types: dict[tuple[
         for table, frame in frames.items():
             kinds = {c.name: c.kind for c in TABLES.get(table, ())}
             cols = ", ".join(
-                f"{c} {types.get((table, c), DUCKDB_TYPES[kinds[c]] if c in kinds else 'VARCHAR')}" for c in frame.columns
+                f"{c} {types.get((table, c), DUCKDB_TYPES[kinds[c]] if c in kinds else 'VARCHAR')}"
+                for c in frame.columns
             )
             con.execute(f"CREATE TABLE TECHTEST.{table} ({cols})")
             if len(frame):

@@ -32,9 +32,13 @@ def test_author_category_counts(source, small_frames, taxonomy):
     image_labels = labels[["IMAGE_ID", "TYPE", "LABEL_NAME"]].drop_duplicates()
     x = taxonomy.lookup(author_images.merge(image_labels, on="IMAGE_ID")).dropna(subset=["CATEGORY"])
     expected = (
-        x.groupby(["AUTHORID", "CATEGORY"]).size().rename("count").reset_index()
+        x.groupby(["AUTHORID", "CATEGORY"])
+        .size()
+        .rename("count")
+        .reset_index()
         .rename(columns={"AUTHORID": "author", "CATEGORY": "category"})
-        .sort_values(["author", "category"]).reset_index(drop=True)
+        .sort_values(["author", "category"])
+        .reset_index(drop=True)
     )
     got = author_category_counts(source, taxonomy)
     assert list(got.columns) == list(SCHEMAS["author_category_counts"])
@@ -48,27 +52,40 @@ def test_counts_ignore_repeated_boxes_and_shared_images(source, small_frames, ta
     assert len(labels) > len(labels.drop_duplicates(["IMAGE_ID", "TYPE", "LABEL_NAME"]))
     n_distinct = (
         taxonomy.lookup(
-            posts[["AUTHORID", "IMAGE_ID"]].drop_duplicates().merge(
-                labels[["IMAGE_ID", "TYPE", "LABEL_NAME"]].drop_duplicates(), on="IMAGE_ID"
-            )
-        )["CATEGORY"].notna().sum()
+            posts[["AUTHORID", "IMAGE_ID"]]
+            .drop_duplicates()
+            .merge(labels[["IMAGE_ID", "TYPE", "LABEL_NAME"]].drop_duplicates(), on="IMAGE_ID")
+        )["CATEGORY"]
+        .notna()
+        .sum()
     )
     assert author_category_counts(source, taxonomy)["count"].sum() == n_distinct
 
 
 def test_author_covariates(source, small_frames):
     ma, seg, posts = (small_frames[t] for t in ("MART_AUTHORS", "MART_AUTHORS_SEGMENTATIONS", "MART_IMAGES_OF_POSTS"))
-    ma_f = ma.groupby("AUTHORID").agg(ma_rows=("AUTHORID", "size"), ma_f=("NB_FOLLOWERS", "median"),
-                                      follows=("NB_FOLLOWS", "median"))
-    seg_f = seg.groupby("AUTHORID").agg(seg_rows=("AUTHORID", "size"), seg_f=("NB_FOLLOWERS", "median"),
-                                        fi=("FASHION_INTEREST_SEGMENT", "max"), geo=("GEO_ZONE", "min"))
-    per_post = posts.groupby(["AUTHORID", "POST_ID"]).agg(likes=("NB_LIKES", "max"), comments=("COMMENT_COUNT", "max"),
-                                                          date=("POST_PUBLICATION_DATE", "min")).reset_index()
+    ma_f = ma.groupby("AUTHORID").agg(
+        ma_rows=("AUTHORID", "size"), ma_f=("NB_FOLLOWERS", "median"), follows=("NB_FOLLOWS", "median")
+    )
+    seg_f = seg.groupby("AUTHORID").agg(
+        seg_rows=("AUTHORID", "size"),
+        seg_f=("NB_FOLLOWERS", "median"),
+        fi=("FASHION_INTEREST_SEGMENT", "max"),
+        geo=("GEO_ZONE", "min"),
+    )
+    per_post = (
+        posts.groupby(["AUTHORID", "POST_ID"])
+        .agg(likes=("NB_LIKES", "max"), comments=("COMMENT_COUNT", "max"), date=("POST_PUBLICATION_DATE", "min"))
+        .reset_index()
+    )
     per_post["visible"] = per_post["likes"].where(per_post["likes"] > 0)
     act = per_post.groupby("AUTHORID").agg(
-        n_posts=("POST_ID", "size"), n_zero=("likes", lambda s: int((s == 0).sum())),
-        likes_per_post=("visible", "mean"), comments_per_post=("comments", "mean"),
-        first_post=("date", "min"), last_post=("date", "max"),
+        n_posts=("POST_ID", "size"),
+        n_zero=("likes", lambda s: int((s == 0).sum())),
+        likes_per_post=("visible", "mean"),
+        comments_per_post=("comments", "mean"),
+        first_post=("date", "min"),
+        last_post=("date", "max"),
     )
     act["n_images"] = posts.groupby("AUTHORID")["IMAGE_ID"].nunique()
     ids = sorted(set(ma["AUTHORID"]) | set(seg["AUTHORID"]) | set(posts["AUTHORID"]))
@@ -77,8 +94,10 @@ def test_author_covariates(source, small_frames):
     got = author_covariates(source).set_index("author")
     assert got.index.tolist() == ids
     np.testing.assert_allclose(got["followers"], followers, equal_nan=True)
-    assert (got["followers_source"].fillna("-") == np.where(e["ma_f"].notna(), "MART_AUTHORS",
-            np.where(e["seg_f"].notna(), "MART_AUTHORS_SEGMENTATIONS", "-"))).all()
+    assert (
+        got["followers_source"].fillna("-")
+        == np.where(e["ma_f"].notna(), "MART_AUTHORS", np.where(e["seg_f"].notna(), "MART_AUTHORS_SEGMENTATIONS", "-"))
+    ).all()
     np.testing.assert_allclose(got["follows"], e["follows"], equal_nan=True)
     assert (got["n_posts"] == e["n_posts"].fillna(0)).all()
     assert (got["n_images"] == e["n_images"].fillna(0)).all()
@@ -95,8 +114,9 @@ def test_author_covariates(source, small_frames):
     assert (got["mart_authors_rows"] == e["ma_rows"].fillna(0)).all()
     assert got["mart_authors_rows"].max() == 12  # the duplicated id is resolved to one row
     assert (got["segmentations_rows"] == e["seg_rows"].fillna(0)).all()
-    pd.testing.assert_series_equal(got["first_post"], e["first_post"].astype("datetime64[us]"),
-                                   check_names=False, check_index=False)
+    pd.testing.assert_series_equal(
+        got["first_post"], e["first_post"].astype("datetime64[us]"), check_names=False, check_index=False
+    )
 
 
 def test_tier_thresholds_are_validated(source):
@@ -109,13 +129,15 @@ def test_tier_thresholds_are_validated(source):
 def test_weekly_label_counts_and_activity(source, small_frames, taxonomy):
     posts, labels = small_frames["MART_IMAGES_OF_POSTS"], small_frames["MART_IMAGES_LABELS"]
     first = posts.groupby(["AUTHORID", "IMAGE_ID"])["POST_PUBLICATION_DATE"].min().rename("D").reset_index()
-    first_post = first.merge(posts, left_on=["AUTHORID", "IMAGE_ID", "D"],
-                             right_on=["AUTHORID", "IMAGE_ID", "POST_PUBLICATION_DATE"])
+    first_post = first.merge(
+        posts, left_on=["AUTHORID", "IMAGE_ID", "D"], right_on=["AUTHORID", "IMAGE_ID", "POST_PUBLICATION_DATE"]
+    )
     x = taxonomy.lookup(first_post.merge(labels[["IMAGE_ID", "TYPE", "LABEL_NAME"]].drop_duplicates(), on="IMAGE_ID"))
     x = x.dropna(subset=["CATEGORY"]).assign(WEEK=lambda d: _week(d["D"]))
     expected = (
         x.groupby(["AUTHORID", "WEEK", "TYPE", "LABEL_NAME"])
-        .agg(n_images=("IMAGE_ID", "nunique"), n_posts=("POST_ID", "nunique")).reset_index()
+        .agg(n_images=("IMAGE_ID", "nunique"), n_posts=("POST_ID", "nunique"))
+        .reset_index()
         .rename(columns={"AUTHORID": "author", "WEEK": "week", "TYPE": "type", "LABEL_NAME": "label_name"})
     )
     got = weekly_label_counts(source, taxonomy)

@@ -62,5 +62,9 @@ def test_quality_command(small_warehouse, tmp_path, capsys):
 def test_aggregate_command(small_warehouse, tmp_path):
     assert main(["aggregate", "--source", f"duckdb:{small_warehouse}", "--out", str(tmp_path / "agg")]) == 0
     assert {p.name for p in (tmp_path / "agg").iterdir()} == {
-        "counts.parquet", "covariates.parquet", "weekly.parquet", "activity.parquet", "inventory.parquet"
+        "counts.parquet",
+        "covariates.parquet",
+        "weekly.parquet",
+        "activity.parquet",
+        "inventory.parquet",
     }

@@ -38,7 +38,9 @@ def test_findings_equal_independent_counts(report, small_frames):
     assert report["fashion_interest_true"].n == seg["FASHION_INTEREST_SEGMENT"].sum()
     per_post = posts.groupby("POST_ID")["NB_LIKES"].max()
     assert report["zero_like_posts"].n == (per_post == 0).sum()
-    assert report["repeated_detections"].n == len(labels) - len(labels.drop_duplicates(["IMAGE_ID", "TYPE", "LABEL_NAME"]))
+    assert report["repeated_detections"].n == len(labels) - len(
+        labels.drop_duplicates(["IMAGE_ID", "TYPE", "LABEL_NAME"])
+    )
     assert report["shared_images"].n == (posts.groupby("IMAGE_ID")["POST_ID"].nunique() > 1).sum()
     assert report["segmentation_authors_without_posts"].n == len(set(seg["AUTHORID"]) - set(posts["AUTHORID"]))
     assert report["excluded_label_rows_person"].n == labels["LABEL_NAME"].isin(["human", "humanface"]).sum()
@@ -94,6 +96,7 @@ def test_negative_counts_are_reported_and_left_out(tmp_path, small_frames):
 
 # ---------------------------------------------------------------- schema errors, property-based
 
+
 @pytest.fixture(scope="module")
 def tiny_frames(small_frames):
     keep = small_frames["MART_AUTHORS_SEGMENTATIONS"]["AUTHORID"].iloc[:20]
@@ -109,8 +112,14 @@ def tiny_frames(small_frames):
 
 
 COLUMNS = [(t, c.name, c.kind) for t, cols in TABLES.items() for c in cols]
-WRONG_TYPE = {"integer": "VARCHAR", "number": "VARCHAR", "text": "BIGINT", "boolean": "VARCHAR",
-              "timestamp": "VARCHAR", "array": "VARCHAR"}
+WRONG_TYPE = {
+    "integer": "VARCHAR",
+    "number": "VARCHAR",
+    "text": "BIGINT",
+    "boolean": "VARCHAR",
+    "timestamp": "VARCHAR",
+    "array": "VARCHAR",
+}
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

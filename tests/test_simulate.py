@@ -43,7 +43,9 @@ def test_tables_have_the_contract_columns_in_order_with_their_kinds(demo_warehou
 
 
 def test_vocabulary_is_the_real_one(demo, taxonomy):
-    pairs = set(map(tuple, demo["MART_IMAGES_LABELS"][["TYPE", "LABEL_NAME"]].drop_duplicates().itertuples(index=False)))
+    pairs = set(
+        map(tuple, demo["MART_IMAGES_LABELS"][["TYPE", "LABEL_NAME"]].drop_duplicates().itertuples(index=False))
+    )
     known = set(map(tuple, taxonomy.labels[["TYPE", "LABEL_NAME"]].itertuples(index=False)))
     assert pairs <= known
     assert len(pairs) > 0.9 * len(known)  # nearly every real label shows up at demo size
@@ -98,10 +100,16 @@ def test_truth_panel_probabilities_match_the_contract_rates_by_tier(truth):
 
 def test_posts_reproduce_the_contract_defects(demo):
     posts = demo["MART_IMAGES_OF_POSTS"]
-    assert posts["POST_ID"].str.fullmatch(r"[0-9a-f]{32}").all() and posts["IMAGE_ID"].str.fullmatch(r"[0-9a-f]{32}").all()
-    per_post = posts.groupby("POST_ID").agg(n_img=("IMAGE_ID", "nunique"), likes=("NB_LIKES", "first"),
-                                            comments=("COMMENT_COUNT", "first"), date=("POST_PUBLICATION_DATE", "min"),
-                                            author=("AUTHORID", "first"))
+    assert (
+        posts["POST_ID"].str.fullmatch(r"[0-9a-f]{32}").all() and posts["IMAGE_ID"].str.fullmatch(r"[0-9a-f]{32}").all()
+    )
+    per_post = posts.groupby("POST_ID").agg(
+        n_img=("IMAGE_ID", "nunique"),
+        likes=("NB_LIKES", "first"),
+        comments=("COMMENT_COUNT", "first"),
+        date=("POST_PUBLICATION_DATE", "min"),
+        author=("AUTHORID", "first"),
+    )
     assert (per_post["n_img"] > 1).mean() == pytest.approx(0.02, abs=0.01)  # posts with several images
     assert (posts.groupby("IMAGE_ID")["POST_ID"].nunique() > 1).sum() > 0  # images shared by posts
     assert (per_post["likes"] == 0).mean() == pytest.approx(0.16, abs=0.05)  # hidden likes recorded as 0
@@ -175,7 +183,9 @@ def test_population_trend_series_equals_the_share_recomputed_from_the_tables(sma
     posts = posts.assign(WEEK=week)
     total = posts.groupby("WEEK")["POST_ID"].nunique()
     for trend in TRENDS:
-        images = set(labels.loc[(labels["TYPE"] == trend.type) & (labels["LABEL_NAME"] == trend.label_name), "IMAGE_ID"])
+        images = set(
+            labels.loc[(labels["TYPE"] == trend.type) & (labels["LABEL_NAME"] == trend.label_name), "IMAGE_ID"]
+        )
         hit = posts[posts["IMAGE_ID"].isin(images)].groupby("WEEK")["POST_ID"].nunique()
         expected = (hit.reindex(total.index, fill_value=0) / total).rename("expected")
         got = series[series["TREND"] == trend.name].set_index("WEEK")["SHARE"].dropna()
@@ -206,7 +216,9 @@ def test_segment_profiles_show_in_the_data(demo, truth, taxonomy):
         e = expected.loc[segment].reindex(o.index).fillna(0)
         # ratios to the population reveal each segment's signature
         lift_o = np.log((o + 1e-4) / (observed.mean() + 1e-4))
-        lift_e = np.log((e / e.sum() + 1e-4) / (expected.div(expected.sum(axis=1), axis=0).mean().reindex(o.index) + 1e-4))
+        lift_e = np.log(
+            (e / e.sum() + 1e-4) / (expected.div(expected.sum(axis=1), axis=0).mean().reindex(o.index) + 1e-4)
+        )
         assert np.corrcoef(lift_o, lift_e)[0, 1] > 0.8, segment
 
 

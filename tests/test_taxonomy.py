@@ -127,5 +127,5 @@ def test_inconsistent_taxonomy_is_refused_with_the_key(mutate, message):
 def test_invalid_toml_names_the_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("version = \n")
-    with pytest.raises(TaxonomyError, match="bad.toml"):
+    with pytest.raises(TaxonomyError, match=r"bad\.toml"):
         Taxonomy.from_toml(bad)
