@@ -115,7 +115,6 @@ def _normalise(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     for col, dtype in schema.items():
         s = frame[col]
         if dtype == "str":
-            s = s.astype("object").where(s.notna(), None).astype("str").where(s.notna(), None)
             s = s.astype(pd.StringDtype(na_value=np.nan))
         elif dtype.startswith("datetime64"):
             s = pd.to_datetime(s).astype(dtype)

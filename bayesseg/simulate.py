@@ -568,6 +568,9 @@ _CAPTION_PARTS = (
 )
 
 
+_N_CAPTIONS = 400
+
+
 def _text_pool(rng: np.random.Generator, parts: tuple[str, ...], size: int) -> list[str]:
     pool = []
     for _ in range(size):
@@ -759,7 +762,7 @@ def _simulate_chunk(
             "post_key": post_key[row_post],
             "AUTHORID": authors["AUTHORID"].to_numpy()[post_author[row_post]],
             "COMMENT_COUNT": comments[row_post],
-            "caption_idx": rng.integers(0, 400, size=n_rows)[row_post] if n_rows else np.empty(0, np.int64),
+            "caption_idx": rng.integers(0, _N_CAPTIONS, size=n_post)[row_post],
             "caption_null": (rng.random(n_post) < 0.08)[row_post],
             "NB_LIKES": likes[row_post],
             "t": t_post[row_post].astype(np.int64),
@@ -954,6 +957,9 @@ def simulate_warehouse(
     con = duckdb.connect(str(tmp))
     try:
         con.execute("SET threads TO 2")
+        # the final ORDER BY over ~18M label rows spills to disk instead of holding GBs in memory
+        con.execute("SET memory_limit = '1GB'")
+        con.execute(f"SET temp_directory = '{tmp.parent / (tmp.name + ".spill")}'")
         con.execute("CREATE SCHEMA TECHTEST")
         con.execute("CREATE SCHEMA TRUTH")
         con.execute(
@@ -1000,7 +1006,7 @@ def simulate_warehouse(
             say(f"simulated posts of authors {sl.start:,}-{min(sl.stop, len(posters)):,}", (c + 1) / (n_chunks + 2))
 
         mart, seg = _author_tables(rng_tables, authors, in_mart, cal)
-        captions = _text_pool(rng_text, _CAPTION_PARTS, 400)
+        captions = _text_pool(rng_text, _CAPTION_PARTS, _N_CAPTIONS)
         con.register("captions_df", pd.DataFrame({"idx": np.arange(len(captions)), "caption": captions}))
         con.register("codebook_df", codebook)
         con.register("mart_df", mart)
