@@ -959,7 +959,7 @@ def simulate_warehouse(
         con.execute("SET threads TO 2")
         # the final ORDER BY over ~18M label rows spills to disk instead of holding GBs in memory
         con.execute("SET memory_limit = '1GB'")
-        con.execute(f"SET temp_directory = '{tmp.parent / (tmp.name + ".spill")}'")
+        con.execute(f"SET temp_directory = '{tmp.parent / (tmp.name + '.spill')}'")
         con.execute("CREATE SCHEMA TECHTEST")
         con.execute("CREATE SCHEMA TRUTH")
         con.execute(

@@ -64,12 +64,24 @@ def main() -> None:
         print(json.dumps(_stage(args.stage, args.size, args.seed, path)))
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"# {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     stages = ["aggregate"] if args.skip_build else ["build", "aggregate"]
     for stage in stages:
-        cmd = [sys.executable, __file__, "--stage", stage, "--size", args.size, "--seed", str(args.seed),
-               "--path", str(path)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--stage",
+            stage,
+            "--size",
+            args.size,
+            "--seed",
+            str(args.seed),
+            "--path",
+            str(path),
+        ]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         print(out)
 
