@@ -8,6 +8,10 @@ Commands
     Check the schema and print the data-quality report.
 ``bayesseg aggregate [--source SPEC] --out DIR``
     Run the warehouse aggregations and write them as Parquet files.
+``bayesseg fit --counts COUNTS.csv [--covariates COV.csv] (--k K | --k-range 2:8) --out DIR``
+    Fit the segmentation model; write memberships.csv, loo.csv (with a range) and model.nc.
+``bayesseg score --model DIR --counts COUNTS.csv [--covariates COV.csv] --out FILE``
+    Score authors from a saved model.
 ``bayesseg run [--source SPEC] [--out DIR] [--dry-run]``
     The main job, on the embedded default unless ``--source`` says otherwise.
 
@@ -174,6 +178,68 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _k_values(args: argparse.Namespace) -> list[int]:
+    if args.k is not None:
+        return [args.k]
+    lo, sep, hi = args.k_range.partition(":")
+    if not sep or not lo.isdigit() or not hi.isdigit() or int(lo) < 2 or int(hi) < int(lo):
+        raise CLIError(f"--k-range must look like 2:8 (2 <= low <= high), got {args.k_range!r}")
+    return list(range(int(lo), int(hi) + 1))
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from bayesseg.io import membership_table, read_counts_csv, read_covariates_csv
+    from bayesseg.model import SegmentModel, compare_k
+
+    ks = _k_values(args)
+    counts, excluded = read_counts_csv(args.counts)
+    covariates = read_covariates_csv(args.covariates, counts["author"].values) if args.covariates else None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if len(excluded):
+        console.print(f"[yellow]excluded {len(excluded)} author(s) without any count[/] (see {out / 'excluded.csv'})")
+    excluded.to_csv(out / "excluded.csv", index=False)
+    sampler = {
+        "sampler": args.sampler,
+        "draws": args.draws,
+        "tune": args.tune,
+        "chains": args.chains,
+        "random_seed": args.seed,
+        "progressbar": console.is_terminal,
+    }
+    console.print(f"fitting {counts.sizes['author']:,} authors × {counts.sizes['category']} categories, K = {ks}")
+    if len(ks) == 1:
+        model = SegmentModel(ks[0], sampler_config=sampler).fit(counts, covariates)
+    else:
+        table, models = compare_k(counts, covariates, ks, sampler_config=sampler)
+        table.to_csv(out / "loo.csv", index_label="model")
+        best = str(table.index[0])
+        model = models[int(best.split("=")[1])]
+        console.print(f"PSIS-LOO prefers {best}; comparison in {out / 'loo.csv'}")
+        if table["high_pareto_k"].any():
+            console.print("[yellow]some authors have Pareto k > 0.7: PSIS-LOO is unreliable for them (see loo.csv)[/]")
+    membership_table(model.memberships()).to_csv(out / "memberships.csv", index=False)
+    model.save(out / "model.nc")
+    print(f"{out / 'memberships.csv'}\n{out / 'model.nc'}")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from bayesseg.io import membership_table, read_counts_csv, read_covariates_csv
+    from bayesseg.model import SegmentModel
+
+    path = Path(args.model)
+    model = SegmentModel.load(path / "model.nc" if path.is_dir() else path)
+    counts, excluded = read_counts_csv(args.counts)
+    covariates = read_covariates_csv(args.covariates, counts["author"].values) if args.covariates else None
+    if len(excluded):
+        console.print(f"[yellow]not scored: {len(excluded)} author(s) without any count[/]")
+    scores = model.predict_proba(counts, covariates)
+    membership_table(scores).to_csv(args.out, index=False)  # type: ignore[arg-type]
+    print(args.out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bayesseg", description="Bayesian segmentation of fashion accounts.")
     p.add_argument("--version", action="version", version=f"bayesseg {__version__}")
@@ -201,6 +267,27 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--out", required=True, help="output folder")
     a.set_defaults(func=_cmd_aggregate)
 
+    f = sub.add_parser("fit", help="fit the segmentation model to a count table")
+    f.add_argument("--counts", required=True, help="CSV: id column, then one integer column per category")
+    f.add_argument("--covariates", help="CSV: the same id column, then numeric covariates")
+    kk = f.add_mutually_exclusive_group(required=True)
+    kk.add_argument("--k", type=int, help="number of segments")
+    kk.add_argument("--k-range", help="fit K in LOW:HIGH and keep the best by PSIS-LOO")
+    f.add_argument("--out", required=True, help="output folder")
+    f.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc", "numpyro", "advi"])
+    f.add_argument("--draws", type=int, default=500)
+    f.add_argument("--tune", type=int, default=500)
+    f.add_argument("--chains", type=int, default=2)
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(func=_cmd_fit)
+
+    sc = sub.add_parser("score", help="score authors with a fitted model")
+    sc.add_argument("--model", required=True, help="folder written by `bayesseg fit` (or its model.nc)")
+    sc.add_argument("--counts", required=True)
+    sc.add_argument("--covariates")
+    sc.add_argument("--out", required=True, help="output CSV")
+    sc.set_defaults(func=_cmd_score)
+
     r = sub.add_parser("run", help="the main job")
     r.add_argument("--source", help=source_help)
     r.add_argument("--taxonomy", help=taxonomy_help)
@@ -223,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         Exit status: 0 on success, 2 on a user-facing error.
     """
+    from bayesseg.model import ModelFileError
     from bayesseg.quality import SchemaError
     from bayesseg.sources import SourceError
     from bayesseg.taxonomy import TaxonomyError
@@ -230,10 +318,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (SourceError, SchemaError, TaxonomyError, FileExistsError, FileNotFoundError, ValueError, CLIError) as exc:
+    except (
+        SourceError,
+        SchemaError,
+        TaxonomyError,
+        ModelFileError,
+        FileExistsError,
+        FileNotFoundError,
+        ValueError,
+        CLIError,
+    ) as exc:
         if os.environ.get("BAYESSEG_DEBUG") == "1":
             raise
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, markup=True, highlight=False)
         return 2
 
 

@@ -1,22 +1,23 @@
-"""The segmentation model: a hierarchical Dirichlet-multinomial latent-class mixture with gating.
+r"""The segmentation model: a hierarchical Dirichlet-multinomial latent-class mixture with gating.
 
-For author *i* with label counts :math:`y_i \\in \\mathbb{N}^C` and standardised covariates
-:math:`x_i \\in \\mathbb{R}^P`, segments :math:`k = 1..K`:
+For author *i* with label counts :math:`y_i \in \mathbb{N}^C` and standardised covariates
+:math:`x_i \in \mathbb{R}^P`, segments :math:`k = 1..K`:
 
 .. math::
 
-    \\pi_{ik} &= \\operatorname{softmax}_k(\\gamma_k + x_i^\\top \\beta_k), \\quad \\gamma_1 = \\beta_1 = 0 \\\\
-    y_i \\mid z_i = k &\\sim \\operatorname{DirichletMultinomial}(n_i, \\kappa_k \\theta_k) \\\\
-    \\log p(y_i \\mid x_i) &= \\operatorname{logsumexp}_k [\\log \\pi_{ik} + \\log \\mathrm{DM}(y_i \\mid \\kappa_k\\theta_k)]
+    \pi_{ik} &= \operatorname{softmax}_k(\gamma_k + x_i^\top \beta_k),
+        \quad \gamma_1 = \beta_1 = 0 \\
+    y_i \mid z_i = k &\sim \operatorname{DirichletMultinomial}(n_i, \kappa_k \theta_k) \\
+    \log p(y_i \mid x_i) &= \operatorname{logsumexp}_k [\log \pi_{ik} + \log \mathrm{DM}(y_i \mid \kappa_k\theta_k)]
 
 The segment indicator is marginalised, so NUTS samples continuous parameters only. The segment
 profiles shrink toward a population profile through a logistic-normal hierarchy,
 
 .. math::
 
-    \\theta_k = \\operatorname{softmax}(\\eta_0 + \\sigma_\\delta z_k + a_k), \\quad
-    \\eta_0 \\sim \\text{ZeroSumNormal}(s_0), \\;
-    z_k \\sim \\text{ZeroSumNormal}(1), \\; \\sigma_\\delta \\sim \\text{HalfNormal},
+    \theta_k = \operatorname{softmax}(\eta_0 + \sigma_\delta z_k + a_k), \quad
+    \eta_0 \sim \text{ZeroSumNormal}(s_0), \;
+    z_k \sim \text{ZeroSumNormal}(1), \; \sigma_\delta \sim \text{HalfNormal},
 
 a non-centred form of the design's ``θ_k ~ Dirichlet(τ θ_0)`` with the same meaning (segments are
 departures from the population profile, of a learnt size) but unconstrained, which shortens NUTS
@@ -114,8 +115,8 @@ def _check_counts(counts: xr.DataArray) -> xr.DataArray:
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise ValueError(
-            f"counts must be non-negative integers: author {counts['author'].values[r]!r}, "
-            f"category {counts['category'].values[c]!r} holds {values[r, c]!r}"
+            f"counts must be non-negative integers: author {counts['author'].values[r].item()!r}, "
+            f"category {counts['category'].values[c].item()!r} holds {values[r, c].item()!r}"
         )
     empty = values.sum(axis=1) == 0
     if empty.any():
@@ -142,8 +143,8 @@ def _check_covariates(covariates: xr.DataArray | None, authors: np.ndarray) -> x
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise ValueError(
-            f"covariates must be finite: author {authors[r]!r}, covariate "
-            f"{covariates['covariate'].values[c]!r} holds {values[r, c]!r}"
+            f"covariates must be finite: author {authors[r].item()!r}, covariate "
+            f"{covariates['covariate'].values[c].item()!r} holds {values[r, c].item()!r}"
         )
     return covariates
 
@@ -237,7 +238,8 @@ class SegmentModel:
         flat = np.flatnonzero(sd == 0)
         if flat.size:
             raise ValueError(
-                f"covariate {covariates['covariate'].values[flat[0]]!r} has no variance; it cannot drive membership"
+                f"covariate {covariates['covariate'].values[flat[0]].item()!r} has no variance; "
+                "it cannot drive membership"
             )
         self._x_mean, self._x_sd = values.mean(axis=0), sd
         return counts, covariates, (values - self._x_mean) / self._x_sd
@@ -309,7 +311,8 @@ class SegmentModel:
                 slope_sd = pm.HalfNormal("slope_sd", sigma=cfg["slope_sigma"])
                 b = pm.Normal("slope_raw", 0.0, 1.0, dims=("covariate", "segment_free"))
                 beta = pm.Deterministic(
-                    "slope", pt.concatenate([pt.zeros((len(cov_names), 1)), slope_sd * b], axis=1),
+                    "slope",
+                    pt.concatenate([pt.zeros((len(cov_names), 1)), slope_sd * b], axis=1),
                     dims=("covariate", "segment"),
                 )
                 eta = eta + pt.as_tensor_variable(x) @ beta
@@ -379,7 +382,7 @@ class SegmentModel:
             # a low-rank modified mass matrix absorbs the correlations between the population
             # profile, the segment departures and the concentrations: on 400 authors × 20
             # categories × K=3 it cut leapfrog steps per draw from 232 to 15
-            return {"nuts_sampler_kwargs": {"low_rank_modified_mass_matrix": True}}
+            return {"nuts": {"low_rank_modified_mass_matrix": True}}
         return {}
 
     def _set_posterior(self, trace: xr.DataTree, counts: xr.DataArray, covariates: xr.DataArray | None) -> None:
@@ -391,7 +394,7 @@ class SegmentModel:
             flat["slope"] = np.zeros((n_chain * n_draw, 0, self.n_segments))
         self.categories = [str(c) for c in counts["category"].values]
         self.covariate_names = [] if covariates is None else [str(c) for c in covariates["covariate"].values]
-        x_all = self._standardise(covariates)
+        x_all = self._standardise(covariates, counts.sizes["author"])
         sparse_counts = SparseCounts.from_dense(counts.values)
 
         # relabel on a random subset of authors, then re-reference the gating to segment 0
@@ -436,9 +439,7 @@ class SegmentModel:
         posterior = xr.Dataset(data_vars, coords={k: v for k, v in coords.items() if k != "author"})
         pointwise = np.concatenate(
             [
-                self._log_membership(
-                    {k: v[i : i + 200] for k, v in flat.items()}, sparse_counts, x_all
-                )[1]
+                self._log_membership({k: v[i : i + 200] for k, v in flat.items()}, sparse_counts, x_all)[1]
                 for i in range(0, flat["profile"].shape[0], 200)
             ]
         )
@@ -459,10 +460,9 @@ class SegmentModel:
         tree.attrs.update(self._attrs())
         self.idata = tree
 
-    def _standardise(self, covariates: xr.DataArray | None) -> np.ndarray:
+    def _standardise(self, covariates: xr.DataArray | None, n_authors: int) -> np.ndarray:
         if not self.covariate_names:
-            n = 0 if covariates is None else covariates.sizes["author"]
-            return np.zeros((n, 0))
+            return np.zeros((n_authors, 0))
         if covariates is None:
             raise ValueError(f"this model needs covariates {self.covariate_names}")
         missing = [c for c in self.covariate_names if c not in covariates["covariate"].values]
@@ -508,7 +508,9 @@ class SegmentModel:
         out = {}
         for name in _SEGMENT_VARS:
             v = post[name].values
-            out[name] = v.reshape(total, *v.shape[2:])[idx]
+            # contiguous copies: the same memory layout in memory and after load, so the same
+            # floating-point summation order and bit-identical memberships
+            out[name] = np.ascontiguousarray(v.reshape(total, *v.shape[2:])[idx], dtype=np.float64)
         return out
 
     def predict_proba(
@@ -562,7 +564,7 @@ class SegmentModel:
         counts = counts.sel(category=self.categories)
         authors = counts["author"].values
         cov = _check_covariates(covariates, authors) if self.covariate_names else None
-        x = self._standardise(cov) if self.covariate_names else np.zeros((len(authors), 0))
+        x = self._standardise(cov, len(authors))
         params = self._thinned_params(max_draws)
         segs = self.segment_names
         pieces = []
@@ -616,8 +618,8 @@ class SegmentModel:
             (author) of the mean probabilities.
         """
         tree = self._require_fit()
-        counts = tree["observed_data"]["counts"]
-        cov = tree["constant_data"]["covariates"] if "constant_data" in tree.children else None
+        counts = tree["observed_data"].to_dataset()["counts"]
+        cov = tree["constant_data"].to_dataset()["covariates"] if "constant_data" in tree.children else None
         out = self.predict_proba(counts, cov, ci_prob=ci_prob)
         assert isinstance(out, xr.Dataset)
         return out

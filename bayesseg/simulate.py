@@ -56,10 +56,10 @@ from bayesseg.taxonomy import Taxonomy
 
 __all__ = [
     "SIZES",
-    "simulate_counts",
     "Calibration",
     "SimulationResult",
     "TrendSpec",
+    "simulate_counts",
     "simulate_warehouse",
     "truth_tables",
     "warehouse_checksum",
@@ -1296,6 +1296,11 @@ def simulate_counts(
     covariates = xr.DataArray(
         x, dims=("author", "covariate"), coords={"author": authors, "covariate": [f"x{j}" for j in range(n_covariates)]}
     )
-    truth = {"segment": segment, "profile": profile, "intercept": intercept, "slope": slope,
-             "concentration": concentration}
+    truth = {
+        "segment": segment,
+        "profile": profile,
+        "intercept": intercept,
+        "slope": slope,
+        "concentration": concentration,
+    }
     return counts, covariates, truth

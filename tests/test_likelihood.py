@@ -28,11 +28,17 @@ def test_equals_scipy_and_pymc(seed):
     alpha = np.exp(log_alpha)
     n = y.sum(axis=1)
     ref = np.array(
-        [[stats.dirichlet_multinomial.logpmf(y[i], alpha[k], n[i]) for k in range(alpha.shape[0])] for i in range(len(y))]
+        [
+            [stats.dirichlet_multinomial.logpmf(y[i], alpha[k], n[i]) for k in range(alpha.shape[0])]
+            for i in range(len(y))
+        ]
     )
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-10)
     pm_ref = np.stack(
-        [pm.logp(pm.DirichletMultinomial.dist(n=n, a=np.tile(alpha[k], (len(y), 1))), y).eval() for k in range(len(alpha))],
+        [
+            pm.logp(pm.DirichletMultinomial.dist(n=n, a=np.tile(alpha[k], (len(y), 1))), y).eval()
+            for k in range(len(alpha))
+        ],
         axis=1,
     )
     np.testing.assert_allclose(got, pm_ref, rtol=0, atol=1e-10)

@@ -1,0 +1,200 @@
+"""SegmentModel: recovery of known truth, memberships, save/load, errors."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import adjusted_rand_score
+
+from bayesseg.model import ModelFileError, SegmentModel
+from bayesseg.simulate import simulate_counts
+
+FAST = {"draws": 200, "tune": 300, "chains": 2, "progressbar": False, "random_seed": 1}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return simulate_counts(300, 12, 3, separation=1.5, seed=7)
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    counts, cov, _ = data
+    return SegmentModel(3, sampler_config=FAST).fit(counts, cov)
+
+
+def align(model, truth):
+    """Estimated segment j <-> true segment match[j], by profile distance."""
+    est = model.idata["posterior"]["profile"].mean(("chain", "draw")).values
+    cost = np.abs(np.log(est)[:, None, :] - np.log(truth["profile"])[None, :, :]).sum(-1)
+    rows, cols = linear_sum_assignment(cost)
+    return cols[np.argsort(rows)]
+
+
+def gating_coverage(model, truth, prob):
+    """Share of true gating coefficients inside their central `prob` intervals (truth's reference)."""
+    match = align(model, truth)
+    ref = int(np.flatnonzero(match == 0)[0])  # estimated segment that is the true reference
+    post = model.idata["posterior"]
+    slope = post["slope"] - post["slope"].isel(segment=ref)
+    intercept = post["intercept"] - post["intercept"].isel(segment=ref)
+    lo, hi = (1 - prob) / 2, (1 + prob) / 2
+    inside = []
+    for j in range(model.n_segments):
+        k = match[j]
+        if k == 0:
+            continue
+        s = slope.isel(segment=j)
+        q = s.quantile([lo, hi], dim=("chain", "draw")).values  # (2, P)
+        inside += list((q[0] <= truth["slope"][:, k]) & (truth["slope"][:, k] <= q[1]))
+        qi = intercept.isel(segment=j).quantile([lo, hi], dim=("chain", "draw")).values
+        inside.append(qi[0] <= truth["intercept"][k] <= qi[1])
+    return float(np.mean(inside)), len(inside)
+
+
+def test_recovers_segments_and_gating(fitted, data):
+    _, _, truth = data
+    mem = fitted.memberships()
+    ari = adjusted_rand_score(truth["segment"], mem["prob_mean"].argmax("segment").values)
+    assert ari >= 0.9
+    coverage, n = gating_coverage(fitted, truth, 0.98)
+    assert n == 6 and coverage == 1.0
+
+
+def test_memberships_are_probabilities(fitted):
+    mem = fitted.memberships()
+    assert mem["prob_mean"].dims == ("author", "segment")
+    np.testing.assert_allclose(mem["prob_mean"].sum("segment"), 1.0, atol=1e-9)
+    np.testing.assert_allclose(mem["p_modal"].sum("segment"), 1.0, atol=1e-9)
+    assert (mem["prob_low"] <= mem["prob_mean"] + 1e-12).all() and (mem["prob_mean"] <= mem["prob_high"] + 1e-12).all()
+    assert ((mem["entropy"] >= -1e-12) & (mem["entropy"] <= np.log(3) + 1e-12)).all()
+    assert list(mem["segment"].values) == fitted.segment_names
+
+
+def test_posterior_layout_and_convergence_after_relabelling(fitted):
+    tree = fitted.idata
+    post = tree["posterior"]
+    assert post["profile"].dims == ("chain", "draw", "segment", "category")
+    assert post["slope"].dims == ("chain", "draw", "covariate", "segment")
+    np.testing.assert_allclose(post["profile"].sum("category"), 1.0, atol=1e-9)
+    assert float(abs(post["intercept"].isel(segment=0)).max()) == 0.0
+    assert float(abs(post["slope"].isel(segment=0)).max()) == 0.0
+    assert tree["log_likelihood"]["y"].dims == ("chain", "draw", "author")
+    summary = fitted.summary()
+    assert summary.loc["slope[x0, segment_0]", "mean"] == 0  # rows carry the right labels
+    free = summary[~summary.index.str.contains("segment_0")]
+    assert (free["r_hat"].astype(float) < 1.05).all()
+
+
+def test_pointwise_log_likelihood_includes_the_multinomial_coefficient(fitted, data):
+    from scipy import special, stats
+
+    counts, _, _ = data
+    post = fitted.idata["posterior"]
+    s = dict(chain=0, draw=0)
+    alpha = post["concentration"].isel(**s).values[:, None] * post["profile"].isel(**s).values
+    x = fitted._standardise(fitted.idata["constant_data"].to_dataset()["covariates"], counts.sizes["author"])
+    log_pi = special.log_softmax(post["intercept"].isel(**s).values + x @ post["slope"].isel(**s).values, axis=1)
+    i = 5
+    y = counts.values[i]
+    expected = special.logsumexp(
+        [log_pi[i, k] + stats.dirichlet_multinomial.logpmf(y, alpha[k], y.sum()) for k in range(3)]
+    )
+    assert fitted.idata["log_likelihood"]["y"].isel(chain=0, draw=0, author=i).item() == pytest.approx(
+        expected, abs=1e-9
+    )
+
+
+def test_predict_proba_reproduces_memberships(fitted, data):
+    counts, cov, _ = data
+    sub = counts.isel(author=slice(10, 40))
+    scored = fitted.predict_proba(sub, cov)
+    mem = fitted.memberships().sel(author=sub["author"])
+    xr.testing.assert_allclose(scored, mem)
+    draws = fitted.predict_proba(sub, cov, summary=False, max_draws=50)
+    assert draws.dims == ("sample", "author", "segment") and draws.sizes["sample"] == 50
+    with pytest.raises(ValueError, match="categories differ"):
+        fitted.predict_proba(sub.isel(category=slice(0, 5)), cov)
+    with pytest.raises(ValueError, match="have no covariates"):
+        fitted.predict_proba(sub, cov.isel(author=slice(0, 5)))
+
+
+def test_save_load_round_trip_and_refusals(fitted, data, tmp_path):
+    path = fitted.save(tmp_path / "m.nc")
+    loaded = SegmentModel.load(path, expect=SegmentModel(3))
+    before, after = fitted.memberships(), loaded.memberships()
+    xr.testing.assert_equal(after, before)
+    for name in before.data_vars:  # bit-for-bit
+        assert np.array_equal(after[name].values, before[name].values)
+    with pytest.raises(ModelFileError, match="another specification"):
+        SegmentModel.load(path, expect=SegmentModel(4))
+    with pytest.raises(ModelFileError, match="another specification"):
+        SegmentModel.load(path, expect=SegmentModel(3, model_config={"anchor_lift": 2.0}))
+    tree = xr.open_datatree(path).load()
+    tree.attrs["bayesseg_version"] = "99.0.0"
+    tree.to_netcdf(tmp_path / "old.nc")
+    with pytest.raises(ModelFileError, match=r"bayesseg 99\.0\.0"):
+        SegmentModel.load(tmp_path / "old.nc")
+    tree = xr.open_datatree(path).load()
+    config = json.loads(tree.attrs["config"])
+    config["n_segments"] = 5
+    tree.attrs["config"] = json.dumps(config)
+    tree.to_netcdf(tmp_path / "tampered.nc")
+    with pytest.raises(ModelFileError, match="does not match its config hash"):
+        SegmentModel.load(tmp_path / "tampered.nc")
+
+
+def test_loo(fitted):
+    res = fitted.loo()
+    assert np.isfinite(res.elpd) and res.pareto_k.sizes["author"] == 300
+
+
+def test_bad_input_is_named(data):
+    counts, cov, _ = data
+    m = SegmentModel(2)
+    bad = counts.copy()
+    bad[3, 2] = -1
+    with pytest.raises(ValueError, match=r"author 4, category 'c2'"):
+        m.build_model(bad, cov)
+    zero = counts.copy()
+    zero[0] = 0
+    with pytest.raises(ValueError, match=r"no counts at all \(e.g. \[1\]\)"):
+        m.build_model(zero, cov)
+    nan = cov.copy()
+    nan[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"author 3, covariate 'x1'"):
+        m.build_model(counts, nan)
+    flat = cov.copy()
+    flat[:, 0] = 1.0
+    with pytest.raises(ValueError, match="'x0' has no variance"):
+        m.build_model(counts, flat)
+    with pytest.raises(ValueError, match="have no covariates"):
+        m.build_model(counts, cov.isel(author=slice(0, 10)))
+    with pytest.raises(ValueError, match="unknown model_config"):
+        SegmentModel(2, model_config={"tau": 1})
+    with pytest.raises(ValueError, match="at least 2"):
+        SegmentModel(1)
+
+
+def test_anchored_segments_carry_their_names(data):
+    counts, cov, _ = data
+    m = SegmentModel(3, model_config={"anchors": {"luxury": ["c1", "c2"]}})
+    assert m.segment_names == ["luxury", "segment_1", "segment_2"]
+    model = m.build_model(counts, cov)
+    assert list(model.coords["segment"]) == ["luxury", "segment_1", "segment_2"]
+    offsets = m._anchor_offsets([f"c{j}" for j in range(12)])
+    assert offsets[0, 1] > 0 and offsets[0, 5] < 0 and np.allclose(offsets.sum(axis=1), 0)
+    with pytest.raises(ValueError, match="absent from the counts"):
+        SegmentModel(3, model_config={"anchors": {"luxury": ["caviar"]}}).build_model(counts, cov)
+
+
+@pytest.mark.slow
+def test_recovery_at_moderate_separation_slow():
+    counts, cov, truth = simulate_counts(1500, 30, 4, separation=1.2, seed=21)
+    model = SegmentModel(4, sampler_config={"draws": 500, "tune": 500, "progressbar": False}).fit(counts, cov)
+    ari = adjusted_rand_score(truth["segment"], model.memberships()["prob_mean"].argmax("segment").values)
+    assert ari >= 0.9
+    coverage, n = gating_coverage(model, truth, 0.9)
+    assert n == 9 and coverage >= 7 / 9  # 90 % intervals: about 1 in 10 may miss
