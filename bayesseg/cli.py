@@ -207,11 +207,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         "random_seed": args.seed,
         "progressbar": console.is_terminal,
     }
+    model_config = None
+    if args.anchor:
+        from bayesseg.taxonomy import Taxonomy
+
+        model_config = {"anchors": Taxonomy.from_toml(args.taxonomy).anchors(args.anchor)}
     console.print(f"fitting {counts.sizes['author']:,} authors × {counts.sizes['category']} categories, K = {ks}")
     if len(ks) == 1:
-        model = SegmentModel(ks[0], sampler_config=sampler).fit(counts, covariates)
+        model = SegmentModel(ks[0], model_config, sampler).fit(counts, covariates)
     else:
-        table, models = compare_k(counts, covariates, ks, sampler_config=sampler)
+        table, models = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler)
         table.to_csv(out / "loo.csv", index_label="model")
         best = str(table.index[0])
         model = models[int(best.split("=")[1])]
@@ -279,6 +284,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--tune", type=int, default=500)
     f.add_argument("--chains", type=int, default=2)
     f.add_argument("--seed", type=int, default=0)
+    f.add_argument(
+        "--anchor",
+        action="append",
+        help="anchor a named segment with a rule of the taxonomy (repeatable, e.g. --anchor luxury); "
+        "the counts' columns must be taxonomy categories",
+    )
+    f.add_argument("--taxonomy", help=taxonomy_help)
     f.set_defaults(func=_cmd_fit)
 
     sc = sub.add_parser("score", help="score authors with a fitted model")

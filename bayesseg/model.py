@@ -50,6 +50,7 @@ import copy
 import hashlib
 import json
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
 """Sampler settings of :class:`SegmentModel` (plain, JSON-serialisable)."""
 
 _SEGMENT_VARS = ("profile", "concentration", "intercept", "slope")
+_SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 _FILE_FORMAT = 1
 
 
@@ -203,6 +205,10 @@ class SegmentModel:
                 raise ValueError(f"unknown {name} key(s) {sorted(unknown)}; known: {sorted(default)}")
         self.model_config = {**copy.deepcopy(DEFAULT_MODEL_CONFIG), **copy.deepcopy(model_config or {})}
         self.sampler_config = {**DEFAULT_SAMPLER_CONFIG, **(sampler_config or {})}
+        if self.sampler_config["sampler"] not in _SAMPLERS:
+            raise ValueError(
+                f"unknown sampler {self.sampler_config['sampler']!r}: choose one of {', '.join(_SAMPLERS)}"
+            )
         anchors = self.model_config["anchors"]
         if len(anchors) > self.n_segments:
             raise ValueError(f"{len(anchors)} anchored segments but only {self.n_segments} segments")
@@ -254,7 +260,9 @@ class SegmentModel:
             offsets[k, [index[c] for c in cats]] = self.model_config["anchor_lift"]
         return offsets - offsets.mean(axis=1, keepdims=True)
 
-    def build_model(self, counts: xr.DataArray, covariates: xr.DataArray | None = None) -> Any:
+    def build_model(
+        self, counts: xr.DataArray, covariates: xr.DataArray | None = None, likelihood: Any = None
+    ) -> Any:
         """Build the PyMC model for these data.
 
         Parameters
@@ -263,6 +271,10 @@ class SegmentModel:
             Label counts (non-negative integers; every author at least one count).
         covariates : xarray.DataArray, dims (author, covariate), optional
             Raw covariates (e.g. log followers, log engagement rate); standardised here.
+        likelihood : callable, optional
+            ``likelihood(counts, log_alpha) -> (author, segment)`` log-pmf tensor, replacing the
+            sparse Dirichlet-multinomial; only for benchmarks against other formulations
+            (``benchmarks/fit_speed.py`` passes the naive dense one).
 
         Returns
         -------
@@ -317,13 +329,21 @@ class SegmentModel:
                 )
                 eta = eta + pt.as_tensor_variable(x) @ beta
             log_pi = log_softmax(eta, axis=1)
-            log_dm = dm_logpmf_tensor(sparse_counts, log_kappa[:, None] + log_theta)
+            log_alpha = log_kappa[:, None] + log_theta
+            if likelihood is None:
+                log_dm = dm_logpmf_tensor(sparse_counts, log_alpha)
+            else:
+                log_dm = likelihood(counts.values, log_alpha)
             pm.Potential("log_likelihood", pt.logsumexp(log_pi + log_dm, axis=1).sum())
         return model
 
     # ------------------------------------------------------------------ fitting
     def fit(
-        self, counts: xr.DataArray, covariates: xr.DataArray | None = None, progressbar: bool | None = None
+        self,
+        counts: xr.DataArray,
+        covariates: xr.DataArray | None = None,
+        progressbar: bool | None = None,
+        likelihood: Any = None,
     ) -> SegmentModel:
         """Sample the posterior, relabel it, and compute the pointwise log-likelihood.
 
@@ -335,6 +355,8 @@ class SegmentModel:
             Raw covariates.
         progressbar : bool, optional
             Overrides ``sampler_config["progressbar"]``.
+        likelihood : callable, optional
+            See :meth:`build_model` (benchmarks only).
 
         Returns
         -------
@@ -344,15 +366,25 @@ class SegmentModel:
         Raises
         ------
         ValueError
-            For malformed input, or an unknown sampler.
+            For malformed input.
+
+        Notes
+        -----
+        ``nutpie`` (default), ``pymc`` and ``numpyro`` run NUTS (Hoffman & Gelman 2014,
+        https://jmlr.org/papers/v15/hoffman14a.html); ``numpyro`` needs the optional ``jax``
+        extra. ``advi`` fits a mean-field Gaussian approximation (Kucukelbir et al. 2017,
+        https://jmlr.org/papers/v18/16-107.html) and draws from it: it is fast on large N but an
+        approximation (intervals are typically too narrow, correlations are lost); check it
+        against NUTS on a subsample before relying on its intervals.
         """
         import pymc as pm
 
         cfg = self.sampler_config
-        model = self.build_model(counts, covariates)
+        model = self.build_model(counts, covariates, likelihood)
         counts, covariates, _ = self._prepare(counts, covariates)
         show = cfg["progressbar"] if progressbar is None else progressbar
         sampler = cfg["sampler"]
+        started = time.perf_counter()
         with model:
             if sampler in ("nutpie", "pymc", "numpyro"):
                 trace = pm.sample(
@@ -367,13 +399,12 @@ class SegmentModel:
                     compute_convergence_checks=False,
                     **self._sampler_kwargs(sampler),
                 )
-            elif sampler == "advi":
+            else:  # "advi", an approximation (see Notes)
                 approx = pm.fit(
                     n=cfg["advi_iterations"], method="advi", random_seed=cfg["random_seed"], progressbar=show
                 )
                 trace = approx.sample(draws=cfg["draws"] * cfg["chains"], random_seed=cfg["random_seed"])
-            else:
-                raise ValueError(f"unknown sampler {sampler!r}: choose nutpie, pymc, numpyro or advi")
+        self.sampling_time_ = time.perf_counter() - started  # compile included for nutpie
         self._set_posterior(trace, counts, covariates)
         return self
 
@@ -436,7 +467,9 @@ class SegmentModel:
             ("chain", "draw", "category"),
             special.softmax(post["population_logit"].values, axis=-1),
         )
-        posterior = xr.Dataset(data_vars, coords={k: v for k, v in coords.items() if k != "author"})
+        posterior = xr.Dataset(
+            data_vars, coords={k: v for k, v in coords.items() if k != "author"}, attrs=dict(post.attrs)
+        )
         pointwise = np.concatenate(
             [
                 self._log_membership({k: v[i : i + 200] for k, v in flat.items()}, sparse_counts, x_all)[1]
@@ -481,6 +514,7 @@ class SegmentModel:
             "covariate_mean": json.dumps(list(map(float, getattr(self, "_x_mean", [])))),
             "covariate_sd": json.dumps(list(map(float, getattr(self, "_x_sd", [])))),
             "relabelled_draws": getattr(self, "relabelled_draws_", 0),
+            "sampling_time_s": float(getattr(self, "sampling_time_", float("nan"))),
         }
 
     def _log_membership(

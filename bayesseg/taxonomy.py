@@ -274,3 +274,24 @@ class Taxonomy:
             return self.rules[name]
         except KeyError:
             raise KeyError(f"no rule {name!r} in {self.source}; known rules: {sorted(self.rules)}") from None
+
+    def anchors(self, names: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
+        """Anchors for :class:`bayesseg.model.SegmentModel` from named rules.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Rule names (keys of :attr:`rules`), in the order the anchored segments should take.
+
+        Returns
+        -------
+        dict of str to list of str
+            Segment name to the rule's categories, the value of ``model_config["anchors"]``.
+
+        Raises
+        ------
+        KeyError
+            If a rule does not exist.
+        """
+        return {name: list(self.rule(name).categories) for name in names}
+

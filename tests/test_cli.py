@@ -168,3 +168,12 @@ def test_malformed_covariates_and_ids(count_files, tmp_path, capsys):
     assert "have no covariates" in capsys.readouterr().err
     assert main(["fit", "--counts", str(d / "counts.csv"), "--k-range", "5:2", "--out", str(tmp_path / "o")]) == 2
     assert "--k-range" in capsys.readouterr().err
+
+
+def test_fit_anchor_errors_are_clear(count_files, tmp_path, capsys):
+    d, _ = count_files
+    base = ["fit", "--counts", str(d / "counts.csv"), "--k", "2", "--out", str(tmp_path / "o")]
+    assert main([*base, "--anchor", "gothic"]) == 2
+    assert "known rules" in capsys.readouterr().err
+    assert main([*base, "--anchor", "luxury"]) == 2  # columns c0..c7 are not taxonomy categories
+    assert "absent from the counts" in capsys.readouterr().err

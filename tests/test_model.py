@@ -198,3 +198,20 @@ def test_recovery_at_moderate_separation_slow():
     assert ari >= 0.9
     coverage, n = gating_coverage(model, truth, 0.9)
     assert n == 9 and coverage >= 7 / 9  # 90 % intervals: about 1 in 10 may miss
+
+
+@pytest.mark.parametrize("sampler", ["pymc", "advi", "numpyro"])
+def test_other_samplers(sampler):
+    if sampler == "numpyro":
+        pytest.importorskip("numpyro", reason="numpyro (and jax) are optional: pip install bayesseg[jax]")
+    counts, cov, truth = simulate_counts(150, 6, 2, separation=2.0, seed=5)
+    cfg = {"sampler": sampler, "draws": 100, "tune": 100, "chains": 2, "progressbar": False, "advi_iterations": 4000}
+    model = SegmentModel(2, sampler_config=cfg).fit(counts, cov)
+    assert model.idata["posterior"].sizes["draw"] * model.idata["posterior"].sizes["chain"] == 200
+    ari = adjusted_rand_score(truth["segment"], model.memberships()["prob_mean"].argmax("segment").values)
+    assert ari >= 0.8
+
+
+def test_unknown_sampler():
+    with pytest.raises(ValueError, match="unknown sampler 'gibbs'"):
+        SegmentModel(2, sampler_config={"sampler": "gibbs"})

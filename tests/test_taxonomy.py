@@ -91,6 +91,14 @@ def test_rules_name_known_categories(taxonomy):
         taxonomy.rule("gothic")
 
 
+def test_anchors_for_the_model_come_from_rules(taxonomy):
+    anchors = taxonomy.anchors(["luxury", "sportswear"])
+    assert list(anchors) == ["luxury", "sportswear"]
+    assert anchors["luxury"] == list(taxonomy.rule("luxury").categories)
+    with pytest.raises(KeyError, match="known rules"):
+        taxonomy.anchors(["gothic"])
+
+
 def _doc():
     return tomllib.loads(default_taxonomy_path().read_text())
 
