@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from bayesseg import __version__
 
@@ -211,7 +212,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.anchor:
         from bayesseg.taxonomy import Taxonomy
 
-        model_config = {"anchors": Taxonomy.from_toml(args.taxonomy).anchors(args.anchor)}
+        try:
+            model_config = {"anchors": Taxonomy.from_toml(args.taxonomy).anchors(args.anchor)}
+        except KeyError as exc:
+            raise CLIError(exc.args[0]) from None
     console.print(f"fitting {counts.sizes['author']:,} authors × {counts.sizes['category']} categories, K = {ks}")
     if len(ks) == 1:
         model = SegmentModel(ks[0], model_config, sampler).fit(counts, covariates)
@@ -342,7 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as exc:
         if os.environ.get("BAYESSEG_DEBUG") == "1":
             raise
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, markup=True, highlight=False)
+        # the message is plain text: brackets in it (lists of names) are not rich markup
+        console.print(Text("error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
         return 2
 
 

@@ -85,7 +85,7 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 """Priors of :class:`SegmentModel` (plain, JSON-serialisable)."""
 
 DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
-    "sampler": "nutpie",  # "nutpie" (default), "pymc", "numpyro" (needs jax) or "advi" (approximate)
+    "sampler": "nutpie",  # "nutpie" (default), "pymc", "numpyro" (needs jax) or "advi" (approximate, see fit)
     "chains": 2,
     "tune": 500,
     "draws": 500,
@@ -260,9 +260,7 @@ class SegmentModel:
             offsets[k, [index[c] for c in cats]] = self.model_config["anchor_lift"]
         return offsets - offsets.mean(axis=1, keepdims=True)
 
-    def build_model(
-        self, counts: xr.DataArray, covariates: xr.DataArray | None = None, likelihood: Any = None
-    ) -> Any:
+    def build_model(self, counts: xr.DataArray, covariates: xr.DataArray | None = None, likelihood: Any = None) -> Any:
         """Build the PyMC model for these data.
 
         Parameters
@@ -374,8 +372,10 @@ class SegmentModel:
         https://jmlr.org/papers/v15/hoffman14a.html); ``numpyro`` needs the optional ``jax``
         extra. ``advi`` fits a mean-field Gaussian approximation (Kucukelbir et al. 2017,
         https://jmlr.org/papers/v18/16-107.html) and draws from it: it is fast on large N but an
-        approximation (intervals are typically too narrow, correlations are lost); check it
-        against NUTS on a subsample before relying on its intervals.
+        approximation (intervals are typically too narrow, correlations are lost). On this
+        model it is not yet reliable: on 150 simulated authors × 6 categories × K=2 it reached
+        an adjusted Rand index of 0.37-0.62 where NUTS reaches > 0.9. Check it against NUTS on a
+        subsample before using it.
         """
         import pymc as pm
 

@@ -294,4 +294,3 @@ class Taxonomy:
             If a rule does not exist.
         """
         return {name: list(self.rule(name).categories) for name in names}
-

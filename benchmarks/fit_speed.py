@@ -12,7 +12,8 @@ Variants:
   dense-lr    dense likelihood + low-rank mass matrix (attributes the gain)
 
     .venv/bin/python benchmarks/fit_speed.py --authors 2000 --categories 30 --segments 4 --variants fast naive
-    .venv/bin/python benchmarks/fit_speed.py --authors 20000 --categories 60 --segments 6 --draws 1000 --tune 1000 --variants fast
+    .venv/bin/python benchmarks/fit_speed.py --authors 20000 --categories 60 --segments 6 \
+        --draws 1000 --tune 1000 --variants fast
 """
 
 from __future__ import annotations
