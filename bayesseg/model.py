@@ -52,6 +52,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,16 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
 _SEGMENT_VARS = ("profile", "concentration", "intercept", "slope")
 _SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 _FILE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Validated data of one fit: counts, raw covariates, standardised covariates, sparse counts."""
+
+    counts: xr.DataArray
+    covariates: xr.DataArray | None
+    x: np.ndarray
+    sparse: SparseCounts
 
 
 class ModelFileError(ValueError):
@@ -231,14 +242,14 @@ class SegmentModel:
         return hashlib.sha256(json.dumps(self.config_dict(), sort_keys=True).encode()).hexdigest()
 
     # ------------------------------------------------------------------ model
-    def _prepare(
-        self, counts: xr.DataArray, covariates: xr.DataArray | None
-    ) -> tuple[xr.DataArray, xr.DataArray | None, np.ndarray]:
+    def _prepare(self, counts: xr.DataArray, covariates: xr.DataArray | None) -> _Prepared:
+        """Validate the data once; standardise covariates (storing their mean and sd)."""
         counts = _check_counts(counts)
         authors = counts["author"].values
         covariates = _check_covariates(covariates, authors)
+        sparse_counts = SparseCounts.from_dense(counts.values)
         if covariates is None:
-            return counts, None, np.zeros((len(authors), 0))
+            return _Prepared(counts, None, np.zeros((len(authors), 0)), sparse_counts)
         values = covariates.values.astype(float)
         sd = values.std(axis=0)
         flat = np.flatnonzero(sd == 0)
@@ -248,7 +259,7 @@ class SegmentModel:
                 "it cannot drive membership"
             )
         self._x_mean, self._x_sd = values.mean(axis=0), sd
-        return counts, covariates, (values - self._x_mean) / self._x_sd
+        return _Prepared(counts, covariates, (values - self._x_mean) / self._x_sd, sparse_counts)
 
     def _anchor_offsets(self, categories: Sequence[str]) -> np.ndarray:
         offsets = np.zeros((self.n_segments, len(categories)))
@@ -283,11 +294,14 @@ class SegmentModel:
         ValueError
             For malformed input; the message names the author, category or covariate.
         """
+        return self._build(self._prepare(counts, covariates), likelihood)
+
+    def _build(self, data: _Prepared, likelihood: Any = None) -> Any:
         import pymc as pm
         import pytensor.tensor as pt
         from pytensor.tensor.special import log_softmax
 
-        counts, covariates, x = self._prepare(counts, covariates)
+        counts, covariates, x = data.counts, data.covariates, data.x
         cfg = self.model_config
         categories = [str(c) for c in counts["category"].values]
         cov_names = [] if covariates is None else [str(c) for c in covariates["covariate"].values]
@@ -299,7 +313,6 @@ class SegmentModel:
             "segment_free": self.segment_names[1:],
             "covariate": cov_names,
         }
-        sparse_counts = SparseCounts.from_dense(counts.values)
         offsets = self._anchor_offsets(categories)
         with pm.Model(coords=coords) as model:
             eta0 = pm.ZeroSumNormal("population_logit", sigma=cfg["population_sigma"], dims="category")
@@ -329,7 +342,7 @@ class SegmentModel:
             log_pi = log_softmax(eta, axis=1)
             log_alpha = log_kappa[:, None] + log_theta
             if likelihood is None:
-                log_dm = dm_logpmf_tensor(sparse_counts, log_alpha)
+                log_dm = dm_logpmf_tensor(data.sparse, log_alpha)
             else:
                 log_dm = likelihood(counts.values, log_alpha)
             pm.Potential("log_likelihood", pt.logsumexp(log_pi + log_dm, axis=1).sum())
@@ -380,8 +393,8 @@ class SegmentModel:
         import pymc as pm
 
         cfg = self.sampler_config
-        model = self.build_model(counts, covariates, likelihood)
-        counts, covariates, _ = self._prepare(counts, covariates)
+        data = self._prepare(counts, covariates)
+        model = self._build(data, likelihood)
         show = cfg["progressbar"] if progressbar is None else progressbar
         sampler = cfg["sampler"]
         started = time.perf_counter()
@@ -405,7 +418,7 @@ class SegmentModel:
                 )
                 trace = approx.sample(draws=cfg["draws"] * cfg["chains"], random_seed=cfg["random_seed"])
         self.sampling_time_ = time.perf_counter() - started  # compile included for nutpie
-        self._set_posterior(trace, counts, covariates)
+        self._set_posterior(trace, data)
         return self
 
     def _sampler_kwargs(self, sampler: str) -> dict[str, Any]:
@@ -416,7 +429,8 @@ class SegmentModel:
             return {"nuts": {"low_rank_modified_mass_matrix": True}}
         return {}
 
-    def _set_posterior(self, trace: xr.DataTree, counts: xr.DataArray, covariates: xr.DataArray | None) -> None:
+    def _set_posterior(self, trace: xr.DataTree, data: _Prepared) -> None:
+        counts, covariates = data.counts, data.covariates
         post = trace["posterior"].to_dataset()
         stacked = {name: post[name].values for name in _SEGMENT_VARS if name in post}
         n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
@@ -425,8 +439,7 @@ class SegmentModel:
             flat["slope"] = np.zeros((n_chain * n_draw, 0, self.n_segments))
         self.categories = [str(c) for c in counts["category"].values]
         self.covariate_names = [] if covariates is None else [str(c) for c in covariates["covariate"].values]
-        x_all = self._standardise(covariates, counts.sizes["author"])
-        sparse_counts = SparseCounts.from_dense(counts.values)
+        x_all, sparse_counts = data.x, data.sparse
 
         # relabel on a random subset of authors, then re-reference the gating to segment 0
         rng = np.random.default_rng(self.sampler_config["random_seed"])
