@@ -183,16 +183,12 @@ class Calibration:
         Share of images with no detection (1.96M labelled images out of ~2.5M).
     human, humanface : float
         Share of labelled images with a person / face detection.
-    distinct_labels_per_image : float
-        Mean distinct labels on a labelled image (5.3).
     repeated_rows : float
         Share of label rows that repeat a (image, label) pair (42 %).
     hidden_like_authors, hidden_like_posts : float
         Authors hiding every like count, and posts with a hidden count otherwise.
     fashion_interest : tuple of float
         Panel rate by tier (mainstream, trendy, edgy).
-    likes_per_follower : tuple of float
-        Mean likes per post per follower by tier.
     volume_decline : float
         Posting volume at the end of the window relative to the start.
     start, end : str
@@ -215,12 +211,10 @@ class Calibration:
     unlabelled_images: float = 0.215
     human: float = 1.47 / 1.96
     humanface: float = 1.31 / 1.96
-    distinct_labels_per_image: float = 5.3
     repeated_rows: float = 0.42
     hidden_like_authors: float = 0.08
     hidden_like_posts: float = 0.02
     fashion_interest: tuple[float, float, float] = (0.0068, 0.022, 0.083)
-    likes_per_follower: tuple[float, float, float] = (0.037, 0.021, 0.013)
     volume_decline: float = 0.7
     start: str = "2023-01-01"
     end: str = "2025-01-19"
@@ -475,6 +469,7 @@ def _population(rng: np.random.Generator, n: int, cal: Calibration) -> tuple[pd.
     tier = _tier(followers.astype(float))
     # engagement rate (interactions per post per follower) falls with followers; level, slope and
     # spread fitted to the contract's likes per post (mean, median) and likes per follower by tier
+    # (0.037, 0.021, 0.013 for mainstream, trendy, edgy)
     log_eng = -3.5 - 0.15 * (log_f - 7.0) + rng.normal(0.0, 0.67, size=n)
     mu = np.array([log_f.mean(), log_eng.mean()])
     sd = np.array([log_f.std(), log_eng.std()])
@@ -626,6 +621,8 @@ def _post_times(rng: np.random.Generator, n: int, cal: Calibration) -> np.ndarra
 
 # TYPE blocks: (share of labelled images carrying the TYPE for an average author, mean extra
 # distinct labels beyond the first). Shares from CONTRACT.md; person detections are drawn apart.
+# The extra-label means were tuned so that a labelled image carries 5.3 distinct labels on average
+# (CONTRACT.md); tests/test_simulate.py checks that figure.
 _TYPE_BLOCKS: dict[str, tuple[float, float]] = {
     "object_detection": (1.0, 2.6),
     "pattern": (0.29, 0.25),
