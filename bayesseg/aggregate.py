@@ -341,6 +341,7 @@ def aggregate(
     taxonomy: Taxonomy,
     tiers: tuple[float, float] = TIER_THRESHOLDS,
     weekly_labels: Iterable[tuple[str, str]] | None = None,
+    inventory: pd.DataFrame | None = None,
 ) -> Aggregates:
     """Run every aggregation on a warehouse.
 
@@ -354,6 +355,9 @@ def aggregate(
         Thresholds of the current rule.
     weekly_labels : iterable of (str, str), optional
         Restrict the weekly counts to these labels.
+    inventory : pandas.DataFrame, optional
+        A :func:`label_inventory` of this warehouse already computed (e.g. for the data-quality
+        report), reused instead of scanning the label table again.
 
     Returns
     -------
@@ -364,5 +368,5 @@ def aggregate(
         covariates=author_covariates(source, tiers),
         weekly=weekly_label_counts(source, taxonomy, weekly_labels),
         activity=author_week_activity(source),
-        inventory=label_inventory(source, taxonomy),
+        inventory=label_inventory(source, taxonomy) if inventory is None else inventory,
     )

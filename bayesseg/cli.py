@@ -37,6 +37,8 @@ from rich.text import Text
 from bayesseg import __version__
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bayesseg.sources import Source
     from bayesseg.taxonomy import Taxonomy
 
@@ -113,10 +115,12 @@ def _cmd_quality(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_aggregates(source: Source, taxonomy: Taxonomy, out: Path) -> dict[str, int]:
+def _write_aggregates(
+    source: Source, taxonomy: Taxonomy, out: Path, inventory: pd.DataFrame | None = None
+) -> dict[str, int]:
     from bayesseg.aggregate import aggregate
 
-    aggregates = aggregate(source, taxonomy)
+    aggregates = aggregate(source, taxonomy, inventory=inventory)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, frame in vars(aggregates).items():
@@ -145,6 +149,7 @@ _RUN_STAGES = (
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from bayesseg.aggregate import label_inventory
     from bayesseg.quality import check_schema, data_quality
     from bayesseg.taxonomy import Taxonomy
 
@@ -162,7 +167,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with _stage("check the schema"):
             check_schema(source)
         with _stage("data quality"):
-            report = data_quality(source, taxonomy)
+            inventory = label_inventory(source, taxonomy)  # once: for the report and the aggregates
+            report = data_quality(source, taxonomy, inventory)
             out.mkdir(parents=True, exist_ok=True)
             html_path = out / "data_quality.html"
             html_path.write_text(
@@ -171,7 +177,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 encoding="utf-8",
             )
         with _stage("aggregate in the warehouse"):
-            written = _write_aggregates(source, taxonomy, out)
+            written = _write_aggregates(source, taxonomy, out, inventory)
     print(report)
     for name, n in written.items():
         print(f"  {out / (name + '.parquet')}: {n:,} rows")

@@ -543,7 +543,7 @@ class DataQualityReport:
         return "\n".join(lines)
 
 
-def data_quality(source: Source, taxonomy: Taxonomy) -> DataQualityReport:
+def data_quality(source: Source, taxonomy: Taxonomy, inventory: pd.DataFrame | None = None) -> DataQualityReport:
     """Measure every known defect of the warehouse.
 
     Parameters
@@ -552,6 +552,9 @@ def data_quality(source: Source, taxonomy: Taxonomy) -> DataQualityReport:
         The warehouse; its schema should pass :func:`check_schema` first.
     taxonomy : Taxonomy
         Decides which labels are unknown or excluded.
+    inventory : pandas.DataFrame, optional
+        A :func:`bayesseg.aggregate.label_inventory` of this warehouse already computed, reused
+        instead of scanning the label table again.
 
     Returns
     -------
@@ -565,6 +568,7 @@ def data_quality(source: Source, taxonomy: Taxonomy) -> DataQualityReport:
     if missing:  # pragma: no cover - the SQL and CHECKS are maintained together
         raise RuntimeError(f"quality_checks.sql returned no row for {missing}")
     findings = [Finding(c, *values[c.name]) for c in CHECKS]
-    inventory = label_inventory(source, taxonomy)
+    if inventory is None:
+        inventory = label_inventory(source, taxonomy)
     unknown = inventory.loc[inventory["status"] == "unknown", ["type", "label_name", "n_rows", "n_images"]]
     return DataQualityReport(source.describe(), findings, unknown.reset_index(drop=True))

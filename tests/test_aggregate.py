@@ -185,3 +185,13 @@ def test_counts_to_xarray(source, taxonomy):
         counts_to_xarray(counts, taxonomy.category_names[:3])
     with pytest.raises(ValueError, match="authors not in"):
         counts_to_xarray(counts, taxonomy.category_names, authors=[1])
+
+
+def test_aggregate_reuses_a_given_inventory(source, taxonomy):
+    from bayesseg.aggregate import aggregate
+
+    inventory = label_inventory(source, taxonomy)
+    fresh, reused = aggregate(source, taxonomy), aggregate(source, taxonomy, inventory=inventory)
+    for name in vars(fresh):
+        pd.testing.assert_frame_equal(getattr(reused, name), getattr(fresh, name))
+    assert reused.inventory is inventory

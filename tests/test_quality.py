@@ -180,3 +180,10 @@ def test_duplicate_keys_are_reported_and_resolved(tmp_path_factory, tiny_frames,
     else:
         assert rep["duplicate_post_image_rows"].n == copies
         pd.testing.assert_frame_equal(counts, ref_counts)  # repeated rows change no count
+
+
+def test_a_precomputed_inventory_gives_the_same_report(small_warehouse, taxonomy, report):
+    with DuckDBSource(small_warehouse) as src:
+        reused = data_quality(src, taxonomy, inventory=label_inventory(src, taxonomy))
+    pd.testing.assert_frame_equal(reused.to_frame(), report.to_frame())
+    pd.testing.assert_frame_equal(reused.unknown_labels, report.unknown_labels)
