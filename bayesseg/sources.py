@@ -171,6 +171,8 @@ class DuckDBSource(Source):
             raise SourceError(f"cannot open DuckDB warehouse {self.path}: {exc}") from exc
         # qualify with the catalog: a file called techtest.duckdb has a catalog that a bare
         # TECHTEST would make ambiguous with the schema
+        # bayesseg reports progress by stage; DuckDB's own bar would print over it on long queries
+        self.con.execute("SET enable_progress_bar = false")
         catalog = self.con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         self.schema_name = schema
         self.schema = f'"{catalog}".{schema}'
