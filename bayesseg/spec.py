@@ -1,0 +1,346 @@
+"""The run specification: ``models/fashion.toml``, what ``bayesseg run`` fits and how.
+
+A :class:`RunSpec` holds the data rules (taxonomy, tiers, minimum labels, fit sample), the gating
+covariates with their transforms and missing-value policies, K (or a range of K), the anchored
+segments, the priors (:data:`bayesseg.model.DEFAULT_MODEL_CONFIG`), the sampler settings
+(:data:`bayesseg.model.DEFAULT_SAMPLER_CONFIG`) and the output settings. Every key is checked:
+an unknown key, a wrong type or an impossible value raises :class:`SpecError` naming the file
+and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bayesseg.model import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG
+
+__all__ = ["Covariate", "RunSpec", "SpecError", "default_spec_path"]
+
+TRANSFORMS = ("log1p", "log", "identity")
+MISSING_POLICIES = ("exclude", "impute")
+
+
+class SpecError(ValueError):
+    """A run specification is invalid; the message names the file and the key at fault."""
+
+
+def default_spec_path() -> Path:
+    """Return the path of the shipped specification, ``models/fashion.toml``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file in the installed package data (``bayesseg.specs``, the repository's ``models/``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing from the installation.
+    """
+    from importlib.resources import files
+
+    path = Path(str(files("bayesseg.specs").joinpath("fashion.toml")))
+    if not path.is_file():
+        raise FileNotFoundError(f"shipped model specification not found at {path}")
+    return path
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """One gating covariate.
+
+    Parameters
+    ----------
+    name : str
+        Name in the model's ``covariate`` dimension (e.g. ``"log_followers"``).
+    column : str
+        Column of :func:`bayesseg.aggregate.author_covariates` it is computed from.
+    transform : {"log1p", "log", "identity"}
+        Applied to the column's value.
+    missing : {"exclude", "impute"}
+        What happens to an author whose value is NULL or not finite after the transform.
+    """
+
+    name: str
+    column: str
+    transform: str = "identity"
+    missing: str = "exclude"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A parsed, validated run specification (see ``models/fashion.toml`` for each key).
+
+    Attributes
+    ----------
+    path : pathlib.Path or None
+        The file it was read from.
+    taxonomy : pathlib.Path or None
+        Taxonomy file (``None``: the shipped one).
+    tiers : tuple of float
+        Upper follower bounds of the current mainstream and trendy tiers.
+    min_labels : int
+        Authors with fewer category labels are excluded.
+    fit_authors : int
+        Size of the stratified fit sample (0: all eligible authors).
+    sample_seed : int
+        Seed of the fit sample.
+    covariates : tuple of Covariate
+        Gating covariates, in order.
+    k : int or None
+        Number of segments, or ``None`` when `k_range` is given.
+    k_range : tuple of int or None
+        Inclusive range of K compared by PSIS-LOO.
+    anchors : tuple of str
+        Taxonomy rules anchoring named segments.
+    priors : dict
+        ``model_config`` of :class:`bayesseg.model.SegmentModel` (anchors excluded).
+    sampler : dict
+        ``sampler_config`` of :class:`bayesseg.model.SegmentModel`.
+    output : dict
+        ``schema``, ``write_back``, ``ci_prob``, ``ppc_authors``, ``ppc_draws``.
+    version : str
+        The specification's own version.
+    """
+
+    path: Path | None = None
+    taxonomy: Path | None = None
+    tiers: tuple[float, float] = (12_000.0, 40_000.0)
+    min_labels: int = 1
+    fit_authors: int = 0
+    sample_seed: int = 0
+    covariates: tuple[Covariate, ...] = (
+        Covariate("log_followers", "followers", "log1p", "exclude"),
+        Covariate("log_engagement", "engagement_rate", "log", "impute"),
+    )
+    k: int | None = 6
+    k_range: tuple[int, int] | None = None
+    anchors: tuple[str, ...] = ()
+    priors: dict[str, Any] = field(default_factory=dict)
+    sampler: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(
+        default_factory=lambda: {
+            "schema": "BAYESSEG",
+            "write_back": True,
+            "ci_prob": 0.9,
+            "ppc_authors": 2000,
+            "ppc_draws": 100,
+        }
+    )
+    version: str = "unversioned"
+
+    @property
+    def k_values(self) -> list[int]:
+        """The K to fit: ``[k]`` or every K of `k_range`."""
+        if self.k_range is not None:
+            return list(range(self.k_range[0], self.k_range[1] + 1))
+        assert self.k is not None
+        return [self.k]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the specification as a plain, JSON-serialisable dict (paths as strings)."""
+        return {
+            "version": self.version,
+            "taxonomy": None if self.taxonomy is None else str(self.taxonomy),
+            "tiers": list(self.tiers),
+            "min_labels": self.min_labels,
+            "fit_authors": self.fit_authors,
+            "sample_seed": self.sample_seed,
+            "covariates": [vars(c) for c in self.covariates],
+            "k": self.k,
+            "k_range": None if self.k_range is None else list(self.k_range),
+            "anchors": list(self.anchors),
+            "priors": self.priors,
+            "sampler": self.sampler,
+            "output": self.output,
+        }
+
+    @property
+    def spec_hash(self) -> str:
+        """SHA-256 of :meth:`to_dict` without the taxonomy path (JSON, sorted keys)."""
+        doc = {k: v for k, v in self.to_dict().items() if k != "taxonomy"}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+    def replace(self, **changes: Any) -> RunSpec:
+        """Return a copy with some fields replaced (e.g. a shorter sampler for a test)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+    @classmethod
+    def from_toml(cls, path: str | Path | None = None) -> RunSpec:
+        """Read and validate a specification file.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path, optional
+            The TOML file; defaults to the shipped ``models/fashion.toml``.
+
+        Returns
+        -------
+        RunSpec
+
+        Raises
+        ------
+        FileNotFoundError
+            If the file does not exist.
+        SpecError
+            If the TOML does not parse or a key is unknown, of the wrong type or out of range;
+            the message names the file and the key.
+        """
+        p = Path(path) if path is not None else default_spec_path()
+        if not p.is_file():
+            raise FileNotFoundError(f"model specification {p} not found")
+        try:
+            doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"{p}: not valid TOML ({exc})") from None
+        return cls.from_dict(doc, source=p)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], source: str | Path = "<memory>") -> RunSpec:
+        """Validate a specification given as a dict (the parsed TOML).
+
+        Parameters
+        ----------
+        doc : dict
+            Tables ``data``, ``covariates`` (array of tables), ``segments``, ``priors``,
+            ``sampler`` and ``output``, and the key ``version``; all optional.
+        source : str or pathlib.Path
+            Where it came from: named in errors, and the base of relative paths when a path.
+
+        Returns
+        -------
+        RunSpec
+
+        Raises
+        ------
+        SpecError
+            If a key is unknown, of the wrong type or out of range.
+        """
+        where = str(source)
+        base = Path(source).parent if isinstance(source, Path) else Path.cwd()
+        default = cls()
+
+        def fail(key: str, msg: str) -> SpecError:
+            return SpecError(f"{where}: {key}: {msg}")
+
+        def table(name: str, known: set[str]) -> dict[str, Any]:
+            value = doc.get(name, {})
+            if not isinstance(value, dict):
+                raise fail(name, "must be a table")
+            unknown = set(value) - known
+            if unknown:
+                raise fail(name, f"unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+            return value
+
+        def integer(key: str, value: Any, low: int) -> int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise fail(key, f"must be an integer >= {low}, got {value!r}")
+            return int(value)
+
+        unknown_top = set(doc) - {"version", "data", "covariates", "segments", "priors", "sampler", "output"}
+        if unknown_top:
+            raise fail("(top level)", f"unknown key(s) {sorted(unknown_top)}")
+
+        data = table("data", {"taxonomy", "tiers", "min_labels", "fit_authors", "sample_seed"})
+        taxonomy = None
+        if "taxonomy" in data:
+            taxonomy = Path(data["taxonomy"])
+            if not taxonomy.is_absolute():
+                taxonomy = base / taxonomy
+            if not taxonomy.is_file():
+                raise fail("data.taxonomy", f"file {taxonomy} not found")
+        tiers = data.get("tiers", list(default.tiers))
+        if (
+            not isinstance(tiers, list)
+            or len(tiers) != 2
+            or not all(isinstance(t, int | float) and not isinstance(t, bool) for t in tiers)
+            or not 0 < tiers[0] < tiers[1]
+        ):
+            raise fail("data.tiers", f"must be two increasing positive numbers, got {tiers!r}")
+
+        cov_docs = doc.get("covariates", [vars(c) for c in default.covariates])
+        if not isinstance(cov_docs, list):
+            raise fail("covariates", "must be an array of tables ([[covariates]])")
+        covariates = []
+        for i, c in enumerate(cov_docs):
+            key = f"covariates[{i}]"
+            if not isinstance(c, dict):
+                raise fail(key, "must be a table")
+            unknown = set(c) - {"name", "column", "transform", "missing"}
+            if unknown or not {"name", "column"} <= set(c):
+                raise fail(key, f"needs keys name and column (optional transform, missing); got {sorted(c)}")
+            if c.get("transform", "identity") not in TRANSFORMS:
+                raise fail(f"{key}.transform", f"must be one of {TRANSFORMS}, got {c.get('transform')!r}")
+            if c.get("missing", "exclude") not in MISSING_POLICIES:
+                raise fail(f"{key}.missing", f"must be one of {MISSING_POLICIES}, got {c.get('missing')!r}")
+            covariates.append(
+                Covariate(str(c["name"]), str(c["column"]), c.get("transform", "identity"), c.get("missing", "exclude"))
+            )
+        names = [c.name for c in covariates]
+        if len(set(names)) != len(names):
+            raise fail("covariates", f"names must be unique, got {names}")
+        if covariates and all(c.missing == "impute" for c in covariates):
+            raise fail(
+                "covariates", "at least one covariate must have missing = 'exclude' (imputation needs a predictor)"
+            )
+
+        seg = table("segments", {"k", "k_range", "anchors"})
+        if ("k" in seg) == ("k_range" in seg):
+            raise fail("segments", "give exactly one of k or k_range")
+        k = k_range = None
+        if "k" in seg:
+            k = integer("segments.k", seg["k"], 2)
+        else:
+            kr = seg["k_range"]
+            if not (
+                isinstance(kr, list) and len(kr) == 2 and all(isinstance(v, int) for v in kr) and 2 <= kr[0] <= kr[1]
+            ):
+                raise fail("segments.k_range", f"must be [low, high] with 2 <= low <= high, got {kr!r}")
+            k_range = (int(kr[0]), int(kr[1]))
+        anchors = seg.get("anchors", [])
+        if not isinstance(anchors, list) or not all(isinstance(a, str) for a in anchors):
+            raise fail("segments.anchors", f"must be a list of rule names, got {anchors!r}")
+        if len(set(anchors)) != len(anchors):
+            raise fail("segments.anchors", f"rules must not repeat, got {anchors}")
+        smallest_k = k if k is not None else k_range[0]  # type: ignore[index]
+        if len(anchors) > smallest_k:
+            raise fail("segments.anchors", f"{len(anchors)} anchored segments but K can be as small as {smallest_k}")
+
+        priors = table("priors", set(DEFAULT_MODEL_CONFIG) - {"anchors"})
+        sampler = table("sampler", set(DEFAULT_SAMPLER_CONFIG))
+        out = table("output", set(default.output))
+        output = {**default.output, **out}
+        if not 0 < float(output["ci_prob"]) < 1:
+            raise fail("output.ci_prob", f"must be in (0, 1), got {output['ci_prob']!r}")
+        for key in ("ppc_authors", "ppc_draws"):
+            integer(f"output.{key}", output[key], 1)
+        schema = output["schema"]
+        if not isinstance(schema, str) or not schema.replace("_", "").isalnum() or schema[0].isdigit():
+            raise fail("output.schema", f"must be a plain identifier, got {schema!r}")
+        version = doc.get("version", default.version)
+        if not isinstance(version, str):
+            raise fail("version", f"must be a string, got {version!r}")
+        return cls(
+            path=Path(source) if isinstance(source, Path) else None,
+            taxonomy=taxonomy,
+            tiers=(float(tiers[0]), float(tiers[1])),
+            min_labels=integer("data.min_labels", data.get("min_labels", default.min_labels), 1),
+            fit_authors=integer("data.fit_authors", data.get("fit_authors", default.fit_authors), 0),
+            sample_seed=integer("data.sample_seed", data.get("sample_seed", default.sample_seed), 0),
+            covariates=tuple(covariates),
+            k=k,
+            k_range=k_range,
+            anchors=tuple(anchors),
+            priors=copy.deepcopy(priors),
+            sampler=dict(sampler),
+            output=output,
+            version=version,
+        )
