@@ -12,8 +12,9 @@ Commands
     Fit the segmentation model; write memberships.csv, loo.csv (with a range) and model.nc.
 ``bayesseg score --model DIR --counts COUNTS.csv [--covariates COV.csv] --out FILE``
     Score authors from a saved model.
-``bayesseg run [--source SPEC] [--out DIR] [--dry-run]``
-    The main job, on the embedded default unless ``--source`` says otherwise.
+``bayesseg run [--source SPEC] [--config models/fashion.toml] [--out DIR] [--no-write-back] [--dry-run]``
+    The main job, on the embedded default unless ``--source`` says otherwise: quality report,
+    aggregation, fit, memberships, result tables written back, report.html, model.nc.
 
 ``SPEC`` is ``duckdb:PATH``, ``snowflake`` or ``snowflake:CONNECTION``. Errors print one clear
 line and exit with status 2; no stack trace unless ``BAYESSEG_DEBUG=1``.
@@ -91,14 +92,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(spec: str | None) -> Source:
+def _open(spec: str | None, read_only: bool = True) -> Source:
     from bayesseg.sources import default_warehouse_path, open_source
 
+    # Snowflake connections have no read-only mode here: privileges decide
+    kwargs = {} if (spec or "").startswith("snowflake") else {"read_only": read_only}
     if spec is None and not default_warehouse_path().exists():
         console.print(f"embedded warehouse {default_warehouse_path()} is missing: simulating a demo warehouse")
         with _progress("simulating demo warehouse") as update:
-            return open_source(None, progress=update)
-    return open_source(spec)
+            return open_source(None, progress=update, **kwargs)
+    return open_source(spec, **kwargs)
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
@@ -140,48 +143,43 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
-_RUN_STAGES = (
-    ("source", "open the warehouse (the embedded default is simulated when missing)"),
-    ("schema", "check the four MART tables against the data contract"),
-    ("quality", "measure every data defect and write data_quality.html"),
-    ("aggregate", "aggregate in the warehouse: author × category counts, covariates, weekly counts"),
-)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bayesseg.aggregate import label_inventory
-    from bayesseg.quality import check_schema, data_quality
-    from bayesseg.taxonomy import Taxonomy
+    from bayesseg.pipeline import RUN_STAGES, run_job
+    from bayesseg.spec import RunSpec, default_spec_path
 
+    spec = RunSpec.from_toml(args.config)
+    if args.taxonomy:
+        spec = spec.replace(taxonomy=Path(args.taxonomy))
+    write_back = bool(spec.output["write_back"]) and not args.no_write_back
     out = Path(args.out)
     if args.dry_run:
-        print(f"bayesseg run would, with source {args.source or 'the embedded default'} and output {out}:")
-        for i, (name, what) in enumerate(_RUN_STAGES, 1):
+        print(
+            f"bayesseg run would, with source {args.source or 'the embedded default'}, "
+            f"specification {args.config or default_spec_path()} and output {out}:"
+        )
+        print("  0. source: open the warehouse (the embedded default is simulated when missing)")
+        for i, (name, what) in enumerate(RUN_STAGES, 1):
+            if name == "write" and not write_back:
+                what = "skipped (write-back off)"
             print(f"  {i}. {name}: {what}")
+        print(f"  K: {spec.k_values}; anchored segments: {', '.join(spec.anchors) or 'none'}")
         return 0
-    taxonomy = Taxonomy.from_toml(args.taxonomy)
     with _stage("open the warehouse"):
-        source = _open(args.source)
+        source = _open(args.source, read_only=not write_back)
         console.print(f"  {source.describe()}")
     with source:
-        with _stage("check the schema"):
-            check_schema(source)
-        with _stage("data quality"):
-            inventory = label_inventory(source, taxonomy)  # once: for the report and the aggregates
-            report = data_quality(source, taxonomy, inventory)
-            out.mkdir(parents=True, exist_ok=True)
-            html_path = out / "data_quality.html"
-            html_path.write_text(
-                "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg data quality</title></head>"
-                f"<body>{report.to_html()}</body></html>",
-                encoding="utf-8",
-            )
-        with _stage("aggregate in the warehouse"):
-            written = _write_aggregates(source, taxonomy, out, inventory)
-    print(report)
-    for name, n in written.items():
-        print(f"  {out / (name + '.parquet')}: {n:,} rows")
-    print(f"data-quality report: {html_path}")
+        result = run_job(source, spec, out, stage=_stage, progressbar=console.is_terminal, write_back=write_back)
+    excluded = result.inputs.excluded["reason"].value_counts()
+    print(f"segmented {result.memberships.sizes['author']:,} authors into {result.fit.model.n_segments} segments")
+    for reason, n in excluded.items():
+        print(f"  excluded {n:,}: {reason}")
+    if result.validation is not None:
+        print(f"  validation against the simulator's truth: adjusted Rand index {result.validation['ari']:.3f}")
+    for table, n in result.written.items():
+        print(f"  wrote {spec.output['schema']}.{table}: {n:,} rows")
+    for name, path in result.paths.items():
+        print(f"  {name}: {path}")
+    print(f"report: {result.paths['report']}")
     return 0
 
 
@@ -313,7 +311,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="the main job")
     r.add_argument("--source", help=source_help)
     r.add_argument("--taxonomy", help=taxonomy_help)
+    r.add_argument("--config", help="model specification TOML (default: the shipped models/fashion.toml)")
     r.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
+    r.add_argument("--no-write-back", action="store_true", help="do not write result tables to the warehouse")
     r.add_argument("--dry-run", action="store_true", help="list the stages without running them")
     r.set_defaults(func=_cmd_run)
     return p
@@ -335,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bayesseg.model import ModelFileError
     from bayesseg.quality import SchemaError
     from bayesseg.sources import SourceError
+    from bayesseg.spec import SpecError
     from bayesseg.taxonomy import TaxonomyError
 
     args = _parser().parse_args(argv)
@@ -345,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         SchemaError,
         TaxonomyError,
         ModelFileError,
+        SpecError,
         FileExistsError,
         FileNotFoundError,
         ValueError,

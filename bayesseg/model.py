@@ -95,6 +95,8 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "random_seed": 0,
     "progressbar": True,
     "advi_iterations": 20_000,  # for sampler="advi"
+    "init": "em",  # "em": every chain starts at an EM mode (bayesseg.start); "default": PyMC's jittered default
+    "em_restarts": 4,  # k-means + EM restarts for init="em"
     "relabel_authors": 1_000,  # authors used to find the relabelling (a random subset)
     "membership_draws": 400,  # posterior draws (thinned) used for memberships
 }
@@ -216,6 +218,8 @@ class SegmentModel:
                 raise ValueError(f"unknown {name} key(s) {sorted(unknown)}; known: {sorted(default)}")
         self.model_config = {**copy.deepcopy(DEFAULT_MODEL_CONFIG), **copy.deepcopy(model_config or {})}
         self.sampler_config = {**DEFAULT_SAMPLER_CONFIG, **(sampler_config or {})}
+        if self.sampler_config["init"] not in ("em", "default"):
+            raise ValueError(f"unknown init {self.sampler_config['init']!r}: choose 'em' or 'default'")
         if self.sampler_config["sampler"] not in _SAMPLERS:
             raise ValueError(
                 f"unknown sampler {self.sampler_config['sampler']!r}: choose one of {', '.join(_SAMPLERS)}"
@@ -398,9 +402,31 @@ class SegmentModel:
         show = cfg["progressbar"] if progressbar is None else progressbar
         sampler = cfg["sampler"]
         started = time.perf_counter()
+        start_kwargs: dict[str, Any] = {}
+        self.start_ = None
+        if cfg["init"] == "em":
+            from bayesseg.start import em_start
+
+            categories = [str(c) for c in data.counts["category"].values]
+            self.start_ = em_start(
+                data.counts.values,
+                data.x,
+                self.n_segments,
+                self._anchor_offsets(categories),
+                n_restarts=cfg["em_restarts"],
+                seed=cfg["random_seed"],
+            )
+            start_kwargs["initvals"] = {
+                name: v for name, v in self.start_.initvals.items() if name in model.named_vars
+            }
+            if sampler == "nutpie":  # start every chain exactly at the mode (no jitter)
+                start_kwargs["compile_kwargs"] = {"jitter_rvs": set()}
+            elif sampler == "pymc":
+                start_kwargs["init"] = "adapt_diag"
         with model:
             if sampler in ("nutpie", "pymc", "numpyro"):
                 trace = pm.sample(
+                    **start_kwargs,
                     draws=cfg["draws"],
                     tune=cfg["tune"],
                     chains=cfg["chains"],
@@ -414,7 +440,11 @@ class SegmentModel:
                 )
             else:  # "advi", an approximation (see Notes)
                 approx = pm.fit(
-                    n=cfg["advi_iterations"], method="advi", random_seed=cfg["random_seed"], progressbar=show
+                    n=cfg["advi_iterations"],
+                    method="advi",
+                    random_seed=cfg["random_seed"],
+                    progressbar=show,
+                    start=start_kwargs.get("initvals"),
                 )
                 trace = approx.sample(draws=cfg["draws"] * cfg["chains"], random_seed=cfg["random_seed"])
         self.sampling_time_ = time.perf_counter() - started  # compile included for nutpie
@@ -426,7 +456,7 @@ class SegmentModel:
             # a low-rank modified mass matrix absorbs the correlations between the population
             # profile, the segment departures and the concentrations: on 400 authors × 20
             # categories × K=3 it cut leapfrog steps per draw from 232 to 15
-            return {"nuts": {"low_rank_modified_mass_matrix": True}}
+            return {"nuts": {"adaptation": "low_rank"}}
         return {}
 
     def _set_posterior(self, trace: xr.DataTree, data: _Prepared) -> None:
@@ -671,6 +701,88 @@ class SegmentModel:
         assert isinstance(out, xr.Dataset)
         return out
 
+    def posterior_predictive(self, n_authors: int = 2_000, n_draws: int = 100, seed: int = 0) -> xr.DataTree:
+        r"""Replicate the fitted authors' counts from the posterior predictive distribution.
+
+        For each of `n_draws` thinned posterior draws and each of `n_authors` fitted authors
+        (a random subset), the segment is drawn from the gating probabilities
+        :math:`\\pi_{ik}` (not from its posterior given :math:`y_i`, so the check tests the
+        marginal model that LOO scores), then :math:`p \\sim \\mathrm{Dirichlet}(\\kappa_z\\theta_z)`
+        and :math:`y^{rep}_i \\sim \\mathrm{Multinomial}(n_i, p)` with the author's observed total.
+
+        Parameters
+        ----------
+        n_authors : int, default 2000
+            Authors replicated (all when fewer were fitted).
+        n_draws : int, default 100
+            Posterior draws used (thinned evenly).
+        seed : int, default 0
+            Seed of the subset and of the replication.
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``posterior_predictive`` (dims ``chain`` of length 1, ``draw``, ``author``
+            and, for ``counts``, ``category``) and ``observed_data`` with the variables
+            ``counts`` (label counts), ``n_categories`` (distinct categories per author) and
+            ``max_share`` (share of the author's largest category), ready for
+            ``arviz_plots.plot_ppc_*``.
+
+        References
+        ----------
+        Gelman, A., Meng, X.-L., & Stern, H. (1996). Posterior predictive assessment of model
+        fitness via realized discrepancies. *Statistica Sinica* 6(4), 733-760.
+        https://www.jstor.org/stable/24306036
+        """
+        tree = self._require_fit()
+        counts = tree["observed_data"].to_dataset()["counts"]
+        cov = tree["constant_data"].to_dataset()["covariates"] if "constant_data" in tree.children else None
+        rng = np.random.default_rng(seed)
+        n = counts.sizes["author"]
+        sub = np.sort(rng.choice(n, size=min(n, n_authors), replace=False))
+        y = counts.values[sub].astype(np.int64)
+        x = self._standardise(None if cov is None else cov.isel(author=sub), len(sub))
+        params = self._thinned_params(n_draws)
+        totals = y.sum(axis=1)
+        eta = params["intercept"][:, None, :] + np.einsum("np,spk->snk", x, params["slope"])
+        gate = special.softmax(eta, axis=-1)  # (S, n, K)
+        cum = gate.cumsum(axis=-1)
+        u = rng.random(gate.shape[:2])[..., None]
+        z = np.minimum((cum < u).sum(axis=-1), self.n_segments - 1)  # (S, n)
+        alpha = params["concentration"][..., None] * params["profile"]  # (S, K, C)
+        alpha_z = np.take_along_axis(alpha, z[..., None], axis=1)  # (S, n, C)
+        g = rng.gamma(alpha_z)
+        p = g / np.maximum(g.sum(axis=-1, keepdims=True), 1e-300)
+        # float noise can push sum(p) a hair above 1, which numpy's multinomial rejects
+        p = p / p.sum(axis=-1, keepdims=True) * (1 - 1e-12)
+        y_rep = rng.multinomial(np.broadcast_to(totals, z.shape), p)
+
+        def stats(v: np.ndarray) -> dict[str, np.ndarray]:
+            tot = np.maximum(v.sum(axis=-1), 1)
+            return {"n_categories": (v > 0).sum(axis=-1), "max_share": v.max(axis=-1) / tot}
+
+        authors = counts["author"].values[sub]
+        categories = counts["category"].values
+        rep = stats(y_rep)
+        obs = stats(y)
+        pp = xr.Dataset(
+            {
+                "counts": (("chain", "draw", "author", "category"), y_rep[None]),
+                "n_categories": (("chain", "draw", "author"), rep["n_categories"][None]),
+                "max_share": (("chain", "draw", "author"), rep["max_share"][None]),
+            },
+            coords={"chain": [0], "draw": np.arange(y_rep.shape[0]), "author": authors, "category": categories},
+        )
+        od = xr.Dataset(
+            {
+                "counts": (("author", "category"), y),
+                "n_categories": ("author", obs["n_categories"]),
+                "max_share": ("author", obs["max_share"]),
+            },
+            coords={"author": authors, "category": categories},
+        )
+        return xr.DataTree.from_dict({"posterior_predictive": pp, "observed_data": od})
+
     def summary(self, var_names: Sequence[str] = ("concentration", "intercept", "slope")) -> pd.DataFrame:
         """Posterior summary with R-hat and ESS, computed after relabelling (ArviZ).
 
@@ -682,15 +794,23 @@ class SegmentModel:
         Returns
         -------
         pandas.DataFrame
-            ``arviz_stats.summary`` of the relabelled posterior.
+            ``arviz_stats.summary`` of the relabelled posterior; the reference segment's
+            intercept and slopes (fixed at 0) are left out.
         """
         import arviz_stats
 
         post = self._require_fit()["posterior"].to_dataset()
         names = [v for v in var_names if v in post and post[v].size]
+        # the reference segment's intercept and slopes are constants (0), not parameters
+        ref = self.segment_names[0]
+
+        def free(v: str) -> xr.Dataset:
+            da = post[v].drop_sel(segment=ref) if v in ("intercept", "slope") else post[v]
+            return xr.Dataset({v: da})
+
         # one variable at a time: arviz-stats 1.3 mislabels the rows of variables whose shared
         # dims (here `segment`) sit at different positions when summarised together
-        return pd.concat([arviz_stats.summary(post[[v]]) for v in names])
+        return pd.concat([arviz_stats.summary(free(v)) for v in names])
 
     def loo(self) -> Any:
         """PSIS-LOO of the fitted model (``arviz_stats.loo`` on the pointwise log-likelihood ``y``).

@@ -112,6 +112,30 @@ class Source(ABC):
     def close(self) -> None:
         """Close the connection."""
 
+    @abstractmethod
+    def write_tables(self, frames: dict[str, pd.DataFrame], schema: str) -> dict[str, int]:
+        """Write result tables back to the warehouse, each replacing its previous version whole.
+
+        Parameters
+        ----------
+        frames : dict of str to pandas.DataFrame
+            Table name (upper case) to contents; column names are used as they are.
+        schema : str
+            Schema to write to (created when absent), in the database of the MART tables.
+            Tables of that schema not named in `frames` are left untouched.
+
+        Returns
+        -------
+        dict of str to int
+            Rows written per table.
+
+        Raises
+        ------
+        SourceError
+            If the warehouse refuses the write (read-only connection, missing privilege); the
+            message names the source and the table.
+        """
+
     def run(self, name: str, **values: str) -> pd.DataFrame:
         """Render a shipped query for this source and run it.
 
@@ -174,6 +198,8 @@ class DuckDBSource(Source):
         # bayesseg reports progress by stage; DuckDB's own bar would print over it on long queries
         self.con.execute("SET enable_progress_bar = false")
         catalog = self.con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        self.catalog = str(catalog)
+        self.read_only = read_only
         self.schema_name = schema
         self.schema = f'"{catalog}".{schema}'
 
@@ -195,6 +221,26 @@ class DuckDBSource(Source):
 
     def describe(self) -> str:  # noqa: D102
         return f"duckdb:{self.path} (schema {self.schema_name})"
+
+    def write_tables(self, frames: dict[str, pd.DataFrame], schema: str) -> dict[str, int]:  # noqa: D102
+        # one transaction: a reader sees every table of the previous run or every table of this one
+        if self.read_only:
+            raise SourceError(f"{self.describe()} is open read-only: cannot write {sorted(frames)}")
+        target = f'"{self.catalog}".{schema}'
+        written = {}
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {target}")
+            for table, frame in frames.items():
+                self.con.register("_bayesseg_frame", frame)
+                self.con.execute(f"CREATE OR REPLACE TABLE {target}.{table} AS SELECT * FROM _bayesseg_frame")
+                self.con.unregister("_bayesseg_frame")
+                written[table] = len(frame)
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self.con.execute("ROLLBACK")
+            raise SourceError(f"{self.describe()}: writing {schema} tables failed: {exc}") from exc
+        return written
 
     def close(self) -> None:  # noqa: D102
         self.con.close()
@@ -325,6 +371,37 @@ class SnowflakeSource(Source):
             loaded[table] = int(n)
         return loaded
 
+    def write_tables(self, frames: dict[str, pd.DataFrame], schema: str) -> dict[str, int]:  # noqa: D102
+        # write_pandas with overwrite + auto_create_table loads a fresh table and swaps it in by
+        # rename, so readers never see a half-written table
+        from snowflake.connector import pandas_tools
+
+        cur = self.con.cursor()
+        try:
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.database}.{schema}")
+        finally:
+            cur.close()
+        written = {}
+        for table, frame in frames.items():
+            try:
+                ok, _, n, _ = pandas_tools.write_pandas(
+                    self.con,
+                    frame,
+                    table,
+                    database=self.database,
+                    schema=schema,
+                    auto_create_table=True,
+                    overwrite=True,
+                    quote_identifiers=False,
+                    use_logical_type=True,
+                )[:4]
+            except Exception as exc:  # the connector raises several unrelated types
+                raise SourceError(f"{self.describe()}: writing {schema}.{table} failed: {exc}") from exc
+            if not ok:
+                raise SourceError(f"{self.describe()}: writing {schema}.{table} failed")
+            written[table] = int(n)
+        return written
+
     def describe(self) -> str:  # noqa: D102
         name = self.connection_name or "default connection"
         return f"snowflake:{name} ({self.database}.{self.schema_name})"
@@ -344,6 +421,7 @@ def embedded_default(
     build: bool = True,
     seed: int = 0,
     progress: Callable[[str, float], None] | None = None,
+    read_only: bool = True,
 ) -> DuckDBSource:
     """Open the embedded default warehouse, simulating it first when it is absent.
 
@@ -358,6 +436,8 @@ def embedded_default(
         Seed of that simulation.
     progress : callable, optional
         Progress callback passed to the simulator.
+    read_only : bool, default True
+        Open the file read-only (``False`` to write result tables back).
 
     Returns
     -------
@@ -375,7 +455,7 @@ def embedded_default(
         from bayesseg.simulate import simulate_warehouse
 
         simulate_warehouse(target, "demo", seed=seed, progress=progress)
-    return DuckDBSource(target)
+    return DuckDBSource(target, read_only=read_only)
 
 
 def open_source(spec: str | None = None, **kwargs: Any) -> Source:

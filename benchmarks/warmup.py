@@ -38,7 +38,7 @@ def main() -> None:
             chains=2,
             progress_bar=False,
             seed=1,
-            low_rank_modified_mass_matrix=True,
+            adaptation="low_rank",
             save_warmup=True,
             maxdepth=depth,
         )

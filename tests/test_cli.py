@@ -16,30 +16,6 @@ def test_simulate_prints_path_and_checksum(tmp_path, capsys):
     assert "overwrite" in capsys.readouterr().err
 
 
-def test_run_on_a_warehouse_writes_the_report_and_aggregates(small_warehouse, tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["run", "--source", f"duckdb:{small_warehouse}", "--out", str(out)]) == 0
-    assert (out / "data_quality.html").read_text().count("<tr>") > 10
-    counts = pd.read_parquet(out / "counts.parquet")
-    assert {"author", "category", "count"} == set(counts.columns) and len(counts) > 0
-    cov = pd.read_parquet(out / "covariates.parquet")
-    assert cov["author"].is_unique
-    assert "duplicate_author_ids" in capsys.readouterr().out
-
-
-def test_run_builds_the_embedded_default_when_missing(tmp_path, monkeypatch):
-    monkeypatch.setenv("BAYESSEG_WAREHOUSE", str(tmp_path / "data" / "default.duckdb"))
-    monkeypatch.setattr("bayesseg.simulate.SIZES", {"demo": 60, "techtest": 32_841})
-    assert main(["run", "--out", str(tmp_path / "out")]) == 0
-    assert (tmp_path / "data" / "default.duckdb").exists()
-
-
-def test_dry_run_lists_stages(capsys):
-    assert main(["run", "--dry-run"]) == 0
-    out = capsys.readouterr().out
-    assert "schema" in out and "aggregate" in out
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -1,0 +1,752 @@
+"""The main job: from warehouse aggregates to segments, result tables, a report and a saved model.
+
+:func:`run_job` runs the data flow of the design (``../shared/DESIGN.md``) on an open
+:class:`bayesseg.sources.Source`: schema check and data-quality report, aggregation in the
+warehouse, the model's inputs (:func:`model_inputs`: every author either eligible or excluded
+with a reason), the fit (:func:`fit_segmentation`), memberships for every eligible author, the
+result tables (:func:`result_tables`) written back to the warehouse, the HTML report
+(:mod:`bayesseg.report`) and the saved model. Each step is also a function of its own, so
+analyses and tests can run part of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesseg.model import SegmentModel, compare_k
+from bayesseg.spec import RunSpec
+
+__all__ = [
+    "FitResult",
+    "ModelInputs",
+    "RunResult",
+    "fit_segmentation",
+    "model_inputs",
+    "result_tables",
+    "run_job",
+    "simulator_truth",
+    "stratified_sample",
+    "truth_validation",
+]
+
+RESULT_TABLES = ("AUTHOR_SEGMENTS", "SEGMENT_PROFILES", "EXCLUDED_AUTHORS")
+
+
+@dataclass
+class ModelInputs:
+    """What the model sees, and what it does not (with reasons).
+
+    Attributes
+    ----------
+    counts : xarray.DataArray, dims (author, category)
+        Label counts of the eligible authors (int64), every category of the taxonomy.
+    covariates : xarray.DataArray or None, dims (author, covariate)
+        Transformed covariates of the eligible authors (imputed where the spec says so).
+    authors : pandas.DataFrame
+        One row per author of the warehouse (index ``author``): the author covariates plus
+        ``n_labels`` (category labels), ``eligible`` (bool), ``reason`` (exclusion reason or
+        ``None``) and one ``imputed_<name>`` flag per imputed covariate.
+    excluded : pandas.DataFrame
+        Columns ``author`` and ``reason``: every author not segmented.
+    imputed : dict of str to int
+        Authors whose covariate was imputed, per covariate.
+    """
+
+    counts: xr.DataArray
+    covariates: xr.DataArray | None
+    authors: pd.DataFrame
+    excluded: pd.DataFrame
+    imputed: dict[str, int]
+
+
+_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "log1p": np.log1p,
+    "log": np.log,
+    "identity": lambda v: v,
+}
+
+
+def model_inputs(
+    counts_long: pd.DataFrame, author_covariates: pd.DataFrame, spec: RunSpec, categories: list[str]
+) -> ModelInputs:
+    """Build the model's counts and covariates; exclude, with a reason, authors it cannot use.
+
+    Parameters
+    ----------
+    counts_long : pandas.DataFrame
+        :func:`bayesseg.aggregate.author_category_counts`: columns ``author``, ``category``,
+        ``count``.
+    author_covariates : pandas.DataFrame
+        :func:`bayesseg.aggregate.author_covariates`: one row per author of the warehouse.
+    spec : RunSpec
+        Covariates (transforms, missing-value policies) and ``min_labels``.
+    categories : list of str
+        The taxonomy's categories (the ``category`` coordinate, in order).
+
+    Returns
+    -------
+    ModelInputs
+
+    Raises
+    ------
+    ValueError
+        If a covariate's column is absent, counts name an author absent from the covariates or a
+        category outside `categories`, or no author is eligible.
+
+    Notes
+    -----
+    Exclusion reasons, the first that applies: ``no posts``; ``fewer than m category labels``
+    (``no category labels`` when m = 1); ``missing <covariate> (<column> is NULL or not
+    finite)`` for a covariate whose policy is ``exclude``. A covariate whose policy is
+    ``impute`` is replaced, where missing, by its least-squares prediction from the
+    ``exclude``-policy covariates fitted on the eligible authors that have it.
+    """
+    cov = author_covariates.set_index("author", drop=False)
+    if cov.index.has_duplicates:
+        dup = cov.index[cov.index.duplicated()][0]
+        raise ValueError(f"author covariates list author {dup!r} more than once")
+    unknown_authors = set(counts_long["author"]) - set(cov.index)
+    if unknown_authors:
+        raise ValueError(
+            f"{len(unknown_authors)} author(s) of the counts are not in the author covariates, "
+            f"e.g. {sorted(map(str, unknown_authors))[:3]}"
+        )
+    unknown_cats = set(counts_long["category"]) - set(categories)
+    if unknown_cats:
+        raise ValueError(f"counts name categories outside the taxonomy: {sorted(unknown_cats)}")
+    for c in spec.covariates:
+        if c.column not in cov.columns:
+            raise ValueError(
+                f"covariate {c.name}: column {c.column!r} is not an author covariate ({list(cov.columns)})"
+            )
+
+    authors = cov.copy()
+    n_labels = counts_long.groupby("author")["count"].sum()
+    authors["n_labels"] = n_labels.reindex(authors.index).fillna(0).astype(np.int64)
+    reason = pd.Series(pd.NA, index=authors.index, dtype="object")
+    reason[authors["n_posts"] == 0] = "no posts"
+    too_few = "no category labels" if spec.min_labels == 1 else f"fewer than {spec.min_labels} category labels"
+    reason[reason.isna() & (authors["n_labels"] < spec.min_labels)] = too_few
+    values = {}
+    for c in spec.covariates:
+        raw = pd.to_numeric(authors[c.column], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = _TRANSFORMS[c.transform](raw)
+        v[~np.isfinite(v)] = np.nan
+        values[c.name] = v
+        if c.missing == "exclude":
+            reason[reason.isna() & np.isnan(v)] = f"missing {c.name} ({c.column} is NULL or not finite)"
+    eligible = reason.isna().to_numpy()
+    imputed: dict[str, int] = {}
+    predictors = [c.name for c in spec.covariates if c.missing == "exclude"]
+    for c in spec.covariates:
+        if c.missing != "impute":
+            continue
+        v = values[c.name]
+        gap = eligible & np.isnan(v)
+        imputed[c.name] = int(gap.sum())
+        authors[f"imputed_{c.name}"] = gap
+        if gap.any():
+            have = eligible & ~np.isnan(v)
+            if have.sum() < len(predictors) + 2:
+                raise ValueError(f"covariate {c.name}: too few authors have it ({have.sum()}) to impute the others")
+            design = np.column_stack([np.ones(len(v))] + [values[p] for p in predictors])
+            coef, *_ = np.linalg.lstsq(design[have], v[have], rcond=None)
+            v = v.copy()
+            v[gap] = design[gap] @ coef
+            values[c.name] = v
+    authors["eligible"] = eligible
+    authors["reason"] = reason
+    if not eligible.any():
+        raise ValueError(f"no author is eligible for the model: {reason.value_counts().to_dict()}")
+
+    ids = authors.index[eligible]
+    pos = pd.Series(np.arange(len(ids)), index=ids)
+    cat_pos = pd.Series(np.arange(len(categories)), index=categories)
+    kept = counts_long[counts_long["author"].isin(ids)]
+    dense = np.zeros((len(ids), len(categories)), dtype=np.int64)
+    np.add.at(dense, (pos[kept["author"]].to_numpy(), cat_pos[kept["category"]].to_numpy()), kept["count"].to_numpy())
+    counts = xr.DataArray(
+        dense, dims=("author", "category"), coords={"author": ids.to_numpy(), "category": categories}, name="counts"
+    )
+    covariates = None
+    if spec.covariates:
+        covariates = xr.DataArray(
+            np.column_stack([values[c.name][eligible] for c in spec.covariates]),
+            dims=("author", "covariate"),
+            coords={"author": ids.to_numpy(), "covariate": [c.name for c in spec.covariates]},
+            name="covariates",
+        )
+    excluded = pd.DataFrame({"author": authors.index[~eligible], "reason": reason[~eligible].astype(str).to_numpy()})
+    return ModelInputs(counts, covariates, authors, excluded.reset_index(drop=True), imputed)
+
+
+def stratified_sample(authors: pd.DataFrame, n: int, seed: int = 0) -> np.ndarray:
+    """Self-weighting stratified random sample of eligible authors for the fit.
+
+    Strata are the current follower tier (``unknown`` when NULL) × the quartile of category
+    labels per author; every stratum gives the same fraction ``n / N`` (rounded, at least one
+    author per non-empty stratum), so population quantities estimated on the sample need no
+    weights (up to rounding).
+
+    Parameters
+    ----------
+    authors : pandas.DataFrame
+        :attr:`ModelInputs.authors` (index ``author``; columns ``eligible``, ``current_tier``,
+        ``n_labels``).
+    n : int
+        Target sample size; ``0`` or ``>= N`` returns every eligible author.
+    seed : int, default 0
+        Seed of the draw.
+
+    Returns
+    -------
+    numpy.ndarray
+        Sampled author ids, sorted.
+
+    References
+    ----------
+    Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., ch. 5 (proportional allocation).
+    Wiley. ISBN 978-0-471-16240-7.
+    """
+    pool = authors[authors["eligible"]]
+    if n <= 0 or n >= len(pool):
+        return np.sort(pool.index.to_numpy())
+    rng = np.random.default_rng(seed)
+    tier = pool["current_tier"].astype("object").fillna("unknown")
+    activity = pd.qcut(pool["n_labels"].rank(method="first"), 4, labels=False)
+    fraction = n / len(pool)
+    picked = []
+    for _, members in pool.groupby([tier, activity]).groups.items():
+        ids = np.asarray(members)
+        take = max(1, round(fraction * len(ids)))
+        picked.append(rng.choice(ids, size=min(take, len(ids)), replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+@dataclass
+class FitResult:
+    """The fitted model and, when a range of K was fitted, the PSIS-LOO comparison."""
+
+    model: SegmentModel
+    comparison: pd.DataFrame | None = None
+    fit_authors: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+def fit_segmentation(inputs: ModelInputs, spec: RunSpec, taxonomy: Any, progressbar: bool = False) -> FitResult:
+    """Fit the model of the specification on its fit sample of the eligible authors.
+
+    Parameters
+    ----------
+    inputs : ModelInputs
+        From :func:`model_inputs`.
+    spec : RunSpec
+        K or K range, anchors, priors, sampler settings, fit sample size.
+    taxonomy : bayesseg.taxonomy.Taxonomy
+        Resolves the anchors' rules to categories.
+    progressbar : bool, default False
+        Show the sampler's progress.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    KeyError
+        If an anchor names a rule the taxonomy lacks.
+    """
+    model_config = {**spec.priors, "anchors": taxonomy.anchors(list(spec.anchors))}
+    sampler_config = {**spec.sampler, "progressbar": progressbar}
+    ids = stratified_sample(inputs.authors, spec.fit_authors, spec.sample_seed)
+    counts = inputs.counts.sel(author=ids)
+    covariates = None if inputs.covariates is None else inputs.covariates.sel(author=ids)
+    ks = spec.k_values
+    if len(ks) == 1:
+        model = SegmentModel(ks[0], model_config, sampler_config).fit(counts, covariates)
+        return FitResult(model, None, ids)
+    table, models = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler_config)
+    best = int(str(table.index[0]).split("=")[1])
+    return FitResult(models[best], table, ids)
+
+
+def result_tables(
+    model: SegmentModel,
+    memberships: xr.Dataset,
+    inputs: ModelInputs,
+    model_id: str,
+    fitted_at: dt.datetime,
+    ci_prob: float = 0.9,
+) -> dict[str, pd.DataFrame]:
+    """The tables written back to the warehouse.
+
+    Parameters
+    ----------
+    model : SegmentModel
+        The fitted model.
+    memberships : xarray.Dataset
+        :meth:`SegmentModel.predict_proba` summaries of every eligible author.
+    inputs : ModelInputs
+        Authors, their current tier and the excluded authors.
+    model_id : str
+        Identifies the fit in every row.
+    fitted_at : datetime.datetime
+        When the fit finished (UTC).
+    ci_prob : float, default 0.9
+        Probability of the profile intervals.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``AUTHOR_SEGMENTS`` (AUTHORID, SEGMENT, SEGMENT_NAME, PROB_MEAN, PROB_LOW, PROB_HIGH,
+        IS_MODAL, ENTROPY, CURRENT_TIER, MODEL_ID, FITTED_AT: one row per author and segment),
+        ``SEGMENT_PROFILES`` (SEGMENT, SEGMENT_NAME, CATEGORY, PROFILE_MEAN, PROFILE_LOW,
+        PROFILE_HIGH, LIFT (posterior mean of profile / population profile), MODEL_ID) and
+        ``EXCLUDED_AUTHORS`` (AUTHORID, REASON, MODEL_ID).
+
+    Raises
+    ------
+    ValueError
+        If an author is both segmented and excluded, or an author of the warehouse is neither.
+    """
+    segs = list(memberships["segment"].values)
+    authors = memberships["author"].values
+    excluded = pd.DataFrame(
+        {
+            "AUTHORID": inputs.excluded["author"].to_numpy(),
+            "REASON": inputs.excluded["reason"].to_numpy(),
+            "MODEL_ID": model_id,
+        }
+    )
+    both = set(authors) & set(excluded["AUTHORID"])
+    if both:
+        raise ValueError(f"{len(both)} author(s) are both segmented and excluded, e.g. {sorted(map(str, both))[:3]}")
+    missing = set(inputs.authors.index) - set(authors) - set(excluded["AUTHORID"])
+    if missing:
+        raise ValueError(
+            f"{len(missing)} author(s) are neither segmented nor excluded, e.g. {sorted(map(str, missing))[:3]}"
+        )
+    n, k = len(authors), len(segs)
+    mean = memberships["prob_mean"].transpose("author", "segment").values
+    modal = mean.argmax(axis=1)
+    tier = inputs.authors["current_tier"].reindex(authors).astype("object").to_numpy()
+    stamp = pd.Timestamp(fitted_at).tz_convert("UTC") if pd.Timestamp(fitted_at).tzinfo else pd.Timestamp(fitted_at)
+    author_segments = pd.DataFrame(
+        {
+            "AUTHORID": np.repeat(authors, k),
+            "SEGMENT": np.tile(np.arange(k, dtype=np.int64), n),
+            "SEGMENT_NAME": np.tile(np.asarray(segs, dtype=object), n),
+            "PROB_MEAN": mean.ravel(),
+            "PROB_LOW": memberships["prob_low"].transpose("author", "segment").values.ravel(),
+            "PROB_HIGH": memberships["prob_high"].transpose("author", "segment").values.ravel(),
+            "IS_MODAL": (np.arange(k)[None, :] == modal[:, None]).ravel(),
+            "ENTROPY": np.repeat(memberships["entropy"].values, k),
+            "CURRENT_TIER": np.repeat(tier, k),
+            "MODEL_ID": model_id,
+            "FITTED_AT": stamp,
+        }
+    )
+    post = model._require_fit()["posterior"].to_dataset()
+    prof = post["profile"]
+    lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    q = prof.quantile([lo, hi], dim=("chain", "draw"))
+    pm = prof.mean(("chain", "draw"))
+    pop = post["population_profile"].mean(("chain", "draw"))
+    profiles = (
+        xr.Dataset(
+            {
+                "PROFILE_MEAN": pm,
+                "PROFILE_LOW": q.sel(quantile=lo, drop=True),
+                "PROFILE_HIGH": q.sel(quantile=hi, drop=True),
+                "LIFT": pm / pop,
+            }
+        )
+        .to_dataframe()
+        .reset_index()
+        .rename(columns={"segment": "SEGMENT_NAME", "category": "CATEGORY"})
+    )
+    profiles.insert(0, "SEGMENT", profiles["SEGMENT_NAME"].map({s: i for i, s in enumerate(segs)}).astype(np.int64))
+    profiles["MODEL_ID"] = model_id
+    return {"AUTHOR_SEGMENTS": author_segments, "SEGMENT_PROFILES": profiles, "EXCLUDED_AUTHORS": excluded}
+
+
+# ------------------------------------------------------------------------------ truth (simulator)
+def simulator_truth(source: Any) -> dict[str, pd.DataFrame] | None:
+    """The simulator's truth stored beside the MART tables, or ``None`` for a real warehouse.
+
+    Parameters
+    ----------
+    source : bayesseg.sources.Source
+        The warehouse; the truth lives in schema ``TRUTH`` of the same database.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame or None
+        ``AUTHORS``, ``SEGMENTS`` and ``GATING`` when the schema exists.
+    """
+    qualifier, _, _ = source.schema.rpartition(".")
+    truth = f"{qualifier}.TRUTH" if qualifier else "TRUTH"
+    found = source.query(
+        "SELECT COUNT(*) AS N FROM information_schema.tables "
+        "WHERE UPPER(table_schema) = 'TRUTH' AND UPPER(table_name) IN ('AUTHORS', 'SEGMENTS', 'GATING')"
+    )
+    if int(found["N"].iloc[0]) < 3:
+        return None
+    return {name: source.query(f"SELECT * FROM {truth}.{name}") for name in ("AUTHORS", "SEGMENTS", "GATING")}
+
+
+def truth_validation(
+    model: SegmentModel,
+    memberships: xr.Dataset,
+    inputs: ModelInputs,
+    truth: dict[str, pd.DataFrame],
+    ci_prob: float = 0.9,
+) -> dict[str, Any]:
+    """Compare a fit with the simulator's truth.
+
+    Segments are matched to true segments by the assignment that maximises agreement of modal
+    segments (Hungarian algorithm); gating contrasts are compared on the model's covariate
+    scale: a true coefficient per standard deviation of the simulator's covariate is
+    multiplied by (sd of the model's covariate / sd of the simulator's) over the same authors.
+    The engagement covariate the warehouse reveals is a noisy measure of the simulator's latent
+    engagement rate, so its coefficients are expected to be attenuated.
+
+    Parameters
+    ----------
+    model : SegmentModel
+        The fit.
+    memberships : xarray.Dataset
+        Memberships of the eligible authors.
+    inputs : ModelInputs
+        The model's covariates.
+    truth : dict of str to pandas.DataFrame
+        From :func:`simulator_truth`.
+    ci_prob : float, default 0.9
+        Probability of the coefficient intervals.
+
+    Returns
+    -------
+    dict
+        ``ari`` (adjusted Rand index of modal against true segments), ``nmi`` (normalised mutual
+        information), ``n_authors``, ``matching`` (DataFrame segment → true segment with
+        agreement), ``confusion`` (DataFrame) and ``coefficients`` (DataFrame covariate,
+        segment, true, mean, low, high, covered).
+
+    References
+    ----------
+    Hubert, L., & Arabie, P. (1985). Comparing partitions. *Journal of Classification* 2,
+    193-218. https://doi.org/10.1007/BF01908075
+
+    Kuhn, H. W. (1955). The Hungarian method for the assignment problem. *Naval Research
+    Logistics Quarterly* 2, 83-97. https://doi.org/10.1002/nav.3800020109
+    """
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    t_auth = truth["AUTHORS"].set_index("AUTHORID")
+    authors = memberships["author"].values
+    keep = np.isin(authors, t_auth.index.to_numpy())
+    authors = authors[keep]
+    segs = list(memberships["segment"].values)
+    modal = memberships["prob_mean"].transpose("author", "segment").values[keep].argmax(axis=1)
+    true_names = truth["SEGMENTS"].sort_values("SEGMENT")["SEGMENT_NAME"].tolist()
+    true_seg = t_auth.loc[authors, "SEGMENT"].to_numpy().astype(int)
+    confusion = pd.crosstab(
+        pd.Categorical(np.asarray(segs)[modal], categories=segs),
+        pd.Categorical(np.asarray(true_names)[true_seg], categories=true_names),
+        dropna=False,
+    )
+    rows, cols = linear_sum_assignment(-confusion.to_numpy())
+    match = dict(zip(rows.tolist(), cols.tolist(), strict=True))
+    matching = pd.DataFrame(
+        {
+            "segment": [segs[r] for r in rows],
+            "true_segment": [true_names[c] for c in cols],
+            "agreement": [
+                confusion.iloc[r, c] / max(confusion.iloc[r].sum(), 1) for r, c in zip(rows, cols, strict=True)
+            ],
+        }
+    )
+    coefficients = pd.DataFrame()
+    gating = truth["GATING"].pivot(index="SEGMENT", columns="COVARIATE", values="COEFFICIENT")
+    # the simulator's covariate on its own scale: (raw value, standardised value) columns
+    truth_scale = {}
+    if {"LOG1P_FOLLOWERS", "X_LOG_FOLLOWERS", "ENGAGEMENT_RATE", "X_LOG_ENGAGEMENT"} <= set(t_auth.columns):
+        truth_scale = {
+            "log_followers": (t_auth["LOG1P_FOLLOWERS"], t_auth["X_LOG_FOLLOWERS"]),
+            "log_engagement": (np.log(t_auth["ENGAGEMENT_RATE"]), t_auth["X_LOG_ENGAGEMENT"]),
+        }
+    if inputs.covariates is not None and len(model.covariate_names) and set(model.covariate_names) <= set(truth_scale):
+        post = model._require_fit()["posterior"].to_dataset()
+        rows_out = []
+        ref = match.get(0)
+        lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+        for cname in model.covariate_names:
+            raw, standardised = truth_scale[cname]
+            truth_sd = float(raw.std() / standardised.std())  # the simulator's unit, in raw units
+            # a coefficient per simulator sd, expressed per sd of the model's (fit-sample) covariate
+            scale = float(model._x_sd[model.covariate_names.index(cname)]) / truth_sd
+            for k in range(1, len(segs)):
+                if k not in match or ref is None:
+                    continue
+                true_value = (gating.loc[match[k], cname] - gating.loc[ref, cname]) * scale
+                draws = post["slope"].sel(covariate=cname, segment=segs[k]).values.ravel()
+                low, high = np.quantile(draws, [lo, hi])
+                rows_out.append(
+                    {
+                        "covariate": cname,
+                        "segment": segs[k],
+                        "true_segment": true_names[match[k]],
+                        "true": true_value,
+                        "mean": float(draws.mean()),
+                        "low": float(low),
+                        "high": float(high),
+                        "covered": bool(low <= true_value <= high),
+                    }
+                )
+        coefficients = pd.DataFrame(rows_out)
+    return {
+        "ari": float(adjusted_rand_score(true_seg, modal)),
+        "nmi": float(normalized_mutual_info_score(true_seg, modal)),
+        "n_authors": len(authors),
+        "matching": matching,
+        "confusion": confusion,
+        "coefficients": coefficients,
+    }
+
+
+# ------------------------------------------------------------------------------ the job
+@dataclass
+class RunResult:
+    """Everything a run produced (what the report shows).
+
+    Attributes
+    ----------
+    spec : RunSpec
+    out : pathlib.Path
+        Output folder.
+    source : str
+        Description of the source.
+    quality : bayesseg.quality.DataQualityReport
+    inputs : ModelInputs
+    fit : FitResult
+    memberships : xarray.Dataset
+        Every eligible author.
+    tables : dict of str to pandas.DataFrame
+        The result tables.
+    written : dict of str to int
+        Rows written back per table (empty when write-back is off).
+    ppc : xarray.DataTree
+        Posterior predictive replicates (:meth:`SegmentModel.posterior_predictive`).
+    validation : dict or None
+        :func:`truth_validation`, when the warehouse comes from the simulator.
+    model_id : str
+    fitted_at : datetime.datetime
+    timings : dict of str to float
+        Seconds per stage.
+    paths : dict of str to pathlib.Path
+        Files written.
+    """
+
+    spec: RunSpec
+    out: Path
+    source: str
+    quality: Any
+    inputs: ModelInputs
+    fit: FitResult
+    memberships: xr.Dataset
+    tables: dict[str, pd.DataFrame]
+    written: dict[str, int]
+    ppc: xr.DataTree
+    validation: dict[str, Any] | None
+    model_id: str
+    fitted_at: dt.datetime
+    timings: dict[str, float]
+    paths: dict[str, Path]
+
+
+RUN_STAGES: tuple[tuple[str, str], ...] = (
+    ("schema", "check the four MART tables against the data contract"),
+    ("quality", "measure every data defect (data_quality.html)"),
+    ("aggregate", "aggregate in the warehouse: author × category counts, author covariates (Parquet)"),
+    ("inputs", "build the model's counts and covariates; list excluded authors with reasons"),
+    ("fit", "fit the segmentation model with NUTS (K, or K by PSIS-LOO, from the specification)"),
+    ("score", "memberships with intervals for every eligible author"),
+    ("check", "convergence diagnostics and posterior predictive checks"),
+    ("write", "write AUTHOR_SEGMENTS, SEGMENT_PROFILES, EXCLUDED_AUTHORS back to the warehouse"),
+    ("report", "write the HTML report (report.html) and save the model (model.nc)"),
+)
+"""The stages of :func:`run_job`, with what each does."""
+
+
+@contextlib.contextmanager
+def _quiet_stage(name: str) -> Iterator[None]:
+    yield
+
+
+def run_job(
+    source: Any,
+    spec: RunSpec,
+    out: str | Path,
+    *,
+    stage: Callable[[str], AbstractContextManager[Any]] = _quiet_stage,
+    progressbar: bool = False,
+    write_back: bool | None = None,
+) -> RunResult:
+    """Run the main job on an open source.
+
+    Parameters
+    ----------
+    source : bayesseg.sources.Source
+        The warehouse (opened writable when results are written back).
+    spec : RunSpec
+        The run specification (``models/fashion.toml``).
+    out : str or pathlib.Path
+        Output folder: ``data_quality.html``, ``counts.parquet`` and ``covariates.parquet`` (the
+        aggregates), ``report.html``, ``model.nc``, ``memberships.csv``, ``excluded.csv``,
+        ``loo.csv`` (with a K range), ``run.json`` (a summary with timings).
+    stage : callable, optional
+        ``stage(description)`` returns a context manager wrapped around each stage (the CLI
+        prints progress with it).
+    progressbar : bool, default False
+        Show the sampler's progress bar.
+    write_back : bool, optional
+        Write the result tables to the warehouse; defaults to ``spec.output["write_back"]``.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    bayesseg.quality.SchemaError
+        If the MART tables do not follow the data contract.
+    bayesseg.sources.SourceError
+        If a query or the write-back fails.
+    ValueError
+        If no author is eligible, or the inputs are inconsistent.
+    """
+    from bayesseg.aggregate import author_category_counts, author_covariates, label_inventory
+    from bayesseg.io import membership_table
+    from bayesseg.quality import check_schema, data_quality
+    from bayesseg.report import write_report
+    from bayesseg.taxonomy import Taxonomy
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    paths: dict[str, Path] = {}
+    write_back = bool(spec.output["write_back"]) if write_back is None else write_back
+    taxonomy = Taxonomy.from_toml(spec.taxonomy)
+
+    @contextlib.contextmanager
+    def timed(key: str) -> Iterator[None]:
+        start = time.perf_counter()
+        with stage(dict(RUN_STAGES)[key]):
+            yield
+        timings[key] = time.perf_counter() - start
+
+    with timed("schema"):
+        check_schema(source)
+    with timed("quality"):
+        inventory = label_inventory(source, taxonomy)
+        quality = data_quality(source, taxonomy, inventory)
+        paths["data_quality"] = out / "data_quality.html"
+        paths["data_quality"].write_text(
+            "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg data quality</title></head>"
+            f"<body>{quality.to_html()}</body></html>",
+            encoding="utf-8",
+        )
+    with timed("aggregate"):
+        counts_long = author_category_counts(source, taxonomy)
+        covariates = author_covariates(source, spec.tiers)
+        paths["counts"] = out / "counts.parquet"
+        counts_long.to_parquet(paths["counts"], index=False)
+        paths["covariates"] = out / "covariates.parquet"
+        covariates.to_parquet(paths["covariates"], index=False)
+    with timed("inputs"):
+        inputs = model_inputs(counts_long, covariates, spec, taxonomy.category_names)
+    with timed("fit"):
+        fit = fit_segmentation(inputs, spec, taxonomy, progressbar=progressbar)
+    model = fit.model
+    fitted_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    model_id = f"{spec.version}-K{model.n_segments}-{model.config_hash[:10]}-{fitted_at:%Y%m%dT%H%M%SZ}"
+    ci_prob = float(spec.output["ci_prob"])
+    with timed("score"):
+        memberships = model.predict_proba(inputs.counts, inputs.covariates, ci_prob=ci_prob)
+        assert isinstance(memberships, xr.Dataset)
+        tables = result_tables(model, memberships, inputs, model_id, fitted_at, ci_prob)
+    with timed("check"):
+        ppc = model.posterior_predictive(
+            int(spec.output["ppc_authors"]), int(spec.output["ppc_draws"]), seed=int(spec.sampler.get("random_seed", 0))
+        )
+        truth = simulator_truth(source)
+        validation = truth_validation(model, memberships, inputs, truth, ci_prob) if truth is not None else None
+    written: dict[str, int] = {}
+    if write_back:
+        with timed("write"):
+            written = source.write_tables(tables, spec.output["schema"])
+    with timed("report"):
+        paths["model"] = model.save(out / "model.nc")
+        paths["memberships"] = out / "memberships.csv"
+        membership_table(memberships).to_csv(paths["memberships"], index=False)
+        paths["excluded"] = out / "excluded.csv"
+        inputs.excluded.to_csv(paths["excluded"], index=False)
+        if fit.comparison is not None:
+            paths["loo"] = out / "loo.csv"
+            fit.comparison.to_csv(paths["loo"], index_label="model")
+        result = RunResult(
+            spec=spec,
+            out=out,
+            source=source.describe(),
+            quality=quality,
+            inputs=inputs,
+            fit=fit,
+            memberships=memberships,
+            tables=tables,
+            written=written,
+            ppc=ppc,
+            validation=validation,
+            model_id=model_id,
+            fitted_at=fitted_at,
+            timings=timings,
+            paths=paths,
+        )
+        paths["report"] = write_report(result, out / "report.html")
+        paths["run"] = out / "run.json"
+        paths["run"].write_text(json.dumps(_run_summary(result), indent=2, default=str), encoding="utf-8")
+    return result
+
+
+def _run_summary(result: RunResult) -> dict[str, Any]:
+    excluded = result.inputs.excluded["reason"].value_counts().to_dict()
+    summary = {
+        "model_id": result.model_id,
+        "fitted_at": result.fitted_at.isoformat(),
+        "source": result.source,
+        "spec": result.spec.to_dict(),
+        "spec_hash": result.spec.spec_hash,
+        "authors": len(result.inputs.authors),
+        "segmented": int(result.memberships.sizes["author"]),
+        "fit_authors": len(result.fit.fit_authors),
+        "excluded": {str(k): int(v) for k, v in excluded.items()},
+        "imputed": result.inputs.imputed,
+        "written": result.written,
+        "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
+        "files": {k: str(v) for k, v in result.paths.items()},
+    }
+    if result.validation is not None:
+        summary["validation"] = {"ari": result.validation["ari"], "nmi": result.validation["nmi"]}
+    return summary

@@ -1,0 +1,397 @@
+"""The HTML report of a run: one self-contained file (figures embedded as PNG) a browser opens as is.
+
+Sections (each an ``<section id=...>``, listed in :data:`SECTIONS`): run summary, data quality,
+excluded authors, segment profiles, membership effects of the covariates, membership uncertainty,
+segments against the current follower tiers, convergence, posterior predictive checks, the
+PSIS-LOO comparison (when K was chosen from a range) and, for a simulated warehouse, the
+validation against the simulator's truth. Posterior plots are made with arviz-plots (matplotlib
+backend); simple histograms and heatmaps with matplotlib.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from bayesseg.pipeline import RunResult
+
+__all__ = ["SECTIONS", "write_report"]
+
+SECTIONS: dict[str, str] = {
+    "summary": "Run",
+    "quality": "Data quality",
+    "excluded": "Excluded authors",
+    "profiles": "Segment profiles",
+    "effects": "Effects of followers and engagement on membership",
+    "uncertainty": "Membership uncertainty",
+    "tiers": "Segments against the current follower tiers",
+    "convergence": "Convergence",
+    "ppc": "Posterior predictive checks",
+    "loo": "Choosing K (PSIS-LOO)",
+    "validation": "Validation against the simulator's truth",
+}
+"""Report sections: ``id`` to title. ``loo`` appears only when K was chosen from a range and
+``validation`` only when the warehouse holds the simulator's truth."""
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+section { margin-bottom: 2.5em; } .note { color: #555; font-size: 0.92em; }
+.warn { color: #a40; font-weight: bold; }
+"""
+
+
+def _png(fig: Any) -> str:
+    """Embed a matplotlib figure as a PNG ``<img>`` and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def _pc_png(pc: Any) -> str:
+    """Embed an arviz-plots PlotCollection (matplotlib backend)."""
+    import matplotlib.pyplot as plt
+
+    fig = pc.viz["chart"].item() if "chart" in pc.viz else plt.gcf()
+    return _png(fig)
+
+
+def _table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) -> str:
+    return frame.to_html(index=index, border=0, float_format=lambda v: floatfmt.format(v), na_rep="", escape=True)
+
+
+def _section(key: str, body: str) -> str:
+    return f'<section id="{key}"><h2>{html.escape(SECTIONS[key])}</h2>\n{body}\n</section>'
+
+
+def _p(text: str, cls: str = "") -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<p{attr}>{html.escape(text)}</p>"
+
+
+# ------------------------------------------------------------------------------ sections
+def _summary(r: RunResult) -> str:
+    m = r.fit.model
+    rows = {
+        "source": r.source,
+        "model id": r.model_id,
+        "fitted at (UTC)": r.fitted_at.isoformat(),
+        "specification": f"{r.spec.path or '(in memory)'} (version {r.spec.version}, hash {r.spec.spec_hash[:12]})",
+        "segments (K)": f"{m.n_segments}: {', '.join(m.segment_names)}",
+        "authors in the warehouse": f"{len(r.inputs.authors):,}",
+        "authors segmented": f"{r.memberships.sizes['author']:,}",
+        "authors in the fit sample": f"{len(r.fit.fit_authors):,}",
+        "authors excluded": f"{len(r.inputs.excluded):,}",
+        "sampler": f"{m.sampler_config['sampler']}, {m.sampler_config['chains']} chains × "
+        f"({m.sampler_config['tune']} tuning + {m.sampler_config['draws']} draws)",
+        "tables written back": ", ".join(f"{k} ({v:,} rows)" for k, v in r.written.items()) or "none (write-back off)",
+        "stage times": ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()),
+    }
+    frame = pd.DataFrame({"": list(rows.values())}, index=list(rows.keys()))
+    return _table(frame)
+
+
+def _quality(r: RunResult) -> str:
+    table = r.quality.to_frame()
+    found = table[table["n"] > 0]
+    body = _p(
+        f"{len(table)} checks ran; {len(found)} found something. Each row says what was done about it. "
+        f"The full report is {r.paths.get('data_quality', 'data_quality.html')}."
+    )
+    return body + _table(found, index=False)
+
+
+def _excluded(r: RunResult) -> str:
+    reasons = r.inputs.excluded["reason"].value_counts().rename_axis("reason").rename("authors").to_frame()
+    body = _p(
+        "Every author of the warehouse is either segmented (AUTHOR_SEGMENTS) or listed in EXCLUDED_AUTHORS "
+        "with one of these reasons."
+    )
+    body += _table(reasons) if len(reasons) else _p("No author was excluded.")
+    for name, n in r.inputs.imputed.items():
+        body += _p(
+            f"{name}: missing for {n:,} segmented authors, imputed by its linear prediction from the other covariates "
+            "(models/fashion.toml: missing = 'impute')."
+        )
+    return body
+
+
+def _profiles(r: RunResult, top: int = 6) -> str:
+    import matplotlib.pyplot as plt
+
+    prof = r.tables["SEGMENT_PROFILES"]
+    lines = []
+    for _seg, g in prof.groupby("SEGMENT", sort=True):
+        g = g.sort_values("LIFT", ascending=False).head(top)
+        cats = ", ".join(f"{c} ×{lift:.1f}" for c, lift in zip(g["CATEGORY"], g["LIFT"], strict=True))
+        share = float(r.memberships["prob_mean"].sel(segment=g["SEGMENT_NAME"].iloc[0]).mean())
+        lines.append(
+            {"segment": g["SEGMENT_NAME"].iloc[0], "share of authors": share, f"top {top} categories by lift": cats}
+        )
+    table = pd.DataFrame(lines)
+    wide = prof.pivot(index="SEGMENT_NAME", columns="CATEGORY", values="LIFT")
+    wide = wide.loc[table["segment"]]
+    keep = np.log(wide).abs().max(axis=0).sort_values(ascending=False).index[:30]
+    data = np.log2(wide[keep].to_numpy())
+    fig, ax = plt.subplots(figsize=(12, 0.5 * len(wide) + 2.5))
+    lim = float(np.abs(data).max()) or 1.0
+    im = ax.imshow(data, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    ax.set_yticks(range(len(wide)), wide.index)
+    ax.set_xticks(range(len(keep)), keep, rotation=70, ha="right")
+    fig.colorbar(im, ax=ax, label="log2 lift over the population profile")
+    ax.set_title("Segment profiles: categories that set segments apart (posterior mean)")
+    body = _p(
+        "Lift = a segment's posterior mean share of a category over the population profile's. "
+        "Share of authors = mean membership probability over the segmented authors."
+    )
+    return body + _table(table, index=False) + _png(fig)
+
+
+def _effects(r: RunResult) -> str:
+    import arviz_plots as ap
+
+    m = r.fit.model
+    if not m.covariate_names:
+        return _p("The model has no covariates.")
+    post = m._require_fit()
+    ref = m.segment_names[0]
+    free = [s for s in m.segment_names if s != ref]
+    pc = ap.plot_forest(
+        post,
+        group="posterior",
+        var_names=["slope"],
+        coords={"segment": free},
+        combined=True,
+        backend="matplotlib",
+        ci_probs=[0.5, 0.9],
+    )
+    summary = m.summary(("slope",))
+    cols = [c for c in summary.columns if c in ("mean", "sd") or c.startswith(("eti", "hdi"))]
+    body = _p(
+        f"Gating slopes: the change in the log-odds of a segment against the reference segment ({ref}) per standard "
+        "deviation of the covariate; 50 % and 90 % intervals. Positive: more followers (or engagement) make the "
+        "segment more likely than the reference."
+    )
+    return body + _pc_png(pc) + _table(summary[cols])
+
+
+def _uncertainty(r: RunResult) -> str:
+    import matplotlib.pyplot as plt
+
+    mean = r.memberships["prob_mean"].transpose("author", "segment").values
+    top = mean.max(axis=1)
+    ent = r.memberships["entropy"].values
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    axes[0].hist(top, bins=40, color="#4c72b0")
+    axes[0].set_xlabel("largest membership probability of an author")
+    axes[0].set_ylabel("authors")
+    axes[1].hist(ent, bins=40, color="#dd8452")
+    axes[1].axvline(np.log(mean.shape[1]), color="k", ls="--", lw=1)
+    axes[1].set_xlabel("membership entropy (nats; dashed: uniform)")
+    fig.suptitle("How sure is the segmentation about each author?")
+    stats = pd.DataFrame(
+        {
+            "share of authors": [
+                float((top > 0.9).mean()),
+                float((top > 0.7).mean()),
+                float((top < 0.5).mean()),
+            ]
+        },
+        index=["largest probability > 0.9", "largest probability > 0.7", "largest probability < 0.5"],
+    )
+    return _png(fig) + _table(stats)
+
+
+def _tiers(r: RunResult) -> str:
+    seg = r.tables["AUTHOR_SEGMENTS"]
+    modal = seg[seg["IS_MODAL"]]
+    tier = modal["CURRENT_TIER"].astype("object").fillna("unknown")
+    counts = pd.crosstab(modal["SEGMENT_NAME"], tier, margins=True, margins_name="all")
+    order = [t for t in ("mainstream", "trendy", "edgy", "unknown", "all") if t in counts.columns]
+    counts = counts[order]
+    share = pd.crosstab(
+        seg["SEGMENT_NAME"],
+        seg["CURRENT_TIER"].astype("object").fillna("unknown"),
+        values=seg["PROB_MEAN"],
+        aggfunc="sum",
+        normalize="columns",
+    )
+    share = share[[t for t in order if t in share.columns]]
+    body = _p("Authors by most likely segment (rows) and current follower tier (columns):")
+    body += _table(counts, floatfmt="{:.0f}")
+    body += _p("Expected segment composition of each tier (sum of membership probabilities, columns sum to one):")
+    return body + _table(share, floatfmt="{:.2f}")
+
+
+def _convergence(r: RunResult) -> str:
+    m = r.fit.model
+    names = [
+        "concentration",
+        "intercept",
+        "slope",
+        "deviation_sd",
+        "log_concentration_mu",
+        "log_concentration_sd",
+        "slope_sd",
+    ]
+    summary = m.summary(names)
+    stats = m._require_fit()
+    divergences = (
+        int(stats["sample_stats"]["diverging"].sum())
+        if "sample_stats" in stats.children and "diverging" in stats["sample_stats"]
+        else 0
+    )
+    rhat = summary["r_hat"].astype(float)
+    worst = float(rhat.max())
+    flag = "" if worst < 1.01 else " (above 1.01: run longer chains before trusting the intervals)"
+    body = _p(
+        f"R-hat and effective sample sizes after relabelling ({m.relabelled_draws_} draws relabelled). "
+        f"Largest R-hat {worst:.3f}{flag}; smallest bulk ESS {float(summary['ess_bulk'].min()):.0f}; "
+        f"{divergences} divergent transitions."
+    )
+    if worst >= 1.01 or divergences:
+        body = body.replace("<p>", '<p class="warn">', 1)
+    cols = [c for c in ("mean", "sd", "ess_bulk", "ess_tail", "r_hat") if c in summary.columns]
+    return body + _table(summary[cols])
+
+
+def _ppc(r: RunResult) -> str:
+    import arviz_plots as ap
+
+    tree = r.ppc
+    n_auth = tree["observed_data"].sizes["author"]
+    body = _p(
+        f"Replicated label counts of {n_auth:,} fitted authors from {tree['posterior_predictive'].sizes['draw']} "
+        "posterior draws, the segment drawn from the gating model (the check tests the whole marginal model). "
+        "Observed statistics should look like draws from the replicated ones."
+    )
+    pc = ap.plot_ppc_rootogram(tree, var_names=["n_categories"], backend="matplotlib")
+    body += "<h3>Distinct categories per author (rootogram)</h3>" + _pc_png(pc)
+    pc = ap.plot_ppc_pit(tree, var_names=["max_share"], backend="matplotlib")
+    body += "<h3>Share of an author's largest category (PIT; uniform when calibrated)</h3>" + _pc_png(pc)
+    obs = tree["observed_data"]["counts"]
+    rep = tree["posterior_predictive"]["counts"]
+    users_obs = (obs > 0).sum("author")
+    users_rep = (rep > 0).sum("author")
+    lo, hi = users_rep.quantile([0.05, 0.95], dim=("chain", "draw"))
+    table = pd.DataFrame(
+        {
+            "authors using it (observed)": users_obs.values,
+            "replicated 5 %": lo.values,
+            "replicated 95 %": hi.values,
+        },
+        index=obs["category"].values,
+    )
+    outside = table[(table.iloc[:, 0] < table.iloc[:, 1]) | (table.iloc[:, 0] > table.iloc[:, 2])]
+    body += _p(
+        f"Authors using each category: the observed number falls outside the replicated 90 % interval for "
+        f"{len(outside)} of {len(table)} categories (about {0.1 * len(table):.0f} expected by chance)."
+    )
+    if len(outside):
+        body += _table(outside, floatfmt="{:.0f}")
+    return body
+
+
+def _loo(r: RunResult) -> str:
+    import arviz_plots as ap
+
+    table = r.fit.comparison
+    assert table is not None
+    pc = ap.plot_compare(table, backend="matplotlib")
+    flag = ""
+    if bool(table["high_pareto_k"].any()):
+        flag = _p("Some authors have Pareto k > 0.7: PSIS-LOO is unreliable for them.", "warn")
+    return (
+        _p("Expected log predictive density by PSIS-LOO; the first row was kept.") + flag + _table(table) + _pc_png(pc)
+    )
+
+
+def _validation(r: RunResult) -> str:
+    v = r.validation
+    assert v is not None
+    body = _p(
+        f"On {v['n_authors']:,} segmented authors with known true segments: adjusted Rand index of the most likely "
+        f"segments {v['ari']:.3f}, normalised mutual information {v['nmi']:.3f}."
+    )
+    body += "<h3>Segments matched to true segments</h3>" + _table(v["matching"], floatfmt="{:.2f}", index=False)
+    body += "<h3>Most likely segment (rows) against true segment (columns)</h3>" + _table(
+        v["confusion"], floatfmt="{:.0f}"
+    )
+    coef = v["coefficients"]
+    if len(coef):
+        body += "<h3>Gating contrasts against the reference segment: recovered and true</h3>"
+        body += _p(
+            f"{int(coef['covered'].sum())} of {len(coef)} true values inside their 90 % intervals. True values are put "
+            "on the model's covariate scale; the warehouse's engagement is a noisy measure of the simulator's, so its "
+            "coefficients are expected to shrink toward zero."
+        )
+        body += _table(coef, floatfmt="{:.2f}", index=False)
+    return body
+
+
+def write_report(result: RunResult, path: str | Path) -> Path:
+    """Write the HTML report of a run.
+
+    Parameters
+    ----------
+    result : bayesseg.pipeline.RunResult
+        What the run produced.
+    path : str or pathlib.Path
+        Target ``.html`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written: self-contained (CSS inline, figures embedded as base64 PNG).
+
+    References
+    ----------
+    Kleiber, C., & Zeileis, A. (2016). Visualizing count data regressions using rootograms.
+    *The American Statistician* 70(3), 296-303. https://doi.org/10.1080/00031305.2016.1173590
+
+    Säilynoja, T., Bürkner, P.-C., & Vehtari, A. (2022). Graphical test for discrete uniformity
+    and its applications in goodness-of-fit evaluation and multiple sample comparison.
+    *Statistics and Computing* 32, 32. https://doi.org/10.1007/s11222-022-10090-6
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    parts = [
+        _section("summary", _summary(result)),
+        _section("quality", _quality(result)),
+        _section("excluded", _excluded(result)),
+        _section("profiles", _profiles(result)),
+        _section("effects", _effects(result)),
+        _section("uncertainty", _uncertainty(result)),
+        _section("tiers", _tiers(result)),
+        _section("convergence", _convergence(result)),
+        _section("ppc", _ppc(result)),
+    ]
+    if result.fit.comparison is not None:
+        parts.append(_section("loo", _loo(result)))
+    if result.validation is not None:
+        parts.append(_section("validation", _validation(result)))
+    toc = "".join(
+        f'<li><a href="#{k}">{html.escape(t)}</a></li>' for k, t in SECTIONS.items() if f'id="{k}"' in "".join(parts)
+    )
+    doc = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg run report</title>"
+        f"<style>{_CSS}</style></head><body><h1>bayesseg run report</h1><ul>{toc}</ul>{''.join(parts)}</body></html>"
+    )
+    path = Path(path)
+    path.write_text(doc, encoding="utf-8")
+    return path
