@@ -15,16 +15,20 @@ profiles shrink toward a population profile through a logistic-normal hierarchy,
 
 .. math::
 
-    \theta_k = \operatorname{softmax}(\eta_0 + \sigma_\delta z_k + a_k), \quad
+    \theta_k = \operatorname{softmax}(\eta_0 + \delta_k + a_k), \quad
     \eta_0 \sim \text{ZeroSumNormal}(s_0), \;
-    z_k \sim \text{ZeroSumNormal}(1), \; \sigma_\delta \sim \text{HalfNormal},
+    \delta \sim \text{ZeroSumNormal}(\sigma_\delta) \text{ (zero-sum over segments and categories)}, \;
+    \sigma_\delta \sim \text{HalfNormal},
 
-a non-centred form of the design's ``θ_k ~ Dirichlet(τ θ_0)`` with the same meaning (segments are
-departures from the population profile, of a learnt size) but unconstrained, which shortens NUTS
-trajectories. ``a_k`` is zero except for *anchored* segments, where it adds a prior log-lift to
-the categories of a taxonomy rule (e.g. luxury brands): rules act as priors, never filters.
-Concentrations are partially pooled, ``log κ_k = μ_κ + s_κ w_k``; gating slopes are
-``β = σ_β b`` with ``b ~ Normal(0, 1)``.
+a form of the design's ``θ_k ~ Dirichlet(τ θ_0)`` with the same meaning (segments are departures
+from the population profile, of a learnt size) but unconstrained, which NUTS prefers; the
+double zero-sum makes :math:`\eta_0` the centre of the segment logits and removes a ridge the
+likelihood cannot identify. ``a_k`` is zero except for *anchored* segments, where it adds a prior
+log-lift to the categories of a taxonomy rule (e.g. luxury brands): rules act as priors, never
+filters. Concentrations are partially pooled, ``log κ_k ~ Normal(μ_κ, s_κ)``; gating slopes
+``β ~ Normal(0, σ_β)``. Every level is centred: with thousands of authors the data identify each
+parameter, where centred hierarchies sample with the shortest trajectories. Chains start at an EM
+mode (:mod:`bayesseg.start`).
 
 After sampling, draws are relabelled (:func:`bayesseg.relabel.stephens`) and the gating
 coefficients re-expressed against segment 0, so every summary and R-hat refers to one labelling.
@@ -322,24 +326,27 @@ class SegmentModel:
             eta0 = pm.ZeroSumNormal("population_logit", sigma=cfg["population_sigma"], dims="category")
             dev_sd = pm.HalfNormal("deviation_sd", sigma=cfg["deviation_sigma"])
             # centred: each segment's profile is identified by thousands of counts, where a
-            # centred hierarchy samples with far shorter trajectories than a non-centred one
-            delta = pm.ZeroSumNormal("deviation", sigma=dev_sd, dims=("segment", "category"))
+            # centred hierarchy samples with far shorter trajectories than a non-centred one.
+            # Zero-sum over segments too: the population profile is the centre of the segment
+            # profiles, so (η0 + c, δ_k - c) is no longer a ridge the likelihood cannot see
+            delta = pm.ZeroSumNormal("deviation", sigma=dev_sd, dims=("segment", "category"), n_zerosum_axes=2)
             log_theta = log_softmax(eta0[None, :] + delta + offsets, axis=1)
             pm.Deterministic("profile", pt.exp(log_theta), dims=("segment", "category"))
             mu_k = pm.Normal("log_concentration_mu", *cfg["log_concentration_mu"])
             sd_k = pm.HalfNormal("log_concentration_sd", sigma=cfg["log_concentration_sigma"])
-            w = pm.Normal("log_concentration_raw", 0.0, 1.0, dims="segment")
-            log_kappa = mu_k + sd_k * w
+            # centred as well: each concentration is identified by hundreds of authors
+            log_kappa = pm.Normal("log_concentration", mu_k, sd_k, dims="segment")
             pm.Deterministic("concentration", pt.exp(log_kappa), dims="segment")
             gamma_free = pm.Normal("intercept_free", 0.0, cfg["intercept_sigma"], dims="segment_free")
             gamma = pm.Deterministic("intercept", pt.concatenate([pt.zeros(1), gamma_free]), dims="segment")
             eta = pt.broadcast_to(gamma[None, :], (x.shape[0], k))
             if cov_names:
                 slope_sd = pm.HalfNormal("slope_sd", sigma=cfg["slope_sigma"])
-                b = pm.Normal("slope_raw", 0.0, 1.0, dims=("covariate", "segment_free"))
+                # centred: slopes are identified by thousands of authors
+                b = pm.Normal("slope_free", 0.0, slope_sd, dims=("covariate", "segment_free"))
                 beta = pm.Deterministic(
                     "slope",
-                    pt.concatenate([pt.zeros((len(cov_names), 1)), slope_sd * b], axis=1),
+                    pt.concatenate([pt.zeros((len(cov_names), 1)), b], axis=1),
                     dims=("covariate", "segment"),
                 )
                 eta = eta + pt.as_tensor_variable(x) @ beta
@@ -416,9 +423,8 @@ class SegmentModel:
                 n_restarts=cfg["em_restarts"],
                 seed=cfg["random_seed"],
             )
-            start_kwargs["initvals"] = {
-                name: v for name, v in self.start_.initvals.items() if name in model.named_vars
-            }
+            free = {rv.name for rv in model.free_RVs}
+            start_kwargs["initvals"] = {name: v for name, v in self.start_.initvals.items() if name in free}
             if sampler == "nutpie":  # start every chain exactly at the mode (no jitter)
                 start_kwargs["compile_kwargs"] = {"jitter_rvs": set()}
             elif sampler == "pymc":
@@ -444,7 +450,6 @@ class SegmentModel:
                     method="advi",
                     random_seed=cfg["random_seed"],
                     progressbar=show,
-                    start=start_kwargs.get("initvals"),
                 )
                 trace = approx.sample(draws=cfg["draws"] * cfg["chains"], random_seed=cfg["random_seed"])
         self.sampling_time_ = time.perf_counter() - started  # compile included for nutpie

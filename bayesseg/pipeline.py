@@ -440,7 +440,11 @@ def truth_validation(
     -------
     dict
         ``ari`` (adjusted Rand index of modal against true segments), ``nmi`` (normalised mutual
-        information), ``n_authors``, ``matching`` (DataFrame segment → true segment with
+        information), ``accuracy`` (share of authors whose most likely segment is matched to their
+        true one), ``mean_top_probability`` (mean of the largest membership probability: equal to
+        the accuracy when memberships are calibrated), ``calibration`` (DataFrame: accuracy and
+        mean largest probability by bin of the largest probability), ``n_authors``,
+        ``matching`` (DataFrame segment → true segment with
         agreement), ``confusion`` (DataFrame) and ``coefficients`` (DataFrame covariate,
         segment, true, mean, low, high, covered).
 
@@ -517,7 +521,21 @@ def truth_validation(
                     }
                 )
         coefficients = pd.DataFrame(rows_out)
+    # calibration: is P(most likely segment) the chance of being right (under the matching)?
+    mapped = np.array([match.get(int(m), -1) for m in modal])
+    right = mapped == true_seg
+    top = memberships["prob_mean"].transpose("author", "segment").values[keep].max(axis=1)
+    bins = pd.cut(top, [0, 0.5, 0.7, 0.9, 0.99, 1.0], include_lowest=True)
+    calibration = (
+        pd.DataFrame({"bin": bins, "right": right, "top": top})
+        .groupby("bin", observed=True)
+        .agg(authors=("right", "size"), accuracy=("right", "mean"), mean_probability=("top", "mean"))
+    )
+    calibration.index = calibration.index.astype(str)
     return {
+        "accuracy": float(right.mean()),
+        "mean_top_probability": float(top.mean()),
+        "calibration": calibration,
         "ari": float(adjusted_rand_score(true_seg, modal)),
         "nmi": float(normalized_mutual_info_score(true_seg, modal)),
         "n_authors": len(authors),

@@ -327,6 +327,13 @@ def _validation(r: RunResult) -> str:
         f"On {v['n_authors']:,} segmented authors with known true segments: adjusted Rand index of the most likely "
         f"segments {v['ari']:.3f}, normalised mutual information {v['nmi']:.3f}."
     )
+    body += _p(
+        f"Share of authors whose most likely segment is their true one (segments matched as below): "
+        f"{v['accuracy']:.3f}; mean largest membership probability: {v['mean_top_probability']:.3f}. When the two "
+        "agree, and agree within each bin below, the memberships are calibrated: the remaining errors are authors "
+        "whose labels do not tell their segment apart, not a fault of the fit."
+    )
+    body += "<h3>Calibration of the memberships</h3>" + _table(v["calibration"], floatfmt="{:.3f}")
     body += "<h3>Segments matched to true segments</h3>" + _table(v["matching"], floatfmt="{:.2f}", index=False)
     body += "<h3>Most likely segment (rows) against true segment (columns)</h3>" + _table(
         v["confusion"], floatfmt="{:.0f}"

@@ -50,8 +50,8 @@ class StartingPoint:
     ----------
     initvals : dict of str to numpy.ndarray
         Values of the model's free variables (``population_logit``, ``deviation``,
-        ``deviation_sd``, ``log_concentration_*``, ``intercept_free``, ``slope_sd``,
-        ``slope_raw``), for ``pm.sample(initvals=...)``.
+        ``deviation_sd``, ``log_concentration*``, ``intercept_free``, ``slope_sd``,
+        ``slope_free``), for ``pm.sample(initvals=...)``.
     responsibilities : numpy.ndarray, shape (author, segment)
         EM membership probabilities, columns in the model's segment order.
     log_likelihood : float
@@ -126,7 +126,7 @@ def em_start(
     from sklearn.linear_model import LogisticRegression
 
     y = np.asarray(counts, dtype=float)
-    n, c = y.shape
+    n, _c = y.shape
     k = int(n_segments)
     if n < k:
         raise ValueError(f"{n} authors cannot make {k} segments")
@@ -135,7 +135,7 @@ def em_start(
     rng = np.random.default_rng(seed)
     best = None
     restarts = []
-    for r in range(n_restarts):
+    for _r in range(n_restarts):
         labels = KMeans(k, n_init=1, random_state=int(rng.integers(2**31 - 1))).fit_predict(hellinger)
         resp0 = np.full((n, k), 0.05 / max(k - 1, 1))
         resp0[np.arange(n), labels] = 0.95
@@ -171,10 +171,12 @@ def em_start(
             order[j] = rest.pop(0)
     resp, log_theta, log_kappa = resp[:, order], log_theta[order], log_kappa[order]
 
-    # profiles -> population logit + centred deviations (after the anchor offsets)
-    eta0 = log_pop - log_pop.mean()
-    dev = log_theta - eta0[None, :] - offsets
-    dev = dev - dev.mean(axis=1, keepdims=True)
+    # profiles -> population logit (the centre of the segment logits) + deviations that sum to
+    # zero over categories and over segments, as the model's (after the anchor offsets)
+    logits = log_theta - offsets
+    logits = logits - logits.mean(axis=1, keepdims=True)
+    eta0 = logits.mean(axis=0)
+    dev = logits - eta0[None, :]
     dev_sd = float(np.clip(dev.std(), 0.05, 3.0))
     mu = float(log_kappa.mean())
     sd = float(np.clip(log_kappa.std(), 0.05, 2.0))
@@ -184,7 +186,7 @@ def em_start(
         "deviation_sd": np.asarray(dev_sd),
         "log_concentration_mu": np.asarray(mu),
         "log_concentration_sd": np.asarray(sd),
-        "log_concentration_raw": (log_kappa - mu) / sd,
+        "log_concentration": log_kappa,
     }
     # gating: multinomial logit of the responsibilities (as weights) on the covariates
     p = x.shape[1]
@@ -193,11 +195,14 @@ def em_start(
         rows_y = np.tile(np.arange(k), n)
         w = resp.ravel() + 1e-6
         fit = LogisticRegression(C=100.0, max_iter=500).fit(rows_x, rows_y, sample_weight=w)
-        gamma = fit.intercept_ - fit.intercept_[0]
-        beta = (fit.coef_ - fit.coef_[0]).T  # (P, K)
+        intercept, coef = fit.intercept_, fit.coef_
+        if k == 2:  # scikit-learn keeps one row (class 1 against class 0) for two classes
+            intercept, coef = np.r_[0.0, intercept], np.vstack([np.zeros_like(coef), coef])
+        gamma = intercept - intercept[0]
+        beta = (coef - coef[0]).T  # (P, K)
         slope_sd = float(np.clip(np.abs(beta[:, 1:]).std() + np.abs(beta[:, 1:]).mean(), 0.1, 3.0))
         init["slope_sd"] = np.asarray(slope_sd)
-        init["slope_raw"] = beta[:, 1:] / slope_sd
+        init["slope_free"] = beta[:, 1:]
     else:
         share = np.maximum(resp.mean(axis=0), 1e-6)
         gamma = np.log(share) - np.log(share[0])

@@ -159,6 +159,9 @@ def test_truth_validation_of_a_perfect_and_a_random_segmentation():
         f"s{j}": names[perm[j]] for j in range(3)
     }
     assert v["confusion"].to_numpy().sum() == n
+    assert v["accuracy"] == 1.0 and v["mean_top_probability"] == 1.0
+    assert v["calibration"]["authors"].sum() == n
     noise = rng.dirichlet(np.ones(3), size=n)
     v = truth_validation(stub, _memberships(np.arange(n), noise, segs), inputs, truth)
     assert abs(v["ari"]) < 0.02
+    assert v["calibration"]["authors"].sum() == n and 0.2 < v["accuracy"] < 0.5

@@ -23,18 +23,21 @@ def test_em_recovers_the_simulated_segments(data):
     assert start.log_likelihood == max(start.restarts)
     v = start.initvals
     assert v["deviation"].shape == (3, 20) and v["population_logit"].shape == (20,)
-    np.testing.assert_allclose(v["deviation"].sum(axis=1), 0.0, atol=1e-10)  # zero-sum, as the model's
+    np.testing.assert_allclose(v["deviation"].sum(axis=1), 0.0, atol=1e-10)  # zero-sum on both axes, as the model's
+    np.testing.assert_allclose(v["deviation"].sum(axis=0), 0.0, atol=1e-10)
     np.testing.assert_allclose(v["population_logit"].sum(), 0.0, atol=1e-10)
-    assert v["slope_raw"].shape == (2, 2) and v["intercept_free"].shape == (2,)
+    assert v["slope_free"].shape == (2, 2) and v["intercept_free"].shape == (2,)
     # concentrations near the truth (the grid search is coarse: within a factor of 2)
-    kappa = np.exp(v["log_concentration_mu"] + v["log_concentration_sd"] * v["log_concentration_raw"])
-    order = [np.bincount(start.responsibilities.argmax(1)[truth["segment"] == k], minlength=3).argmax() for k in range(3)]
+    kappa = np.exp(v["log_concentration"])
+    order = [
+        np.bincount(start.responsibilities.argmax(1)[truth["segment"] == k], minlength=3).argmax() for k in range(3)
+    ]
     ratio = kappa[order] / truth["concentration"]
     assert np.all((ratio > 0.5) & (ratio < 2.0))
 
 
 def test_anchored_segment_gets_the_cluster_that_matches_its_rule(data):
-    counts, cov, truth = data
+    counts, _cov, truth = data
     profile = truth["profile"]  # (K, C)
     # a rule made of the categories where true segment 2 stands out most
     lift = np.log(profile[2] / profile.mean(axis=0))
@@ -46,7 +49,7 @@ def test_anchored_segment_gets_the_cluster_that_matches_its_rule(data):
     start = em_start(counts.values, x, 3, offsets, n_restarts=2, seed=1)
     modal = start.responsibilities.argmax(1)
     assert np.mean(modal[truth["segment"] == 2] == 0) > 0.9  # true segment 2 sits on anchored segment 0
-    assert "slope_raw" not in start.initvals
+    assert "slope_free" not in start.initvals
 
 
 def test_the_start_is_a_finite_point_of_the_model(data):
