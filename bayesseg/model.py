@@ -26,9 +26,11 @@ double zero-sum makes :math:`\eta_0` the centre of the segment logits and remove
 likelihood cannot identify. ``a_k`` is zero except for *anchored* segments, where it adds a prior
 log-lift to the categories of a taxonomy rule (e.g. luxury brands): rules act as priors, never
 filters. Concentrations are partially pooled, ``log κ_k ~ Normal(μ_κ, s_κ)``; gating slopes
-``β ~ Normal(0, σ_β)``. Every level is centred: with thousands of authors the data identify each
-parameter, where centred hierarchies sample with the shortest trajectories. Chains start at an EM
-mode (:mod:`bayesseg.start`).
+``β ~ Normal(0, σ_β)`` with a fixed scale on standardised covariates. The deviations are centred:
+each profile is identified by thousands of counts, where a centred hierarchy samples with the
+shortest trajectories. The concentrations are centred from 250 authors per segment on average
+and non-centred below (``model_config["concentration_parametrization"]``), where a centred form
+would make a funnel. Chains start at an EM mode (:mod:`bayesseg.start`).
 
 After sampling, draws are relabelled (:func:`bayesseg.relabel.stephens`) and the gating
 coefficients re-expressed against segment 0, so every summary and R-hat refers to one labelling.
@@ -83,8 +85,10 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "log_concentration_mu": [3.9, 1.5],  # μ_κ ~ Normal(log 50, 1.5)
     "log_concentration_sigma": 0.5,  # s_κ ~ HalfNormal(·): pooling of concentrations
     "intercept_sigma": 2.0,  # γ_k ~ Normal(0, ·), k > 0
-    "slope_sigma": 1.0,  # σ_β ~ HalfNormal(·); β = σ_β · Normal(0, 1)
+    "slope_sigma": 1.0,  # β_k ~ Normal(0, ·) per standardised covariate, k > 0
     "anchor_lift": 1.4,  # prior log-lift (≈ ×4) of an anchored segment's rule categories
+    # "centred", "non_centred" or "auto" (centred from 250 authors per segment on average)
+    "concentration_parametrization": "auto",
     "anchors": {},  # segment name -> list of categories (from taxonomy rules)
 }
 """Priors of :class:`SegmentModel` (plain, JSON-serialisable)."""
@@ -106,6 +110,7 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
 }
 """Sampler settings of :class:`SegmentModel` (plain, JSON-serialisable)."""
 
+_CENTRED_AUTHORS_PER_SEGMENT = 250
 _SEGMENT_VARS = ("profile", "concentration", "intercept", "slope")
 _SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 _FILE_FORMAT = 1
@@ -222,6 +227,11 @@ class SegmentModel:
                 raise ValueError(f"unknown {name} key(s) {sorted(unknown)}; known: {sorted(default)}")
         self.model_config = {**copy.deepcopy(DEFAULT_MODEL_CONFIG), **copy.deepcopy(model_config or {})}
         self.sampler_config = {**DEFAULT_SAMPLER_CONFIG, **(sampler_config or {})}
+        if self.model_config["concentration_parametrization"] not in ("auto", "centred", "non_centred"):
+            raise ValueError(
+                "concentration_parametrization must be 'auto', 'centred' or 'non_centred', "
+                f"got {self.model_config['concentration_parametrization']!r}"
+            )
         if self.sampler_config["init"] not in ("em", "default"):
             raise ValueError(f"unknown init {self.sampler_config['init']!r}: choose 'em' or 'default'")
         if self.sampler_config["sampler"] not in _SAMPLERS:
@@ -279,6 +289,12 @@ class SegmentModel:
             offsets[k, [index[c] for c in cats]] = self.model_config["anchor_lift"]
         return offsets - offsets.mean(axis=1, keepdims=True)
 
+    def _centred_concentration(self, n_authors: int) -> bool:
+        choice = self.model_config["concentration_parametrization"]
+        if choice == "auto":
+            return n_authors / self.n_segments >= _CENTRED_AUTHORS_PER_SEGMENT
+        return bool(choice == "centred")
+
     def build_model(self, counts: xr.DataArray, covariates: xr.DataArray | None = None, likelihood: Any = None) -> Any:
         """Build the PyMC model for these data.
 
@@ -334,16 +350,23 @@ class SegmentModel:
             pm.Deterministic("profile", pt.exp(log_theta), dims=("segment", "category"))
             mu_k = pm.Normal("log_concentration_mu", *cfg["log_concentration_mu"])
             sd_k = pm.HalfNormal("log_concentration_sd", sigma=cfg["log_concentration_sigma"])
-            # centred as well: each concentration is identified by hundreds of authors
-            log_kappa = pm.Normal("log_concentration", mu_k, sd_k, dims="segment")
+            if self._centred_concentration(x.shape[0]):
+                # each concentration is identified by the many authors of its segment; the
+                # non-centred form would make a banana with s_κ (demo: bulk ESS of s_κ 38 of 800)
+                log_kappa = pm.Normal("log_concentration", mu_k, sd_k, dims="segment")
+            else:
+                # few authors per segment: the centred form would make a funnel (divergences)
+                w = pm.Normal("log_concentration_raw", 0.0, 1.0, dims="segment")
+                log_kappa = mu_k + sd_k * w
             pm.Deterministic("concentration", pt.exp(log_kappa), dims="segment")
             gamma_free = pm.Normal("intercept_free", 0.0, cfg["intercept_sigma"], dims="segment_free")
             gamma = pm.Deterministic("intercept", pt.concatenate([pt.zeros(1), gamma_free]), dims="segment")
             eta = pt.broadcast_to(gamma[None, :], (x.shape[0], k))
             if cov_names:
-                slope_sd = pm.HalfNormal("slope_sd", sigma=cfg["slope_sigma"])
-                # centred: slopes are identified by thousands of authors
-                b = pm.Normal("slope_free", 0.0, slope_sd, dims=("covariate", "segment_free"))
+                # a fixed weakly informative scale on standardised covariates: with P (K - 1)
+                # slopes, a learnt common scale is barely identified and either form of that
+                # hierarchy slows NUTS (non-centred: a banana; centred: a funnel)
+                b = pm.Normal("slope_free", 0.0, cfg["slope_sigma"], dims=("covariate", "segment_free"))
                 beta = pm.Deterministic(
                     "slope",
                     pt.concatenate([pt.zeros((len(cov_names), 1)), b], axis=1),
@@ -508,7 +531,7 @@ class SegmentModel:
             "intercept": (("chain", "draw", "segment"), unflat(flat["intercept"])),
             "slope": (("chain", "draw", "covariate", "segment"), unflat(flat["slope"])),
         }
-        for name in ("deviation_sd", "log_concentration_mu", "log_concentration_sd", "slope_sd"):
+        for name in ("deviation_sd", "log_concentration_mu", "log_concentration_sd"):
             if name in post:
                 data_vars[name] = (("chain", "draw"), post[name].values)
         data_vars["population_profile"] = (

@@ -246,7 +246,6 @@ def _convergence(r: RunResult) -> str:
         "deviation_sd",
         "log_concentration_mu",
         "log_concentration_sd",
-        "slope_sd",
     ]
     summary = m.summary(names)
     stats = m._require_fit()

@@ -50,8 +50,7 @@ class StartingPoint:
     ----------
     initvals : dict of str to numpy.ndarray
         Values of the model's free variables (``population_logit``, ``deviation``,
-        ``deviation_sd``, ``log_concentration*``, ``intercept_free``, ``slope_sd``,
-        ``slope_free``), for ``pm.sample(initvals=...)``.
+        ``deviation_sd``, ``log_concentration*``, ``intercept_free``, ``slope_free``), for ``pm.sample(initvals=...)``.
     responsibilities : numpy.ndarray, shape (author, segment)
         EM membership probabilities, columns in the model's segment order.
     log_likelihood : float
@@ -186,7 +185,8 @@ def em_start(
         "deviation_sd": np.asarray(dev_sd),
         "log_concentration_mu": np.asarray(mu),
         "log_concentration_sd": np.asarray(sd),
-        "log_concentration": log_kappa,
+        "log_concentration": log_kappa,  # centred form
+        "log_concentration_raw": (log_kappa - mu) / sd,  # non-centred form
     }
     # gating: multinomial logit of the responsibilities (as weights) on the covariates
     p = x.shape[1]
@@ -200,9 +200,7 @@ def em_start(
             intercept, coef = np.r_[0.0, intercept], np.vstack([np.zeros_like(coef), coef])
         gamma = intercept - intercept[0]
         beta = (coef - coef[0]).T  # (P, K)
-        slope_sd = float(np.clip(np.abs(beta[:, 1:]).std() + np.abs(beta[:, 1:]).mean(), 0.1, 3.0))
-        init["slope_sd"] = np.asarray(slope_sd)
-        init["slope_free"] = beta[:, 1:]
+        init["slope_free"] = np.clip(beta[:, 1:], -5, 5)
     else:
         share = np.maximum(resp.mean(axis=0), 1e-6)
         gamma = np.log(share) - np.log(share[0])

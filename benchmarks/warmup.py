@@ -43,7 +43,7 @@ def main() -> None:
             maxdepth=depth,
         )
         wall = time.perf_counter() - start
-        post = trace["posterior"].to_dataset()[["log_concentration_mu", "deviation_sd", "slope_sd"]]
+        post = trace["posterior"].to_dataset()[["log_concentration_mu", "deviation_sd"]]
         ess = float(arviz_stats.ess(post).to_array().min())
         print(
             json.dumps(
