@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bayesseg._resources import shipped_file
 from bayesseg.model import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG
 
 __all__ = ["Covariate", "RunSpec", "SpecError", "default_spec_path"]
@@ -43,12 +44,7 @@ def default_spec_path() -> Path:
     FileNotFoundError
         If the file is missing from the installation.
     """
-    from importlib.resources import files
-
-    path = Path(str(files("bayesseg.specs").joinpath("fashion.toml")))
-    if not path.is_file():
-        raise FileNotFoundError(f"shipped model specification not found at {path}")
-    return path
+    return shipped_file("fashion.toml", "model specification")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 
+from bayesseg._resources import shipped_file
+
 __all__ = ["Rule", "Taxonomy", "TaxonomyError", "default_taxonomy_path"]
 
 LABEL_COLUMNS = ["TYPE", "LABEL_NAME", "LABEL", "CATEGORY", "BRAND", "BRAND_FAMILY", "EXCLUDED_REASON"]
@@ -40,12 +42,7 @@ def default_taxonomy_path() -> Path:
     FileNotFoundError
         If the file is missing from the installation.
     """
-    from importlib.resources import files
-
-    path = Path(str(files("bayesseg.specs").joinpath("taxonomy.toml")))
-    if not path.is_file():
-        raise FileNotFoundError(f"shipped taxonomy not found at {path}")
-    return path
+    return shipped_file("taxonomy.toml", "taxonomy")
 
 
 @dataclass(frozen=True)
