@@ -250,6 +250,27 @@ class SegmentModel:
         named = list(self.model_config["anchors"])
         return named + [f"segment_{k}" for k in range(len(named), self.n_segments)]
 
+    @property
+    def covariate_scale(self) -> pd.DataFrame:
+        """Means and standard deviations that standardise the covariates (from the fitted authors).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``covariate``; columns ``mean`` and ``sd`` in the covariates' raw units. A slope
+            is a change in log-odds per ``sd`` of its covariate.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        """
+        self._require_fit()
+        return pd.DataFrame(
+            {"mean": getattr(self, "_x_mean", []), "sd": getattr(self, "_x_sd", [])},
+            index=pd.Index(self.covariate_names, name="covariate"),
+        )
+
     def config_dict(self) -> dict[str, Any]:
         """Everything that defines the model (not the sampler): K and the priors."""
         return {"n_segments": self.n_segments, "model_config": self.model_config}

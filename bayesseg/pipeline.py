@@ -501,7 +501,7 @@ def truth_validation(
             raw, standardised = truth_scale[cname]
             truth_sd = float(raw.std() / standardised.std())  # the simulator's unit, in raw units
             # a coefficient per simulator sd, expressed per sd of the model's (fit-sample) covariate
-            scale = float(model._x_sd[model.covariate_names.index(cname)]) / truth_sd
+            scale = float(model.covariate_scale.loc[cname, "sd"]) / truth_sd
             for k in range(1, len(segs)):
                 if k not in match or ref is None:
                     continue

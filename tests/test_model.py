@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scipy.optimize import linear_sum_assignment
@@ -131,6 +132,11 @@ def test_save_load_round_trip_and_refusals(fitted, data, tmp_path):
     xr.testing.assert_equal(after, before)
     for name in before.data_vars:  # bit-for-bit
         assert np.array_equal(after[name].values, before[name].values)
+    # the covariate scale is the fitted authors' mean and sd, and survives the round trip
+    cov = fitted.idata["constant_data"]["covariates"]
+    np.testing.assert_allclose(fitted.covariate_scale["mean"], cov.mean("author").values)
+    np.testing.assert_allclose(fitted.covariate_scale["sd"], cov.std("author").values)
+    pd.testing.assert_frame_equal(loaded.covariate_scale, fitted.covariate_scale)
     with pytest.raises(ModelFileError, match="another specification"):
         SegmentModel.load(path, expect=SegmentModel(4))
     with pytest.raises(ModelFileError, match="another specification"):
