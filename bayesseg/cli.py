@@ -38,8 +38,6 @@ from rich.text import Text
 from bayesseg import __version__
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from bayesseg.sources import Source
     from bayesseg.taxonomy import Taxonomy
 
@@ -114,16 +112,14 @@ def _cmd_quality(args: argparse.Namespace) -> int:
         report = data_quality(source, taxonomy)
     print(report)
     if args.html:
-        Path(args.html).write_text(f"<!doctype html><html><body>{report.to_html()}</body></html>", encoding="utf-8")
+        report.write_html(args.html)
     return 0
 
 
-def _write_aggregates(
-    source: Source, taxonomy: Taxonomy, out: Path, inventory: pd.DataFrame | None = None
-) -> dict[str, int]:
+def _write_aggregates(source: Source, taxonomy: Taxonomy, out: Path) -> dict[str, int]:
     from bayesseg.aggregate import aggregate
 
-    aggregates = aggregate(source, taxonomy, inventory=inventory)
+    aggregates = aggregate(source, taxonomy)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, frame in vars(aggregates).items():

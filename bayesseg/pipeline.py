@@ -609,17 +609,12 @@ RUN_STAGES: tuple[tuple[str, str], ...] = (
 """The stages of :func:`run_job`, with what each does."""
 
 
-@contextlib.contextmanager
-def _quiet_stage(name: str) -> Iterator[None]:
-    yield
-
-
 def run_job(
     source: Any,
     spec: RunSpec,
     out: str | Path,
     *,
-    stage: Callable[[str], AbstractContextManager[Any]] = _quiet_stage,
+    stage: Callable[[str], AbstractContextManager[Any]] = contextlib.nullcontext,
     progressbar: bool = False,
     write_back: bool | None = None,
 ) -> RunResult:
@@ -656,7 +651,7 @@ def run_job(
     ValueError
         If no author is eligible, or the inputs are inconsistent.
     """
-    from bayesseg.aggregate import author_category_counts, author_covariates, label_inventory
+    from bayesseg.aggregate import author_category_counts, author_covariates
     from bayesseg.io import membership_table
     from bayesseg.quality import check_schema, data_quality
     from bayesseg.report import write_report
@@ -679,14 +674,8 @@ def run_job(
     with timed("schema"):
         check_schema(source)
     with timed("quality"):
-        inventory = label_inventory(source, taxonomy)
-        quality = data_quality(source, taxonomy, inventory)
-        paths["data_quality"] = out / "data_quality.html"
-        paths["data_quality"].write_text(
-            "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg data quality</title></head>"
-            f"<body>{quality.to_html()}</body></html>",
-            encoding="utf-8",
-        )
+        quality = data_quality(source, taxonomy)
+        paths["data_quality"] = quality.write_html(out / "data_quality.html")
     with timed("aggregate"):
         counts_long = author_category_counts(source, taxonomy)
         covariates = author_covariates(source, spec.tiers)

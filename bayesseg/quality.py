@@ -10,7 +10,9 @@ it. Nothing is dropped silently: each exclusion appears there with its count and
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -533,6 +535,27 @@ class DataQualityReport:
             f"<section><h2>Data quality</h2><p>Source: {html.escape(self.source)}</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{unknown}</section>"
         )
+
+    def write_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report as a standalone HTML page (UTF-8).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Target file.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        target = Path(path)
+        target.write_text(
+            "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg data quality</title></head>"
+            f"<body>{self.to_html()}</body></html>",
+            encoding="utf-8",
+        )
+        return target
 
     def __str__(self) -> str:
         frame = self.to_frame()
