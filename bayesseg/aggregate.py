@@ -50,6 +50,7 @@ __all__ = [
     "author_week_activity",
     "counts_to_xarray",
     "label_inventory",
+    "trend_post_counts",
     "weekly_label_counts",
 ]
 
@@ -98,6 +99,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "n_posts": "int64",
     },
     "author_week_activity": {"author": "int64", "week": "datetime64[us]", "n_posts": "int64", "n_images": "int64"},
+    "trend_post_counts": {"trend": "str", "author": "int64", "week": "datetime64[us]", "n_posts": "int64"},
 }
 """Column names and dtypes of each aggregate, as returned."""
 
@@ -264,6 +266,46 @@ def author_week_activity(source: Source) -> pd.DataFrame:
         Columns ``author``, ``week``, ``n_posts``, ``n_images``; weeks without posts are absent.
     """
     return _normalise(source.run("author_week_activity"), "author_week_activity")
+
+
+def trend_post_counts(source: Source, trends: Iterable[tuple[str, Iterable[tuple[str, str]]]]) -> pd.DataFrame:
+    """Posts showing each trend per (trend, author, week), counted in the warehouse.
+
+    Parameters
+    ----------
+    source : Source
+        The warehouse.
+    trends : iterable of (str, iterable of (str, str))
+        Each trend's name and the ``(TYPE, LABEL_NAME)`` pairs that must appear together in one
+        image (one pair for a single-label trend).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trend``, ``author``, ``week`` (Monday of the post's ISO week) and ``n_posts``
+        (distinct posts with at least one image showing every label of the trend); rows with 0
+        posts are absent.
+
+    Raises
+    ------
+    ValueError
+        If no trend is given, a name repeats, or a trend has no label.
+    """
+    rows = []
+    names = []
+    for name, labels in trends:
+        pairs = sorted(set(labels))
+        if not pairs:
+            raise ValueError(f"trend {name!r} has no label")
+        names.append(name)
+        rows += [(name, t, n, len(pairs)) for t, n in pairs]
+    if not names:
+        raise ValueError("no trend given")
+    if len(set(names)) != len(names):
+        raise ValueError(f"trend names repeat: {names}")
+    values = ", ".join("(" + ", ".join(sql_literal(v) for v in r) + ")" for r in rows)
+    relation = f"SELECT * FROM (VALUES {values}) AS tr (TREND, TYPE, LABEL_NAME, N_LABELS)"
+    return _normalise(source.run("trend_post_counts", trends=relation), "trend_post_counts")
 
 
 def counts_to_xarray(counts: pd.DataFrame, categories: list[str], authors: Iterable[int] | None = None) -> xr.DataArray:

@@ -249,6 +249,66 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_trends(args: argparse.Namespace) -> int:
+    from bayesseg.aggregate import author_category_counts, author_covariates
+    from bayesseg.model import SegmentModel
+    from bayesseg.pipeline import TREND_TABLE, compute_trends, fit_segmentation, model_inputs
+    from bayesseg.reweight import WeightsError
+    from bayesseg.spec import RunSpec
+    from bayesseg.taxonomy import Taxonomy
+
+    spec = RunSpec.from_toml(args.config)
+    if args.taxonomy:
+        spec = spec.replace(taxonomy=Path(args.taxonomy))
+    if not spec.trends.trends:
+        raise CLIError(f"the specification {spec.path or '(default)'} declares no trend: add [trends] series")
+    write_back = bool(spec.output["write_back"]) and not args.no_write_back
+    taxonomy = Taxonomy.from_toml(spec.taxonomy)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _stage("open the warehouse"):
+        source = _open(args.source, read_only=not write_back)
+        console.print(f"  {source.describe()}")
+    with source:
+        with _stage("aggregate in the warehouse and build the model's inputs"):
+            inputs = model_inputs(
+                author_category_counts(source, taxonomy),
+                author_covariates(source, spec.tiers),
+                spec,
+                taxonomy.category_names,
+            )
+        if args.model:
+            path = Path(args.model)
+            with _stage(f"load the fitted model {path}"):
+                model = SegmentModel.load(path / "model.nc" if path.is_dir() else path)
+        else:
+            with _stage("fit the segmentation model (no --model given)"):
+                model = fit_segmentation(inputs, spec, taxonomy, progressbar=console.is_terminal).model
+        with _stage("trend series of every panel, raw and corrected, with credible bands"):
+            try:
+                result = compute_trends(source, spec, inputs, model)
+            except WeightsError as exc:
+                raise CLIError(f"the panel cannot be weighted: {exc}") from None
+        assert result is not None
+        table = result.table()
+        table.to_csv(out / "trend_series.csv", index=False)
+        if write_back:
+            with _stage(f"write {spec.output['schema']}.{TREND_TABLE} back to the warehouse"):
+                written = source.write_tables({TREND_TABLE: table}, spec.output["schema"])
+            console.print(f"  wrote {spec.output['schema']}.{TREND_TABLE}: {written[TREND_TABLE]:,} rows")
+    sm = result.summary
+    console.print(
+        f"{len(spec.trends.trends)} trend(s) x {result.series.sizes['panel']} panels x "
+        f"{result.series.sizes['week']} weeks; fashion-forward panel {sm['panel_authors']:,} of "
+        f"{sm['target_authors']:,} authors, weighting {sm['weighting']}, "
+        f"design effect {sm['design_effect_after_trim']:.2f}"
+    )
+    for w in result.warnings:
+        console.print(Text("warning: ", style="yellow") + Text(w), soft_wrap=True)
+    print(out / "trend_series.csv")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bayesseg", description="Bayesian segmentation of fashion accounts.")
     p.add_argument("--version", action="version", version=f"bayesseg {__version__}")
@@ -312,6 +372,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-write-back", action="store_true", help="do not write result tables to the warehouse")
     r.add_argument("--dry-run", action="store_true", help="list the stages without running them")
     r.set_defaults(func=_cmd_run)
+
+    t = sub.add_parser("trends", help="trend series of the panels, raw and corrected for panel selection")
+    t.add_argument("--source", help=source_help)
+    t.add_argument("--taxonomy", help=taxonomy_help)
+    t.add_argument("--config", help="model specification TOML with a [trends] table (default: models/fashion.toml)")
+    t.add_argument("--model", help="a saved model (model.nc or the folder of a run); default: fit one")
+    t.add_argument("--out", required=True, help="output folder: trend_series.csv")
+    t.add_argument("--no-write-back", action="store_true", help="do not write TREND_SERIES to the warehouse")
+    t.set_defaults(func=_cmd_trends)
     return p
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "FitResult",
     "ModelInputs",
     "RunResult",
+    "compute_trends",
     "fit_segmentation",
     "model_inputs",
     "result_tables",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 RESULT_TABLES = ("AUTHOR_SEGMENTS", "SEGMENT_PROFILES", "EXCLUDED_AUTHORS")
+TREND_TABLE = "TREND_SERIES"
 
 
 @dataclass
@@ -56,8 +58,9 @@ class ModelInputs:
         Transformed covariates of the eligible authors (imputed where the spec says so).
     authors : pandas.DataFrame
         One row per author of the warehouse (index ``author``): the author covariates plus
-        ``n_labels`` (category labels), ``eligible`` (bool), ``reason`` (exclusion reason or
-        ``None``) and one ``imputed_<name>`` flag per imputed covariate.
+        ``n_labels`` (category labels), one column per model covariate (its name; transformed,
+        imputed for eligible authors, NaN where unknown), ``eligible`` (bool), ``reason``
+        (exclusion reason or ``None``) and one ``imputed_<name>`` flag per imputed covariate.
     excluded : pandas.DataFrame
         Columns ``author`` and ``reason``: every author not segmented.
     imputed : dict of str to int
@@ -127,6 +130,8 @@ def model_inputs(
     if unknown_cats:
         raise ValueError(f"counts name categories outside the taxonomy: {sorted(unknown_cats)}")
     for c in spec.covariates:
+        if c.name in cov.columns:
+            raise ValueError(f"covariate name {c.name!r} is also a column of the author covariates; rename it")
         if c.column not in cov.columns:
             raise ValueError(
                 f"covariate {c.name}: column {c.column!r} is not an author covariate ({list(cov.columns)})"
@@ -167,6 +172,8 @@ def model_inputs(
             v = v.copy()
             v[gap] = design[gap] @ coef
             values[c.name] = v
+    for c in spec.covariates:
+        authors[c.name] = values[c.name]  # transformed (imputed where eligible), NaN where unknown
     authors["eligible"] = eligible
     authors["reason"] = reason
     if not eligible.any():
@@ -545,6 +552,43 @@ def truth_validation(
     }
 
 
+def compute_trends(source: Any, spec: RunSpec, inputs: ModelInputs, model: SegmentModel) -> Any:
+    """Trend series of every panel (:func:`bayesseg.trends.trend_series`) for a fitted model.
+
+    Parameters
+    ----------
+    source : bayesseg.sources.Source
+        The warehouse (trend counts are computed there).
+    spec : RunSpec
+        ``spec.trends`` (trends, weighting, replicates...), ``spec.tiers`` and
+        ``spec.output["ci_prob"]``.
+    inputs : ModelInputs
+        The model's inputs: the authors table (panel flag, tier, covariates) and the counts and
+        covariates of the segmented authors.
+    model : bayesseg.model.SegmentModel
+        Fitted; ``spec.trends.replicates`` thinned posterior draws give the memberships.
+
+    Returns
+    -------
+    bayesseg.trends.TrendResult or None
+        ``None`` when the specification declares no trend.
+
+    Raises
+    ------
+    ValueError, bayesseg.reweight.WeightsError
+        As :func:`bayesseg.trends.trend_data` and :func:`bayesseg.trends.trend_series`.
+    """
+    from bayesseg.trends import trend_data, trend_series
+
+    cfg = spec.trends
+    if not cfg.trends:
+        return None
+    data = trend_data(source, cfg.trends)
+    r = model.predict_proba(inputs.counts, inputs.covariates, summary=False, max_draws=cfg.replicates)
+    assert isinstance(r, xr.DataArray)
+    return trend_series(data, inputs.authors, r.rename(sample="draw"), cfg, ci_prob=float(spec.output["ci_prob"]))
+
+
 # ------------------------------------------------------------------------------ the job
 @dataclass
 class RunResult:
@@ -576,6 +620,11 @@ class RunResult:
         Seconds per stage.
     paths : dict of str to pathlib.Path
         Files written.
+    trends : bayesseg.trends.TrendResult or None
+        Trend series (``None`` when the specification declares none or they failed).
+    trends_error : str or None
+        Why the trend series could not be built (e.g. a panel too small to weight); the run
+        goes on without them and says so on the terminal, in the report and in ``run.json``.
     """
 
     spec: RunSpec
@@ -593,6 +642,8 @@ class RunResult:
     fitted_at: dt.datetime
     timings: dict[str, float]
     paths: dict[str, Path]
+    trends: Any = None
+    trends_error: str | None = None
 
 
 RUN_STAGES: tuple[tuple[str, str], ...] = (
@@ -603,7 +654,8 @@ RUN_STAGES: tuple[tuple[str, str], ...] = (
     ("fit", "fit the segmentation model with NUTS (K, or K by PSIS-LOO, from the specification)"),
     ("score", "memberships with intervals for every eligible author"),
     ("check", "convergence diagnostics and posterior predictive checks"),
-    ("write", "write AUTHOR_SEGMENTS, SEGMENT_PROFILES, EXCLUDED_AUTHORS back to the warehouse"),
+    ("trends", "trend series of every panel, raw and corrected toward all authors, with credible bands"),
+    ("write", "write AUTHOR_SEGMENTS, SEGMENT_PROFILES, EXCLUDED_AUTHORS (and TREND_SERIES) back to the warehouse"),
     ("report", "write the HTML report (report.html) and save the model (model.nc)"),
 )
 """The stages of :func:`run_job`, with what each does."""
@@ -629,7 +681,8 @@ def run_job(
     out : str or pathlib.Path
         Output folder: ``data_quality.html``, ``counts.parquet`` and ``covariates.parquet`` (the
         aggregates), ``report.html``, ``model.nc``, ``memberships.csv``, ``excluded.csv``,
-        ``loo.csv`` (with a K range), ``run.json`` (a summary with timings).
+        ``loo.csv`` (with a K range), ``trend_series.csv`` (with trends), ``run.json`` (a summary
+        with timings).
     stage : callable, optional
         ``stage(description)`` returns a context manager wrapped around each stage (the CLI
         prints progress with it).
@@ -701,6 +754,19 @@ def run_job(
         )
         truth = simulator_truth(source)
         validation = truth_validation(model, memberships, inputs, truth, ci_prob) if truth is not None else None
+    trends = trends_error = None
+    if spec.trends.trends:
+        from bayesseg.reweight import WeightsError
+
+        with timed("trends"):
+            try:
+                trends = compute_trends(source, spec, inputs, model)
+            except (WeightsError, ValueError) as exc:
+                trends_error = str(exc)
+        if trends is not None:
+            tables[TREND_TABLE] = trends.table()
+            paths["trend_series"] = out / "trend_series.csv"
+            tables[TREND_TABLE].to_csv(paths["trend_series"], index=False)
     written: dict[str, int] = {}
     if write_back:
         with timed("write"):
@@ -730,6 +796,8 @@ def run_job(
             fitted_at=fitted_at,
             timings=timings,
             paths=paths,
+            trends=trends,
+            trends_error=trends_error,
         )
         paths["report"] = write_report(result, out / "report.html")
         paths["run"] = out / "run.json"
@@ -756,4 +824,10 @@ def _run_summary(result: RunResult) -> dict[str, Any]:
     }
     if result.validation is not None:
         summary["validation"] = {"ari": result.validation["ari"], "nmi": result.validation["nmi"]}
+    if result.trends is not None:
+        trend_summary: dict[str, Any] = {k: v for k, v in result.trends.summary.items() if k != "cov_columns"}
+        trend_summary["warnings"] = result.trends.warnings
+        summary["trends"] = trend_summary
+    if result.trends_error is not None:
+        summary["trends_error"] = result.trends_error
     return summary

@@ -3,7 +3,8 @@
 Sections (each an ``<section id=...>``, listed in :data:`SECTIONS`): run summary, data quality,
 excluded authors, segment profiles, membership effects of the covariates, membership uncertainty,
 segments against the current follower tiers, convergence, posterior predictive checks, the
-PSIS-LOO comparison (when K was chosen from a range) and, for a simulated warehouse, the
+PSIS-LOO comparison (when K was chosen from a range), the trend series of the panels (raw and
+corrected, with bands and the weights' diagnostics) and, for a simulated warehouse, the
 validation against the simulator's truth. Posterior plots are made with arviz-plots (matplotlib
 backend); simple histograms and heatmaps with matplotlib.
 """
@@ -35,10 +36,12 @@ SECTIONS: dict[str, str] = {
     "convergence": "Convergence",
     "ppc": "Posterior predictive checks",
     "loo": "Choosing K (PSIS-LOO)",
+    "trends": "Trend series: panel bias and its correction",
     "validation": "Validation against the simulator's truth",
 }
-"""Report sections: ``id`` to title. ``loo`` appears only when K was chosen from a range and
-``validation`` only when the warehouse holds the simulator's truth."""
+"""Report sections: ``id`` to title. ``loo`` appears only when K was chosen from a range,
+``trends`` when the specification declares trends, and ``validation`` only when the warehouse
+holds the simulator's truth."""
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.45; }
@@ -319,6 +322,83 @@ def _loo(r: RunResult) -> str:
     )
 
 
+def _trends(r: RunResult) -> str:
+    import matplotlib.pyplot as plt
+
+    if r.trends is None:
+        return _p(f"The trend series could not be built: {r.trends_error}", "warn")
+    t = r.trends
+    s = t.series
+    ci = float(s.attrs["ci_prob"])
+    smooth = float(s.attrs["smooth_weeks"])
+    sm = t.summary
+    body = _p(
+        f"Share of posts showing each trend, per week. The fashion-forward panel ({sm['panel_authors']:,} of "
+        f"{sm['target_authors']:,} authors with posts) is weighted toward all authors by {sm['weighting']}; the band "
+        f"is the {ci:.0%} interval over {sm['replicates']} replicates, each a bootstrap resample of the authors with "
+        "one posterior draw of the memberships. "
+        + (f"Weeks are pooled with a Gaussian kernel of {smooth:g} weeks (raw and corrected alike). " if smooth else "")
+        + "The all-authors series is the target the correction aims at; in this warehouse it can be computed "
+        "directly, so the distance of each panel series to it measures the panel's bias."
+    )
+    for w in t.warnings:
+        body += _p(w, "warn")
+    weeks = pd.to_datetime(s["week"].values)
+    ff = s.sel(panel="fashion_forward")
+    target = s["weighted_share"].sel(panel="all")
+    n = s.sizes["trend"]
+    fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), sharex=True, squeeze=False)
+    rows = []
+    for ax, trend in zip(axes[:, 0], s["trend"].values, strict=True):
+        ax.fill_between(weeks, ff["low"].sel(trend=trend), ff["high"].sel(trend=trend), color="C0", alpha=0.25, lw=0)
+        ax.plot(weeks, ff["raw_share"].sel(trend=trend), color="C3", lw=1, label="fashion-forward, raw")
+        ax.plot(weeks, ff["weighted_share"].sel(trend=trend), color="C0", lw=1.4, label="fashion-forward, corrected")
+        ax.plot(weeks, target.sel(trend=trend), color="k", lw=1, ls="--", label="all authors (target)")
+        ax.set_title(str(trend), fontsize=9, loc="left")
+        ax.set_ylabel("share of posts", fontsize=8)
+        tt = target.sel(trend=trend).values
+        ok = np.isfinite(tt)
+
+        def rmse(v: np.ndarray, ok: np.ndarray = ok, tt: np.ndarray = tt) -> float:
+            return float(np.sqrt(np.nanmean((v[ok] - tt[ok]) ** 2)))
+
+        lo, hi = ff["low"].sel(trend=trend).values, ff["high"].sel(trend=trend).values
+        rows.append(
+            {
+                "trend": str(trend),
+                "target mean share": float(np.nanmean(tt)),
+                "RMSE raw": rmse(ff["raw_share"].sel(trend=trend).values),
+                "RMSE corrected": rmse(ff["weighted_share"].sel(trend=trend).values),
+                "weeks in band": float(np.mean((tt[ok] >= lo[ok]) & (tt[ok] <= hi[ok]))),
+            }
+        )
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    body += _png(fig)
+    body += "<h3>Distance of the fashion-forward series to the all-authors series</h3>"
+    body += _table(pd.DataFrame(rows).set_index("trend"), floatfmt="{:.4f}")
+    body += "<h3>Balance of the panel on the weighting variables (absolute standardised mean differences)</h3>"
+    body += _p(
+        f"Below 0.1 reads as balanced. Kish design effect of the weights: {sm['design_effect_after_trim']:.2f} "
+        f"({sm['trimmed']} weight(s) trimmed; before trimming {sm['design_effect_before_trim']:.2f})."
+    )
+    body += _table(t.balance, floatfmt="{:.3f}")
+    segs = [p for p in s["panel"].values if str(p).startswith("segment:")]
+    if segs:
+        fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), sharex=True, squeeze=False)
+        for ax, trend in zip(axes[:, 0], s["trend"].values, strict=True):
+            for j, p in enumerate(segs):
+                sub = s.sel(trend=trend, panel=p)
+                ax.fill_between(weeks, sub["low"], sub["high"], color=f"C{j}", alpha=0.15, lw=0)
+                ax.plot(weeks, sub["weighted_share"], color=f"C{j}", lw=1, label=str(p).removeprefix("segment:"))
+            ax.set_title(str(trend), fontsize=9, loc="left")
+        axes[0, 0].legend(fontsize=7, ncol=3, loc="upper left")
+        fig.tight_layout()
+        body += "<h3>Trend series by segment (soft membership, bands over posterior draws and resamples)</h3>"
+        body += _png(fig)
+    return body
+
+
 def _validation(r: RunResult) -> str:
     v = r.validation
     assert v is not None
@@ -389,6 +469,8 @@ def write_report(result: RunResult, path: str | Path) -> Path:
     ]
     if result.fit.comparison is not None:
         parts.append(_section("loo", _loo(result)))
+    if result.trends is not None or result.trends_error is not None:
+        parts.append(_section("trends", _trends(result)))
     if result.validation is not None:
         parts.append(_section("validation", _validation(result)))
     toc = "".join(

@@ -20,6 +20,7 @@ from typing import Any
 
 from bayesseg._resources import shipped_file
 from bayesseg.model import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG
+from bayesseg.trends import TrendConfig
 
 __all__ = ["Covariate", "RunSpec", "SpecError", "default_spec_path"]
 
@@ -101,6 +102,8 @@ class RunSpec:
         ``sampler_config`` of :class:`bayesseg.model.SegmentModel`.
     output : dict
         ``schema``, ``write_back``, ``ci_prob``, ``ppc_authors``, ``ppc_draws``.
+    trends : bayesseg.trends.TrendConfig
+        Trends and how their panel series are corrected (``[trends]``; no trend: no series).
     version : str
         The specification's own version.
     """
@@ -129,6 +132,7 @@ class RunSpec:
             "ppc_draws": 100,
         }
     )
+    trends: TrendConfig = field(default_factory=TrendConfig)
     version: str = "unversioned"
 
     @property
@@ -155,12 +159,16 @@ class RunSpec:
             "priors": self.priors,
             "sampler": self.sampler,
             "output": self.output,
+            "trends": self.trends.to_dict(),
         }
 
     @property
     def spec_hash(self) -> str:
-        """SHA-256 of :meth:`to_dict` without the taxonomy path (JSON, sorted keys)."""
-        doc = {k: v for k, v in self.to_dict().items() if k != "taxonomy"}
+        """SHA-256 of :meth:`to_dict` without the taxonomy path and the trends (JSON, sorted keys).
+
+        The trends do not change the fitted model, so a saved model stays valid when they change.
+        """
+        doc = {k: v for k, v in self.to_dict().items() if k not in ("taxonomy", "trends")}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def replace(self, **changes: Any) -> RunSpec:
@@ -207,7 +215,7 @@ class RunSpec:
         ----------
         doc : dict
             Tables ``data``, ``covariates`` (array of tables), ``segments``, ``priors``,
-            ``sampler`` and ``output``, and the key ``version``; all optional.
+            ``sampler``, ``output`` and ``trends``, and the key ``version``; all optional.
         source : str or pathlib.Path
             Where it came from: named in errors, and the base of relative paths when a path.
 
@@ -241,7 +249,7 @@ class RunSpec:
                 raise fail(key, f"must be an integer >= {low}, got {value!r}")
             return int(value)
 
-        unknown_top = set(doc) - {"version", "data", "covariates", "segments", "priors", "sampler", "output"}
+        unknown_top = set(doc) - {"version", "data", "covariates", "segments", "priors", "sampler", "output", "trends"}
         if unknown_top:
             raise fail("(top level)", f"unknown key(s) {sorted(unknown_top)}")
 
@@ -321,6 +329,12 @@ class RunSpec:
         schema = output["schema"]
         if not isinstance(schema, str) or not schema.replace("_", "").isalnum() or schema[0].isdigit():
             raise fail("output.schema", f"must be a plain identifier, got {schema!r}")
+        trends = TrendConfig.from_dict(table("trends", set(TrendConfig.KEYS)), fail)
+        unknown_cov = set(trends.propensity_covariates) - {c.name for c in covariates}
+        if trends.weighting == "propensity" and unknown_cov:
+            raise fail(
+                "trends.propensity_covariates", f"{sorted(unknown_cov)} are not covariates of the model ({names})"
+            )
         version = doc.get("version", default.version)
         if not isinstance(version, str):
             raise fail("version", f"must be a string, got {version!r}")
@@ -338,5 +352,6 @@ class RunSpec:
             priors=copy.deepcopy(priors),
             sampler=dict(sampler),
             output=output,
+            trends=trends,
             version=version,
         )

@@ -12,9 +12,10 @@ import pytest
 from bayesseg.aggregate import author_covariates
 from bayesseg.cli import main
 from bayesseg.model import SegmentModel
-from bayesseg.pipeline import RESULT_TABLES
+from bayesseg.pipeline import RESULT_TABLES, TREND_TABLE
 from bayesseg.report import SECTIONS
 from bayesseg.sources import DuckDBSource
+from bayesseg.trends import TREND_SERIES_COLUMNS
 
 TINY = Path(__file__).parent / "data" / "tiny_spec.toml"
 KEYS = ["AUTHORID", "SEGMENT"]
@@ -23,7 +24,7 @@ KEYS = ["AUTHORID", "SEGMENT"]
 def _read(path: Path, schema: str = "BAYESSEG") -> dict[str, pd.DataFrame]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.execute(f"SELECT * FROM {schema}.{t}").df() for t in RESULT_TABLES}
+        return {t: con.execute(f"SELECT * FROM {schema}.{t}").df() for t in (*RESULT_TABLES, TREND_TABLE)}
     finally:
         con.close()
 
@@ -77,6 +78,47 @@ def test_report_has_every_section_and_embedded_images(duckdb_run):
     assert len(images) >= 5 and all(len(i) > 5_000 for i in images)
     assert "http://" not in html and "https://" not in html.split("<body>")[0]  # nothing to fetch
     assert "adjusted Rand index" in html  # the simulator's truth is there, so is the validation
+
+
+def test_trend_series_written_back_and_to_csv(duckdb_run):
+    warehouse, out = duckdb_run
+    table = _read(warehouse)[TREND_TABLE]
+    assert list(table.columns) == list(TREND_SERIES_COLUMNS)
+    csv = pd.read_csv(out / "trend_series.csv")
+    assert list(csv.columns) == list(TREND_SERIES_COLUMNS) and len(csv) == len(table)
+    assert set(table["TREND"]) == {"pattern:stripes", "pattern:stripes+object_detection:top"}
+    panels = set(table["PANEL"])
+    assert {"all", "fashion_forward", "tier:mainstream", "segment:luxury", "segment:segment_1"} <= panels
+    # one row per trend x panel x week; shares in [0, 1]; bands ordered
+    assert not table.duplicated(["TREND", "PANEL", "WEEK"]).any()
+    for col in ("RAW_SHARE", "WEIGHTED_SHARE", "LOW", "HIGH"):
+        v = table[col].dropna()
+        assert ((v >= 0) & (v <= 1)).all(), col
+    both = table.dropna(subset=["LOW", "HIGH"])
+    assert (both["LOW"] <= both["HIGH"] + 1e-12).all()
+    # the unweighted panels' corrected series is their raw series (weighting "none" in the tiny spec)
+    ff = table[table["PANEL"] == "fashion_forward"].dropna(subset=["RAW_SHARE"])
+    np.testing.assert_allclose(ff["WEIGHTED_SHARE"], ff["RAW_SHARE"], rtol=1e-12)
+    html = (out / "report.html").read_text()
+    assert 'id="trends"' in html and "Distance of the fashion-forward series" in html
+
+
+def test_trends_command_reuses_a_saved_model(duckdb_run, tmp_path, capsys):
+    warehouse, out = duckdb_run
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(warehouse, copy)
+    args = ["trends", "--source", f"duckdb:{copy}", "--config", str(TINY), "--model", str(out), "--out", str(tmp_path)]
+    assert main([*args, "--no-write-back"]) == 0
+    got = pd.read_csv(tmp_path / "trend_series.csv")
+    expected = pd.read_csv(out / "trend_series.csv")
+    # the same model, data and seed: the same series
+    pd.testing.assert_frame_equal(got, expected)
+    assert "trend_series.csv" in capsys.readouterr().out
+    # a specification without trends is a clear error
+    no_trends = tmp_path / "no_trends.toml"
+    no_trends.write_text(TINY.read_text().split("[trends]")[0])
+    assert main(["trends", "--source", f"duckdb:{copy}", "--config", str(no_trends), "--out", str(tmp_path)]) == 2
+    assert "declares no trend" in capsys.readouterr().err
 
 
 def test_saved_model_loads_and_scores_identically(duckdb_run):
@@ -151,12 +193,14 @@ def test_same_run_through_fakesnow_gives_the_same_tables(duckdb_run, small_frame
         monkeypatch.setattr("bayesseg.cli._open", lambda spec, read_only=True: src)
         assert main(["run", "--source", "snowflake", "--config", str(TINY), "--out", str(tmp_path / "out")]) == 0
         src = SnowflakeSource()
-        got = {t: src.query(f"SELECT * FROM {src.database}.BAYESSEG.{t}") for t in RESULT_TABLES}
+        got = {t: src.query(f"SELECT * FROM {src.database}.BAYESSEG.{t}") for t in (*RESULT_TABLES, TREND_TABLE)}
         src.close()
-    for t in RESULT_TABLES:
+    for t in (*RESULT_TABLES, TREND_TABLE):
         a = expected[t].drop(columns=["MODEL_ID", "FITTED_AT"], errors="ignore")
         b = got[t][list(a.columns)]
-        keys = [c for c in ("AUTHORID", "SEGMENT", "CATEGORY") if c in a.columns]
+        keys = [c for c in ("AUTHORID", "SEGMENT", "CATEGORY", "TREND", "PANEL", "WEEK") if c in a.columns]
+        if "WEEK" in a.columns:
+            a["WEEK"], b["WEEK"] = pd.to_datetime(a["WEEK"]), pd.to_datetime(b["WEEK"])
         a = a.sort_values(keys).reset_index(drop=True)
         b = b.sort_values(keys).reset_index(drop=True)
         pd.testing.assert_frame_equal(b, a, check_dtype=False, obj=t)

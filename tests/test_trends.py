@@ -1,0 +1,250 @@
+"""Trend series: counts against the simulator's truth, estimators against independent computations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from bayesseg.aggregate import author_covariates, trend_post_counts
+from bayesseg.reweight import WeightsError, kish_ess
+from bayesseg.simulate import TRENDS
+from bayesseg.sources import DuckDBSource
+from bayesseg.spec import RunSpec, SpecError
+from bayesseg.trends import TREND_SERIES_COLUMNS, Trend, TrendConfig, trend_data, trend_series
+
+
+# ------------------------------------------------------------------------------ definitions
+def test_trend_parse() -> None:
+    t = Trend.parse("pattern:stripes + object_detection:top")
+    assert t.labels == (("pattern", "stripes"), ("object_detection", "top"))
+    assert Trend.parse("bag_brand:chanel").labels == (("bag_brand", "chanel"),)
+    for bad in ("stripes", "pattern:", ":stripes", "pattern:stripes+pattern:stripes"):
+        with pytest.raises(ValueError, match="trend"):
+            Trend.parse(bad)
+
+
+@pytest.mark.parametrize(
+    ("doc", "match"),
+    [
+        ({"colour": 1}, r"unknown key\(s\) \['colour'\]"),
+        ({"series": ["stripes"]}, "trends.series: trend 'stripes'"),
+        ({"weighting": "magic"}, "trends.weighting: must be one of"),
+        ({"trim_ratio": 1.0}, "trends.trim_ratio"),
+        ({"replicates": 5}, r"trends.replicates: must be an integer >= 20"),
+        ({"smooth_weeks": -1}, "trends.smooth_weeks"),
+        ({"propensity_covariates": ["log_height"]}, r"\['log_height'\] are not covariates of the model"),
+    ],
+)
+def test_trend_config_errors_name_the_key(doc: dict, match: str) -> None:
+    with pytest.raises(SpecError, match=match):
+        RunSpec.from_dict({"segments": {"k": 3}, "trends": doc})
+
+
+def test_shipped_spec_declares_the_simulated_trends() -> None:
+    spec = RunSpec.from_toml()
+    names = [t.name for t in spec.trends.trends]
+    assert {t.name for t in TRENDS} <= set(names)
+    assert any(len(t.labels) == 2 for t in spec.trends.trends)
+    # trends do not change the fitted model: the spec hash ignores them
+    assert spec.replace(trends=TrendConfig()).spec_hash == spec.spec_hash
+
+
+# ------------------------------------------------------------------------------ counts
+@pytest.fixture(scope="module")
+def demo_trends(demo_warehouse: Path) -> tuple[xr.Dataset, pd.DataFrame, pd.DataFrame]:
+    trends = (*tuple(Trend.parse(t.name) for t in TRENDS), Trend.parse("pattern:stripes+object_detection:top"))
+    with DuckDBSource(demo_warehouse) as src:
+        data = trend_data(src, trends)
+        truth = src.query("SELECT * FROM TRUTH.TREND_SERIES")
+        authors = src.query("SELECT * FROM TRUTH.AUTHORS")
+        cov = author_covariates(src)
+    truth["WEEK"] = pd.to_datetime(truth["WEEK"])
+    info = cov.set_index("author")
+    info["log_followers"] = np.log1p(info["followers"])
+    info["log_engagement"] = np.log(info["engagement_rate"])
+    return data, truth, authors.set_index("AUTHORID").join(info)
+
+
+def test_population_series_equals_the_simulator_truth(demo_trends: tuple) -> None:
+    data, truth, _ = demo_trends
+    weeks = pd.to_datetime(data["week"].values)
+    for t in TRENDS:
+        ours = data["hits"].sel(trend=t.name).sum("author") / data["posts"].sum("author")
+        ref = truth[(truth["TREND"] == t.name) & (truth["POPULATION"] == "all")].set_index("WEEK")
+        np.testing.assert_allclose(ours.values, ref["SHARE"].reindex(weeks).to_numpy(), rtol=1e-12)
+        np.testing.assert_array_equal(data["posts"].sum("author").values, ref["N_POSTS"].reindex(weeks).to_numpy())
+
+
+def test_a_combination_is_rarer_than_its_parts(demo_trends: tuple) -> None:
+    data, _, _ = demo_trends
+    both = data["hits"].sel(trend="pattern:stripes+object_detection:top")
+    assert 0 < both.sum() < data["hits"].sel(trend="pattern:stripes").sum()
+    assert bool((both <= data["hits"].sel(trend="pattern:stripes")).all())
+    assert bool((data["hits"] <= data["posts"]).all())
+
+
+def test_a_trend_matching_nothing_is_named(demo_warehouse: Path) -> None:
+    with DuckDBSource(demo_warehouse) as src:
+        with pytest.raises(ValueError, match=r"\['pattern:tartan'\] match no post"):
+            trend_data(src, (Trend.parse("pattern:stripes"), Trend.parse("pattern:tartan")))
+        with pytest.raises(ValueError, match="repeat"):
+            trend_post_counts(src, [("a", [("pattern", "stripes")]), ("a", [("pattern", "leopard")])])
+
+
+# ------------------------------------------------------------------------------ series
+def oracle_memberships(authors: pd.DataFrame, ids: np.ndarray, draws: int = 1) -> xr.DataArray:
+    seg = authors.loc[ids, "SEGMENT"].to_numpy()
+    r = np.repeat(np.eye(6)[seg][None], draws, axis=0)
+    return xr.DataArray(r, dims=("draw", "author", "segment"), coords={"author": ids, "segment": list("abcdef")})
+
+
+def test_series_invariants_and_independent_computations(demo_trends: tuple) -> None:
+    data, truth, authors = demo_trends
+    ids = data["author"].values
+    cfg = TrendConfig(trends=(), replicates=40, smooth_weeks=0.0, trim_ratio=0.0)
+    res = trend_series(data, authors, oracle_memberships(authors, ids), cfg)
+    s = res.series
+    # the target panel is the population: its series is the truth, exactly
+    ref = truth[(truth["TREND"] == "pattern:stripes") & (truth["POPULATION"] == "all")].set_index("WEEK")["SHARE"]
+    np.testing.assert_allclose(
+        s["weighted_share"].sel(trend="pattern:stripes", panel="all").values,
+        ref.reindex(pd.to_datetime(s["week"].values)).to_numpy(),
+        rtol=1e-12,
+    )
+    # segment panels with one-hot memberships are the true segments' series (simulator truth)
+    seg_ref = truth[(truth["TREND"] == "pattern:leopard") & (truth["POPULATION"] == "luxury")].set_index("WEEK")
+    from bayesseg.simulate import SEGMENT_NAMES
+
+    k = list(SEGMENT_NAMES).index("luxury")
+    np.testing.assert_allclose(
+        s["weighted_share"].sel(trend="pattern:leopard", panel=f"segment:{'abcdef'[k]}").values,
+        seg_ref["SHARE"].reindex(pd.to_datetime(s["week"].values)).to_numpy(),
+        rtol=1e-12,
+    )
+    # raw fashion-forward series: the unweighted share of the panel's posts
+    panel = authors.loc[ids, "FASHION_INTEREST_SEGMENT"].to_numpy(bool)
+    h = data["hits"].sel(trend="bag_brand:chanel").values[panel].sum(0)
+    n = data["posts"].values[panel].sum(0)
+    np.testing.assert_allclose(
+        s["raw_share"].sel(trend="bag_brand:chanel", panel="fashion_forward").values,
+        np.where(n > 0, h / np.where(n > 0, n, 1), np.nan),
+        rtol=1e-12,
+    )
+    # weights: positive, finite, sum to the target size; the weighted series uses them
+    w = res.weights["weight"].to_numpy()
+    assert np.all(np.isfinite(w)) and np.all(w > 0)
+    assert w.sum() == pytest.approx(len(ids))
+    assert res.weights.index.isin(ids[panel]).all() and len(w) == panel.sum()
+    hw = w @ data["hits"].sel(trend="bag_brand:chanel").values[panel]
+    nw = w @ data["posts"].values[panel]
+    np.testing.assert_allclose(
+        s["weighted_share"].sel(trend="bag_brand:chanel", panel="fashion_forward").values,
+        np.where(nw > 0, hw / np.where(nw > 0, nw, 1), np.nan),
+        rtol=1e-10,
+    )
+    # ESS per week: Kish over the authors' contributions w_i n_it
+    np.testing.assert_allclose(
+        s["ess"].sel(panel="fashion_forward").values, kish_ess((w[:, None] * data["posts"].values[panel]).T, axis=1)
+    )
+    # bands ordered; the table has the documented columns and one row per trend x panel x week
+    lo, hi = s["low"].values, s["high"].values
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    assert np.all(lo[ok] <= hi[ok] + 1e-15)
+    table = res.table()
+    assert list(table.columns) == list(TREND_SERIES_COLUMNS)
+    assert len(table) == s.sizes["trend"] * s.sizes["panel"] * s.sizes["week"]
+    # balance improves: the panel's ASMD on log followers falls at least four-fold (a panel of
+    # ~40 authors: inverse propensities balance in expectation, not exactly)
+    before, after = res.balance.loc["log_followers", ["asmd_before", "asmd_after"]]
+    assert before > 0.5 and after < before / 4
+
+
+def test_every_weighting_gives_positive_weights_summing_to_the_target(demo_trends: tuple) -> None:
+    data, _, authors = demo_trends
+    ids = data["author"].values
+    # soft memberships (as a posterior gives): no empty post-stratification cell
+    r = oracle_memberships(authors, ids, draws=2) * 0.9 + 0.1 / 6
+    for weighting in ("poststratify", "rake", "none"):
+        res = trend_series(data, authors, r, TrendConfig(weighting=weighting, replicates=20))
+        w = res.weights["weight"].to_numpy()
+        assert np.all(w >= 0) and np.all(np.isfinite(w)), weighting
+        if weighting != "none":
+            known_tier = authors.loc[ids, "current_tier"].notna().to_numpy()
+            assert w.sum() == pytest.approx(known_tier.sum(), rel=1e-6), weighting
+
+
+def test_bad_inputs_get_clear_errors_or_reports(demo_trends: tuple) -> None:
+    data, _, authors = demo_trends
+    ids = data["author"].values
+    cfg = TrendConfig(replicates=20)
+    nobody = authors.assign(FASHION_INTEREST_SEGMENT=False, fashion_interest_segment=False)
+    with pytest.raises(WeightsError, match="the panel is empty"):
+        trend_series(data, nobody, None, cfg)
+    flat = authors.assign(log_engagement=1.0)
+    with pytest.raises(WeightsError, match="log_engagement"):
+        trend_series(data, flat, None, cfg)
+    with pytest.raises(ValueError, match="not in the authors table"):
+        trend_series(data, authors.drop(index=ids[:3]), None, cfg)
+    # a week without any post: the weekly share is NaN and the week is reported
+    gap = data.copy(deep=True)
+    gap["posts"][:, 5] = 0
+    gap["hits"][:, :, 5] = 0
+    res = trend_series(gap, authors, None, TrendConfig(replicates=20, smooth_weeks=0.0))
+    assert np.isnan(res.series["weighted_share"].isel(week=5)).all()
+    assert any("weeks without posts" in w for w in res.warnings)
+    # pooled over weeks, the empty week borrows its neighbours
+    pooled = trend_series(gap, authors, None, TrendConfig(replicates=20, smooth_weeks=2.0))
+    assert np.isfinite(pooled.series["weighted_share"].sel(panel="all").isel(week=5)).all()
+    # ESS floor: every week of a small panel is flagged
+    assert res.summary["weeks_below_ess_floor"] > 0
+    assert any("effective sample size below 30" in w for w in res.warnings)
+
+
+def synthetic_panel(seed: int) -> tuple[xr.Dataset, pd.DataFrame, xr.DataArray, np.ndarray]:
+    """Two kinds of authors; the panel over-samples kind 1, which shows the trend 4x as often."""
+    rng = np.random.default_rng(seed)
+    n, weeks = 6000, 30
+    kind = rng.random(n) < 0.3
+    x = rng.normal(size=n) + 1.5 * kind
+    panel = rng.random(n) < 1 / (1 + np.exp(-(-3.0 + 1.0 * x)))
+    posts = rng.poisson(3.0, size=(n, weeks)).astype(float)
+    hits = rng.binomial(posts.astype(int), np.where(kind, 0.2, 0.05)[:, None]).astype(float)
+    data = xr.Dataset(
+        {"posts": (("author", "week"), posts), "hits": (("trend", "author", "week"), hits[None])},
+        coords={"trend": ["t"], "author": np.arange(n), "week": pd.date_range("2024-01-01", periods=weeks, freq="7D")},
+    )
+    authors = pd.DataFrame(
+        {
+            "fashion_interest_segment": panel,
+            "current_tier": "mainstream",
+            "log_followers": x,
+            "log_engagement": rng.normal(size=n),
+        },
+        index=np.arange(n),
+    )
+    r = xr.DataArray(
+        np.stack([~kind, kind], axis=1).astype(float)[None],
+        dims=("draw", "author", "segment"),
+        coords={"author": np.arange(n), "segment": ["a", "b"]},
+    )
+    return data, authors, r, hits.sum(0) / posts.sum(0)
+
+
+def test_correction_recovers_a_known_population_share() -> None:
+    # the corrected series is unbiased and its 90 % bands cover the weekly truth about 90 % of
+    # the time; one panel's weeks share its selection error, so coverage is averaged over panels
+    cfg = TrendConfig(replicates=100, smooth_weeks=0.0, propensity_quadratic=False)
+    coverage, bias, raw_bias = [], [], []
+    for seed in range(4):
+        data, authors, r, truth = synthetic_panel(seed)
+        s = trend_series(data, authors, r, cfg).series.sel(trend="t", panel="fashion_forward")
+        raw_bias.append(np.mean(s["raw_share"].values - truth))
+        bias.append(np.mean(s["weighted_share"].values - truth))
+        coverage.append(np.mean((truth >= s["low"].values) & (truth <= s["high"].values)))
+    assert min(raw_bias) > 0.03  # the panel over-states the trend (population share ~0.1)
+    assert abs(np.mean(bias)) < 0.004
+    assert 0.8 <= np.mean(coverage) <= 0.99
