@@ -316,7 +316,7 @@ def counts_to_xarray(counts: pd.DataFrame, categories: list[str], authors: Itera
     counts : pandas.DataFrame
         Output of :func:`author_category_counts`.
     categories : list of str
-        Order of the ``category`` dimension (e.g. :attr:`Taxonomy.category_names`).
+        Order of the ``category`` dimension (e.g. :attr:`bayesseg.taxonomy.Taxonomy.category_names`).
     authors : iterable of int, optional
         Order of the ``author`` dimension; defaults to the authors of `counts`. Authors without
         any count get a row of zeros.

@@ -427,7 +427,7 @@ class SegmentModel:
         Returns
         -------
         SegmentModel
-            `self`, fitted (:attr:`idata` set).
+            `self`, fitted (``idata`` set).
 
         Raises
         ------

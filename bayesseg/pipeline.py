@@ -211,7 +211,7 @@ def stratified_sample(authors: pd.DataFrame, n: int, seed: int = 0) -> np.ndarra
     Parameters
     ----------
     authors : pandas.DataFrame
-        :attr:`ModelInputs.authors` (index ``author``; columns ``eligible``, ``current_tier``,
+        ``ModelInputs.authors`` (index ``author``; columns ``eligible``, ``current_tier``,
         ``n_labels``).
     n : int
         Target sample size; ``0`` or ``>= N`` returns every eligible author.
@@ -304,7 +304,7 @@ def result_tables(
     model : SegmentModel
         The fitted model.
     memberships : xarray.Dataset
-        :meth:`SegmentModel.predict_proba` summaries of every eligible author.
+        :meth:`bayesseg.model.SegmentModel.predict_proba` summaries of every eligible author.
     inputs : ModelInputs
         Authors, their current tier and the excluded authors.
     model_id : str
@@ -611,7 +611,7 @@ class RunResult:
     written : dict of str to int
         Rows written back per table (empty when write-back is off).
     ppc : xarray.DataTree
-        Posterior predictive replicates (:meth:`SegmentModel.posterior_predictive`).
+        Posterior predictive replicates (:meth:`bayesseg.model.SegmentModel.posterior_predictive`).
     validation : dict or None
         :func:`truth_validation`, when the warehouse comes from the simulator.
     model_id : str

@@ -16,20 +16,25 @@ a weight that is zero, negative, infinite or undefined without saying so.
 
 References
 ----------
-.. [1] Kish, L. (1965). *Survey Sampling*. Wiley. (Design effect, effective sample size.)
-.. [2] Rosenbaum, P. R., & Rubin, D. B. (1983). The central role of the propensity score in
-   observational studies for causal effects. *Biometrika* 70(1), 41-55.
-   https://doi.org/10.1093/biomet/70.1.41
-.. [3] Holt, D., & Smith, T. M. F. (1979). Post stratification. *Journal of the Royal
-   Statistical Society A* 142(1), 33-46. https://doi.org/10.2307/2344652
-.. [4] Deming, W. E., & Stephan, F. F. (1940). On a least squares adjustment of a sampled
-   frequency table when the expected marginal totals are known. *Annals of Mathematical
-   Statistics* 11(4), 427-444. https://doi.org/10.1214/aoms/1177731829
-.. [5] Austin, P. C. (2009). Balance diagnostics for comparing the distribution of baseline
-   covariates between treatment groups in propensity-score matched samples. *Statistics in
-   Medicine* 28(25), 3083-3107. https://doi.org/10.1002/sim.3697
-.. [6] Potter, F. J. (1990). A study of procedures to identify and trim extreme sampling
-   weights. *Proceedings of the Survey Research Methods Section, ASA*, 225-230.
+Kish, L. (1965). *Survey Sampling*. Wiley. (Design effect, effective sample size.)
+
+Rosenbaum, P. R., & Rubin, D. B. (1983). The central role of the propensity score in
+observational studies for causal effects. *Biometrika* 70(1), 41-55.
+https://doi.org/10.1093/biomet/70.1.41
+
+Holt, D., & Smith, T. M. F. (1979). Post stratification. *Journal of the Royal
+Statistical Society A* 142(1), 33-46. https://doi.org/10.2307/2344652
+
+Deming, W. E., & Stephan, F. F. (1940). On a least squares adjustment of a sampled
+frequency table when the expected marginal totals are known. *Annals of Mathematical
+Statistics* 11(4), 427-444. https://doi.org/10.1214/aoms/1177731829
+
+Austin, P. C. (2009). Balance diagnostics for comparing the distribution of baseline
+covariates between treatment groups in propensity-score matched samples. *Statistics in
+Medicine* 28(25), 3083-3107. https://doi.org/10.1002/sim.3697
+
+Potter, F. J. (1990). A study of procedures to identify and trim extreme sampling
+weights. *Proceedings of the Survey Research Methods Section, ASA*, 225-230.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ __all__ = [
     "SnowflakeSource",
     "Source",
     "SourceError",
+    "default_warehouse_path",
     "embedded_default",
     "open_source",
 ]
@@ -196,7 +197,10 @@ class DuckDBSource(Source):
         # qualify with the catalog: a file called techtest.duckdb has a catalog that a bare
         # TECHTEST would make ambiguous with the schema
         # bayesseg reports progress by stage; DuckDB's own bar would print over it on long queries
-        self.con.execute("SET enable_progress_bar = false")
+        try:
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.InvalidInputException:
+            pass  # in Jupyter, DuckDB refuses to touch its (widget) bar without ipywidgets; it shows none then
         catalog = self.con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         self.catalog = str(catalog)
         self.read_only = read_only
@@ -428,7 +432,7 @@ def embedded_default(
     Parameters
     ----------
     path : str or os.PathLike, optional
-        Defaults to :func:`default_warehouse_path`.
+        Defaults to :func:`bayesseg.sources.default_warehouse_path`.
     build : bool, default True
         Build a ``demo`` warehouse with :func:`bayesseg.simulate.simulate_warehouse` when the
         file is missing.

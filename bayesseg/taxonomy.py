@@ -256,7 +256,7 @@ class Taxonomy:
         Parameters
         ----------
         name : str
-            A key of :attr:`rules`.
+            A key of ``rules``.
 
         Returns
         -------
@@ -278,7 +278,7 @@ class Taxonomy:
         Parameters
         ----------
         names : sequence of str
-            Rule names (keys of :attr:`rules`), in the order the anchored segments should take.
+            Rule names (keys of ``rules``), in the order the anchored segments should take.
 
         Returns
         -------

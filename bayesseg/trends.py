@@ -32,14 +32,17 @@ capture.
 
 References
 ----------
-.. [1] Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
-   https://doi.org/10.1201/9780429246593
-.. [2] Rao, J. N. K., & Wu, C. F. J. (1988). Resampling inference with complex survey data.
-   *JASA* 83(401), 231-241. https://doi.org/10.1080/01621459.1988.10478591
-.. [3] Rubin, D. B. (1987). *Multiple Imputation for Nonresponse in Surveys*. Wiley.
-   https://doi.org/10.1002/9780470316696
-.. [4] Hájek, J. (1971). Comment on "An essay on the logical foundations of survey sampling" by
-   D. Basu. In *Foundations of Statistical Inference*, Holt, Rinehart and Winston, p. 236.
+Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
+https://doi.org/10.1201/9780429246593
+
+Rao, J. N. K., & Wu, C. F. J. (1988). Resampling inference with complex survey data.
+*JASA* 83(401), 231-241. https://doi.org/10.1080/01621459.1988.10478591
+
+Rubin, D. B. (1987). *Multiple Imputation for Nonresponse in Surveys*. Wiley.
+https://doi.org/10.1002/9780470316696
+
+Hájek, J. (1971). Comment on "An essay on the logical foundations of survey sampling" by
+D. Basu. In *Foundations of Statistical Inference*, Holt, Rinehart and Winston, p. 236.
 """
 
 from __future__ import annotations
@@ -197,7 +200,7 @@ class TrendConfig:
         Parameters
         ----------
         doc : dict
-            The parsed table (keys of :attr:`KEYS`; ``series`` is a list of trend texts).
+            The parsed table (keys of ``TrendConfig.KEYS``; ``series`` is a list of trend texts).
         fail : callable
             ``fail(key, message)`` returns the exception to raise (names the file and key).
 

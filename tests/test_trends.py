@@ -177,6 +177,24 @@ def test_every_weighting_gives_positive_weights_summing_to_the_target(demo_trend
             assert w.sum() == pytest.approx(known_tier.sum(), rel=1e-6), weighting
 
 
+def test_normalised_authors_average_the_authors_shares(demo_trends: tuple) -> None:
+    data, _, authors = demo_trends
+    cfg = TrendConfig(replicates=20, smooth_weeks=0.0, normalise_authors=True, weighting="none")
+    s = trend_series(data, authors, None, cfg).series
+    posts = data["posts"].values
+    h = data["hits"].sel(trend="pattern:stripes").values
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_author = np.where(posts > 0, h / posts, np.nan)
+    np.testing.assert_allclose(
+        s["weighted_share"].sel(trend="pattern:stripes", panel="all").values, np.nanmean(per_author, axis=0), rtol=1e-12
+    )
+    # every posting author weighs the same: a prolific poster no longer dominates its week
+    plain = trend_series(data, authors, None, TrendConfig(replicates=20, smooth_weeks=0.0, weighting="none")).series
+    assert not np.allclose(
+        plain["weighted_share"].sel(panel="all").values, s["weighted_share"].sel(panel="all").values, equal_nan=True
+    )
+
+
 def test_bad_inputs_get_clear_errors_or_reports(demo_trends: tuple) -> None:
     data, _, authors = demo_trends
     ids = data["author"].values
