@@ -1,0 +1,134 @@
+"""Segmentation metrics against known cases, and the field's baselines on data with a known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from sklearn.metrics import adjusted_rand_score
+
+from bayesseg.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
+from bayesseg.evaluate import (
+    agreement,
+    coassignment,
+    membership_entropy,
+    panel_composition,
+    predictive_auc,
+    threshold_jump,
+)
+from bayesseg.simulate import simulate_counts
+
+
+def probs(values: np.ndarray) -> xr.DataArray:
+    dims = ("draw", "author", "segment") if values.ndim == 3 else ("author", "segment")
+    return xr.DataArray(values, dims=dims, coords={"author": np.arange(values.shape[-2])})
+
+
+def test_coassignment_of_sure_and_uncertain_authors() -> None:
+    hard = np.eye(3)[[0, 0, 1, 2]]
+    co = coassignment(probs(hard)).values
+    np.testing.assert_array_equal(co, (np.array([0, 0, 1, 2])[:, None] == np.array([0, 0, 1, 2])[None]).astype(float))
+    # an author split 50/50 between two segments, and two draws that disagree
+    soft = np.array([[0.5, 0.5], [1.0, 0.0]])
+    np.testing.assert_allclose(coassignment(probs(soft)).values, [[0.5, 0.5], [0.5, 1.0]])
+    draws = np.array([[[1.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    np.testing.assert_allclose(coassignment(probs(draws)).values[0, 1], 0.5)
+    with pytest.raises(ValueError, match="sum to one"):
+        coassignment(probs(np.array([[0.5, 0.2]])))
+
+
+def test_membership_entropy_bounds() -> None:
+    p = np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0]])
+    np.testing.assert_allclose(membership_entropy(probs(p)).values, [0.0, np.log(3), np.log(2)])
+
+
+def test_agreement_perfect_permuted_and_random() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 4, 2000)
+    permuted = np.array([2, 3, 0, 1])[truth]
+    noise = rng.integers(0, 4, 2000)
+    table = agreement({"truth": truth, "permuted": permuted, "random": noise})
+    assert table.loc["truth", "permuted"] == pytest.approx(1.0)
+    assert abs(table.loc["truth", "random"]) < 0.01
+    np.testing.assert_allclose(table.to_numpy(), table.to_numpy().T)
+    with pytest.raises(ValueError, match="different numbers"):
+        agreement({"a": truth, "b": truth[:10]})
+
+
+def test_predictive_auc_perfect_and_uninformative() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.random(3000) < 0.3
+    informative = pd.DataFrame({"p": np.where(y, 0.9, 0.1) + rng.normal(0, 0.01, 3000)})
+    assert predictive_auc(informative, y) > 0.99
+    assert abs(predictive_auc(pd.DataFrame({"p": rng.random(3000)}), y) - 0.5) < 0.05
+    with pytest.raises(ValueError, match="single class"):
+        predictive_auc(informative, np.zeros(3000, bool))
+
+
+def test_threshold_jump_finds_a_known_jump_and_no_jump() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.uniform(3, 5, 20_000)  # log10 followers
+    cut = np.log10(12_000)
+    smooth = 0.3 * x + rng.normal(0, 0.1, x.size)
+    jumped = smooth + 0.05 * (x > cut)
+    est = threshold_jump(x, jumped, cut, bandwidth=0.3)
+    assert est["jump"] == pytest.approx(0.05, abs=3 * est["se"]) and est["z"] > 4
+    none = threshold_jump(x, smooth, cut, bandwidth=0.3)
+    assert abs(none["z"]) < 3.5
+    with pytest.raises(ValueError, match="too few authors"):
+        threshold_jump(x, smooth, 10.0, bandwidth=0.1)
+
+
+def test_panel_composition_against_counts() -> None:
+    tier = pd.Series(["mainstream"] * 90 + ["edgy"] * 10)
+    panel = np.r_[np.zeros(85, bool), np.ones(5, bool), np.zeros(5, bool), np.ones(5, bool)]
+    out = panel_composition(panel, pd.get_dummies(tier).astype(float))
+    assert out.loc["edgy", "population_share"] == pytest.approx(0.1)
+    assert out.loc["edgy", "panel_share"] == pytest.approx(0.5)
+    assert out.loc["edgy", "representation"] == pytest.approx(5.0)
+    assert out.loc["mainstream", "panel_rate"] == pytest.approx(5 / 90)
+
+
+@pytest.fixture(scope="module")
+def separated() -> tuple[xr.DataArray, np.ndarray]:
+    counts, _, truth = simulate_counts(800, 30, 3, separation=1.5, mean_total=150, seed=4)
+    return counts, truth["segment"]
+
+
+def test_baselines_recover_well_separated_segments(separated: tuple[xr.DataArray, np.ndarray]) -> None:
+    counts, truth = separated
+    results = {
+        "kmeans": kmeans_shares(counts, 3),
+        "gmm": gmm_shares(counts, 3),
+        "lda": topic_model(counts, 3, method="lda", max_iter=10),
+        "nmf": topic_model(counts, 3, method="nmf"),
+    }
+    for key, result in results.items():
+        labels = result.labels.values
+        assert labels.shape == (800,)
+        assert adjusted_rand_score(truth, labels) > 0.6, key
+        if result.probability is not None:
+            np.testing.assert_allclose(result.probability.sum("segment"), 1.0, atol=1e-8)
+            assert (result.probability >= 0).all()
+    assert results["gmm"].heldout_score is not None
+    assert results["lda"].heldout_score is not None and results["lda"].heldout_score < 0  # log-likelihood of counts
+
+
+def test_hdbscan_labels_noise_and_clusters(separated: tuple[xr.DataArray, np.ndarray]) -> None:
+    counts, truth = separated
+    res = hdbscan_shares(counts, min_cluster_size=40)
+    labels = res.labels.values
+    clustered = labels >= 0
+    assert clustered.mean() > 0.3
+    assert adjusted_rand_score(truth[clustered], labels[clustered]) > 0.5
+
+
+def test_baselines_refuse_authors_without_counts(separated: tuple[xr.DataArray, np.ndarray]) -> None:
+    counts, _ = separated
+    bad = counts.copy()
+    bad[3] = 0
+    with pytest.raises(ValueError, match="have no count"):
+        kmeans_shares(bad, 3)
+    with pytest.raises(ValueError, match="'lda' or 'nmf'"):
+        topic_model(counts, 3, method="pca")
