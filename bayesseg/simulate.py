@@ -715,7 +715,13 @@ def _simulate_chunk(
         m = 1 + rng.poisson(extra, size=with_block.size)
         draw_img = np.repeat(with_block, m)
         draw_auth = img_author[draw_img]
-        cum = np.cumsum(p[:, cols] / mass[:, None], axis=1)
+        # an author whose profile puts no mass on the block (the Dirichlet draw underflowed to 0
+        # for every label of a small block) never draws from it (share 0); a uniform row keeps
+        # the stacked CDF increasing (NaN rows made searchsorted return indices of other authors)
+        within = np.divide(
+            p[:, cols], mass[:, None], out=np.full((n, cols.size), 1.0 / cols.size), where=mass[:, None] > 0
+        )
+        cum = np.cumsum(within, axis=1)
         cum[:, -1] = 1.0
         flat = (cum + np.arange(n)[:, None]).ravel()
         u = rng.random(draw_img.size) * (1 - 1e-12)
