@@ -309,6 +309,30 @@ def _cmd_trends(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rank(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bayesseg.content import post_counts, rank_posts
+    from bayesseg.model import SegmentModel
+    from bayesseg.taxonomy import Taxonomy
+
+    path = Path(args.model)
+    model = SegmentModel.load(path / "model.nc" if path.is_dir() else path)
+    posts = Path(args.posts)
+    if not posts.is_file():
+        raise FileNotFoundError(f"posts file {posts} not found")
+    counts, excluded = post_counts(pd.read_csv(posts), Taxonomy.from_toml(args.taxonomy))
+    if len(excluded):
+        console.print(f"[yellow]not ranked: {len(excluded)} post(s) without a label with a category[/]")
+    if counts.empty:
+        raise CLIError("no post has a label with a category: nothing to rank")
+    ranked = rank_posts(model, counts, args.segment)
+    out = pd.concat([ranked.reset_index(), excluded], ignore_index=True)
+    out.to_csv(args.out, index=False)
+    print(args.out)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bayesseg", description="Bayesian segmentation of fashion accounts.")
     p.add_argument("--version", action="version", version=f"bayesseg {__version__}")
@@ -372,6 +396,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-write-back", action="store_true", help="do not write result tables to the warehouse")
     r.add_argument("--dry-run", action="store_true", help="list the stages without running them")
     r.set_defaults(func=_cmd_run)
+
+    rk = sub.add_parser("rank", help="rank new posts by how typical their labels are of a segment")
+    rk.add_argument("--model", required=True, help="a saved model (model.nc or the folder of a run)")
+    rk.add_argument("--posts", required=True, help="CSV with POST_ID, TYPE, LABEL_NAME (one row per label)")
+    rk.add_argument("--segment", required=True, help="target segment name (e.g. luxury)")
+    rk.add_argument("--taxonomy", help=taxonomy_help)
+    rk.add_argument("--out", default="ranked_posts.csv", help="output CSV (default ranked_posts.csv)")
+    rk.set_defaults(func=_cmd_rank)
 
     t = sub.add_parser("trends", help="trend series of the panels, raw and corrected for panel selection")
     t.add_argument("--source", help=source_help)

@@ -121,6 +121,27 @@ def test_trends_command_reuses_a_saved_model(duckdb_run, tmp_path, capsys):
     assert "declares no trend" in capsys.readouterr().err
 
 
+def test_rank_command_ranks_posts_for_a_segment(duckdb_run, tmp_path):
+    warehouse, out = duckdb_run
+    con = duckdb.connect(str(warehouse), read_only=True)
+    labels = con.execute(
+        "SELECT IMAGE_ID AS POST_ID, TYPE, LABEL_NAME FROM TECHTEST.MART_IMAGES_LABELS "
+        "WHERE IMAGE_ID IN (SELECT DISTINCT IMAGE_ID FROM TECHTEST.MART_IMAGES_LABELS LIMIT 30)"
+    ).df()
+    con.close()
+    posts = tmp_path / "posts.csv"
+    labels.to_csv(posts, index=False)
+    ranked_csv = tmp_path / "ranked.csv"
+    args = ["rank", "--model", str(out), "--posts", str(posts), "--segment", "luxury", "--out", str(ranked_csv)]
+    assert main(args) == 0
+    ranked = pd.read_csv(ranked_csv)
+    assert set(ranked["post"]) == set(labels["POST_ID"])  # ranked or excluded with a reason
+    scored = ranked.dropna(subset=["rank"])
+    assert scored["prob_segment"].is_monotonic_decreasing and scored["prob_segment"].between(0, 1).all()
+    assert ranked.loc[ranked["rank"].isna(), "reason"].eq("no label with a category").all()
+    assert main([*args[:-2], "--segment", "goth", "--out", str(ranked_csv)]) == 2
+
+
 def test_saved_model_loads_and_scores_identically(duckdb_run):
     warehouse, out = duckdb_run
     model = SegmentModel.load(out / "model.nc")
