@@ -331,7 +331,7 @@ class RunSpec:
             raise fail("output.schema", f"must be a plain identifier, got {schema!r}")
         trends = TrendConfig.from_dict(table("trends", set(TrendConfig.KEYS)), fail)
         unknown_cov = set(trends.propensity_covariates) - {c.name for c in covariates}
-        if trends.weighting == "propensity" and unknown_cov:
+        if trends.trends and trends.weighting == "propensity" and unknown_cov:
             raise fail(
                 "trends.propensity_covariates", f"{sorted(unknown_cov)} are not covariates of the model ({names})"
             )

@@ -36,7 +36,10 @@ def test_trend_parse() -> None:
         ({"trim_ratio": 1.0}, "trends.trim_ratio"),
         ({"replicates": 5}, r"trends.replicates: must be an integer >= 20"),
         ({"smooth_weeks": -1}, "trends.smooth_weeks"),
-        ({"propensity_covariates": ["log_height"]}, r"\['log_height'\] are not covariates of the model"),
+        (
+            {"series": ["pattern:stripes"], "propensity_covariates": ["log_height"]},
+            r"\['log_height'\] are not covariates of the model",
+        ),
     ],
 )
 def test_trend_config_errors_name_the_key(doc: dict, match: str) -> None:
