@@ -3,6 +3,7 @@
 The warehouse does the heavy lifting (millions of label rows); bayesseg reads compact aggregates:
 
 * :func:`author_category_counts`: author × category label counts in long sparse form;
+* :func:`author_period_category_counts`: the same per week, month or quarter (segments over time);
 * :func:`author_covariates`: one row per author with followers, follows, posting activity,
   engagement, the fashion-forward flag and the current tier;
 * :func:`weekly_label_counts` and :func:`author_week_activity`: weekly counts per (author, week,
@@ -41,12 +42,14 @@ from bayesseg.sql import sql_literal, taxonomy_values
 from bayesseg.taxonomy import Taxonomy
 
 __all__ = [
+    "PERIODS",
     "SCHEMAS",
     "TIER_THRESHOLDS",
     "Aggregates",
     "aggregate",
     "author_category_counts",
     "author_covariates",
+    "author_period_category_counts",
     "author_week_activity",
     "counts_to_xarray",
     "label_inventory",
@@ -59,6 +62,12 @@ TIER_THRESHOLDS: tuple[float, float] = (12_000.0, 40_000.0)
 
 SCHEMAS: dict[str, dict[str, str]] = {
     "author_category_counts": {"author": "int64", "category": "str", "count": "int64"},
+    "author_period_category_counts": {
+        "author": "int64",
+        "period": "datetime64[us]",
+        "category": "str",
+        "count": "int64",
+    },
     "label_inventory": {
         "type": "str",
         "label_name": "str",
@@ -103,7 +112,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
 }
 """Column names and dtypes of each aggregate, as returned."""
 
-_RENAME = {"AUTHORID": "author", "N": "count", "WEEK": "week"}
+_RENAME = {"AUTHORID": "author", "N": "count", "WEEK": "week", "PERIOD": "period"}
 
 
 def _normalise(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -149,6 +158,42 @@ def author_category_counts(source: Source, taxonomy: Taxonomy) -> pd.DataFrame:
     """
     raw = source.run("author_category_counts", taxonomy=taxonomy_values(taxonomy))
     return _normalise(raw, "author_category_counts")
+
+
+PERIODS = ("week", "month", "quarter")
+"""Periods :func:`author_period_category_counts` accepts."""
+
+
+def author_period_category_counts(source: Source, taxonomy: Taxonomy, period: str = "month") -> pd.DataFrame:
+    """Author × period × category label counts, long and sparse, counted in the warehouse.
+
+    The counting rules of :func:`author_category_counts`, with each image dated by the author's
+    first post showing it, so that an author's counts summed over periods equal their counts.
+
+    Parameters
+    ----------
+    source : Source
+        The warehouse.
+    taxonomy : Taxonomy
+        Maps labels to categories.
+    period : {"week", "month", "quarter"}, default "month"
+        Length of a period.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``author``, ``period`` (first day of the period: a Monday for weeks),
+        ``category`` and ``count`` (> 0); one row per (author, period, category) with labels.
+
+    Raises
+    ------
+    ValueError
+        If `period` is not one of :data:`PERIODS`.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {PERIODS}, got {period!r}")
+    raw = source.run("author_period_category_counts", taxonomy=taxonomy_values(taxonomy), period=period.upper())
+    return _normalise(raw, "author_period_category_counts")
 
 
 def label_inventory(source: Source, taxonomy: Taxonomy) -> pd.DataFrame:

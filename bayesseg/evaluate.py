@@ -7,7 +7,10 @@
   FASHION_INTEREST_SEGMENT), by cross-validated logistic regression;
 * :func:`threshold_jump`: whether an author characteristic jumps at a follower cut (12k, 40k) or
   runs continuously through it (local linear regression discontinuity);
-* :func:`panel_composition`: who is over- and under-represented in a panel.
+* :func:`panel_composition`: who is over- and under-represented in a panel;
+* :func:`mixture_log_density`: held-out log predictive density of any segmentation read as a
+  multinomial mixture (bayesseg's own: :meth:`bayesseg.model.SegmentModel.log_predictive_density`);
+* :func:`segments_over_time`: segment shares per period and a permutation test of profile drift.
 
 References
 ----------
@@ -23,6 +26,7 @@ Imbens, G. W., & Lemieux, T. (2008). Regression discontinuity designs: a guide t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +38,10 @@ __all__ = [
     "agreement",
     "coassignment",
     "membership_entropy",
+    "mixture_log_density",
     "panel_composition",
     "predictive_auc",
+    "segments_over_time",
     "threshold_jump",
 ]
 
@@ -282,3 +288,261 @@ def panel_composition(in_panel: Any, groups: pd.DataFrame) -> pd.DataFrame:
     out["representation"] = out["panel_share"] / out["population_share"]
     out["panel_rate"] = pan / pop
     return out
+
+
+def mixture_log_density(
+    train: xr.DataArray, responsibility: Any, test: xr.DataArray, *, pseudocount: float = 0.5
+) -> xr.DataArray:
+    """Held-out log predictive density of a hard or soft segmentation read as a multinomial mixture.
+
+    A segmentation of the training authors implies a predictive distribution for a new author:
+    p(y) = sum_k w_k Multinomial(y | n, p_k), with w_k the segments' shares and p_k their pooled
+    category shares (smoothed by `pseudocount`). This puts baselines without a likelihood of
+    their own (k-means, HDBSCAN) on the scale of bayesseg's
+    :meth:`bayesseg.model.SegmentModel.log_predictive_density` (nats per author, multinomial
+    coefficient included).
+
+    Parameters
+    ----------
+    train : xarray.DataArray, dims (author, category)
+        Label counts of the authors the segmentation was made on.
+    responsibility : array_like, shape (n_train,) of int or (n_train, K) of float
+        Hard labels (a negative label, e.g. HDBSCAN's noise, joins no segment) or soft memberships
+        (rows summing to one).
+    test : xarray.DataArray, dims (author, category)
+        Held-out counts with the same categories.
+    pseudocount : float, default 0.5
+        Added to every segment × category count before normalising (a Dirichlet(0.5) posterior
+        mean; keeps categories a segment never used possible).
+
+    Returns
+    -------
+    xarray.DataArray, dims (author,)
+        log p(y_i) of every held-out author, in nats.
+
+    Raises
+    ------
+    ValueError
+        If categories differ, the responsibilities do not match the training authors or do not sum
+        to one, or no training author belongs to a segment.
+
+    References
+    ----------
+    Gelman, A., Hwang, J., & Vehtari, A. (2014). Understanding predictive information criteria for
+    Bayesian models. *Statistics and Computing* 24, 997-1016. https://doi.org/10.1007/s11222-013-9416-2
+    """
+    from scipy import special
+
+    if list(train["category"].values) != list(test["category"].values):
+        raise ValueError("train and test have different categories (or orders)")
+    y = train.transpose("author", "category").values.astype(float)
+    r = np.asarray(responsibility)
+    if r.ndim == 1:
+        if len(r) != len(y):
+            raise ValueError(f"{len(r)} labels for {len(y)} training authors")
+        labels = np.unique(r[r >= 0])
+        r = (r[:, None] == labels[None, :]).astype(float)
+    elif r.shape[0] != len(y):
+        raise ValueError(f"responsibility has {r.shape[0]} rows for {len(y)} training authors")
+    elif not np.allclose(r.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError("soft responsibilities must sum to one per author")
+    if r.shape[1] == 0 or r.sum() == 0:
+        raise ValueError("no training author belongs to a segment")
+    weight = r.sum(axis=0) / r.sum()
+    prof = r.T @ y + pseudocount
+    log_p = np.log(prof / prof.sum(axis=1, keepdims=True))  # (K, C)
+    z = test.transpose("author", "category").values.astype(float)
+    n = z.sum(axis=1)
+    log_coef = special.gammaln(n + 1) - special.gammaln(z + 1).sum(axis=1)
+    comp = z @ log_p.T + np.log(np.maximum(weight, 1e-300))[None, :]
+    return xr.DataArray(
+        log_coef + special.logsumexp(comp, axis=1),
+        dims=("author",),
+        coords={"author": test["author"].values},
+        name="log_density",
+    )
+
+
+def _total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return 0.5 * np.abs(p - q).sum(axis=-1)
+
+
+def segments_over_time(
+    counts: xr.DataArray,
+    memberships: xr.DataArray,
+    *,
+    replicates: int = 200,
+    permutations: int = 200,
+    ci_prob: float = 0.9,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Segment shares per period and a test of whether segment profiles drift, with bands.
+
+    Per period p (from :func:`bayesseg.aggregate.author_period_category_counts`), with soft
+    memberships r_ik:
+
+    * ``author_share``: the segment's share of the authors active in p,
+      sum_i r_ik a_ip / sum_i a_ip (a_ip = 1 when author i has labels in p);
+    * ``label_share``: its share of the labels of p, sum_i r_ik n_ip / sum_i n_ip;
+    * ``profile``: its category shares in p, sum_i r_ik y_ipc / sum_i r_ik n_ip.
+
+    Bands combine the segmentation's uncertainty with the authors' sampling: replicate b draws
+    authors with replacement and uses posterior draw b (cycling through the draws).
+
+    Drift: the model holds each author's category mix fixed over time. The statistic of segment k
+    is the label-weighted mean total-variation distance between its per-period profiles and its
+    pooled profile; its null distribution comes from permuting every author's labels across
+    their periods (each author keeps their category counts and their labels per period, only
+    the timing is shuffled). The p-value is (1 + #{null >= observed}) / (1 + permutations). A
+    small p-value says the segment's authors change what they post over time, beyond the
+    changes of which authors are active.
+
+    Parameters
+    ----------
+    counts : xarray.DataArray, dims (author, period, category)
+        Label counts per period.
+    memberships : xarray.DataArray, dims (draw, author, segment)
+        Posterior draws of r_ik for (at least) the authors of `counts`.
+    replicates : int, default 200
+        Bootstrap × posterior replicates of the bands.
+    permutations : int, default 200
+        Permutations of the drift test.
+    ci_prob : float, default 0.9
+        Probability of the equal-tailed bands.
+    seed : int, default 0
+        Seed of the resampling and the permutations.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``period``, ``segment``, ``category``, ``draw`` (the replicates): ``author_share``,
+        ``label_share`` (period, segment) with ``*_low`` / ``*_high``; ``profile`` (period,
+        segment, category) with ``profile_low`` / ``profile_high``; ``active_authors`` and
+        ``labels`` (period); ``drift`` (period, segment: total-variation distance to the pooled
+        profile, posterior-mean memberships), ``drift_null_high`` (period, segment: its ``ci_prob``
+        quantile under the permutation null); ``drift_statistic`` and ``drift_pvalue``
+        (segment). Periods without labels are NaN.
+
+    Raises
+    ------
+    ValueError
+        If an author of `counts` has no membership, dims are missing, or counts are negative.
+
+    References
+    ----------
+    Rubin, D. B. (1981). The Bayesian bootstrap. *The Annals of Statistics* 9(1), 130-134.
+    https://doi.org/10.1214/aos/1176345338
+
+    Good, P. (2005). *Permutation, Parametric, and Bootstrap Tests of Hypotheses*, 3rd ed.
+    Springer. https://doi.org/10.1007/b138696
+    """
+    for dim in ("author", "period", "category"):
+        if dim not in counts.dims:
+            raise ValueError(f"counts lacks dim {dim!r} (dims {counts.dims})")
+    for dim in ("draw", "author", "segment"):
+        if dim not in memberships.dims:
+            raise ValueError(f"memberships lacks dim {dim!r} (dims {memberships.dims})")
+    authors = counts["author"].values
+    missing = np.setdiff1d(authors, memberships["author"].values)
+    if missing.size:
+        raise ValueError(f"{missing.size} author(s) of counts have no membership, e.g. {missing[:5].tolist()}")
+    y = counts.transpose("author", "period", "category").values.astype(float)
+    if (y < 0).any() or not np.isfinite(y).all():
+        raise ValueError("counts must be finite and non-negative")
+    r_draws = memberships.transpose("draw", "author", "segment").sel(author=authors).values
+    n_a, n_p, n_c = y.shape
+    n_k = r_draws.shape[-1]
+    n_ip = y.sum(axis=2)  # (author, period)
+    active = (n_ip > 0).astype(float)
+
+    def stats(m: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """m: author multiplicities; r: (author, segment) -> author_share, label_share, profile."""
+        wr = m[:, None] * r  # (a, k)
+        act = active.T @ wr  # (p, k)
+        lab = n_ip.T @ wr  # (p, k)
+        prof = np.einsum("apc,ak->pkc", y, wr)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a_share = act / act.sum(axis=1, keepdims=True)
+            l_share = lab / lab.sum(axis=1, keepdims=True)
+            prof = prof / prof.sum(axis=2, keepdims=True)
+        return a_share, l_share, prof
+
+    ones = np.ones(n_a)
+    r_mean = r_draws.mean(axis=0)
+    a0, l0, p0 = stats(ones, r_mean)
+    rng = np.random.default_rng(seed)
+    reps = {"author_share": np.empty((replicates, n_p, n_k)), "label_share": np.empty((replicates, n_p, n_k))}
+    reps["profile"] = np.empty((replicates, n_p, n_k, n_c))
+    for b in range(replicates):
+        m = np.bincount(rng.integers(0, n_a, n_a), minlength=n_a).astype(float)
+        out = stats(m, r_draws[b % r_draws.shape[0]])
+        for key, v in zip(("author_share", "label_share", "profile"), out, strict=True):
+            reps[key][b] = v
+
+    # drift: observed statistic, then the permutation null (labels shuffled across periods within author)
+    def drift(seg_period_cat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(p, k, c) weighted label counts -> TV per (p, k) and the label-weighted mean per k."""
+        tot_pk = seg_period_cat.sum(axis=2)
+        pooled = seg_period_cat.sum(axis=0)
+        pooled = pooled / pooled.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prof = seg_period_cat / tot_pk[..., None]
+        tv = _total_variation(prof, pooled[None])
+        stat = np.nansum(tv * tot_pk, axis=0) / tot_pk.sum(axis=0)
+        return tv, stat
+
+    ycount = y.astype(np.int64)
+    obs_tv, obs_stat = drift(np.einsum("apc,ak->pkc", y, r_mean))
+    # one token per label: (author, category); the periods of an author's tokens are permuted
+    a_idx, p_idx, c_idx = np.nonzero(ycount)
+    reps_n = ycount[a_idx, p_idx, c_idx]
+    tok_author = np.repeat(a_idx, reps_n)
+    tok_period = np.repeat(p_idx, reps_n)
+    tok_cat = np.repeat(c_idx, reps_n)
+    null_stat = np.empty((permutations, n_k))
+    null_tv = np.empty((permutations, n_p, n_k))
+    weights = r_mean[tok_author]  # (tokens, k)
+    for b in range(permutations):
+        order = np.lexsort((rng.random(tok_author.size), tok_author))  # random order within author
+        shuffled_period = tok_period[order]  # tokens are sorted by author already: same blocks
+        flat = shuffled_period * n_c + tok_cat
+        spc = np.stack(
+            [np.bincount(flat, weights=weights[:, k], minlength=n_p * n_c).reshape(n_p, n_c) for k in range(n_k)],
+            axis=1,
+        )
+        null_tv[b], null_stat[b] = drift(spc)
+    pvalue = (1 + (null_stat >= obs_stat[None]).sum(axis=0)) / (1 + permutations)
+
+    lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # periods without labels: NaN bands
+        q = {k: np.nanquantile(v, [lo_q, hi_q], axis=0) for k, v in reps.items()}
+        null_high = np.nanquantile(null_tv, ci_prob, axis=0)
+    dims_pk = ("period", "segment")
+    return xr.Dataset(
+        {
+            "author_share": (dims_pk, a0),
+            "author_share_low": (dims_pk, q["author_share"][0]),
+            "author_share_high": (dims_pk, q["author_share"][1]),
+            "label_share": (dims_pk, l0),
+            "label_share_low": (dims_pk, q["label_share"][0]),
+            "label_share_high": (dims_pk, q["label_share"][1]),
+            "profile": (("period", "segment", "category"), p0),
+            "profile_low": (("period", "segment", "category"), q["profile"][0]),
+            "profile_high": (("period", "segment", "category"), q["profile"][1]),
+            "author_share_draws": (("draw", *dims_pk), reps["author_share"]),
+            "active_authors": (("period",), active.sum(axis=0)),
+            "labels": (("period",), n_ip.sum(axis=0)),
+            "drift": (dims_pk, obs_tv),
+            "drift_null_high": (dims_pk, null_high),
+            "drift_statistic": (("segment",), obs_stat),
+            "drift_pvalue": (("segment",), pvalue),
+        },
+        coords={
+            "period": counts["period"].values,
+            "segment": memberships["segment"].values,
+            "category": counts["category"].values,
+            "draw": np.arange(replicates),
+        },
+        attrs={"ci_prob": ci_prob, "permutations": permutations},
+    )

@@ -113,7 +113,7 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
 _CENTRED_AUTHORS_PER_SEGMENT = 250
 _SEGMENT_VARS = ("profile", "concentration", "intercept", "slope")
 _SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
-_FILE_FORMAT = 1
+_FILE_FORMAT = 2  # 2: anchors stored in order (format 1 sorted them by name)
 
 
 @dataclass(frozen=True)
@@ -272,8 +272,14 @@ class SegmentModel:
         )
 
     def config_dict(self) -> dict[str, Any]:
-        """Everything that defines the model (not the sampler): K and the priors."""
-        return {"n_segments": self.n_segments, "model_config": self.model_config}
+        """Everything that defines the model (not the sampler): K and the priors.
+
+        The anchors are a list of ``[name, categories]`` pairs: their order is the segments'
+        order, which a JSON object with sorted keys would lose.
+        """
+        config = dict(self.model_config)
+        config["anchors"] = [[name, list(cats)] for name, cats in self.model_config["anchors"].items()]
+        return {"n_segments": self.n_segments, "model_config": config}
 
     @property
     def config_hash(self) -> str:
@@ -639,6 +645,21 @@ class SegmentModel:
             out[name] = np.ascontiguousarray(v.reshape(total, *v.shape[2:])[idx], dtype=np.float64)
         return out
 
+    def _new_authors(
+        self, counts: xr.DataArray, covariates: xr.DataArray | None
+    ) -> tuple[xr.DataArray, np.ndarray, np.ndarray]:
+        """Checked counts in the model's category order, their authors, standardised covariates."""
+        self._require_fit()
+        counts = _check_counts(counts)
+        missing = [c for c in self.categories if c not in counts["category"].values]
+        extra = [c for c in counts["category"].values if c not in self.categories]
+        if missing or extra:
+            raise ValueError(f"counts' categories differ from the model's: missing {missing}, unexpected {extra}")
+        counts = counts.sel(category=self.categories)
+        authors = counts["author"].values
+        cov = _check_covariates(covariates, authors) if self.covariate_names else None
+        return counts, authors, self._standardise(cov, len(authors))
+
     def predict_proba(
         self,
         counts: xr.DataArray,
@@ -681,16 +702,7 @@ class SegmentModel:
         ValueError
             If categories or covariates do not match the fitted model, or counts are malformed.
         """
-        self._require_fit()
-        counts = _check_counts(counts)
-        missing = [c for c in self.categories if c not in counts["category"].values]
-        extra = [c for c in counts["category"].values if c not in self.categories]
-        if missing or extra:
-            raise ValueError(f"counts' categories differ from the model's: missing {missing}, unexpected {extra}")
-        counts = counts.sel(category=self.categories)
-        authors = counts["author"].values
-        cov = _check_covariates(covariates, authors) if self.covariate_names else None
-        x = self._standardise(cov, len(authors))
+        counts, authors, x = self._new_authors(counts, covariates)
         params = self._thinned_params(max_draws)
         segs = self.segment_names
         pieces = []
@@ -726,6 +738,60 @@ class SegmentModel:
             },
             coords={"author": authors, "segment": segs},
             attrs={"ci_prob": ci_prob},
+        )
+
+    def log_predictive_density(
+        self,
+        counts: xr.DataArray,
+        covariates: xr.DataArray | None = None,
+        *,
+        max_draws: int | None = None,
+        batch_authors: int = 2_000,
+    ) -> xr.DataArray:
+        r"""Log predictive density of (held-out) authors' label counts under the posterior.
+
+        :math:`\log \frac{1}{S} \sum_s \sum_k \pi_{ik}(s) \, \mathrm{DM}(y_i \mid \alpha_k(s))`,
+        the segment marginalised and the multinomial coefficient included, so that it compares
+        with any other model of the same counts (e.g.
+        :func:`bayesseg.evaluate.mixture_log_density` for a baseline). Summed over authors not in
+        the fit it is the held-out expected log predictive density (elpd).
+
+        Parameters
+        ----------
+        counts : xarray.DataArray, dims (author, category)
+            Label counts with the fitted model's categories.
+        covariates : xarray.DataArray, dims (author, covariate), optional
+            Raw covariates (as :meth:`predict_proba`).
+        max_draws : int, optional
+            Thin the posterior to at most this many draws (default ``membership_draws``).
+        batch_authors : int, default 2000
+            Authors per batch.
+
+        Returns
+        -------
+        xarray.DataArray, dims (author,)
+            In nats.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`predict_proba`.
+
+        References
+        ----------
+        Vehtari, A., Gelman, A., & Gabry, J. (2017). Practical Bayesian model evaluation using
+        leave-one-out cross-validation and WAIC. *Statistics and Computing* 27, 1413-1432.
+        https://doi.org/10.1007/s11222-016-9696-4
+        """
+        counts, authors, x = self._new_authors(counts, covariates)
+        params = self._thinned_params(max_draws)
+        out = []
+        for start in range(0, len(authors), batch_authors):
+            sl = slice(start, start + batch_authors)
+            _, ll = self._log_membership(params, SparseCounts.from_dense(counts.values[sl]), x[sl])
+            out.append(special.logsumexp(ll, axis=0) - np.log(ll.shape[0]))
+        return xr.DataArray(
+            np.concatenate(out), dims=("author",), coords={"author": authors}, name="log_predictive_density"
         )
 
     def memberships(self, ci_prob: float = 0.9) -> xr.Dataset:
@@ -925,7 +991,9 @@ class SegmentModel:
                 f"this is bayesseg {__version__}: refit the model"
             )
         config = json.loads(attrs["config"])
-        model = cls(config["n_segments"], config["model_config"], json.loads(attrs.get("sampler_config", "{}")))
+        model_config = dict(config["model_config"])
+        model_config["anchors"] = dict((name, cats) for name, cats in model_config["anchors"])
+        model = cls(config["n_segments"], model_config, json.loads(attrs.get("sampler_config", "{}")))
         if model.config_hash != attrs["config_hash"]:
             raise ModelFileError(f"{path}: its config does not match its config hash (file altered?)")
         if expect is not None and expect.config_hash != model.config_hash:
@@ -935,6 +1003,11 @@ class SegmentModel:
             )
         model.idata = tree
         post = tree["posterior"].to_dataset()
+        stored = [str(v) for v in post["segment"].values]
+        if stored != model.segment_names:
+            raise ModelFileError(
+                f"{path}: its posterior's segments {stored} differ from its config's {model.segment_names}"
+            )
         model.categories = [str(c) for c in post["category"].values]
         model.covariate_names = [str(c) for c in post["covariate"].values]
         model._x_mean = np.array(json.loads(attrs["covariate_mean"]))

@@ -22,8 +22,9 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from bayesseg.pipeline import RunResult
+    from bayesseg.trends import TrendResult
 
-__all__ = ["SECTIONS", "write_report"]
+__all__ = ["SECTIONS", "HtmlDocument", "ppc_html", "trends_html", "write_report"]
 
 SECTIONS: dict[str, str] = {
     "summary": "Run",
@@ -77,13 +78,93 @@ def _table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) ->
     return frame.to_html(index=index, border=0, float_format=lambda v: floatfmt.format(v), na_rep="", escape=True)
 
 
-def _section(key: str, body: str) -> str:
-    return f'<section id="{key}"><h2>{html.escape(SECTIONS[key])}</h2>\n{body}\n</section>'
-
-
 def _p(text: str, cls: str = "") -> str:
     attr = f' class="{cls}"' if cls else ""
     return f"<p{attr}>{html.escape(text)}</p>"
+
+
+class HtmlDocument:
+    """A self-contained HTML document of sections (the run report's layout), for analyses.
+
+    Figures are embedded as base64 PNG and the style is inline, so the file opens in a browser
+    without a server. Each section is a ``<section id=KEY>`` with a ``<h2>`` title, listed in a
+    table of contents.
+
+    Parameters
+    ----------
+    title : str
+        The document's title (``<title>`` and ``<h1>``).
+
+    Examples
+    --------
+    >>> doc = HtmlDocument("Q2: the current rule")
+    >>> doc.add("tiers", "Tiers", doc.paragraph("Authors per tier."), doc.table(frame))  # doctest: +SKIP
+    >>> doc.write("q2.html")  # doctest: +SKIP
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.sections: list[tuple[str, str, str]] = []
+
+    @staticmethod
+    def figure(fig: Any) -> str:
+        """HTML of a matplotlib figure (closed) or an arviz-plots PlotCollection, embedded as PNG."""
+        return _pc_png(fig) if hasattr(fig, "viz") else _png(fig)
+
+    @staticmethod
+    def table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) -> str:
+        """HTML of a DataFrame; floats formatted with `floatfmt`."""
+        return _table(frame, floatfmt=floatfmt, index=index)
+
+    @staticmethod
+    def paragraph(text: str, cls: str = "") -> str:
+        """An escaped paragraph; ``cls="note"`` or ``"warn"`` styles it."""
+        return _p(text, cls)
+
+    def add(self, key: str, title: str, *parts: str) -> None:
+        """Append a section.
+
+        Parameters
+        ----------
+        key : str
+            The section's ``id`` (letters, digits, ``_``); must be new.
+        title : str
+            Its heading.
+        *parts : str
+            HTML fragments (from :meth:`figure`, :meth:`table`, :meth:`paragraph`...).
+
+        Raises
+        ------
+        ValueError
+            If `key` is not a plain identifier or repeats.
+        """
+        if not key.isidentifier():
+            raise ValueError(f"section key {key!r} must be a plain identifier")
+        if key in self.keys:
+            raise ValueError(f"section {key!r} already exists")
+        self.sections.append((key, title, "\n".join(parts)))
+
+    @property
+    def keys(self) -> list[str]:
+        """Section ids, in order."""
+        return [k for k, _, _ in self.sections]
+
+    def render(self) -> str:
+        """The whole document as a string."""
+        toc = "".join(f'<li><a href="#{k}">{html.escape(t)}</a></li>' for k, t, _ in self.sections)
+        body = "".join(f'<section id="{k}"><h2>{html.escape(t)}</h2>\n{b}\n</section>' for k, t, b in self.sections)
+        title = html.escape(self.title)
+        return (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{title}</h1><ul>{toc}</ul>{body}</body></html>"
+        )
+
+    def write(self, path: str | Path) -> Path:
+        """Write the document (parent folders created) and return its path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.render(), encoding="utf-8")
+        return path
 
 
 # ------------------------------------------------------------------------------ sections
@@ -272,9 +353,33 @@ def _convergence(r: RunResult) -> str:
 
 
 def _ppc(r: RunResult) -> str:
+    return ppc_html(r.ppc)
+
+
+def ppc_html(tree: Any) -> str:
+    """HTML of posterior predictive checks of label counts (rootogram, PIT, authors per category).
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        From :meth:`bayesseg.model.SegmentModel.posterior_predictive`: groups
+        ``posterior_predictive`` and ``observed_data`` with ``counts``, ``n_categories`` and
+        ``max_share``.
+
+    Returns
+    -------
+    str
+        HTML fragments: the rootogram of distinct categories per author, the PIT of the largest
+        category share, and the categories whose number of users falls outside the replicated
+        90 % interval.
+
+    References
+    ----------
+    Kleiber, C., & Zeileis, A. (2016). Visualizing count data regressions using rootograms.
+    *The American Statistician* 70(3), 296-303. https://doi.org/10.1080/00031305.2016.1173590
+    """
     import arviz_plots as ap
 
-    tree = r.ppc
     n_auth = tree["observed_data"].sizes["author"]
     body = _p(
         f"Replicated label counts of {n_auth:,} fitted authors from {tree['posterior_predictive'].sizes['draw']} "
@@ -323,11 +428,30 @@ def _loo(r: RunResult) -> str:
 
 
 def _trends(r: RunResult) -> str:
-    import matplotlib.pyplot as plt
-
     if r.trends is None:
         return _p(f"The trend series could not be built: {r.trends_error}", "warn")
-    t = r.trends
+    return trends_html(r.trends)
+
+
+def trends_html(t: TrendResult) -> str:
+    """HTML of trend series: raw and corrected fashion-forward series with bands, distances to the target, balance.
+
+    The run report's trends section, for analyses that build series themselves.
+
+    Parameters
+    ----------
+    t : bayesseg.trends.TrendResult
+        From :func:`bayesseg.trends.trend_series`.
+
+    Returns
+    -------
+    str
+        HTML fragments: a description, warnings, one figure per trend (and one of the segment
+        series when segments are panels), the RMSE table against the all-authors series and the
+        ASMD table.
+    """
+    import matplotlib.pyplot as plt
+
     s = t.series
     ci = float(s.attrs["ci_prob"])
     smooth = float(s.attrs["smooth_weeks"])
@@ -456,30 +580,25 @@ def write_report(result: RunResult, path: str | Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    parts = [
-        _section("summary", _summary(result)),
-        _section("quality", _quality(result)),
-        _section("excluded", _excluded(result)),
-        _section("profiles", _profiles(result)),
-        _section("effects", _effects(result)),
-        _section("uncertainty", _uncertainty(result)),
-        _section("tiers", _tiers(result)),
-        _section("convergence", _convergence(result)),
-        _section("ppc", _ppc(result)),
-    ]
+    doc = HtmlDocument("bayesseg run report")
+    builders = {
+        "summary": _summary,
+        "quality": _quality,
+        "excluded": _excluded,
+        "profiles": _profiles,
+        "effects": _effects,
+        "uncertainty": _uncertainty,
+        "tiers": _tiers,
+        "convergence": _convergence,
+        "ppc": _ppc,
+    }
     if result.fit.comparison is not None:
-        parts.append(_section("loo", _loo(result)))
+        builders["loo"] = _loo
     if result.trends is not None or result.trends_error is not None:
-        parts.append(_section("trends", _trends(result)))
+        builders["trends"] = _trends
     if result.validation is not None:
-        parts.append(_section("validation", _validation(result)))
-    toc = "".join(
-        f'<li><a href="#{k}">{html.escape(t)}</a></li>' for k, t in SECTIONS.items() if f'id="{k}"' in "".join(parts)
-    )
-    doc = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg run report</title>"
-        f"<style>{_CSS}</style></head><body><h1>bayesseg run report</h1><ul>{toc}</ul>{''.join(parts)}</body></html>"
-    )
-    path = Path(path)
-    path.write_text(doc, encoding="utf-8")
-    return path
+        builders["validation"] = _validation
+    for key in SECTIONS:  # in the order of SECTIONS
+        if key in builders:
+            doc.add(key, SECTIONS[key], builders[key](result))
+    return doc.write(path)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from bayesseg.aggregate import author_category_counts, author_covariates
 from bayesseg.pipeline import compute_trends, fit_segmentation, model_inputs
@@ -38,21 +39,43 @@ from bayesseg.simulate import TRENDS, simulate_warehouse
 from bayesseg.sources import DuckDBSource
 from bayesseg.spec import RunSpec
 from bayesseg.taxonomy import Taxonomy
+from bayesseg.trends import trend_data, trend_series
 
 
-def one_seed(seed: int, size: str | int, spec: RunSpec, workdir: Path) -> pd.DataFrame:
-    path = workdir / f"trend-bias-{seed}.duckdb"
+def one_seed(seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Path | None = None) -> pd.DataFrame:
+    """Figures of one seed; with `cache`, the seed's trend counts, authors, memberships and truth
+    are kept there (or read back), so that other ``[trends]`` settings skip simulation and fit."""
     t0 = time.perf_counter()
-    simulate_warehouse(path, size=size, seed=seed, overwrite=True)
-    taxonomy = Taxonomy.from_toml(spec.taxonomy)
-    with DuckDBSource(path) as src:
-        inputs = model_inputs(
-            author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
-        )
-        fit = fit_segmentation(inputs, spec, taxonomy)
-        res = compute_trends(src, spec, inputs, fit.model)
-        truth = src.query("SELECT TREND, WEEK, SHARE FROM TRUTH.TREND_SERIES WHERE POPULATION = 'all'")
-    path.unlink()
+    seed_dir = None if cache is None else cache / f"{size}-seed{seed}-fit{spec.fit_authors}"
+    if seed_dir is not None and (seed_dir / "done").exists():
+        data = xr.load_dataset(seed_dir / "data.nc")
+        authors = pd.read_parquet(seed_dir / "authors.parquet")
+        r = xr.load_dataarray(seed_dir / "memberships.nc")
+        truth = pd.read_parquet(seed_dir / "truth.parquet")
+        res = trend_series(data, authors, r, spec.trends, ci_prob=float(spec.output["ci_prob"]))
+    else:
+        path = workdir / f"trend-bias-{seed}.duckdb"
+        simulate_warehouse(path, size=size, seed=seed, overwrite=True)
+        taxonomy = Taxonomy.from_toml(spec.taxonomy)
+        with DuckDBSource(path) as src:
+            inputs = model_inputs(
+                author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
+            )
+            fit = fit_segmentation(inputs, spec, taxonomy)
+            res = compute_trends(src, spec, inputs, fit.model)
+            truth = src.query("SELECT TREND, WEEK, SHARE FROM TRUTH.TREND_SERIES WHERE POPULATION = 'all'")
+            if seed_dir is not None:
+                # the same inputs compute_trends used
+                seed_dir.mkdir(parents=True, exist_ok=True)
+                trend_data(src, spec.trends.trends).to_netcdf(seed_dir / "data.nc")
+                inputs.authors.to_parquet(seed_dir / "authors.parquet")
+                r = fit.model.predict_proba(
+                    inputs.counts, inputs.covariates, summary=False, max_draws=spec.trends.replicates
+                )
+                r.rename(sample="draw").astype(np.float32).to_netcdf(seed_dir / "memberships.nc")
+                truth.to_parquet(seed_dir / "truth.parquet")
+                (seed_dir / "done").touch()
+        path.unlink()
     truth["WEEK"] = pd.to_datetime(truth["WEEK"])
     s = res.series.sel(panel="fashion_forward")
     weeks = pd.to_datetime(s["week"].values)
@@ -114,6 +137,13 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=200)
     ap.add_argument("--draws", type=int, default=100)
     ap.add_argument("--weighting", default=None, help="override [trends] weighting")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="keep each seed's trend counts, memberships and truth here; a rerun with other [trends] "
+        "settings reads them instead of simulating and fitting again",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "trend_bias.csv")
     args = ap.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
@@ -139,7 +169,7 @@ def main() -> None:
     frames = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            f = one_seed(seed, size, spec, Path(tmp))
+            f = one_seed(seed, size, spec, Path(tmp), args.cache)
             frames.append(f)
             pd.concat(frames).to_csv(args.out, index=False)
             row = summarise(f).loc["all trends"]

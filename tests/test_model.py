@@ -199,6 +199,33 @@ def test_anchored_segments_carry_their_names(data):
         SegmentModel(3, model_config={"anchors": {"luxury": ["caviar"]}}).build_model(counts, cov)
 
 
+def test_anchor_order_survives_save_and_load(data, tmp_path):
+    """Anchors not in alphabetical order keep their segments after a round trip (format 1 sorted them)."""
+    counts, cov, _ = data
+    anchors = {"zeta": ["c1", "c2"], "alpha": ["c5", "c6"]}
+    m = SegmentModel(3, model_config={"anchors": anchors}, sampler_config={**FAST, "draws": 50, "tune": 100})
+    swapped = SegmentModel(3, model_config={"anchors": dict(reversed(list(anchors.items())))})
+    assert m.config_hash != swapped.config_hash  # the order is the segments' order
+    m.fit(counts, cov)
+    loaded = SegmentModel.load(
+        m.save(tmp_path / "anchored.nc"), expect=SegmentModel(3, model_config={"anchors": anchors})
+    )
+    assert loaded.segment_names == m.segment_names == ["zeta", "alpha", "segment_2"]
+    assert list(loaded.model_config["anchors"]) == ["zeta", "alpha"]
+    xr.testing.assert_equal(loaded.memberships(), m.memberships())
+    # a file whose posterior's segments disagree with its config is refused
+    tree = xr.open_datatree(tmp_path / "anchored.nc").load()
+    config = json.loads(tree.attrs["config"])
+    config["model_config"]["anchors"] = config["model_config"]["anchors"][::-1]
+    tree.attrs["config"] = json.dumps(config)
+    tree.attrs["config_hash"] = SegmentModel(
+        3, model_config={**m.model_config, "anchors": dict(config["model_config"]["anchors"])}
+    ).config_hash
+    tree.to_netcdf(tmp_path / "swapped.nc")
+    with pytest.raises(ModelFileError, match="differ from its config"):
+        SegmentModel.load(tmp_path / "swapped.nc")
+
+
 @pytest.mark.slow
 def test_recovery_at_moderate_separation_slow():
     counts, cov, truth = simulate_counts(1500, 30, 4, separation=1.2, seed=21)

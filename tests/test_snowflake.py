@@ -5,7 +5,7 @@ import pytest
 
 fakesnow = pytest.importorskip("fakesnow")
 
-from bayesseg.aggregate import aggregate  # noqa: E402
+from bayesseg.aggregate import aggregate, author_period_category_counts  # noqa: E402
 from bayesseg.quality import check_schema, data_quality  # noqa: E402
 from bayesseg.sources import DuckDBSource, SnowflakeSource, SourceError, open_source  # noqa: E402
 
@@ -29,6 +29,14 @@ def test_aggregates_equal_duckdb(snowflake_source, small_warehouse, taxonomy):
     got = aggregate(snowflake_source, taxonomy)
     for name in vars(expected):
         pd.testing.assert_frame_equal(getattr(got, name), getattr(expected, name), obj=name)
+
+
+def test_period_counts_equal_duckdb(snowflake_source, small_warehouse, taxonomy):
+    with DuckDBSource(small_warehouse) as duck:
+        expected = author_period_category_counts(duck, taxonomy, period="month")
+    got = author_period_category_counts(snowflake_source, taxonomy, period="month")
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_quality_report_equals_duckdb(snowflake_source, small_warehouse, taxonomy):

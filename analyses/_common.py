@@ -1,0 +1,204 @@
+"""What the four analyses share: arguments, the warehouse, the fitted model and its memberships.
+
+Not part of the library: a script of this folder imports it as ``_common`` (the folder is on
+``sys.path`` when a script runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesseg.aggregate import author_category_counts, author_covariates
+from bayesseg.model import SegmentModel
+from bayesseg.pipeline import ModelInputs, fit_segmentation, model_inputs, simulator_truth
+from bayesseg.report import HtmlDocument
+from bayesseg.sources import Source, default_warehouse_path, open_source
+from bayesseg.spec import RunSpec
+from bayesseg.taxonomy import Taxonomy
+
+OUT = Path(__file__).parent / "out"
+TIERS = ("mainstream", "trendy", "edgy")
+
+
+def parse_args(name: str, description: str) -> argparse.Namespace:
+    """The options every analysis takes."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument(
+        "--source",
+        default=None,
+        help="duckdb:PATH or snowflake[:CONNECTION] (default: the embedded DuckDB warehouse, simulated if missing)",
+    )
+    ap.add_argument("--config", default=None, help="model specification (default: models/fashion.toml)")
+    ap.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a fitted model: a run folder of `bayesseg run` (its model.nc) or a .nc file; else the model is fitted",
+    )
+    ap.add_argument(
+        "--fast",
+        action="store_true",
+        help="fit on 1,000 authors with 2 x (150 + 150) draws and fewer replicates (CI, a first look)",
+    )
+    ap.add_argument("--out", type=Path, default=OUT / f"{name}.html", help="the HTML report to write")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap.parse_args()
+
+
+@dataclass
+class Context:
+    """Everything an analysis reads."""
+
+    args: argparse.Namespace
+    source: Source
+    spec: RunSpec
+    taxonomy: Taxonomy
+    inputs: ModelInputs
+    model: SegmentModel
+    memberships: xr.Dataset
+    draws: xr.DataArray
+    truth: dict[str, pd.DataFrame] | None
+    seconds: dict[str, float]
+
+    @property
+    def authors(self) -> pd.DataFrame:
+        """The segmented authors' rows of the authors table, in the memberships' order."""
+        return self.inputs.authors.loc[self.memberships["author"].values]
+
+    @property
+    def modal(self) -> np.ndarray:
+        """Most likely segment (index) of each segmented author."""
+        return self.memberships["prob_mean"].argmax("segment").values
+
+    def tier_onehot(self) -> pd.DataFrame:
+        """The current tiers of the segmented authors, one-hot (an unknown tier: a row of zeros)."""
+        tier = self.authors["current_tier"]
+        return pd.DataFrame({t: (tier == t).to_numpy(dtype=float) for t in TIERS}, index=self.authors.index)
+
+    def true_segments(self) -> np.ndarray | None:
+        """The simulator's segment of each segmented author, or None for a real warehouse."""
+        if self.truth is None:
+            return None
+        t = self.truth["AUTHORS"].set_index("AUTHORID")["SEGMENT"]
+        return t.loc[self.memberships["author"].values].to_numpy()
+
+
+def prepare(args: argparse.Namespace, *, replicates: int = 200) -> Context:
+    """Open the warehouse, build the model's inputs, load or fit the model, score every author."""
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    spec = RunSpec.from_toml(args.config)
+    if args.fast:
+        spec = spec.replace(
+            fit_authors=min(spec.fit_authors, 1_000),
+            sampler={**spec.sampler, "tune": 150, "draws": 150},
+        )
+    if args.source is None and not default_warehouse_path().exists():
+        print(f"embedded warehouse {default_warehouse_path()} is missing: simulating a demo warehouse")
+    source = open_source(args.source)
+    taxonomy = Taxonomy.from_toml(spec.taxonomy)
+    inputs = model_inputs(
+        author_category_counts(source, taxonomy), author_covariates(source, spec.tiers), spec, taxonomy.category_names
+    )
+    seconds["inputs"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if args.model is not None:
+        path = args.model / "model.nc" if args.model.is_dir() else args.model
+        model = SegmentModel.load(path)
+        if model.categories != list(inputs.counts["category"].values):
+            raise SystemExit(f"the model {path} was fitted on other categories than the taxonomy's")
+    else:
+        print(f"fitting the segmentation (K = {spec.k_values}, fit sample {spec.fit_authors:,}) ...", flush=True)
+        model = fit_segmentation(inputs, spec, taxonomy).model
+    seconds["fit" if args.model is None else "load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mem = model.predict_proba(inputs.counts, inputs.covariates)
+    draws = model.predict_proba(inputs.counts, inputs.covariates, summary=False, max_draws=replicates)
+    assert isinstance(mem, xr.Dataset) and isinstance(draws, xr.DataArray)
+    seconds["scoring"] = time.perf_counter() - t0
+    return Context(
+        args=args,
+        source=source,
+        spec=spec,
+        taxonomy=taxonomy,
+        inputs=inputs,
+        model=model,
+        memberships=mem,
+        draws=draws.rename(sample="draw"),
+        truth=simulator_truth(source),
+        seconds=seconds,
+    )
+
+
+def data_section(doc: HtmlDocument, ctx: Context) -> None:
+    """The data and the model the analysis rests on."""
+    m = ctx.model
+    excluded = ctx.inputs.excluded["reason"].value_counts()
+    rows = {
+        "source": ctx.source.describe(),
+        "authors in the warehouse": f"{len(ctx.inputs.authors):,}",
+        "authors segmented": f"{ctx.memberships.sizes['author']:,}",
+        "authors excluded": ", ".join(f"{n:,} {r}" for r, n in excluded.items()) or "none",
+        "categories": f"{ctx.inputs.counts.sizes['category']}",
+        "segments": f"{m.n_segments}: {', '.join(m.segment_names)}",
+        "model": "loaded from " + str(ctx.args.model)
+        if ctx.args.model
+        else "fitted by this script" + (" (fast mode)" if ctx.args.fast else ""),
+        "simulator truth": "yes (validation shown)" if ctx.truth is not None else "no (a real warehouse)",
+        "stage times": ", ".join(f"{k} {v:.1f} s" for k, v in ctx.seconds.items()),
+    }
+    doc.add("data", "Data and model", doc.table(pd.DataFrame({"": list(rows.values())}, index=list(rows.keys()))))
+
+
+def fashion_forward_auc(ctx: Context) -> pd.DataFrame:
+    """Cross-validated AUC of FASHION_INTEREST_SEGMENT from the current tiers, followers and segments."""
+    from bayesseg.evaluate import predictive_auc
+
+    a = ctx.authors
+    y = a["fashion_interest_segment"].fillna(False).to_numpy(dtype=bool)
+    probs = pd.DataFrame(
+        ctx.memberships["prob_mean"].values[:, 1:],
+        index=a.index,
+        columns=[f"p_{s}" for s in ctx.model.segment_names[1:]],
+    )
+    covs = a[ctx.model.covariate_names].astype(float)
+    features = {
+        "current tiers (one-hot)": ctx.tier_onehot().iloc[:, 1:],
+        "model covariates (followers, engagement)": covs,
+        "bayesseg segment probabilities": probs,
+        "segment probabilities + covariates": pd.concat([probs, covs], axis=1),
+    }
+    rows = {name: predictive_auc(f, y, seed=ctx.args.seed) for name, f in features.items()}
+    out = pd.DataFrame({"AUC (5-fold)": rows})
+    out.index.name = "predictors"
+    return out
+
+
+def conclusion(doc: HtmlDocument, paragraphs: list[str]) -> None:
+    """The written conclusion: what the evidence says, biases, methods, limits."""
+    doc.add("conclusion", "Conclusion", *(doc.paragraph(p) for p in paragraphs))
+
+
+def finish(doc: HtmlDocument, ctx: Context) -> None:
+    """Write the report and close the warehouse."""
+    path = doc.write(ctx.args.out)
+    ctx.source.close()
+    print(path)
+
+
+def fmt_share(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def rmse(a: Any, b: Any) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2)))

@@ -1,0 +1,66 @@
+"""The four analyses of analyses/ run on a demo warehouse (fast mode, a saved model) and write every section."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bayesseg.aggregate import author_category_counts, author_covariates
+from bayesseg.pipeline import fit_segmentation, model_inputs
+from bayesseg.sources import DuckDBSource
+from bayesseg.spec import RunSpec
+
+ANALYSES = Path(__file__).parents[1] / "analyses"
+SECTIONS = {
+    "q1_segmentation_quality": ["data", "checks", "stability", "separation", "validity", "panel_bias", "conclusion"],
+    "q2_current_segmentation": ["data", "tiers", "thresholds", "validity", "conclusion"],
+    "q3_subsegments": ["data", "segments", "methods", "over_time", "content", "conclusion"],
+    "trend_bias": ["data", "series", "weightings", "trimming", "weights", "conclusion"],
+}
+
+
+@pytest.fixture(scope="module")
+def fast_model(demo_warehouse, taxonomy, tmp_path_factory):
+    """The shipped specification fitted as the analyses' --fast mode fits it, saved like a run's model."""
+    spec = RunSpec.from_toml()
+    spec = spec.replace(fit_authors=1_000, sampler={**spec.sampler, "tune": 150, "draws": 150})
+    with DuckDBSource(demo_warehouse) as src:
+        inputs = model_inputs(
+            author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
+        )
+    folder = tmp_path_factory.mktemp("fast-model")
+    fit_segmentation(inputs, spec, taxonomy).model.save(folder / "model.nc")
+    return folder
+
+
+@pytest.mark.parametrize("name", list(SECTIONS))
+def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_path):
+    out = tmp_path / f"{name}.html"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ANALYSES / f"{name}.py"),
+            "--source",
+            f"duckdb:{demo_warehouse}",
+            "--model",
+            str(fast_model),
+            "--fast",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = out.read_text()
+    assert re.findall(r'<section id="(\w+)"', html) == SECTIONS[name]
+    images = re.findall(r'<img alt="figure" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert images and all(len(i) > 2_000 for i in images)
+    conclusion = html.split('<section id="conclusion">')[1]
+    assert len(re.sub(r"<[^>]+>", "", conclusion)) > 400  # a written conclusion, not a heading
+    assert "nan" not in re.sub(r"<[^>]+>", " ", conclusion).split()  # its numbers are computed
