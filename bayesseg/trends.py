@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import special, stats
 from scipy.ndimage import gaussian_filter1d
 
 from bayesseg.reweight import (
@@ -69,6 +70,7 @@ from bayesseg.reweight import (
 )
 
 __all__ = [
+    "BANDS",
     "TREND_SERIES_COLUMNS",
     "WEIGHTINGS",
     "Trend",
@@ -79,6 +81,8 @@ __all__ = [
 ]
 
 WEIGHTINGS = ("propensity", "poststratify", "rake", "none")
+BANDS = ("logit", "percentile")
+"""How the bands are made from the replicates (:class:`TrendConfig` ``band``)."""
 TREND_SERIES_COLUMNS = ("TREND", "PANEL", "WEEK", "RAW_SHARE", "WEIGHTED_SHARE", "LOW", "HIGH", "ESS")
 """Columns of the TREND_SERIES table and of ``trend_series.csv``."""
 
@@ -165,6 +169,13 @@ class TrendConfig:
         a week, so weekly shares of a 1 % trend carry a sampling error as large as the
         selection bias; pooling ±2 weeks cuts that error about 2.5-fold at the cost of
         flattening peaks narrower than the kernel.
+    band : {"logit", "percentile"}
+        ``"logit"``: a normal interval on the logit scale around the point estimate, with the
+        replicates' standard deviation of the logit share; for the fashion-forward panel it also
+        carries the binomial variance of the target's realised weekly share,
+        :math:`1/(N_t \hat p_t (1-\hat p_t))` on the logit scale with :math:`N_t` the target's
+        posts of week t (the band is for the week's share of all authors' posts, which the panel
+        estimates but does not see). ``"percentile"``: the replicates' equal-tailed quantiles.
     """
 
     trends: tuple[Trend, ...] = ()
@@ -178,6 +189,7 @@ class TrendConfig:
     replicates: int = 200
     seed: int = 0
     smooth_weeks: float = 2.0
+    band: str = "logit"
 
     KEYS = (
         "series",
@@ -191,6 +203,7 @@ class TrendConfig:
         "replicates",
         "seed",
         "smooth_weeks",
+        "band",
     )
 
     @classmethod
@@ -229,6 +242,9 @@ class TrendConfig:
         weighting = doc.get("weighting", default.weighting)
         if weighting not in WEIGHTINGS:
             raise fail("trends.weighting", f"must be one of {WEIGHTINGS}, got {weighting!r}")
+        band = doc.get("band", default.band)
+        if band not in BANDS:
+            raise fail("trends.band", f"must be one of {BANDS}, got {band!r}")
         covs = doc.get("propensity_covariates", list(default.propensity_covariates))
         if not isinstance(covs, list) or not all(isinstance(c, str) for c in covs):
             raise fail("trends.propensity_covariates", f"must be a list of covariate names, got {covs!r}")
@@ -256,6 +272,7 @@ class TrendConfig:
             trends=trends,
             weighting=weighting,
             propensity_covariates=tuple(covs),
+            band=band,
             **flags,
             **nums,
             **ints,
@@ -275,6 +292,7 @@ class TrendConfig:
             "replicates": self.replicates,
             "seed": self.seed,
             "smooth_weeks": self.smooth_weeks,
+            "band": self.band,
         }
 
 
@@ -633,11 +651,23 @@ def trend_series(
         )
     summary["failed_replicates"] = failed
     lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         # a week without posts in any replicate has no band (NaN), reported below
         warnings.simplefilter("ignore", RuntimeWarning)
-        low = np.nanquantile(reps, lo_q, axis=0)
-        high = np.nanquantile(reps, hi_q, axis=0)
+        if config.band == "percentile":
+            low = np.nanquantile(reps, lo_q, axis=0)
+            high = np.nanquantile(reps, hi_q, axis=0)
+        else:
+            eps = 1e-6
+            logit_point = special.logit(np.clip(point, eps, 1 - eps))
+            var = np.nanvar(special.logit(np.clip(reps, eps, 1 - eps)), axis=0, ddof=1)
+            # the fashion-forward band covers the target's realised weekly share: add its binomial variance
+            n_target = ones @ den  # (week,) posts (or active authors) of the target
+            p_ff = np.clip(point[:, 1, :], eps, 1 - eps)
+            var[:, 1, :] += 1.0 / (np.where(n_target > 0, n_target, np.nan)[None, :] * p_ff * (1 - p_ff))
+            half = stats.norm.ppf(hi_q) * np.sqrt(var)
+            low = special.expit(logit_point - half)
+            high = special.expit(logit_point + half)
 
     # diagnostics per panel and week: an author's contribution to a week is w_i n_it (pooled
     # over neighbouring weeks with the kernel when the series are smoothed)
@@ -717,6 +747,7 @@ def trend_series(
             "weighting": config.weighting,
             "normalise_authors": int(config.normalise_authors),
             "smooth_weeks": config.smooth_weeks,
+            "band": config.band,
         },
     )
     return TrendResult(series, weights, balance_tab, summary, warnings_)

@@ -36,6 +36,7 @@ def test_trend_parse() -> None:
         ({"trim_ratio": 1.0}, "trends.trim_ratio"),
         ({"replicates": 5}, r"trends.replicates: must be an integer >= 20"),
         ({"smooth_weeks": -1}, "trends.smooth_weeks"),
+        ({"band": "bca"}, "trends.band: must be one of"),
         (
             {"series": ["pattern:stripes"], "propensity_covariates": ["log_height"]},
             r"\['log_height'\] are not covariates of the model",
@@ -253,6 +254,34 @@ def synthetic_panel(seed: int) -> tuple[xr.Dataset, pd.DataFrame, xr.DataArray, 
         coords={"author": np.arange(n), "segment": ["a", "b"]},
     )
     return data, authors, r, hits.sum(0) / posts.sum(0)
+
+
+def test_bands_equal_their_definitions() -> None:
+    from scipy import special, stats
+
+    data, authors, r, _ = synthetic_panel(0)
+    base = dict(replicates=60, smooth_weeks=0.0, propensity_quadratic=False)
+    logit = trend_series(data, authors, r, TrendConfig(**base, band="logit"), ci_prob=0.8).series.sel(trend="t")
+    pct = trend_series(data, authors, r, TrendConfig(**base, band="percentile"), ci_prob=0.8).series.sel(trend="t")
+    # the same replicates: the band is the only difference
+    np.testing.assert_array_equal(logit["share"].values, pct["share"].values)
+    reps = pct["share"].values  # (draw, panel, week)
+    np.testing.assert_allclose(pct["low"].values, np.quantile(reps, 0.1, axis=0))
+    np.testing.assert_allclose(pct["high"].values, np.quantile(reps, 0.9, axis=0))
+    z = stats.norm.ppf(0.9)
+    point = logit["weighted_share"].values
+    sd = special.logit(reps).std(axis=0, ddof=1)
+    for j, p in enumerate(logit["panel"].values):
+        extra = 0.0
+        if p == "fashion_forward":  # plus the binomial variance of the target's weekly share
+            n_t = data["posts"].values.sum(axis=0)
+            extra = 1 / (n_t * point[j] * (1 - point[j]))
+        half = z * np.sqrt(sd[j] ** 2 + extra)
+        np.testing.assert_allclose(logit["low"].values[j], special.expit(special.logit(point[j]) - half), rtol=1e-9)
+        np.testing.assert_allclose(logit["high"].values[j], special.expit(special.logit(point[j]) + half), rtol=1e-9)
+    ok = np.isfinite(point)  # panels without authors (empty tiers here) have no series
+    assert ok[:2].all()
+    assert (logit["low"].values[ok] < point[ok]).all() and (point[ok] < logit["high"].values[ok]).all()
 
 
 def test_correction_recovers_a_known_population_share() -> None:
