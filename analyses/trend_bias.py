@@ -179,8 +179,8 @@ def main() -> None:
         "what it does not (e.g. the panel's US-only sample when the target is global); they cost effective sample size "
         "(design effect above), so rare trends need pooling over weeks; and the 90 % bands, which combine posterior "
         "membership draws with a bootstrap of the propensity fit, cover the weekly truth in about 86 % of weeks in "
-        "the simulation benchmark (benchmarks/RESULTS.md): pooling's bias at narrow peaks is in no band. More panel authors, or a target with known margins (raking to "
-        "census-like totals), would do more than any estimator."
+        "the simulation benchmark (benchmarks/RESULTS.md): pooling's bias at narrow peaks is in no band. More panel "
+        "authors, or a target with known margins (raking to census-like totals), would do more than any estimator."
     )
     conclusion(doc, paragraphs)
     finish(doc, ctx)
