@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -23,6 +24,8 @@ from bayesseg.report import HtmlDocument
 from bayesseg.sources import Source, default_warehouse_path, open_source
 from bayesseg.spec import RunSpec
 from bayesseg.taxonomy import Taxonomy
+
+matplotlib.use("Agg")  # the analyses write figures into HTML files; no window opens
 
 OUT = Path(__file__).parent / "out"
 TIERS = ("mainstream", "trendy", "edgy")
@@ -111,10 +114,9 @@ def prepare(args: argparse.Namespace, *, replicates: int = 200) -> Context:
     seconds["inputs"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if args.model is not None:
-        path = args.model / "model.nc" if args.model.is_dir() else args.model
-        model = SegmentModel.load(path)
+        model = SegmentModel.load(args.model)
         if model.categories != list(inputs.counts["category"].values):
-            raise SystemExit(f"the model {path} was fitted on other categories than the taxonomy's")
+            raise SystemExit(f"the model {args.model} was fitted on other categories than the taxonomy's")
     else:
         print(f"fitting the segmentation (K = {spec.k_values}, fit sample {spec.fit_authors:,}) ...", flush=True)
         model = fit_segmentation(inputs, spec, taxonomy).model

@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from _common import (
@@ -38,11 +39,6 @@ from bayesseg.report import HtmlDocument, ppc_html, trends_html
 def main() -> None:
     args = parse_args("q1_segmentation_quality", __doc__.split("\n\n")[0])
     ctx = prepare(args, replicates=100 if args.fast else 200)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     doc = HtmlDocument("Q1 — How good is the segmentation, and how biased are the panels?")
     data_section(doc, ctx)
     model, mem = ctx.model, ctx.memberships

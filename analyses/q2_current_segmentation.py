@@ -12,6 +12,7 @@ Usage::
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from _common import (
@@ -34,11 +35,6 @@ from bayesseg.report import HtmlDocument
 def main() -> None:
     args = parse_args("q2_current_segmentation", __doc__.split("\n\n")[0])
     ctx = prepare(args, replicates=100)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     doc = HtmlDocument("Q2 — What is wrong with the current follower rule?")
     data_section(doc, ctx)
     a = ctx.authors

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from _common import conclusion, data_section, finish, parse_args, prepare
@@ -31,11 +32,6 @@ from bayesseg.report import HtmlDocument
 def main() -> None:
     args = parse_args("q3_subsegments", __doc__.split("\n\n")[0])
     ctx = prepare(args, replicates=100 if args.fast else 200)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     doc = HtmlDocument("Q3 — Finding finer sub-segments: statistics, machine learning, or both?")
     data_section(doc, ctx)
     model = ctx.model

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from _common import conclusion, data_section, finish, parse_args, prepare, rmse
@@ -27,11 +28,6 @@ from bayesseg.reweight import WeightsError
 def main() -> None:
     args = parse_args("trend_bias", __doc__.split("\n\n")[0])
     ctx = prepare(args, replicates=50 if args.fast else 200)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     doc = HtmlDocument("Trend bias — the fashion-forward panel's series, raw and corrected")
     data_section(doc, ctx)
     cfg = ctx.spec.trends

@@ -237,8 +237,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from bayesseg.io import membership_table, read_counts_csv, read_covariates_csv
     from bayesseg.model import SegmentModel
 
-    path = Path(args.model)
-    model = SegmentModel.load(path / "model.nc" if path.is_dir() else path)
+    model = SegmentModel.load(args.model)
     counts, excluded = read_counts_csv(args.counts)
     covariates = read_covariates_csv(args.covariates, counts["author"].values) if args.covariates else None
     if len(excluded):
@@ -278,9 +277,8 @@ def _cmd_trends(args: argparse.Namespace) -> int:
                 taxonomy.category_names,
             )
         if args.model:
-            path = Path(args.model)
-            with _stage(f"load the fitted model {path}"):
-                model = SegmentModel.load(path / "model.nc" if path.is_dir() else path)
+            with _stage(f"load the fitted model {args.model}"):
+                model = SegmentModel.load(args.model)
         else:
             with _stage("fit the segmentation model (no --model given)"):
                 model = fit_segmentation(inputs, spec, taxonomy, progressbar=console.is_terminal).model
@@ -316,8 +314,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     from bayesseg.model import SegmentModel
     from bayesseg.taxonomy import Taxonomy
 
-    path = Path(args.model)
-    model = SegmentModel.load(path / "model.nc" if path.is_dir() else path)
+    model = SegmentModel.load(args.model)
     posts = Path(args.posts)
     if not posts.is_file():
         raise FileNotFoundError(f"posts file {posts} not found")

@@ -28,8 +28,6 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from bayesseg.likelihood import SparseCounts, dm_logpmf_sparse
-
 __all__ = ["post_counts", "rank_posts"]
 
 
@@ -115,10 +113,7 @@ def rank_posts(model: Any, counts: pd.DataFrame, segment: str, max_draws: int = 
     empty = np.flatnonzero(y.sum(axis=1) == 0)
     if empty.size:
         raise ValueError(f"{empty.size} post(s) have no category label, e.g. {counts.index[empty[:3]].tolist()}")
-    params = model._thinned_params(max_draws)
-    log_alpha = np.log(params["concentration"])[..., None] + np.log(params["profile"])  # (S, K, C)
-    log_dm = dm_logpmf_sparse(SparseCounts.from_dense(y), log_alpha)  # (S, N, K)
-    log_pred = special.logsumexp(log_dm, axis=0) - np.log(log_dm.shape[0])  # (N, K)
+    log_pred = model.segment_log_predictive(y, max_draws)  # (N, K)
     mem = model.memberships()
     weights = mem["prob_mean"].mean("author").sel(segment=names).values
     log_mix = special.logsumexp(log_pred + np.log(weights)[None], axis=1)

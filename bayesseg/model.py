@@ -615,12 +615,50 @@ class SegmentModel:
             "sampling_time_s": float(getattr(self, "sampling_time_", float("nan"))),
         }
 
+    @staticmethod
+    def _log_dm(params: dict[str, np.ndarray], counts: SparseCounts) -> np.ndarray:
+        """Per draw: log DM(y_i | alpha_k) of every author under every segment, (S, N, K)."""
+        log_alpha = np.log(params["concentration"])[..., None] + np.log(params["profile"])
+        return dm_logpmf_sparse(counts, log_alpha)
+
+    def segment_log_predictive(self, counts: np.ndarray, max_draws: int | None = None) -> np.ndarray:
+        r"""Posterior predictive log density of count vectors under each segment.
+
+        :math:`\log \frac{1}{S} \sum_s \mathrm{DM}(y_i \mid \kappa_k^{(s)} \theta_k^{(s)})` for every
+        row and segment (multinomial coefficient included), without the gating: the density of
+        the labels given that segment k made them (e.g. a new post, :func:`bayesseg.content.rank_posts`).
+
+        Parameters
+        ----------
+        counts : numpy.ndarray of int, shape (n, category)
+            Counts in the order of :attr:`categories`; every row with at least one count.
+        max_draws : int, optional
+            Thin the posterior to at most this many draws (default ``membership_draws``).
+
+        Returns
+        -------
+        numpy.ndarray, shape (n, segment)
+            In nats, segments in the order of :attr:`segment_names`.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+
+        References
+        ----------
+        Gelman, A., Carlin, J. B., Stern, H. S., Dunson, D. B., Vehtari, A., & Rubin, D. B. (2013).
+        *Bayesian Data Analysis*, 3rd ed., ch. 1.3. CRC Press. https://doi.org/10.1201/b16018
+        """
+        params = self._thinned_params(max_draws)
+        log_dm = self._log_dm(params, SparseCounts.from_dense(counts))  # (S, N, K)
+        return special.logsumexp(log_dm, axis=0) - np.log(log_dm.shape[0])
+
     def _log_membership(
         self, params: dict[str, np.ndarray], counts: SparseCounts, x: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per draw: log r_ik (S, N, K) and the pointwise log-likelihood (S, N)."""
-        log_alpha = np.log(params["concentration"])[..., None] + np.log(params["profile"])
-        log_dm = dm_logpmf_sparse(counts, log_alpha)  # (S, N, K)
+        log_dm = self._log_dm(params, counts)  # (S, N, K)
         eta = params["intercept"][:, None, :] + np.einsum("np,spk->snk", x, params["slope"])
         joint = _log_softmax(eta) + log_dm
         total = special.logsumexp(joint, axis=-1)
@@ -965,7 +1003,8 @@ class SegmentModel:
         Parameters
         ----------
         path : str or os.PathLike
-            A file written by :meth:`save`.
+            A file written by :meth:`save`, or a folder holding one as ``model.nc`` (the output
+            folder of ``bayesseg run`` or ``bayesseg fit``).
         expect : SegmentModel, optional
             If given, the file must hold a fit of this specification (same config hash).
 
@@ -980,6 +1019,8 @@ class SegmentModel:
             If the file is not a bayesseg model, was written by an incompatible version (other
             major.minor), its config does not match its hash, or it does not match `expect`.
         """
+        if Path(path).is_dir():
+            path = Path(path) / "model.nc"
         tree = xr.open_datatree(path).load()
         attrs = tree.attrs
         if "config_hash" not in attrs or "config" not in attrs:
@@ -992,7 +1033,7 @@ class SegmentModel:
             )
         config = json.loads(attrs["config"])
         model_config = dict(config["model_config"])
-        model_config["anchors"] = dict((name, cats) for name, cats in model_config["anchors"])
+        model_config["anchors"] = dict(model_config["anchors"])  # [name, categories] pairs, in order
         model = cls(config["n_segments"], model_config, json.loads(attrs.get("sampler_config", "{}")))
         if model.config_hash != attrs["config_hash"]:
             raise ModelFileError(f"{path}: its config does not match its config hash (file altered?)")

@@ -212,6 +212,8 @@ def test_anchor_order_survives_save_and_load(data, tmp_path):
     )
     assert loaded.segment_names == m.segment_names == ["zeta", "alpha", "segment_2"]
     assert list(loaded.model_config["anchors"]) == ["zeta", "alpha"]
+    m.save(tmp_path / "run" / "model.nc")  # a run's folder loads as its model.nc
+    assert SegmentModel.load(tmp_path / "run").segment_names == ["zeta", "alpha", "segment_2"]
     xr.testing.assert_equal(loaded.memberships(), m.memberships())
     # a file whose posterior's segments disagree with its config is refused
     tree = xr.open_datatree(tmp_path / "anchored.nc").load()
