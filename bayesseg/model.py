@@ -631,7 +631,7 @@ class SegmentModel:
         Parameters
         ----------
         counts : numpy.ndarray of int, shape (n, category)
-            Counts in the order of :attr:`categories`; every row with at least one count.
+            Counts in the order of the model's ``categories``; every row with at least one count.
         max_draws : int, optional
             Thin the posterior to at most this many draws (default ``membership_draws``).
 
