@@ -10,8 +10,9 @@ Commands
     Run the warehouse aggregations and write them as Parquet files.
 ``bayesseg fit --counts COUNTS.csv [--covariates COV.csv] (--k K | --k-range 2:8) --out DIR``
     Fit the segmentation model; write memberships.csv, loo.csv (with a range) and model.nc.
-``bayesseg score --model DIR --counts COUNTS.csv [--covariates COV.csv] --out FILE``
-    Score authors from a saved model.
+``bayesseg score --model DIR (--counts COUNTS.csv [--covariates COV.csv] | --source SPEC) [--out FILE]``
+    Score authors from a saved model on Dask (a local cluster, or ``--scheduler ADDRESS``); with
+    ``--source`` every author of the warehouse, streamed in batches, results written back.
 ``bayesseg run [--source SPEC] [--config models/fashion.toml] [--out DIR] [--no-write-back] [--dry-run]``
     The main job, on the embedded default unless ``--source`` says otherwise: quality report,
     aggregation, fit, memberships, result tables written back, report.html, model.nc.
@@ -164,7 +165,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         source = _open(args.source, read_only=not write_back)
         console.print(f"  {source.describe()}")
     with source:
-        result = run_job(source, spec, out, stage=_stage, progressbar=console.is_terminal, write_back=write_back)
+        result = run_job(
+            source,
+            spec,
+            out,
+            stage=_stage,
+            progressbar=console.is_terminal,
+            write_back=write_back,
+            dask=args.dask,
+            scheduler=args.scheduler,
+        )
     excluded = result.inputs.excluded["reason"].value_counts()
     print(f"segmented {result.memberships.sizes['author']:,} authors into {result.fit.model.n_segments} segments")
     for reason, n in excluded.items():
@@ -236,15 +246,86 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 def _cmd_score(args: argparse.Namespace) -> int:
     from bayesseg.io import membership_table, read_counts_csv, read_covariates_csv
     from bayesseg.model import SegmentModel
+    from bayesseg.scale import dask_client, score_dask
 
     model = SegmentModel.load(args.model)
+    if args.source is not None:
+        return _score_source(args, model)
+    if not args.out:
+        raise CLIError("score --counts needs --out (the memberships CSV)")
     counts, excluded = read_counts_csv(args.counts)
     covariates = read_covariates_csv(args.covariates, counts["author"].values) if args.covariates else None
     if len(excluded):
         console.print(f"[yellow]not scored: {len(excluded)} author(s) without any count[/]")
-    scores = model.predict_proba(counts, covariates)
-    membership_table(scores).to_csv(args.out, index=False)  # type: ignore[arg-type]
+    with _stage("score on Dask"), dask_client(args.scheduler, args.workers):
+        scores = score_dask(model, counts, covariates, chunk_authors=args.chunk_authors, max_draws=args.draws).compute()
+    membership_table(scores).to_csv(args.out, index=False)
     print(args.out)
+    return 0
+
+
+def _score_source(args: argparse.Namespace, model: object) -> int:
+    import datetime as dt
+    import json
+
+    import numpy as np
+
+    from bayesseg.io import membership_table
+    from bayesseg.scale import dask_client, score_source
+    from bayesseg.spec import RunSpec
+    from bayesseg.taxonomy import Taxonomy
+
+    run_dir = Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
+    run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    spec = RunSpec.from_toml(args.config)
+    if args.taxonomy:
+        spec = spec.replace(taxonomy=Path(args.taxonomy))
+    taxonomy = Taxonomy.from_toml(spec.taxonomy)
+    imputation = run_info.get("imputation")
+    if imputation is not None:
+        console.print("  imputation coefficients: those of the fit (run.json)")
+    write_back = not args.no_write_back
+    schema = args.schema or spec.output["schema"]
+    model_id = run_info.get("model_id") or f"{spec.version}-K{model.n_segments}-{model.config_hash[:10]}"  # type: ignore[attr-defined]
+    fitted_at = dt.datetime.fromisoformat(run_info["fitted_at"]) if "fitted_at" in run_info else None
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.unlink(missing_ok=True)
+
+    def keep(memberships: object, inputs: object) -> None:
+        if out is not None:
+            membership_table(memberships).to_csv(out, mode="a", header=not out.exists(), index=False)  # type: ignore[arg-type]
+
+    with _stage("open the warehouse"):
+        source = _open(args.source, read_only=not write_back)
+        console.print(f"  {source.describe()}")
+    with source, _stage("stream, score on Dask, write back"), _progress("scoring") as update:
+        with dask_client(args.scheduler, args.workers) as client:
+            console.print(f"  Dask: {client.dashboard_link if args.scheduler else 'local cluster'}")
+            summary = score_source(
+                model,  # type: ignore[arg-type]
+                source,
+                spec,
+                taxonomy,
+                model_id=model_id,
+                fitted_at=fitted_at,
+                schema=schema if write_back else None,
+                batch_authors=args.batch_authors,
+                chunk_authors=args.chunk_authors,
+                imputation={k: np.asarray(v) for k, v in imputation.items()} if imputation else None,
+                aggregates=args.aggregates,
+                max_draws=args.draws,
+                on_batch=keep,
+                progress=lambda msg, frac: update(msg, 0.0),
+            )
+    print(f"scored {summary.segmented:,} of {summary.authors:,} authors in {summary.batches} batches")
+    for reason, n in summary.excluded.items():
+        print(f"  excluded {n:,}: {reason}")
+    for table, n in summary.written.items():
+        print(f"  wrote {schema}.{table}: {n:,} rows")
+    print("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
+    if out is not None:
+        print(out)
     return 0
 
 
@@ -378,11 +459,27 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--taxonomy", help=taxonomy_help)
     f.set_defaults(func=_cmd_fit)
 
-    sc = sub.add_parser("score", help="score authors with a fitted model")
-    sc.add_argument("--model", required=True, help="folder written by `bayesseg fit` (or its model.nc)")
-    sc.add_argument("--counts", required=True)
-    sc.add_argument("--covariates")
-    sc.add_argument("--out", required=True, help="output CSV")
+    sc = sub.add_parser("score", help="score authors with a fitted model, on Dask")
+    sc.add_argument("--model", required=True, help="folder written by `bayesseg fit` or `run` (or its model.nc)")
+    what = sc.add_mutually_exclusive_group(required=True)
+    what.add_argument("--counts", help="CSV: id column, then one integer column per category")
+    what.add_argument(
+        "--source", help="score every author of this warehouse (duckdb:PATH, snowflake[:CONNECTION]), in batches"
+    )
+    sc.add_argument("--covariates", help="with --counts: CSV with the same id column, then raw covariates")
+    sc.add_argument("--out", help="memberships CSV (required with --counts; optional with --source)")
+    sc.add_argument("--config", help="with --source: model specification TOML (default models/fashion.toml)")
+    sc.add_argument("--taxonomy", help=taxonomy_help)
+    sc.add_argument("--schema", help="with --source: schema written to (default: the specification's)")
+    sc.add_argument("--no-write-back", action="store_true", help="with --source: write nothing to the warehouse")
+    sc.add_argument(
+        "--aggregates", help="with --source: schema of materialised AUTHOR_CATEGORY_COUNTS and AUTHOR_COVARIATES"
+    )
+    sc.add_argument("--batch-authors", type=int, default=100_000, help="authors per streamed batch (default 100000)")
+    sc.add_argument("--chunk-authors", type=int, default=25_000, help="authors per Dask task (default 25000)")
+    sc.add_argument("--draws", type=int, help="posterior draws used per author (default: the model's membership_draws)")
+    sc.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
+    sc.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
     sc.set_defaults(func=_cmd_score)
 
     r = sub.add_parser("run", help="the main job")
@@ -392,6 +489,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
     r.add_argument("--no-write-back", action="store_true", help="do not write result tables to the warehouse")
     r.add_argument("--dry-run", action="store_true", help="list the stages without running them")
+    r.add_argument("--dask", action="store_true", help="score authors on a local Dask cluster")
+    r.add_argument("--scheduler", help="score authors on the Dask scheduler at this address")
     r.set_defaults(func=_cmd_run)
 
     rk = sub.add_parser("rank", help="rank new posts by how typical their labels are of a segment")

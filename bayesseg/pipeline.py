@@ -32,11 +32,15 @@ __all__ = [
     "FitResult",
     "ModelInputs",
     "RunResult",
+    "author_segment_rows",
     "compute_trends",
+    "fit_sample_summary",
     "fit_segmentation",
     "model_inputs",
     "result_tables",
     "run_job",
+    "sample_design",
+    "segment_profile_rows",
     "simulator_truth",
     "stratified_sample",
     "truth_validation",
@@ -65,6 +69,10 @@ class ModelInputs:
         Columns ``author`` and ``reason``: every author not segmented.
     imputed : dict of str to int
         Authors whose covariate was imputed, per covariate.
+    imputation : dict of str to numpy.ndarray
+        Per imputed covariate, the least-squares coefficients used (intercept first, then one per
+        ``exclude``-policy covariate in the specification's order); pass them to
+        :func:`model_inputs` to impute another batch of authors the same way.
     """
 
     counts: xr.DataArray
@@ -72,6 +80,7 @@ class ModelInputs:
     authors: pd.DataFrame
     excluded: pd.DataFrame
     imputed: dict[str, int]
+    imputation: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 _TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -82,7 +91,13 @@ _TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 
 def model_inputs(
-    counts_long: pd.DataFrame, author_covariates: pd.DataFrame, spec: RunSpec, categories: list[str]
+    counts_long: pd.DataFrame,
+    author_covariates: pd.DataFrame,
+    spec: RunSpec,
+    categories: list[str],
+    *,
+    imputation: dict[str, np.ndarray] | None = None,
+    require_eligible: bool = True,
 ) -> ModelInputs:
     """Build the model's counts and covariates; exclude, with a reason, authors it cannot use.
 
@@ -97,6 +112,11 @@ def model_inputs(
         Covariates (transforms, missing-value policies) and ``min_labels``.
     categories : list of str
         The taxonomy's categories (the ``category`` coordinate, in order).
+    imputation : dict of str to numpy.ndarray, optional
+        Imputation coefficients to use (``ModelInputs.imputation`` of an earlier call, e.g. on
+        all authors when this call sees one batch of them); by default fitted here.
+    require_eligible : bool, default True
+        Raise when no author is eligible (a batch of a stream may legitimately have none).
 
     Returns
     -------
@@ -106,7 +126,8 @@ def model_inputs(
     ------
     ValueError
         If a covariate's column is absent, counts name an author absent from the covariates or a
-        category outside `categories`, or no author is eligible.
+        category outside `categories`, no author is eligible (with `require_eligible`), or
+        `imputation` lacks an imputed covariate or has the wrong number of coefficients.
 
     Notes
     -----
@@ -120,13 +141,14 @@ def model_inputs(
     if cov.index.has_duplicates:
         dup = cov.index[cov.index.duplicated()][0]
         raise ValueError(f"author covariates list author {dup!r} more than once")
-    unknown_authors = set(counts_long["author"]) - set(cov.index)
+    # vectorised (no Python sets of every row): this runs on every batch of a streamed scoring job
+    unknown_authors = set(pd.unique(counts_long["author"][~counts_long["author"].isin(cov.index)]))
     if unknown_authors:
         raise ValueError(
             f"{len(unknown_authors)} author(s) of the counts are not in the author covariates, "
             f"e.g. {sorted(map(str, unknown_authors))[:3]}"
         )
-    unknown_cats = set(counts_long["category"]) - set(categories)
+    unknown_cats = set(pd.unique(counts_long["category"])) - set(categories)
     if unknown_cats:
         raise ValueError(f"counts name categories outside the taxonomy: {sorted(unknown_cats)}")
     for c in spec.covariates:
@@ -155,6 +177,7 @@ def model_inputs(
             reason[reason.isna() & np.isnan(v)] = f"missing {c.name} ({c.column} is NULL or not finite)"
     eligible = reason.isna().to_numpy()
     imputed: dict[str, int] = {}
+    coefficients: dict[str, np.ndarray] = {}
     predictors = [c.name for c in spec.covariates if c.missing == "exclude"]
     for c in spec.covariates:
         if c.missing != "impute":
@@ -163,28 +186,36 @@ def model_inputs(
         gap = eligible & np.isnan(v)
         imputed[c.name] = int(gap.sum())
         authors[f"imputed_{c.name}"] = gap
-        if gap.any():
+        design = np.column_stack([np.ones(len(v))] + [values[p] for p in predictors])
+        if imputation is not None:
+            if c.name not in imputation or len(imputation[c.name]) != design.shape[1]:
+                raise ValueError(
+                    f"imputation: covariate {c.name} needs {design.shape[1]} coefficients (intercept, {predictors}), "
+                    f"got {imputation.get(c.name)}"
+                )
+            coefficients[c.name] = np.asarray(imputation[c.name], dtype=float)
+        elif gap.any():
             have = eligible & ~np.isnan(v)
             if have.sum() < len(predictors) + 2:
                 raise ValueError(f"covariate {c.name}: too few authors have it ({have.sum()}) to impute the others")
-            design = np.column_stack([np.ones(len(v))] + [values[p] for p in predictors])
-            coef, *_ = np.linalg.lstsq(design[have], v[have], rcond=None)
+            coefficients[c.name], *_ = np.linalg.lstsq(design[have], v[have], rcond=None)
+        if gap.any():
             v = v.copy()
-            v[gap] = design[gap] @ coef
+            v[gap] = design[gap] @ coefficients[c.name]
             values[c.name] = v
     for c in spec.covariates:
         authors[c.name] = values[c.name]  # transformed (imputed where eligible), NaN where unknown
     authors["eligible"] = eligible
     authors["reason"] = reason
-    if not eligible.any():
+    if require_eligible and not eligible.any():
         raise ValueError(f"no author is eligible for the model: {reason.value_counts().to_dict()}")
 
     ids = authors.index[eligible]
-    pos = pd.Series(np.arange(len(ids)), index=ids)
-    cat_pos = pd.Series(np.arange(len(categories)), index=categories)
-    kept = counts_long[counts_long["author"].isin(ids)]
+    row = ids.get_indexer(counts_long["author"])
+    kept = row >= 0
+    col = pd.Categorical(counts_long["category"], categories=categories).codes
     dense = np.zeros((len(ids), len(categories)), dtype=np.int64)
-    np.add.at(dense, (pos[kept["author"]].to_numpy(), cat_pos[kept["category"]].to_numpy()), kept["count"].to_numpy())
+    np.add.at(dense, (row[kept], col[kept]), counts_long["count"].to_numpy()[kept])
     counts = xr.DataArray(
         dense, dims=("author", "category"), coords={"author": ids.to_numpy(), "category": categories}, name="counts"
     )
@@ -197,22 +228,106 @@ def model_inputs(
             name="covariates",
         )
     excluded = pd.DataFrame({"author": authors.index[~eligible], "reason": reason[~eligible].astype(str).to_numpy()})
-    return ModelInputs(counts, covariates, authors, excluded.reset_index(drop=True), imputed)
+    return ModelInputs(counts, covariates, authors, excluded.reset_index(drop=True), imputed, coefficients)
 
 
-def stratified_sample(authors: pd.DataFrame, n: int, seed: int = 0) -> np.ndarray:
-    """Self-weighting stratified random sample of eligible authors for the fit.
+ALLOCATIONS = ("proportional", "equal")
+"""Allocations of the fit sample to strata (:func:`sample_design`)."""
+
+
+def sample_design(authors: pd.DataFrame, n: int, seed: int = 0, allocation: str = "proportional") -> pd.DataFrame:
+    """Stratified random sample of eligible authors for the fit, with its sampling weights.
 
     Strata are the current follower tier (``unknown`` when NULL) × the quartile of category
-    labels per author; every stratum gives the same fraction ``n / N`` (rounded, at least one
-    author per non-empty stratum), so population quantities estimated on the sample need no
-    weights (up to rounding).
+    labels per author. ``proportional`` allocation gives every stratum the same fraction
+    ``n / N`` (rounded, at least one author per non-empty stratum): the sample is self-weighting
+    up to rounding. ``equal`` allocation gives every stratum the same number of authors (capped
+    at its size, the rest spread over larger strata), so small strata (edgy and trendy authors,
+    8 % each) are fitted on many more authors than their share; their weights then differ and
+    must be carried into population estimates (:meth:`bayesseg.model.SegmentModel.fit` takes them).
 
     Parameters
     ----------
     authors : pandas.DataFrame
         ``ModelInputs.authors`` (index ``author``; columns ``eligible``, ``current_tier``,
         ``n_labels``).
+    n : int
+        Target sample size; ``0`` or ``>= N`` takes every eligible author (weights 1).
+    seed : int, default 0
+        Seed of the draw.
+    allocation : {"proportional", "equal"}, default "proportional"
+        How the sample is spread over the strata.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by sampled ``author`` (sorted): ``stratum`` (``tier/quartile``),
+        ``stratum_size`` (N_h), ``stratum_sample`` (n_h) and ``weight`` (N_h / n_h, the inverse
+        inclusion probability; the weights sum to N).
+
+    Raises
+    ------
+    ValueError
+        If `allocation` is unknown.
+
+    References
+    ----------
+    Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., ch. 5 (stratified random sampling,
+    allocation). Wiley. ISBN 978-0-471-16240-7.
+    """
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {ALLOCATIONS}, got {allocation!r}")
+    pool = authors[authors["eligible"]]
+    tier = pool["current_tier"].astype("object").fillna("unknown").astype(str)
+    activity = pd.qcut(pool["n_labels"].rank(method="first"), 4, labels=False) if len(pool) >= 4 else 0
+    stratum = tier + "/q" + pd.Series(activity, index=pool.index).astype(int).add(1).astype(str)
+    sizes = stratum.value_counts().sort_index()
+    if n <= 0 or n >= len(pool):
+        take = sizes.copy()
+    elif allocation == "proportional":
+        take = np.maximum(1, (n / len(pool) * sizes).round()).astype(int).clip(upper=sizes)
+    else:  # equal, capped at the stratum's size; what small strata cannot take goes to the others
+        take = pd.Series(0, index=sizes.index)
+        left = n
+        open_ = sizes.index.tolist()
+        while left > 0 and open_:
+            share = max(1, left // len(open_))
+            for h in list(open_):
+                add = min(share, int(sizes[h] - take[h]), left)
+                take[h] += add
+                left -= add
+                if take[h] >= sizes[h]:
+                    open_.remove(h)
+                if left == 0:
+                    break
+    rng = np.random.default_rng(seed)
+    picked = []
+    for h in sizes.index:  # sorted strata: the same seed gives the same sample
+        ids = np.sort(stratum.index[stratum.to_numpy() == h].to_numpy())
+        picked.append(rng.choice(ids, size=int(take[h]), replace=False))
+    ids = np.sort(np.concatenate(picked))
+    h = stratum.loc[ids].to_numpy()
+    out = pd.DataFrame(
+        {
+            "stratum": h,
+            "stratum_size": sizes.loc[h].to_numpy(),
+            "stratum_sample": take.loc[h].to_numpy().astype(int),
+        },
+        index=pd.Index(ids, name="author"),
+    )
+    out["weight"] = out["stratum_size"] / out["stratum_sample"]
+    return out
+
+
+def stratified_sample(authors: pd.DataFrame, n: int, seed: int = 0) -> np.ndarray:
+    """Self-weighting (proportional) stratified random sample of eligible authors for the fit.
+
+    The authors of :func:`sample_design` with proportional allocation.
+
+    Parameters
+    ----------
+    authors : pandas.DataFrame
+        ``ModelInputs.authors``.
     n : int
         Target sample size; ``0`` or ``>= N`` returns every eligible author.
     seed : int, default 0
@@ -228,19 +343,7 @@ def stratified_sample(authors: pd.DataFrame, n: int, seed: int = 0) -> np.ndarra
     Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., ch. 5 (proportional allocation).
     Wiley. ISBN 978-0-471-16240-7.
     """
-    pool = authors[authors["eligible"]]
-    if n <= 0 or n >= len(pool):
-        return np.sort(pool.index.to_numpy())
-    rng = np.random.default_rng(seed)
-    tier = pool["current_tier"].astype("object").fillna("unknown")
-    activity = pd.qcut(pool["n_labels"].rank(method="first"), 4, labels=False)
-    fraction = n / len(pool)
-    picked = []
-    for _, members in pool.groupby([tier, activity]).groups.items():
-        ids = np.asarray(members)
-        take = max(1, round(fraction * len(ids)))
-        picked.append(rng.choice(ids, size=min(take, len(ids)), replace=False))
-    return np.sort(np.concatenate(picked))
+    return sample_design(authors, n, seed).index.to_numpy()
 
 
 @dataclass
@@ -250,6 +353,7 @@ class FitResult:
     model: SegmentModel
     comparison: pd.DataFrame | None = None
     fit_authors: np.ndarray = field(default_factory=lambda: np.empty(0))
+    design: pd.DataFrame | None = None
 
 
 def fit_segmentation(inputs: ModelInputs, spec: RunSpec, taxonomy: Any, progressbar: bool = False) -> FitResult:
@@ -277,16 +381,23 @@ def fit_segmentation(inputs: ModelInputs, spec: RunSpec, taxonomy: Any, progress
     """
     model_config = {**spec.priors, "anchors": taxonomy.anchors(list(spec.anchors))}
     sampler_config = {**spec.sampler, "progressbar": progressbar}
-    ids = stratified_sample(inputs.authors, spec.fit_authors, spec.sample_seed)
+    design = sample_design(inputs.authors, spec.fit_authors, spec.sample_seed, spec.fit_allocation)
+    ids = design.index.to_numpy()
     counts = inputs.counts.sel(author=ids)
     covariates = None if inputs.covariates is None else inputs.covariates.sel(author=ids)
+    # sampling weights normalised to the sample size (a pseudo-posterior with the sample's
+    # information); with every author, or a sample whose weights are all equal, none are needed
+    w = design["weight"].to_numpy()
+    weights = None if np.ptp(w) == 0 else w * len(w) / w.sum()
     ks = spec.k_values
     if len(ks) == 1:
-        model = SegmentModel(ks[0], model_config, sampler_config).fit(counts, covariates)
-        return FitResult(model, None, ids)
-    table, models = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler_config)
+        model = SegmentModel(ks[0], model_config, sampler_config).fit(counts, covariates, weights=weights)
+        return FitResult(model, None, ids, design)
+    table, models = compare_k(
+        counts, covariates, ks, model_config=model_config, sampler_config=sampler_config, weights=weights
+    )
     best = int(str(table.index[0]).split("=")[1])
-    return FitResult(models[best], table, ids)
+    return FitResult(models[best], table, ids, design)
 
 
 def result_tables(
@@ -328,7 +439,6 @@ def result_tables(
     ValueError
         If an author is both segmented and excluded, or an author of the warehouse is neither.
     """
-    segs = list(memberships["segment"].values)
     authors = memberships["author"].values
     excluded = pd.DataFrame(
         {
@@ -345,12 +455,43 @@ def result_tables(
         raise ValueError(
             f"{len(missing)} author(s) are neither segmented nor excluded, e.g. {sorted(map(str, missing))[:3]}"
         )
+    return {
+        "AUTHOR_SEGMENTS": author_segment_rows(memberships, inputs, model_id, fitted_at),
+        "SEGMENT_PROFILES": segment_profile_rows(model, model_id, ci_prob),
+        "EXCLUDED_AUTHORS": excluded,
+    }
+
+
+def author_segment_rows(
+    memberships: xr.Dataset, inputs: ModelInputs, model_id: str, fitted_at: dt.datetime
+) -> pd.DataFrame:
+    """AUTHOR_SEGMENTS rows of scored authors: one per author and segment.
+
+    Parameters
+    ----------
+    memberships : xarray.Dataset
+        :meth:`bayesseg.model.SegmentModel.predict_proba` summaries.
+    inputs : ModelInputs
+        Gives each author's current tier.
+    model_id : str
+        Identifies the fit.
+    fitted_at : datetime.datetime
+        When the fit finished (UTC).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns AUTHORID, SEGMENT, SEGMENT_NAME, PROB_MEAN, PROB_LOW, PROB_HIGH, IS_MODAL,
+        ENTROPY, CURRENT_TIER, MODEL_ID, FITTED_AT (see :func:`result_tables`).
+    """
+    segs = list(memberships["segment"].values)
+    authors = memberships["author"].values
     n, k = len(authors), len(segs)
     mean = memberships["prob_mean"].transpose("author", "segment").values
     modal = mean.argmax(axis=1)
     tier = inputs.authors["current_tier"].reindex(authors).astype("object").to_numpy()
     stamp = pd.Timestamp(fitted_at).tz_convert("UTC") if pd.Timestamp(fitted_at).tzinfo else pd.Timestamp(fitted_at)
-    author_segments = pd.DataFrame(
+    return pd.DataFrame(
         {
             "AUTHORID": np.repeat(authors, k),
             "SEGMENT": np.tile(np.arange(k, dtype=np.int64), n),
@@ -365,6 +506,27 @@ def result_tables(
             "FITTED_AT": stamp,
         }
     )
+
+
+def segment_profile_rows(model: SegmentModel, model_id: str, ci_prob: float = 0.9) -> pd.DataFrame:
+    """SEGMENT_PROFILES rows: each segment's label profile with its interval and lift.
+
+    Parameters
+    ----------
+    model : SegmentModel
+        The fitted model.
+    model_id : str
+        Identifies the fit.
+    ci_prob : float, default 0.9
+        Probability of the equal-tailed intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns SEGMENT, SEGMENT_NAME, CATEGORY, PROFILE_MEAN, PROFILE_LOW, PROFILE_HIGH, LIFT,
+        MODEL_ID (see :func:`result_tables`).
+    """
+    segs = model.segment_names
     post = model._require_fit()["posterior"].to_dataset()
     prof = post["profile"]
     lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
@@ -386,7 +548,7 @@ def result_tables(
     )
     profiles.insert(0, "SEGMENT", profiles["SEGMENT_NAME"].map({s: i for i, s in enumerate(segs)}).astype(np.int64))
     profiles["MODEL_ID"] = model_id
-    return {"AUTHOR_SEGMENTS": author_segments, "SEGMENT_PROFILES": profiles, "EXCLUDED_AUTHORS": excluded}
+    return profiles
 
 
 # ------------------------------------------------------------------------------ truth (simulator)
@@ -669,6 +831,8 @@ def run_job(
     stage: Callable[[str], AbstractContextManager[Any]] = contextlib.nullcontext,
     progressbar: bool = False,
     write_back: bool | None = None,
+    dask: bool = False,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Run the main job on an open source.
 
@@ -690,6 +854,11 @@ def run_job(
         Show the sampler's progress bar.
     write_back : bool, optional
         Write the result tables to the warehouse; defaults to ``spec.output["write_back"]``.
+    dask : bool, default False
+        Score the authors on Dask (:func:`bayesseg.scale.score_dask`) on a local cluster (the
+        same memberships as in memory, bit for bit).
+    scheduler : str, optional
+        Address of an existing Dask scheduler to score on (implies `dask`).
 
     Returns
     -------
@@ -745,8 +914,16 @@ def run_job(
     model_id = f"{spec.version}-K{model.n_segments}-{model.config_hash[:10]}-{fitted_at:%Y%m%dT%H%M%SZ}"
     ci_prob = float(spec.output["ci_prob"])
     with timed("score"):
-        memberships = model.predict_proba(inputs.counts, inputs.covariates, ci_prob=ci_prob)
-        assert isinstance(memberships, xr.Dataset)
+        if dask or scheduler:
+            from bayesseg.scale import dask_client, score_dask
+
+            scored: xr.Dataset | xr.DataArray
+            with dask_client(scheduler):
+                scored = score_dask(model, inputs.counts, inputs.covariates, ci_prob=ci_prob).compute()
+        else:
+            scored = model.predict_proba(inputs.counts, inputs.covariates, ci_prob=ci_prob)
+        assert isinstance(scored, xr.Dataset)
+        memberships = scored
         tables = result_tables(model, memberships, inputs, model_id, fitted_at, ci_prob)
     with timed("check"):
         ppc = model.posterior_predictive(
@@ -805,6 +982,60 @@ def run_job(
     return result
 
 
+def fit_sample_summary(design: pd.DataFrame, memberships: xr.Dataset, allocation: str) -> dict[str, Any]:
+    """The fit sample's design and the population segment shares it estimates.
+
+    Population shares of the segments (mean posterior membership probability over authors) are
+    estimated three ways: over every scored author (the target), over the fit sample weighted by
+    its sampling weights (Hajek estimator: what the weights are for) and over the fit sample
+    unweighted (biased under unequal allocation).
+
+    Parameters
+    ----------
+    design : pandas.DataFrame
+        :func:`sample_design`.
+    memberships : xarray.Dataset
+        Memberships of every eligible author.
+    allocation : str
+        The allocation used.
+
+    Returns
+    -------
+    dict
+        ``allocation``, ``authors``, ``design_effect`` (Kish, of the weights), ``strata``
+        (stratum to ``[N_h, n_h]``) and ``segment_shares`` (``all_authors``,
+        ``fit_sample_weighted``, ``fit_sample_unweighted``: segment to share).
+
+    References
+    ----------
+    Hájek, J. (1971). Comment on a paper by D. Basu. In *Foundations of Statistical Inference*,
+    p. 236. Holt, Rinehart and Winston. Kish, L. (1965). *Survey Sampling*. Wiley.
+    ISBN 978-0-471-10949-5.
+    """
+    from bayesseg.reweight import design_effect
+
+    w = design["weight"].to_numpy()
+    prob = memberships["prob_mean"].transpose("author", "segment")
+    sample = prob.sel(author=design.index.to_numpy()).values
+    segs = [str(s) for s in memberships["segment"].values]
+
+    def shares(values: np.ndarray) -> dict[str, float]:
+        return {k: round(float(v), 5) for k, v in zip(segs, values, strict=True)}
+
+    strata = design.groupby("stratum")[["stratum_size", "stratum_sample"]].first()
+    return {
+        "allocation": allocation,
+        "authors": len(design),
+        "design_effect": round(float(design_effect(w)), 4),
+        "strata": {str(h): [int(r.stratum_size), int(r.stratum_sample)] for h, r in strata.iterrows()},
+        "segment_shares": {
+            "all_authors": shares(prob.values.mean(axis=0)),
+            "fit_sample_weighted": shares(w @ sample / w.sum()),
+            "fit_sample_unweighted": shares(sample.mean(axis=0)),
+        },
+    }
+
+
 def _run_summary(result: RunResult) -> dict[str, Any]:
     excluded = result.inputs.excluded["reason"].value_counts().to_dict()
     summary = {
@@ -818,10 +1049,14 @@ def _run_summary(result: RunResult) -> dict[str, Any]:
         "fit_authors": len(result.fit.fit_authors),
         "excluded": {str(k): int(v) for k, v in excluded.items()},
         "imputed": result.inputs.imputed,
+        # the coefficients that imputed them: `bayesseg score --source` reuses them
+        "imputation": {k: [float(c) for c in v] for k, v in result.inputs.imputation.items()},
         "written": result.written,
         "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
         "files": {k: str(v) for k, v in result.paths.items()},
     }
+    if result.fit.design is not None:
+        summary["fit_sample"] = fit_sample_summary(result.fit.design, result.memberships, result.spec.fit_allocation)
     if result.validation is not None:
         summary["validation"] = {"ari": result.validation["ari"], "nmi": result.validation["nmi"]}
     if result.trends is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -27,10 +27,12 @@ from bayesseg.sql import DUCKDB, SNOWFLAKE, Dialect, render
 
 __all__ = [
     "DEFAULT_WAREHOUSE",
+    "STAGING_SUFFIX",
     "DuckDBSource",
     "SnowflakeSource",
     "Source",
     "SourceError",
+    "TableBatchWriter",
     "default_warehouse_path",
     "embedded_default",
     "open_source",
@@ -153,6 +155,57 @@ class Source(ABC):
         """
         return self.query(render(name, self.dialect, self.schema, **values))
 
+    def query_batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """Run a query and stream its result in batches, in the query's order.
+
+        Memory is bounded by the batch, not by the result: what large scoring jobs read authors
+        through (:func:`bayesseg.scale.stream_inputs`).
+
+        Parameters
+        ----------
+        sql : str
+            SQL text in the source's dialect.
+        rows : int, default 100000
+            Rows per batch (a source may return other sizes; never an empty batch).
+
+        Yields
+        ------
+        pandas.DataFrame
+            Upper-case column names.
+
+        Raises
+        ------
+        SourceError
+            If the warehouse rejects the query.
+        """
+        yield self.query(sql)  # sources without a streaming cursor: one batch
+
+    def batch_writer(self, schema: str) -> TableBatchWriter:
+        """Write result tables in batches, each swapped into place whole when the writer closes.
+
+        Parameters
+        ----------
+        schema : str
+            Schema to write to (created when absent).
+
+        Returns
+        -------
+        TableBatchWriter
+            A context manager: :meth:`TableBatchWriter.append` batches, and on a clean exit every
+            table written replaces its previous version; on an error the staged rows are dropped
+            and the previous tables stay.
+        """
+        return TableBatchWriter(self, schema)
+
+    def _stage_append(self, schema: str, table: str, frame: pd.DataFrame, first: bool) -> None:
+        raise SourceError(f"{self.describe()} cannot write in batches")
+
+    def _stage_commit(self, schema: str, tables: list[str]) -> None:
+        raise SourceError(f"{self.describe()} cannot write in batches")
+
+    def _stage_drop(self, schema: str, tables: list[str]) -> None:
+        raise SourceError(f"{self.describe()} cannot write in batches")
+
     def __enter__(self) -> Self:
         return self
 
@@ -160,6 +213,61 @@ class Source(ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+STAGING_SUFFIX = "__BAYESSEG_STAGING"
+"""Suffix of the tables a :class:`TableBatchWriter` fills before swapping them into place."""
+
+
+class TableBatchWriter:
+    """Append result rows to staging tables in batches; swap them into place on success.
+
+    Made by :meth:`Source.batch_writer`. Memory is bounded by one batch; readers see the previous
+    version of a table until the writer closes cleanly, then the new one whole.
+
+    Parameters
+    ----------
+    source : Source
+        The warehouse, opened writable.
+    schema : str
+        Schema to write to.
+    """
+
+    def __init__(self, source: Source, schema: str) -> None:
+        self.source = source
+        self.schema = schema
+        self.written: dict[str, int] = {}
+
+    def append(self, table: str, frame: pd.DataFrame) -> None:
+        """Append rows to `table`'s staging copy (created by the first batch, from its columns).
+
+        Parameters
+        ----------
+        table : str
+            Table name (upper case).
+        frame : pandas.DataFrame
+            Rows; every batch of a table has the same columns.
+
+        Raises
+        ------
+        SourceError
+            If the warehouse refuses the write.
+        """
+        if frame.empty and table in self.written:
+            return
+        self.source._stage_append(self.schema, table, frame, first=table not in self.written)
+        self.written[table] = self.written.get(table, 0) + len(frame)
+
+    def __enter__(self) -> TableBatchWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.source._stage_commit(self.schema, list(self.written))
+        else:
+            self.source._stage_drop(self.schema, list(self.written))
 
 
 def _upper(frame: pd.DataFrame) -> pd.DataFrame:
@@ -201,7 +309,7 @@ class DuckDBSource(Source):
             self.con.execute("SET enable_progress_bar = false")
         except duckdb.InvalidInputException:
             pass  # in Jupyter, DuckDB refuses to touch its (widget) bar without ipywidgets; it shows none then
-        catalog = self.con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        catalog = self.con.execute("SELECT current_database()").fetchall()[0][0]
         self.catalog = str(catalog)
         self.read_only = read_only
         self.schema_name = schema
@@ -245,6 +353,52 @@ class DuckDBSource(Source):
             self.con.execute("ROLLBACK")
             raise SourceError(f"{self.describe()}: writing {schema} tables failed: {exc}") from exc
         return written
+
+    def query_batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:  # noqa: D102
+        # a cursor of its own (DuckDB's cursors are connections to the same database), so two
+        # streams can be read side by side while the main connection writes
+        cur = self.con.cursor()
+        try:
+            reader: Any = cur.sql(sql).to_arrow_reader(batch_size=rows)
+            for batch in reader:
+                if batch.num_rows:
+                    yield _upper(batch.to_pandas())
+        except duckdb.Error as exc:
+            raise SourceError(f"{self.describe()}: query failed: {exc}") from exc
+        finally:
+            cur.close()
+
+    def _stage_append(self, schema: str, table: str, frame: pd.DataFrame, first: bool) -> None:
+        if self.read_only:
+            raise SourceError(f"{self.describe()} is open read-only: cannot write {table}")
+        target = f'"{self.catalog}".{schema}.{table}{STAGING_SUFFIX}'
+        try:
+            self.con.register("_bayesseg_frame", frame)
+            if first:
+                self.con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.catalog}".{schema}')
+                self.con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _bayesseg_frame")
+            else:
+                self.con.execute(f"INSERT INTO {target} SELECT * FROM _bayesseg_frame")
+            self.con.unregister("_bayesseg_frame")
+        except duckdb.Error as exc:
+            raise SourceError(f"{self.describe()}: writing {schema}.{table} failed: {exc}") from exc
+
+    def _stage_commit(self, schema: str, tables: list[str]) -> None:
+        # one transaction: a reader sees every table of the previous run or every table of this one
+        prefix = f'"{self.catalog}".{schema}'
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            for table in tables:
+                self.con.execute(f"DROP TABLE IF EXISTS {prefix}.{table}")
+                self.con.execute(f"ALTER TABLE {prefix}.{table}{STAGING_SUFFIX} RENAME TO {table}")
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            self.con.execute("ROLLBACK")
+            raise SourceError(f"{self.describe()}: replacing {schema} tables failed: {exc}") from exc
+
+    def _stage_drop(self, schema: str, tables: list[str]) -> None:
+        for table in tables:
+            self.con.execute(f'DROP TABLE IF EXISTS "{self.catalog}".{schema}.{table}{STAGING_SUFFIX}')
 
     def close(self) -> None:  # noqa: D102
         self.con.close()
@@ -405,6 +559,75 @@ class SnowflakeSource(Source):
                 raise SourceError(f"{self.describe()}: writing {schema}.{table} failed")
             written[table] = int(n)
         return written
+
+    def query_batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:  # noqa: D102
+        cur = self.con.cursor()
+        try:
+            cur.execute(sql)
+            if hasattr(cur, "fetch_pandas_batches"):  # the connector's Arrow result chunks
+                for frame in cur.fetch_pandas_batches():
+                    if len(frame):
+                        yield _upper(frame)
+            else:  # DB-API fallback (fakesnow)
+                names = [d[0] for d in cur.description]
+                while chunk := cur.fetchmany(rows):
+                    yield _upper(pd.DataFrame.from_records(chunk, columns=names))
+        except SourceError:
+            raise
+        except Exception as exc:
+            msg = getattr(exc, "msg", None) or str(exc)
+            raise SourceError(f"{self.describe()}: query failed: {msg}") from exc
+        finally:
+            cur.close()
+
+    def _execute(self, sql: str) -> None:
+        cur = self.con.cursor()
+        try:
+            cur.execute(sql)
+        finally:
+            cur.close()
+
+    def _stage_append(self, schema: str, table: str, frame: pd.DataFrame, first: bool) -> None:
+        from snowflake.connector import pandas_tools
+
+        if first:
+            self._execute(f"CREATE SCHEMA IF NOT EXISTS {self.database}.{schema}")
+        try:
+            ok = pandas_tools.write_pandas(
+                self.con,
+                frame,
+                f"{table}{STAGING_SUFFIX}",
+                database=self.database,
+                schema=schema,
+                auto_create_table=first,
+                overwrite=first,
+                quote_identifiers=False,
+                use_logical_type=True,
+            )[0]
+        except Exception as exc:  # the connector raises several unrelated types
+            raise SourceError(f"{self.describe()}: writing {schema}.{table} failed: {exc}") from exc
+        if not ok:
+            raise SourceError(f"{self.describe()}: writing {schema}.{table} failed")
+
+    def _stage_commit(self, schema: str, tables: list[str]) -> None:
+        prefix = f"{self.database}.{schema}"
+        for table in tables:
+            exists = self.query(
+                f"SELECT COUNT(*) AS N FROM {self.database}.information_schema.tables "
+                f"WHERE UPPER(table_schema) = UPPER('{schema}') AND UPPER(table_name) = UPPER('{table}')"
+            )["N"].iloc[0]
+            try:
+                if exists:  # atomic: readers see the old table or the new one
+                    self._execute(f"ALTER TABLE {prefix}.{table} SWAP WITH {prefix}.{table}{STAGING_SUFFIX}")
+                    self._execute(f"DROP TABLE {prefix}.{table}{STAGING_SUFFIX}")
+                else:
+                    self._execute(f"ALTER TABLE {prefix}.{table}{STAGING_SUFFIX} RENAME TO {prefix}.{table}")
+            except Exception as exc:
+                raise SourceError(f"{self.describe()}: replacing {prefix}.{table} failed: {exc}") from exc
+
+    def _stage_drop(self, schema: str, tables: list[str]) -> None:
+        for table in tables:
+            self._execute(f"DROP TABLE IF EXISTS {self.database}.{schema}.{table}{STAGING_SUFFIX}")
 
     def describe(self) -> str:  # noqa: D102
         name = self.connection_name or "default connection"

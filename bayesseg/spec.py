@@ -88,6 +88,9 @@ class RunSpec:
         Size of the stratified fit sample (0: all eligible authors).
     sample_seed : int
         Seed of the fit sample.
+    fit_allocation : str
+        Allocation of the fit sample to tier × activity strata: ``proportional`` (self-weighting)
+        or ``equal`` (small strata oversampled; the sampling weights enter the fit).
     covariates : tuple of Covariate
         Gating covariates, in order.
     k : int or None
@@ -114,6 +117,7 @@ class RunSpec:
     min_labels: int = 1
     fit_authors: int = 0
     sample_seed: int = 0
+    fit_allocation: str = "proportional"
     covariates: tuple[Covariate, ...] = (
         Covariate("log_followers", "followers", "log1p", "exclude"),
         Covariate("log_engagement", "engagement_rate", "log", "impute"),
@@ -152,6 +156,7 @@ class RunSpec:
             "min_labels": self.min_labels,
             "fit_authors": self.fit_authors,
             "sample_seed": self.sample_seed,
+            "fit_allocation": self.fit_allocation,
             "covariates": [vars(c) for c in self.covariates],
             "k": self.k,
             "k_range": None if self.k_range is None else list(self.k_range),
@@ -253,7 +258,10 @@ class RunSpec:
         if unknown_top:
             raise fail("(top level)", f"unknown key(s) {sorted(unknown_top)}")
 
-        data = table("data", {"taxonomy", "tiers", "min_labels", "fit_authors", "sample_seed"})
+        data = table("data", {"taxonomy", "tiers", "min_labels", "fit_authors", "sample_seed", "fit_allocation"})
+        allocation = data.get("fit_allocation", default.fit_allocation)
+        if allocation not in ("proportional", "equal"):
+            raise fail("data.fit_allocation", f"must be 'proportional' or 'equal', got {allocation!r}")
         taxonomy = None
         if "taxonomy" in data:
             taxonomy = Path(data["taxonomy"])
@@ -345,6 +353,7 @@ class RunSpec:
             min_labels=integer("data.min_labels", data.get("min_labels", default.min_labels), 1),
             fit_authors=integer("data.fit_authors", data.get("fit_authors", default.fit_authors), 0),
             sample_seed=integer("data.sample_seed", data.get("sample_seed", default.sample_seed), 0),
+            fit_allocation=allocation,
             covariates=tuple(covariates),
             k=k,
             k_range=k_range,

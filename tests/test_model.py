@@ -256,3 +256,31 @@ def test_other_samplers(sampler):
 def test_unknown_sampler():
     with pytest.raises(ValueError, match="unknown sampler 'gibbs'"):
         SegmentModel(2, sampler_config={"sampler": "gibbs"})
+
+
+def test_sampling_weights_multiply_each_authors_log_likelihood(data):
+    """A weight of 2 is the same log density as the author counted twice; the weights are
+    checked and stored with the fit."""
+    counts, _, _ = data
+    counts = counts.isel(author=slice(0, 60))
+    config = {"concentration_parametrization": "centred"}
+    twice = xr.concat([counts, counts.isel(author=[0]).assign_coords(author=[10_000])], dim="author")
+    w = np.ones(60)
+    w[0] = 2.0
+    weighted = SegmentModel(2, config).build_model(counts, weights=w)
+    doubled = SegmentModel(2, config).build_model(twice)
+    unweighted = SegmentModel(2, config).build_model(counts)
+    point = weighted.initial_point()
+    lp_w, lp_d, lp_u = (m.compile_logp()(point) for m in (weighted, doubled, unweighted))
+    np.testing.assert_allclose(lp_w, lp_d, rtol=1e-12)
+    assert abs(lp_w - lp_u) > 1.0
+    as_array = xr.DataArray(w[::-1], dims="author", coords={"author": counts["author"].values[::-1]})
+    np.testing.assert_allclose(
+        SegmentModel(2, config).build_model(counts, weights=as_array).compile_logp()(point), lp_w
+    )
+    bad = w.copy()
+    bad[5] = 0.0
+    with pytest.raises(ValueError, match=r"positive and finite; author 6 has 0.0"):
+        SegmentModel(2).build_model(counts, weights=bad)
+    with pytest.raises(ValueError, match="one value per author"):
+        SegmentModel(2).build_model(counts, weights=w[:10])

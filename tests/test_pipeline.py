@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 import xarray as xr
 
-from bayesseg.pipeline import model_inputs, result_tables, stratified_sample, truth_validation
+from bayesseg.pipeline import model_inputs, result_tables, sample_design, stratified_sample, truth_validation
 from bayesseg.spec import RunSpec
 
 CATS = ["bag", "dress", "top"]
@@ -112,6 +112,57 @@ def test_stratified_sample_is_proportional_and_reproducible():
     got = authors.loc[pick, "current_tier"].fillna("unknown").value_counts(normalize=True)
     pd.testing.assert_series_equal(got.sort_index(), tier_share.sort_index(), atol=0.01, check_names=False)
     assert np.array_equal(stratified_sample(authors, 0), np.sort(pool.index.to_numpy()))
+
+
+def _authors(n, seed=1):
+    rng = np.random.default_rng(seed)
+    tier = rng.choice(["mainstream", "trendy", "edgy", None], size=n, p=[0.8, 0.1, 0.08, 0.02])
+    # activity differs by tier, so a sample stratified on both is informative for the mean
+    n_labels = rng.poisson(np.where(tier == "edgy", 400, np.where(tier == "trendy", 200, 60))) + 1
+    return pd.DataFrame(
+        {"eligible": rng.random(n) < 0.9, "current_tier": tier, "n_labels": n_labels},
+        index=pd.Index(np.arange(n) + 10, name="author"),
+    )
+
+
+def test_sample_design_weights_are_inverse_inclusion_probabilities():
+    authors = _authors(4000)
+    pool = authors[authors["eligible"]]
+    for allocation in ("proportional", "equal"):
+        d = sample_design(authors, 900, seed=3, allocation=allocation)
+        assert d.index.is_monotonic_increasing and authors.loc[d.index, "eligible"].all()
+        counts = d.groupby("stratum").size()
+        np.testing.assert_array_equal(counts.to_numpy(), d.groupby("stratum")["stratum_sample"].first().to_numpy())
+        assert np.isclose(d["weight"].sum(), len(pool))  # the weights add up to the population
+        assert (d["weight"] >= 1).all()
+    equal = sample_design(authors, 900, seed=3, allocation="equal")
+    sizes = equal.groupby("stratum")[["stratum_size", "stratum_sample"]].first()
+    # every stratum gets min(its size, the common allocation)
+    assert (
+        sizes["stratum_sample"].max()
+        - sizes.loc[sizes["stratum_sample"] < sizes["stratum_size"], "stratum_sample"].min()
+        <= 1
+    )
+    assert len(equal) == 900
+    assert sample_design(authors, 0)["weight"].eq(1).all()
+    with pytest.raises(ValueError, match="allocation must be one of"):
+        sample_design(authors, 10, allocation="neyman")
+
+
+def test_weighted_sample_mean_is_unbiased_under_equal_allocation():
+    """Horvitz-Thompson/Hajek with the design's weights recovers the population mean; the plain
+    sample mean of an oversampled design does not."""
+    authors = _authors(3000, seed=2)
+    truth = authors.loc[authors["eligible"], "n_labels"].mean()
+    weighted, plain = [], []
+    for seed in range(200):
+        d = sample_design(authors, 400, seed=seed, allocation="equal")
+        y = authors.loc[d.index, "n_labels"].to_numpy()
+        weighted.append(np.average(y, weights=d["weight"]))
+        plain.append(y.mean())
+    se = np.std(weighted) / np.sqrt(len(weighted))
+    assert abs(np.mean(weighted) - truth) < 4 * se
+    assert np.mean(plain) > truth * 1.2  # edgy and trendy (more active) authors oversampled
 
 
 def _memberships(authors, probs, segs):

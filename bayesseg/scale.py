@@ -1,0 +1,520 @@
+"""Scoring at scale: memberships of millions of authors on Dask, streamed from the warehouse.
+
+Scoring an author needs only its label counts, its covariates and the stored (thinned)
+posterior, so it is embarrassingly parallel. :func:`score_dask` computes memberships with xarray
+chunked along ``author`` (each chunk a Dask task, on a local cluster or an existing one);
+:func:`score_source` streams authors from the warehouse in batches, scores each batch on Dask and
+writes the result tables back batch by batch, so memory is bounded by the batch size and never
+by the number of authors. Every author's memberships depend on that author alone, so the
+results are bit-for-bit those of :meth:`bayesseg.model.SegmentModel.predict_proba`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesseg.aggregate import _normalise, sql_literal, taxonomy_values
+from bayesseg.model import SegmentModel, _membership_dataset
+from bayesseg.pipeline import ModelInputs, author_segment_rows, model_inputs, segment_profile_rows
+from bayesseg.sql import render
+
+__all__ = [
+    "AGGREGATE_TABLES",
+    "ScoreSummary",
+    "dask_client",
+    "fit_imputation",
+    "score_dask",
+    "score_source",
+    "stream_inputs",
+]
+
+AGGREGATE_TABLES = {"counts": "AUTHOR_CATEGORY_COUNTS", "covariates": "AUTHOR_COVARIATES"}
+"""Names of materialised aggregates in a schema passed as ``aggregates`` (columns: those of
+``author_category_counts.sql`` and ``author_covariates.sql``)."""
+
+
+def _score_block(
+    counts: np.ndarray, x: np.ndarray, params: dict[str, np.ndarray], *, ci_prob: float, batch_authors: int
+) -> np.ndarray:
+    """Membership statistics of one chunk (author, segment, 4), in sub-batches bounding memory."""
+    n_seg = params["intercept"].shape[-1]
+    out = np.empty((counts.shape[0], n_seg, 4))
+    for start in range(0, counts.shape[0], batch_authors):
+        sl = slice(start, start + batch_authors)
+        out[sl] = SegmentModel._membership_summary(params, counts[sl], x[sl], ci_prob)
+    return out
+
+
+def score_dask(
+    model: SegmentModel,
+    counts: xr.DataArray,
+    covariates: xr.DataArray | None = None,
+    *,
+    ci_prob: float = 0.9,
+    max_draws: int | None = None,
+    chunk_authors: int = 25_000,
+    batch_authors: int = 2_000,
+) -> xr.Dataset:
+    """Membership summaries computed lazily on Dask, chunked along ``author``.
+
+    The same statistics as :meth:`bayesseg.model.SegmentModel.predict_proba` (bit for bit); the
+    result is a Dask-backed ``xarray.Dataset``: call ``.compute()`` (on the active Dask
+    client or scheduler) or write it chunk by chunk.
+
+    Parameters
+    ----------
+    model : SegmentModel
+        A fitted or loaded model.
+    counts : xarray.DataArray, dims (author, category)
+        Label counts with the model's categories (NumPy- or Dask-backed).
+    covariates : xarray.DataArray, dims (author, covariate), optional
+        Raw covariates (standardised with the fit's means and standard deviations).
+    ci_prob : float, default 0.9
+        Probability mass of the equal-tailed interval.
+    max_draws : int, optional
+        Thin the posterior to at most this many draws (default ``membership_draws``).
+    chunk_authors : int, default 25000
+        Authors per Dask chunk (one task each).
+    batch_authors : int, default 2000
+        Authors per NumPy batch inside a task: a task's memory is about
+        ``batch_authors × draws × segments × 8`` bytes times a small constant.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``prob_mean``, ``prob_low``, ``prob_high``, ``p_modal`` (author, segment) and
+        ``entropy`` (author), chunked along ``author``.
+
+    Raises
+    ------
+    ValueError
+        If categories or covariates do not match the model, counts are malformed, or a chunk
+        size is not positive.
+    RuntimeError
+        If the model is not fitted.
+
+    References
+    ----------
+    Rocklin, M. (2015). Dask: parallel computation with blocked algorithms and task scheduling.
+    *Proceedings of the 14th Python in Science Conference*, 126-132.
+    https://doi.org/10.25080/Majora-7b98e3ed-013
+    """
+    if chunk_authors < 1 or batch_authors < 1:
+        raise ValueError(f"chunk sizes must be positive, got chunk_authors={chunk_authors}, batch={batch_authors}")
+    import dask
+    import dask.array as da
+
+    counts, authors, x = model._new_authors(counts, covariates)
+    segs = model.segment_names
+    # the thinned posterior is one node of the graph, shared by every task (not copied into each)
+    params = dask.delayed(model._thinned_params(max_draws), pure=True)
+    y = da.asarray(counts.data).rechunk((chunk_authors, -1))
+    xx = da.asarray(np.asarray(x, dtype=float)).rechunk((y.chunks[0], -1))
+    stats = da.map_blocks(
+        _score_block,
+        y,
+        xx,
+        params,
+        ci_prob=ci_prob,
+        batch_authors=batch_authors,
+        chunks=(y.chunks[0], (len(segs),), (4,)),
+        new_axis=2,
+        dtype=float,
+        meta=np.empty((0, 0, 0)),
+    )
+    return _membership_dataset(stats, authors, segs, ci_prob)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+    """A Dask client: to the scheduler at `scheduler`, else on a new local cluster.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of an existing Dask scheduler (e.g. ``tcp://10.0.0.5:8786``).
+    n_workers : int, optional
+        Workers of the local cluster (default: one per core, one thread each).
+
+    Yields
+    ------
+    distributed.Client
+        Closed (and the local cluster shut down) on exit.
+
+    Raises
+    ------
+    OSError
+        If the scheduler cannot be reached (the message names the address).
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    workers = n_workers or os.cpu_count() or 1
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _aggregate_queries(source: Any, spec: Any, taxonomy: Any, aggregates: str | None) -> tuple[str, str]:
+    """SQL of the author × category counts and of the author covariates, both ordered by author."""
+    if aggregates is None:
+        lo, hi = (float(t) for t in spec.tiers)
+        counts = render("author_category_counts", source.dialect, source.schema, taxonomy=taxonomy_values(taxonomy))
+        cov = render(
+            "author_covariates",
+            source.dialect,
+            source.schema,
+            mainstream_max=sql_literal(lo),
+            trendy_max=sql_literal(hi),
+        )
+        return counts, cov
+    prefix = f'"{source.catalog}".{aggregates}' if hasattr(source, "catalog") else f"{source.database}.{aggregates}"
+    return (
+        f"SELECT AUTHORID, CATEGORY, N FROM {prefix}.{AGGREGATE_TABLES['counts']} ORDER BY AUTHORID, CATEGORY",
+        f"SELECT * FROM {prefix}.{AGGREGATE_TABLES['covariates']} ORDER BY AUTHORID",
+    )
+
+
+def _split(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
+    for start in range(0, len(frame), size):
+        yield frame.iloc[start : start + size]
+
+
+def stream_inputs(
+    source: Any,
+    spec: Any,
+    taxonomy: Any,
+    *,
+    batch_authors: int = 100_000,
+    imputation: dict[str, np.ndarray] | None = None,
+    aggregates: str | None = None,
+) -> Iterator[ModelInputs]:
+    """Stream the model's inputs from the warehouse, one batch of authors at a time.
+
+    Two result streams, both ordered by ``AUTHORID``, are merged: the author covariates (one row
+    per author) and the author × category counts (one row per author and category with labels).
+    Each batch holds every row of its authors, and goes through :func:`bayesseg.pipeline.model_inputs`
+    with fixed imputation coefficients, so a batch is processed exactly as it would be inside the
+    whole.
+
+    Parameters
+    ----------
+    source : bayesseg.sources.Source
+        The warehouse.
+    spec : bayesseg.spec.RunSpec
+        Covariates, tiers and ``min_labels``.
+    taxonomy : bayesseg.taxonomy.Taxonomy
+        Categories (and the label mapping when the aggregation runs here).
+    batch_authors : int, default 100000
+        Authors per batch.
+    imputation : dict of str to numpy.ndarray, optional
+        Imputation coefficients (``ModelInputs.imputation``); required when the specification
+        imputes a covariate (see :func:`fit_imputation`).
+    aggregates : str, optional
+        Schema (in the source's database) holding materialised aggregates
+        (:data:`AGGREGATE_TABLES`); by default the shipped aggregation SQL runs on the MART tables.
+
+    Yields
+    ------
+    ModelInputs
+        One per batch; ``authors`` covers every author of the batch, eligible or excluded.
+
+    Raises
+    ------
+    ValueError
+        If the counts name an author absent from the covariates, the author ids are not in
+        increasing order, `batch_authors` is not positive, or imputation coefficients are needed
+        and missing.
+    bayesseg.sources.SourceError
+        If a query fails.
+    """
+    if batch_authors < 1:
+        raise ValueError(f"batch_authors must be positive, got {batch_authors}")
+    if imputation is None and any(c.missing == "impute" for c in spec.covariates):
+        raise ValueError("the specification imputes a covariate: pass imputation (see fit_imputation)")
+    counts_sql, cov_sql = _aggregate_queries(source, spec, taxonomy, aggregates)
+    categories = taxonomy.category_names
+    count_batches = source.query_batches(counts_sql, rows=batch_authors * 16)
+    pending = pd.DataFrame({"author": pd.Series(dtype="int64")})
+    exhausted = False
+    last_seen: int | None = None
+    for raw in source.query_batches(cov_sql, rows=batch_authors):
+        for cov in _split(_normalise(raw, "author_covariates"), batch_authors):
+            ids = cov["author"].to_numpy()
+            if (last_seen is not None and ids[0] <= last_seen) or np.any(np.diff(ids) <= 0):
+                raise ValueError("author covariates are not in strictly increasing AUTHORID order")
+            last = int(ids[-1])
+            last_seen = last
+            while not exhausted and (pending.empty or int(pending["author"].iloc[-1]) <= last):
+                try:
+                    nxt = _normalise(next(count_batches), "author_category_counts")
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending = nxt if pending.empty else pd.concat([pending, nxt], ignore_index=True)
+            mine = pending["author"].to_numpy() <= last
+            batch, pending = pending[mine], pending[~mine].reset_index(drop=True)
+            if batch.empty:
+                batch = pd.DataFrame({"author": [], "category": [], "count": []}).astype(
+                    {"author": "int64", "category": "object", "count": "int64"}
+                )
+            yield model_inputs(batch, cov, spec, categories, imputation=imputation, require_eligible=False)
+    leftover = (
+        pending
+        if exhausted
+        else pd.concat([pending] + [_normalise(b, "author_category_counts") for b in count_batches])
+    )
+    if len(leftover):
+        raise ValueError(
+            f"{leftover['author'].nunique()} author(s) of the counts are not in the author covariates, "
+            f"e.g. {sorted(map(str, leftover['author'].unique()))[:3]}"
+        )
+
+
+def fit_imputation(
+    source: Any, spec: Any, taxonomy: Any, *, batch_authors: int = 100_000, aggregates: str | None = None
+) -> dict[str, np.ndarray]:
+    """Imputation coefficients of the specification, fitted on every eligible author in one pass.
+
+    The least-squares fit of :func:`bayesseg.pipeline.model_inputs` (each imputed covariate on an
+    intercept and the ``exclude``-policy covariates, over the eligible authors that have it),
+    accumulated batch by batch through the normal equations, so memory does not grow with the
+    number of authors. It agrees with the in-memory fit to rounding (about 1e-12).
+
+    Parameters
+    ----------
+    source, spec, taxonomy, batch_authors, aggregates
+        As :func:`stream_inputs`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Coefficients per imputed covariate (empty when none is imputed).
+
+    Raises
+    ------
+    ValueError
+        If fewer authors have an imputed covariate than coefficients to fit.
+
+    References
+    ----------
+    Little, R. J. A., & Rubin, D. B. (2019). *Statistical Analysis with Missing Data*, 3rd ed.,
+    ch. 4.2 (regression imputation). Wiley. https://doi.org/10.1002/9781119482260
+    """
+    imputed = [c.name for c in spec.covariates if c.missing == "impute"]
+    if not imputed:
+        return {}
+    predictors = [c.name for c in spec.covariates if c.missing == "exclude"]
+    p = len(predictors) + 1
+    xtx = {name: np.zeros((p, p)) for name in imputed}
+    xty = {name: np.zeros(p) for name in imputed}
+    n_have = dict.fromkeys(imputed, 0)
+    placeholder = {name: np.zeros(p) for name in imputed}
+    for batch in stream_inputs(
+        source, spec, taxonomy, batch_authors=batch_authors, imputation=placeholder, aggregates=aggregates
+    ):
+        a = batch.authors
+        design = np.column_stack([np.ones(len(a))] + [a[q].to_numpy(dtype=float) for q in predictors])
+        for name in imputed:
+            have = a["eligible"].to_numpy(bool) & ~a[f"imputed_{name}"].to_numpy(bool) & a[name].notna().to_numpy()
+            d = design[have]
+            xtx[name] += d.T @ d
+            xty[name] += d.T @ a[name].to_numpy(dtype=float)[have]
+            n_have[name] += int(have.sum())
+    out = {}
+    for name in imputed:
+        if n_have[name] < p + 1:
+            raise ValueError(f"covariate {name}: too few authors have it ({n_have[name]}) to impute the others")
+        out[name] = np.linalg.solve(xtx[name], xty[name])
+    return out
+
+
+@dataclass
+class ScoreSummary:
+    """What :func:`score_source` did.
+
+    Attributes
+    ----------
+    authors : int
+        Authors read from the warehouse.
+    segmented : int
+        Authors scored (rows of AUTHOR_SEGMENTS: ``segmented × segments``).
+    excluded : dict of str to int
+        Authors not scored, per reason (rows of EXCLUDED_AUTHORS).
+    batches : int
+        Batches streamed.
+    written : dict of str to int
+        Rows written per table (empty when nothing was written).
+    seconds : dict of str to float
+        Wall time reading (warehouse and input building), scoring (Dask) and writing.
+    imputation : dict of str to list of float
+        The imputation coefficients used.
+    """
+
+    authors: int = 0
+    segmented: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "score": 0.0, "write": 0.0})
+    imputation: dict[str, list[float]] = field(default_factory=dict)
+
+
+def score_source(
+    model: SegmentModel,
+    source: Any,
+    spec: Any,
+    taxonomy: Any,
+    *,
+    model_id: str,
+    fitted_at: dt.datetime | None = None,
+    schema: str | None = None,
+    batch_authors: int = 100_000,
+    chunk_authors: int = 25_000,
+    imputation: dict[str, np.ndarray] | None = None,
+    aggregates: str | None = None,
+    max_draws: int | None = None,
+    on_batch: Callable[[xr.Dataset, ModelInputs], None] | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> ScoreSummary:
+    """Score every author of a warehouse in batches on Dask and write the results back.
+
+    Authors are streamed (:func:`stream_inputs`), each batch is scored by :func:`score_dask` on
+    the current Dask client (:func:`dask_client`; the threaded scheduler when there is none), and
+    its AUTHOR_SEGMENTS and EXCLUDED_AUTHORS rows are appended to staging tables that replace the
+    previous tables whole at the end (:meth:`bayesseg.sources.Source.batch_writer`), with
+    SEGMENT_PROFILES. Memory is bounded by `batch_authors`.
+
+    Parameters
+    ----------
+    model : SegmentModel
+        The fitted or loaded model.
+    source : bayesseg.sources.Source
+        The warehouse (opened writable unless `schema` is ``None``).
+    spec : bayesseg.spec.RunSpec
+        Covariates, tiers, ``min_labels``, ``output.ci_prob``.
+    taxonomy : bayesseg.taxonomy.Taxonomy
+        The taxonomy of the model.
+    model_id : str
+        Written in every row.
+    fitted_at : datetime.datetime, optional
+        When the model was fitted (default: now, UTC).
+    schema : str, optional
+        Schema to write to; ``None`` writes nothing (see `on_batch`).
+    batch_authors : int, default 100000
+        Authors per streamed batch.
+    chunk_authors : int, default 25000
+        Authors per Dask task.
+    imputation : dict of str to numpy.ndarray, optional
+        Imputation coefficients; fitted by a first pass (:func:`fit_imputation`) when the
+        specification imputes a covariate and none are given.
+    aggregates : str, optional
+        Schema of materialised aggregates (see :func:`stream_inputs`).
+    max_draws : int, optional
+        Posterior draws used (default the model's ``membership_draws``).
+    on_batch : callable, optional
+        Called with each batch's memberships and inputs (e.g. to keep them, or write a file).
+    progress : callable, optional
+        Called as ``progress(message, fraction)``; the fraction is ``nan`` (the number of
+        authors is not known in advance).
+
+    Returns
+    -------
+    ScoreSummary
+
+    Raises
+    ------
+    ValueError
+        As :func:`stream_inputs`, or if the model's categories differ from the taxonomy's.
+    bayesseg.sources.SourceError
+        If a query or a write fails; the previous result tables are then left in place.
+    """
+    if list(model.categories) != list(taxonomy.category_names):
+        raise ValueError("the model's categories differ from the taxonomy's: was it fitted with another taxonomy?")
+    say = progress or (lambda msg, frac: None)
+    fitted_at = fitted_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    ci_prob = float(spec.output["ci_prob"])
+    summary = ScoreSummary()
+    if imputation is None and any(c.missing == "impute" for c in spec.covariates):
+        start = time.perf_counter()
+        imputation = fit_imputation(source, spec, taxonomy, batch_authors=batch_authors, aggregates=aggregates)
+        summary.seconds["read"] += time.perf_counter() - start
+    imputation = imputation or {}
+    summary.imputation = {k: [float(v) for v in c] for k, c in imputation.items()}
+    writer = source.batch_writer(schema) if schema is not None else contextlib.nullcontext()
+    with writer as w:
+        batches = stream_inputs(
+            source, spec, taxonomy, batch_authors=batch_authors, imputation=imputation, aggregates=aggregates
+        )
+        while True:
+            start = time.perf_counter()
+            inputs = next(batches, None)
+            summary.seconds["read"] += time.perf_counter() - start
+            if inputs is None:
+                break
+            summary.batches += 1
+            summary.authors += len(inputs.authors)
+            for reason, n in inputs.excluded["reason"].value_counts().items():
+                summary.excluded[str(reason)] = summary.excluded.get(str(reason), 0) + int(n)
+            if inputs.counts.sizes["author"]:
+                start = time.perf_counter()
+                memberships = score_dask(
+                    model,
+                    inputs.counts,
+                    inputs.covariates,
+                    ci_prob=ci_prob,
+                    max_draws=max_draws,
+                    chunk_authors=chunk_authors,
+                ).compute()
+                summary.seconds["score"] += time.perf_counter() - start
+            else:
+                memberships = _membership_dataset(
+                    np.empty((0, model.n_segments, 4)), np.empty(0, dtype=np.int64), model.segment_names, ci_prob
+                )
+            summary.segmented += memberships.sizes["author"]
+            if on_batch is not None:
+                on_batch(memberships, inputs)
+            if w is not None:
+                start = time.perf_counter()
+                w.append("AUTHOR_SEGMENTS", author_segment_rows(memberships, inputs, model_id, fitted_at))
+                w.append("EXCLUDED_AUTHORS", _excluded_rows(inputs, model_id))
+                summary.seconds["write"] += time.perf_counter() - start
+            say(f"scored {summary.segmented:,} authors ({summary.batches} batches)", float("nan"))
+        if w is not None:
+            start = time.perf_counter()
+            w.append("SEGMENT_PROFILES", segment_profile_rows(model, model_id, ci_prob))
+            summary.seconds["write"] += time.perf_counter() - start
+    if w is not None:
+        summary.written = dict(w.written)
+    return summary
+
+
+def _excluded_rows(inputs: ModelInputs, model_id: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "AUTHORID": inputs.excluded["author"].to_numpy(dtype=np.int64),
+            "REASON": inputs.excluded["reason"].astype(str).to_numpy(dtype=object),
+            "MODEL_ID": model_id,
+        }
+    )
