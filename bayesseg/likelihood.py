@@ -33,7 +33,14 @@ from typing import Any
 import numpy as np
 from scipy import sparse, special
 
-__all__ = ["SparseCounts", "dm_logpmf_dense", "dm_logpmf_sparse", "dm_logpmf_tensor"]
+__all__ = [
+    "SparseCounts",
+    "dm_logpmf_dense",
+    "dm_logpmf_parts",
+    "dm_logpmf_rows",
+    "dm_logpmf_sparse",
+    "dm_logpmf_tensor",
+]
 
 
 @dataclass(frozen=True)
@@ -156,19 +163,66 @@ def dm_logpmf_sparse(counts: SparseCounts, log_alpha: np.ndarray) -> np.ndarray:
     numpy.ndarray, shape (..., author, segment)
         ``log DM(y_i | alpha_k)`` including the multinomial coefficient.
     """
+    return dm_logpmf_rows(counts, dm_logpmf_parts(counts, log_alpha), slice(None))
+
+
+def dm_logpmf_parts(counts: SparseCounts, log_alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""The terms of :func:`dm_logpmf_sparse` shared by all authors, computed once.
+
+    ``g``: :math:`\log\Gamma(y + \alpha_{kc}) - \log\Gamma(\alpha_{kc})` for each distinct
+    (category, count) pair, shape ``(prod(lead) * segment, pair)``; ``h``:
+    :math:`\log\Gamma(A_k) - \log\Gamma(n + A_k)` for each distinct total, shape
+    ``(..., total, segment)``. Evaluate rows with :func:`dm_logpmf_rows` (scoring in batches
+    reuses them for every batch of a chunk).
+
+    Parameters
+    ----------
+    counts : SparseCounts
+        The counts.
+    log_alpha : numpy.ndarray, shape (..., segment, category)
+        Log concentrations.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(g, h)``.
+    """
     alpha = np.exp(np.asarray(log_alpha, dtype=np.float64))
-    lead = alpha.shape[:-2]
-    k = alpha.shape[-2]
     a_pairs = alpha[..., counts.pair_category]  # (..., K, U)
     g = special.gammaln(counts.pair_count + a_pairs) - special.gammaln(a_pairs)
-    if counts.n_pairs:
-        per_author = counts.pair_matrix @ g.reshape(-1, counts.n_pairs).T  # (N, prod(lead) * K)
-        per_author = np.moveaxis(per_author.reshape(counts.n_authors, *lead, k), 0, -2)  # (..., N, K)
-    else:  # every count is zero
-        per_author = np.zeros((*lead, counts.n_authors, k))
     big_a = alpha.sum(axis=-1)  # (..., K)
     h = special.gammaln(big_a)[..., None, :] - special.gammaln(counts.totals[:, None] + big_a[..., None, :])
-    return h[..., counts.total_index, :] + per_author + counts.log_coefficient[:, None]
+    return g.reshape(int(np.prod(g.shape[:-1])), counts.n_pairs), h
+
+
+def dm_logpmf_rows(counts: SparseCounts, parts: tuple[np.ndarray, np.ndarray], rows: slice) -> np.ndarray:
+    """Rows `rows` of :func:`dm_logpmf_sparse` from its precomputed :func:`dm_logpmf_parts`.
+
+    Each author's value is the same, bit for bit, whatever the rows asked for.
+
+    Parameters
+    ----------
+    counts : SparseCounts
+        The counts the parts were computed for.
+    parts : tuple of numpy.ndarray
+        :func:`dm_logpmf_parts` of `counts`.
+    rows : slice
+        Authors to evaluate.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., author, segment)
+    """
+    g, h = parts
+    lead, k = h.shape[:-2], h.shape[-1]
+    total_index = counts.total_index[rows]
+    n = total_index.size
+    if counts.n_pairs:
+        per_author = counts.pair_matrix[rows] @ g.T  # (n, prod(lead) * K)
+        per_author = np.moveaxis(per_author.reshape(n, *lead, k), 0, -2)  # (..., n, K)
+    else:  # every count is zero
+        per_author = np.zeros((*lead, n, k))
+    return h[..., total_index, :] + per_author + counts.log_coefficient[rows][:, None]
 
 
 def dm_logpmf_dense(counts: np.ndarray, log_alpha: np.ndarray) -> np.ndarray:

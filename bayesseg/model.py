@@ -68,7 +68,7 @@ import xarray as xr
 from scipy import special
 
 from bayesseg import __version__
-from bayesseg.likelihood import SparseCounts, dm_logpmf_sparse, dm_logpmf_tensor
+from bayesseg.likelihood import SparseCounts, dm_logpmf_parts, dm_logpmf_rows, dm_logpmf_sparse, dm_logpmf_tensor
 from bayesseg.relabel import apply_permutation, stephens
 
 __all__ = [
@@ -729,15 +729,27 @@ class SegmentModel:
 
     @classmethod
     def _log_membership(
-        cls, params: dict[str, np.ndarray], counts: SparseCounts, x: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per draw: log r_ik (S, N, K) and the pointwise log-likelihood (S, N)."""
-        joint = cls._log_dm(params, counts)  # (S, N, K)
-        eta = params["intercept"][:, None, :] + np.einsum("np,spk->snk", x, params["slope"])
+        cls,
+        params: dict[str, np.ndarray],
+        counts: SparseCounts,
+        x: np.ndarray,
+        loglik: bool = True,
+        log_dm: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per draw: log r_ik (S, N, K) and the pointwise log-likelihood (S, N) (with `loglik`).
+
+        `log_dm` (S, N, K), when given, is used (and overwritten) instead of computing it.
+        """
+        joint = cls._log_dm(params, counts) if log_dm is None else log_dm  # (S, N, K)
+        # gating η = γ + x β, one multiply-add per covariate (elementwise: the same bits for an
+        # author whatever the batch it is in)
+        eta = np.broadcast_to(params["intercept"][:, None, :], joint.shape).copy()
+        for p in range(x.shape[1]):
+            eta += x[None, :, p, None] * params["slope"][:, None, p, :]
         joint += eta  # log pi_ik + log DM, up to log sum_k exp(eta_ik) (which cancels in r_ik)
         total = _logsumexp_last(joint)
         joint -= total[..., None]
-        return joint, total - _logsumexp_last(eta)
+        return joint, (total - _logsumexp_last(eta)) if loglik else None
 
     # ------------------------------------------------------------------ results
     def _require_fit(self) -> xr.DataTree:
@@ -818,38 +830,47 @@ class SegmentModel:
         counts, authors, x = self._new_authors(counts, covariates)
         params = self._thinned_params(max_draws)
         segs = self.segment_names
+        if summary:
+            stats = self._membership_summary(params, counts.values, x, ci_prob, batch_authors)
+            return _membership_dataset(stats, authors, segs, ci_prob)
         pieces = []
         for start in range(0, len(authors), batch_authors):
             sl = slice(start, start + batch_authors)
-            if summary:
-                pieces.append(self._membership_summary(params, counts.values[sl], x[sl], ci_prob))
-            else:
-                log_r, _ = self._log_membership(params, SparseCounts.from_dense(counts.values[sl]), x[sl])
-                pieces.append(np.exp(log_r))  # (S, n, K)
-        if not summary:
-            return xr.DataArray(
-                np.concatenate(pieces, axis=1),
-                dims=("sample", "author", "segment"),
-                coords={"author": authors, "segment": segs},
-                name="probability",
-            )
-        return _membership_dataset(np.concatenate(pieces, axis=0), authors, segs, ci_prob)
+            log_r, _ = self._log_membership(params, SparseCounts.from_dense(counts.values[sl]), x[sl])
+            pieces.append(np.exp(log_r))  # (S, n, K)
+        return xr.DataArray(
+            np.concatenate(pieces, axis=1),
+            dims=("sample", "author", "segment"),
+            coords={"author": authors, "segment": segs},
+            name="probability",
+        )
 
     @classmethod
     def _membership_summary(
-        cls, params: dict[str, np.ndarray], counts: np.ndarray, x: np.ndarray, ci_prob: float
+        cls, params: dict[str, np.ndarray], counts: np.ndarray, x: np.ndarray, ci_prob: float, batch_authors: int
     ) -> np.ndarray:
-        """Membership summaries of one batch of authors, (author, segment, 4).
+        """Membership summaries of authors, (author, segment, 4), in batches bounding memory.
 
-        The mean, interval bounds and P(modal) of r_ik over the draws in `params`.
-        Every author's row depends only on that author, so any partition of the authors into
-        batches (NumPy batches here, Dask chunks in :mod:`bayesseg.scale`) gives the same bits.
+        The mean, interval bounds and P(modal) of r_ik over the draws in `params`. The
+        Dirichlet-multinomial terms of the distinct (category, count) pairs and totals are
+        computed once for all the authors given (the costly log-gamma calls), then reused by
+        every batch. Every author's row depends only on that author, so any partition of the
+        authors (NumPy batches, Dask chunks in :mod:`bayesseg.scale`) gives the same bits.
         """
-        log_r, _ = cls._log_membership(params, SparseCounts.from_dense(counts), x)
-        r = np.exp(log_r)  # (S, n, K)
-        lo, hi = np.quantile(r, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
-        modal = np.stack([(r.argmax(axis=-1) == k).mean(axis=0) for k in range(r.shape[-1])], axis=-1)
-        return np.stack([r.mean(axis=0), lo, hi, modal], axis=-1)
+        sparse_counts = SparseCounts.from_dense(counts)
+        log_alpha = np.log(params["concentration"])[..., None] + np.log(params["profile"])
+        parts = dm_logpmf_parts(sparse_counts, log_alpha)
+        out = np.empty((counts.shape[0], params["intercept"].shape[-1], 4))
+        for start in range(0, counts.shape[0], batch_authors):
+            sl = slice(start, start + batch_authors)
+            log_dm = dm_logpmf_rows(sparse_counts, parts, sl)
+            log_r, _ = cls._log_membership(params, sparse_counts, x[sl], loglik=False, log_dm=log_dm)
+            r = np.exp(log_r, out=log_r)  # (S, n, K)
+            lo, hi = np.quantile(r, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
+            top = r.argmax(axis=-1)  # (S, n)
+            modal = (top[..., None] == np.arange(r.shape[-1])).mean(axis=0)
+            out[sl] = np.stack([r.mean(axis=0), lo, hi, modal], axis=-1)
+        return out
 
     def log_predictive_density(
         self,
@@ -900,6 +921,7 @@ class SegmentModel:
         for start in range(0, len(authors), batch_authors):
             sl = slice(start, start + batch_authors)
             _, ll = self._log_membership(params, SparseCounts.from_dense(counts.values[sl]), x[sl])
+            assert ll is not None
             out.append(special.logsumexp(ll, axis=0) - np.log(ll.shape[0]))
         return xr.DataArray(
             np.concatenate(out), dims=("author",), coords={"author": authors}, name="log_predictive_density"

@@ -47,12 +47,7 @@ def _score_block(
     counts: np.ndarray, x: np.ndarray, params: dict[str, np.ndarray], *, ci_prob: float, batch_authors: int
 ) -> np.ndarray:
     """Membership statistics of one chunk (author, segment, 4), in sub-batches bounding memory."""
-    n_seg = params["intercept"].shape[-1]
-    out = np.empty((counts.shape[0], n_seg, 4))
-    for start in range(0, counts.shape[0], batch_authors):
-        sl = slice(start, start + batch_authors)
-        out[sl] = SegmentModel._membership_summary(params, counts[sl], x[sl], ci_prob)
-    return out
+    return SegmentModel._membership_summary(params, counts, x, ci_prob, batch_authors)
 
 
 def score_dask(
@@ -367,7 +362,8 @@ class ScoreSummary:
     written : dict of str to int
         Rows written per table (empty when nothing was written).
     seconds : dict of str to float
-        Wall time reading (warehouse and input building), scoring (Dask) and writing.
+        Wall time reading (warehouse and input building), waiting for the Dask workers' scores
+        (they score one batch while the next is read and the previous one written), and writing.
     imputation : dict of str to list of float
         The imputation coefficients used.
     """
@@ -462,12 +458,45 @@ def score_source(
         summary.seconds["read"] += time.perf_counter() - start
     imputation = imputation or {}
     summary.imputation = {k: [float(v) for v in c] for k, c in imputation.items()}
+    try:
+        from distributed import get_client
+
+        client: Any = get_client()
+    except (ImportError, ValueError):  # no Dask client: the threaded scheduler, one batch at a time
+        client = None
+
+    def submit(inputs: ModelInputs) -> Any:
+        if not inputs.counts.sizes["author"]:
+            return _membership_dataset(
+                np.empty((0, model.n_segments, 4)), np.empty(0, dtype=np.int64), model.segment_names, ci_prob
+            )
+        lazy = score_dask(
+            model, inputs.counts, inputs.covariates, ci_prob=ci_prob, max_draws=max_draws, chunk_authors=chunk_authors
+        )
+        return lazy.compute() if client is None else client.compute(lazy)
+
+    def finish(scored: Any, inputs: ModelInputs, w: Any) -> None:
+        start = time.perf_counter()
+        memberships = scored if isinstance(scored, xr.Dataset) else scored.result()
+        summary.seconds["score"] += time.perf_counter() - start
+        summary.segmented += memberships.sizes["author"]
+        if on_batch is not None:
+            on_batch(memberships, inputs)
+        if w is not None:
+            start = time.perf_counter()
+            w.append("AUTHOR_SEGMENTS", author_segment_rows(memberships, inputs, model_id, fitted_at))
+            w.append("EXCLUDED_AUTHORS", _excluded_rows(inputs, model_id))
+            summary.seconds["write"] += time.perf_counter() - start
+        say(f"scored {summary.segmented:,} authors ({summary.batches} batches)", float("nan"))
+
     writer = source.batch_writer(schema) if schema is not None else contextlib.nullcontext()
     with writer as w:
         batches = stream_inputs(
             source, spec, taxonomy, batch_authors=batch_authors, imputation=imputation, aggregates=aggregates
         )
+        in_flight: tuple[Any, ModelInputs] | None = None
         while True:
+            # the workers score batch b while this process reads batch b + 1 and writes batch b - 1
             start = time.perf_counter()
             inputs = next(batches, None)
             summary.seconds["read"] += time.perf_counter() - start
@@ -477,30 +506,12 @@ def score_source(
             summary.authors += len(inputs.authors)
             for reason, n in inputs.excluded["reason"].value_counts().items():
                 summary.excluded[str(reason)] = summary.excluded.get(str(reason), 0) + int(n)
-            if inputs.counts.sizes["author"]:
-                start = time.perf_counter()
-                memberships = score_dask(
-                    model,
-                    inputs.counts,
-                    inputs.covariates,
-                    ci_prob=ci_prob,
-                    max_draws=max_draws,
-                    chunk_authors=chunk_authors,
-                ).compute()
-                summary.seconds["score"] += time.perf_counter() - start
-            else:
-                memberships = _membership_dataset(
-                    np.empty((0, model.n_segments, 4)), np.empty(0, dtype=np.int64), model.segment_names, ci_prob
-                )
-            summary.segmented += memberships.sizes["author"]
-            if on_batch is not None:
-                on_batch(memberships, inputs)
-            if w is not None:
-                start = time.perf_counter()
-                w.append("AUTHOR_SEGMENTS", author_segment_rows(memberships, inputs, model_id, fitted_at))
-                w.append("EXCLUDED_AUTHORS", _excluded_rows(inputs, model_id))
-                summary.seconds["write"] += time.perf_counter() - start
-            say(f"scored {summary.segmented:,} authors ({summary.batches} batches)", float("nan"))
+            scored = submit(inputs)
+            if in_flight is not None:
+                finish(*in_flight, w)
+            in_flight = (scored, inputs)
+        if in_flight is not None:
+            finish(*in_flight, w)
         if w is not None:
             start = time.perf_counter()
             w.append("SEGMENT_PROFILES", segment_profile_rows(model, model_id, ci_prob))
