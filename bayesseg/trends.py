@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 WEIGHTINGS = ("propensity", "poststratify", "rake", "none")
-BANDS = ("logit", "percentile")
+BANDS = ("logit", "logit_bias", "percentile")
 """How the bands are made from the replicates (:class:`TrendConfig` ``band``)."""
 TREND_SERIES_COLUMNS = ("TREND", "PANEL", "WEEK", "RAW_SHARE", "WEIGHTED_SHARE", "LOW", "HIGH", "ESS")
 """Columns of the TREND_SERIES table and of ``trend_series.csv``."""
@@ -175,7 +175,12 @@ class TrendConfig:
         carries the binomial variance of the target's realised weekly share,
         :math:`1/(N_t \hat p_t (1-\hat p_t))` on the logit scale with :math:`N_t` the target's
         posts of week t (the band is for the week's share of all authors' posts, which the panel
-        estimates but does not see). ``"percentile"``: the replicates' equal-tailed quantiles.
+        estimates but does not see). ``"logit_bias"``: the same, plus the square of an estimate of
+        the pooling's smoothing bias: a Gaussian kernel of standard deviation σ biases a share by
+        about :math:`\tfrac{\sigma^2}{2} p''(t)`, and pooling with σ√2 doubles that bias, so the
+        difference between the series pooled with σ√2 and with σ estimates it (on the logit
+        scale) without any tuning constant; the band widens where a trend peaks or turns within
+        a few weeks, and not elsewhere. ``"percentile"``: the replicates' equal-tailed quantiles.
     """
 
     trends: tuple[Trend, ...] = ()
@@ -599,17 +604,17 @@ def trend_series(
         num, den = hits, posts
     num2 = num.reshape(n_a, n_t * n_w)
 
-    def smooth(a: np.ndarray) -> np.ndarray:
-        if config.smooth_weeks <= 0:
+    def smooth(a: np.ndarray, sd: float) -> np.ndarray:
+        if sd <= 0:
             return a
-        return gaussian_filter1d(a, config.smooth_weeks, axis=-1, mode="constant", cval=0.0, truncate=3.0)
+        return gaussian_filter1d(a, sd, axis=-1, mode="constant", cval=0.0, truncate=3.0)
 
-    def shares(wmat: np.ndarray, pool: bool = True) -> np.ndarray:
+    def shares(wmat: np.ndarray, pool: bool = True, sd: float = config.smooth_weeks) -> np.ndarray:
         """(panel, author) weights -> (trend, panel, week) shares; NaN without posts."""
         top = (wmat @ num2).reshape(len(wmat), n_t, n_w)
         bottom = wmat @ den
         if pool:
-            top, bottom = smooth(top), smooth(bottom)
+            top, bottom = smooth(top, sd), smooth(bottom, sd)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.where(bottom[:, None, :] > 0, top / np.where(bottom > 0, bottom, 1.0)[:, None, :], np.nan)
         return out.transpose(1, 0, 2)
@@ -665,13 +670,16 @@ def trend_series(
             n_target = ones @ den  # (week,) posts (or active authors) of the target
             p_ff = np.clip(point[:, 1, :], eps, 1 - eps)
             var[:, 1, :] += 1.0 / (np.where(n_target > 0, n_target, np.nan)[None, :] * p_ff * (1 - p_ff))
+            if config.band == "logit_bias" and config.smooth_weeks > 0:
+                wide = shares(w0, sd=config.smooth_weeks * np.sqrt(2.0))
+                var += (special.logit(np.clip(wide, eps, 1 - eps)) - logit_point) ** 2
             half = stats.norm.ppf(hi_q) * np.sqrt(var)
             low = special.expit(logit_point - half)
             high = special.expit(logit_point + half)
 
     # diagnostics per panel and week: an author's contribution to a week is w_i n_it (pooled
     # over neighbouring weeks with the kernel when the series are smoothed)
-    contrib = w0[:, :, None] * smooth(den)[None, :, :]  # (panel, author, week)
+    contrib = w0[:, :, None] * smooth(den, config.smooth_weeks)[None, :, :]  # (panel, author, week)
     ess = kish_ess(contrib, axis=1)
     deff = design_effect(contrib, axis=1)
     n_auth = ((w0[:, :, None] > 0) & (posts[None] > 0)).sum(axis=1)

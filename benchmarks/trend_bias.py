@@ -137,6 +137,7 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=200)
     ap.add_argument("--draws", type=int, default=100)
     ap.add_argument("--weighting", default=None, help="override [trends] weighting")
+    ap.add_argument("--band", default=None, help="override [trends] band")
     ap.add_argument(
         "--cache",
         type=Path,
@@ -150,10 +151,10 @@ def main() -> None:
     size: str | int = int(args.size) if args.size.isdigit() else args.size
     spec = RunSpec.from_toml()
     trends = spec.trends
-    if args.weighting:
+    if args.weighting or args.band:
         from dataclasses import replace
 
-        trends = replace(trends, weighting=args.weighting)
+        trends = replace(trends, weighting=args.weighting or trends.weighting, band=args.band or trends.band)
     spec = spec.replace(
         fit_authors=args.fit_authors,
         sampler={**spec.sampler, "tune": args.tune, "draws": args.draws},
@@ -162,6 +163,7 @@ def main() -> None:
     print(
         f"trend bias benchmark: {args.seeds} seeds, size {size}, fit on {args.fit_authors} authors, "
         f"{spec.sampler['chains']} x ({args.tune} + {args.draws}) NUTS, weighting {trends.weighting}, "
+        f"band {trends.band}, "
         f"{trends.replicates} replicates, smooth_weeks {trends.smooth_weeks}; "
         f"{platform.processor() or platform.machine()}"
     )

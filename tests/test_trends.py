@@ -298,3 +298,26 @@ def test_correction_recovers_a_known_population_share() -> None:
     assert min(raw_bias) > 0.03  # the panel over-states the trend (population share ~0.1)
     assert abs(np.mean(bias)) < 0.004
     assert 0.8 <= np.mean(coverage) <= 0.99
+
+
+def test_logit_bias_band_adds_the_pooling_bias_estimate() -> None:
+    """The logit_bias band is the logit band widened by (logit of the series pooled with σ√2 minus
+    logit of the series pooled with σ)², that difference estimating the kernel's smoothing bias."""
+    from scipy import special, stats
+
+    data, authors, r, _ = synthetic_panel(0)
+    base = dict(replicates=40, smooth_weeks=2.0, propensity_quadratic=False)
+    plain = trend_series(data, authors, r, TrendConfig(**base, band="logit"), ci_prob=0.8).series.sel(trend="t")
+    biased = trend_series(data, authors, r, TrendConfig(**base, band="logit_bias"), ci_prob=0.8).series.sel(trend="t")
+    wide = trend_series(data, authors, r, TrendConfig(**{**base, "smooth_weeks": 2.0 * np.sqrt(2)}), ci_prob=0.8)
+    point = plain["weighted_share"].values
+    np.testing.assert_array_equal(point, biased["weighted_share"].values)
+    z = stats.norm.ppf(0.9)
+    half_plain = special.logit(plain["high"].values) - special.logit(point)
+    bias = special.logit(wide.series.sel(trend="t")["weighted_share"].values) - special.logit(point)
+    expected = z * np.sqrt((half_plain / z) ** 2 + bias**2)
+    ok = np.isfinite(point)
+    np.testing.assert_allclose(
+        (special.logit(biased["high"].values) - special.logit(point))[ok], expected[ok], rtol=1e-6
+    )
+    assert (biased["high"].values[ok] >= plain["high"].values[ok]).all()
