@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -91,11 +91,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open(spec: str | None, read_only: bool = True) -> Source:
+def _open(spec: str | None, read_only: bool = True, memory_limit: str | None = None) -> Source:
     from bayesseg.sources import default_warehouse_path, open_source
 
-    # Snowflake connections have no read-only mode here: privileges decide
-    kwargs = {} if (spec or "").startswith("snowflake") else {"read_only": read_only}
+    # Snowflake connections have no read-only mode or memory limit here: privileges and the warehouse decide
+    kwargs: dict[str, Any] = {}
+    if not (spec or "").startswith("snowflake"):
+        kwargs = (
+            {"read_only": read_only} if memory_limit is None else {"read_only": read_only, "memory_limit": memory_limit}
+        )
     if spec is None and not default_warehouse_path().exists():
         console.print(f"embedded warehouse {default_warehouse_path()} is missing: simulating a demo warehouse")
         with _progress("simulating demo warehouse") as update:
@@ -297,7 +301,7 @@ def _score_source(args: argparse.Namespace, model: object) -> int:
             membership_table(memberships).to_csv(out, mode="a", header=not out.exists(), index=False)  # type: ignore[arg-type]
 
     with _stage("open the warehouse"):
-        source = _open(args.source, read_only=not write_back)
+        source = _open(args.source, read_only=not write_back, memory_limit=args.duckdb_memory)
         console.print(f"  {source.describe()}")
     with source, _stage("stream, score on Dask, write back"), _progress("scoring") as update:
         with dask_client(args.scheduler, args.workers) as client:
@@ -480,6 +484,11 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--draws", type=int, help="posterior draws used per author (default: the model's membership_draws)")
     sc.add_argument("--scheduler", help="address of an existing Dask scheduler (default: a local cluster)")
     sc.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
+    sc.add_argument(
+        "--duckdb-memory",
+        default="1GB",
+        help="with a DuckDB source: DuckDB's memory limit, beyond which it spills to disk (default 1GB)",
+    )
     sc.set_defaults(func=_cmd_score)
 
     r = sub.add_parser("run", help="the main job")

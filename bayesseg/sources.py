@@ -286,14 +286,23 @@ class DuckDBSource(Source):
         Schema of the MART tables inside the file.
     read_only : bool, default True
         Open the file read-only (several readers may share it).
+    memory_limit : str, optional
+        DuckDB's memory limit (e.g. ``"1GB"``; it spills to disk beyond it). DuckDB's default
+        is 80 % of the machine's memory, which it fills with cached pages on long jobs.
 
     Raises
     ------
     SourceError
-        If the file does not exist or DuckDB cannot open it.
+        If the file does not exist or DuckDB cannot open it, or `memory_limit` is invalid.
     """
 
-    def __init__(self, path: str | os.PathLike[str], schema: str = "TECHTEST", read_only: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        schema: str = "TECHTEST",
+        read_only: bool = True,
+        memory_limit: str | None = None,
+    ) -> None:
         super().__init__(DUCKDB, schema)
         self.path = Path(path)
         if not self.path.is_file():
@@ -309,6 +318,11 @@ class DuckDBSource(Source):
             self.con.execute("SET enable_progress_bar = false")
         except duckdb.InvalidInputException:
             pass  # in Jupyter, DuckDB refuses to touch its (widget) bar without ipywidgets; it shows none then
+        if memory_limit is not None:
+            try:
+                self.con.execute(f"SET memory_limit = '{memory_limit}'")
+            except duckdb.Error as exc:
+                raise SourceError(f"DuckDB memory_limit {memory_limit!r} is invalid: {exc}") from exc
         catalog = self.con.execute("SELECT current_database()").fetchall()[0][0]
         self.catalog = str(catalog)
         self.read_only = read_only
@@ -649,6 +663,7 @@ def embedded_default(
     seed: int = 0,
     progress: Callable[[str, float], None] | None = None,
     read_only: bool = True,
+    memory_limit: str | None = None,
 ) -> DuckDBSource:
     """Open the embedded default warehouse, simulating it first when it is absent.
 
@@ -665,6 +680,8 @@ def embedded_default(
         Progress callback passed to the simulator.
     read_only : bool, default True
         Open the file read-only (``False`` to write result tables back).
+    memory_limit : str, optional
+        DuckDB's memory limit (see :class:`DuckDBSource`).
 
     Returns
     -------
@@ -682,7 +699,7 @@ def embedded_default(
         from bayesseg.simulate import simulate_warehouse
 
         simulate_warehouse(target, "demo", seed=seed, progress=progress)
-    return DuckDBSource(target, read_only=read_only)
+    return DuckDBSource(target, read_only=read_only, memory_limit=memory_limit)
 
 
 def open_source(spec: str | None = None, **kwargs: Any) -> Source:

@@ -5,7 +5,8 @@ For each size, a warehouse of author-level aggregates is simulated
 in a subprocess: authors streamed from DuckDB in batches, scored on a local Dask cluster against
 the stored posterior, AUTHOR_SEGMENTS and EXCLUDED_AUTHORS written back in batches. Peak memory
 is the peak of the summed resident memory of the command and its Dask workers (sampled every
-0.1 s with psutil).
+0.1 s with psutil), with the command's and the largest worker's own peaks. The command runs with
+its default ``--duckdb-memory 1GB``.
 
 Usage::
 
@@ -27,27 +28,31 @@ import psutil
 from bayesseg.simulate import simulate_aggregates
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def _rss(proc: psutil.Process) -> dict[int, int]:
+    out = {}
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            out[p.pid] = p.memory_info().rss
         except psutil.Error:
             pass
-    return total
+    return out
 
 
-def run_measured(argv: list[str]) -> tuple[float, int, str]:
-    """Run a command; return its wall time, the peak summed RSS of its process tree, its stdout."""
+def run_measured(argv: list[str]) -> tuple[float, dict[str, int], str]:
+    """Run a command; return its wall time, peak RSS (summed tree, the command, a worker), its stdout."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak = {"total": 0, "driver": 0, "worker": 0}
     while proc.poll() is None:
         try:
-            peak = max(peak, _tree_rss(ps))
+            rss = _rss(ps)
         except psutil.Error:
-            pass
+            rss = {}
+        if rss:
+            peak["total"] = max(peak["total"], sum(rss.values()))
+            peak["driver"] = max(peak["driver"], rss.get(proc.pid, 0))
+            peak["worker"] = max([peak["worker"]] + [v for k, v in rss.items() if k != proc.pid])
         time.sleep(0.1)
     out = proc.stdout.read() if proc.stdout else ""
     wall = time.perf_counter() - start
@@ -94,7 +99,9 @@ def main() -> None:
                     "score_s": float(parts.get("score", "nan")),
                     "write_s": float(parts.get("write", "nan")),
                     "authors_per_s": round(n / wall),
-                    "peak_rss_gb": round(peak / 2**30, 2),
+                    "peak_rss_gb": round(peak["total"] / 2**30, 2),
+                    "peak_command_gb": round(peak["driver"] / 2**30, 2),
+                    "peak_worker_gb": round(peak["worker"] / 2**30, 2),
                 }
             )
             print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
