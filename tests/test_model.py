@@ -249,8 +249,9 @@ def test_other_samplers(sampler):
     mem = model.memberships()
     np.testing.assert_allclose(mem["prob_mean"].sum("segment"), 1.0, atol=1e-9)
     ari = adjusted_rand_score(truth["segment"], mem["prob_mean"].argmax("segment").values)
-    if sampler != "advi":  # NUTS recovers the segments; mean-field ADVI is documented as unreliable here
-        assert ari >= 0.8
+    # NUTS recovers the segments; so does ADVI started at the same EM mode (from its default start
+    # it reached 0.37-0.62 here)
+    assert ari >= 0.8
 
 
 def test_unknown_sampler():
