@@ -194,7 +194,7 @@ class TrendConfig:
     replicates: int = 200
     seed: int = 0
     smooth_weeks: float = 2.0
-    band: str = "logit"
+    band: str = "logit_bias"
 
     KEYS = (
         "series",
