@@ -402,3 +402,15 @@ def test_score_source_through_fakesnow_gives_the_same_tables(duckdb_run, small_f
     a = _sorted(expected["AUTHOR_SEGMENTS"], KEYS)[["AUTHORID", "SEGMENT", "PROB_MEAN", "PROB_LOW", "PROB_HIGH"]]
     b = _sorted(got, KEYS)[list(a.columns)]
     pd.testing.assert_frame_equal(b, a, check_dtype=False)
+
+
+def test_run_json_reports_the_fit_sample_and_its_population_shares(duckdb_run):
+    _, out = duckdb_run
+    fs = json.loads((out / "run.json").read_text())["fit_sample"]
+    shares = fs["segment_shares"]
+    # the tiny spec fits every author: weights 1, so the three estimates coincide and sum to one
+    assert fs["design_effect"] == 1.0 and sum(n for n, _ in fs["strata"].values()) == fs["authors"]
+    for name in ("fit_sample_weighted", "fit_sample_unweighted"):
+        for seg, v in shares["all_authors"].items():
+            assert abs(shares[name][seg] - v) < 1e-4
+    assert abs(sum(shares["all_authors"].values()) - 1) < 1e-3
