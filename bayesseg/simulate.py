@@ -863,6 +863,20 @@ _DDL = {
 }
 
 
+def _setup(
+    path: str | os.PathLike[str],
+    overwrite: bool,
+    taxonomy: Taxonomy | None,
+    calibration: Calibration | None,
+    progress: Callable[[str, float], None] | None,
+) -> tuple[Path, Taxonomy, Calibration, Callable[[str, float], None]]:
+    """The arguments shared by the simulators, checked and with their defaults filled in."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    return path, taxonomy or Taxonomy.from_toml(), calibration or Calibration(), progress or (lambda msg, frac: None)
+
+
 def simulate_warehouse(
     path: str | os.PathLike[str],
     size: Size | int = "demo",
@@ -922,12 +936,7 @@ def simulate_warehouse(
         raise ValueError(f"unknown size {size!r}; choose one of {sorted(SIZES)} or an integer")
     if n_authors < 50:
         raise ValueError(f"size must be at least 50 authors, got {n_authors}")
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    taxonomy = taxonomy or Taxonomy.from_toml()
-    cal = calibration or Calibration()
-    say = progress or (lambda msg, frac: None)
+    path, taxonomy, cal, say = _setup(path, overwrite, taxonomy, calibration, progress)
 
     root = np.random.SeedSequence(seed)
     rng_pop, rng_tables, rng_text, rng_chunks = (np.random.default_rng(s) for s in root.spawn(4))
@@ -1371,12 +1380,7 @@ def simulate_aggregates(
     """
     if n_authors < 50:
         raise ValueError(f"n_authors must be at least 50, got {n_authors}")
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    taxonomy = taxonomy or Taxonomy.from_toml()
-    cal = calibration or Calibration()
-    say = progress or (lambda msg, frac: None)
+    path, taxonomy, cal, say = _setup(path, overwrite, taxonomy, calibration, progress)
     categories = taxonomy.category_names
     vocab, theta_labels = _profiles(taxonomy)
     cat_index = pd.Categorical(vocab["CATEGORY"], categories=categories).codes
