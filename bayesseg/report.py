@@ -348,8 +348,27 @@ def _convergence(r: RunResult) -> str:
     )
     if worst >= 1.01 or divergences:
         body = body.replace("<p>", '<p class="warn">', 1)
+    body += _profile_convergence(m.summary(["profile"]))
     cols = [c for c in ("mean", "sd", "ess_bulk", "ess_tail", "r_hat") if c in summary.columns]
     return body + _table(summary[cols])
+
+
+def _profile_convergence(summary: pd.DataFrame) -> str:
+    """One paragraph on the profiles' R-hat: the largest, where, and how many entries exceed 1.01.
+
+    The profiles (segment × category) are too many for the table; a rare category's profile can
+    mix slowly while every membership parameter has converged, so it is named here.
+    """
+    if summary.empty:
+        return ""
+    rhat = summary["r_hat"].astype(float)
+    worst = str(rhat.idxmax())
+    above = int((rhat >= 1.01).sum())
+    text = (
+        f"Profiles ({len(rhat)} segment × category entries): largest R-hat {rhat.max():.3f} at {worst} "
+        f"(bulk ESS {float(summary.loc[worst, 'ess_bulk']):.0f}); {above} entries at or above 1.01."
+    )
+    return _p(text, "warn" if above else "")
 
 
 def _ppc(r: RunResult) -> str:

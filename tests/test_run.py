@@ -84,6 +84,19 @@ def test_report_has_every_section_and_embedded_images(duckdb_run):
     assert "adjusted Rand index" in html  # the simulator's truth is there, so is the validation
 
 
+def test_report_names_the_profile_entry_that_mixed_worst(duckdb_run):
+    html = (duckdb_run[1] / "report.html").read_text()
+    found = re.search(r"Profiles \((\d+) segment × category entries\): largest R-hat ([\d.]+) at (.+?) "
+                      r"\(bulk ESS \d+\); (\d+) entries at or above 1\.01", html)
+    assert found is not None
+    # against the saved model's own posterior summary
+    summary = SegmentModel.load(duckdb_run[1] / "model.nc").summary(["profile"])
+    rhat = summary["r_hat"].astype(float)
+    assert int(found[1]) == len(rhat) == rhat.size > 0
+    assert float(found[2]) == pytest.approx(rhat.max(), abs=5e-4)
+    assert found[3] == str(rhat.idxmax()) and int(found[4]) == int((rhat >= 1.01).sum())
+
+
 def test_trend_series_written_back_and_to_csv(duckdb_run):
     warehouse, out = duckdb_run
     table = _read(warehouse)[TREND_TABLE]
