@@ -16,16 +16,14 @@ profiles shrink toward a population profile through a logistic-normal hierarchy,
 .. math::
 
     \theta_k = \operatorname{softmax}(\eta_0 + \delta_k + a_k), \quad
-    \eta_0 \sim \text{Normal}(0, s_0), \;
+    \eta_0 \sim \text{ZeroSumNormal}(s_0), \;
     \delta \sim \text{ZeroSumNormal}(\sigma_\delta) \text{ (zero-sum over segments and categories)}, \;
     \sigma_\delta \sim \text{HalfNormal},
 
 a form of the design's ``θ_k ~ Dirichlet(τ θ_0)`` with the same meaning (segments are departures
 from the population profile, of a learnt size) but unconstrained, which NUTS prefers; the
-zero-sum over segments makes :math:`\eta_0` the centre of the segment logits and removes a ridge
-the likelihood cannot identify. :math:`\eta_0` is iid normal rather than zero-sum: the prior on its
-contrasts, all the softmax sees, is the same, and a rare category's log-odds is then one coordinate
-the sampler's mass matrix can scale. ``a_k`` is zero except for *anchored* segments, where it adds a prior
+double zero-sum makes :math:`\eta_0` the centre of the segment logits and removes a ridge the
+likelihood cannot identify. ``a_k`` is zero except for *anchored* segments, where it adds a prior
 log-lift to the categories of a taxonomy rule (e.g. luxury brands): rules act as priors, never
 filters. Concentrations are partially pooled, ``log κ_k ~ Normal(μ_κ, s_κ)``; gating slopes
 ``β ~ Normal(0, σ_β)`` with a fixed scale on standardised covariates. The deviations are centred:
@@ -82,7 +80,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
-    "population_sigma": 3.0,  # η0 ~ Normal(0, σ) per category: population log-profile, weakly informative
+    "population_sigma": 3.0,  # η0 ~ ZeroSumNormal(σ): population log-profile, weakly informative
     "deviation_sigma": 1.0,  # σ_δ ~ HalfNormal(·): size of segment departures from the population
     "log_concentration_mu": [3.9, 1.5],  # μ_κ ~ Normal(log 50, 1.5)
     "log_concentration_sigma": 0.5,  # s_κ ~ HalfNormal(·): pooling of concentrations
@@ -419,12 +417,7 @@ class SegmentModel:
         }
         offsets = self._anchor_offsets(categories)
         with pm.Model(coords=coords) as model:
-            # one free coordinate per category, not a zero-sum basis: iid Normal(σ) has the same
-            # prior on every contrast as ZeroSumNormal(σ) (the softmax sees only contrasts), and
-            # its mean is a Gaussian direction no datum touches; but a rare category's log-odds,
-            # ~10 times wider than the others', is then one axis the mass matrix can scale, where a
-            # zero-sum basis spreads it over all of them (demo: R-hat 1.17, bulk ESS 9 -> mixed)
-            eta0 = pm.Normal("population_logit", 0.0, cfg["population_sigma"], dims="category")
+            eta0 = pm.ZeroSumNormal("population_logit", sigma=cfg["population_sigma"], dims="category")
             dev_sd = pm.HalfNormal("deviation_sd", sigma=cfg["deviation_sigma"])
             # centred: each segment's profile is identified by thousands of counts, where a
             # centred hierarchy samples with far shorter trajectories than a non-centred one.
