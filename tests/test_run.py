@@ -86,8 +86,11 @@ def test_report_has_every_section_and_embedded_images(duckdb_run):
 
 def test_report_names_the_profile_entry_that_mixed_worst(duckdb_run):
     html = (duckdb_run[1] / "report.html").read_text()
-    found = re.search(r"Profiles \((\d+) segment × category entries\): largest R-hat ([\d.]+) at (.+?) "
-                      r"\(bulk ESS \d+\); (\d+) entries at or above 1\.01", html)
+    found = re.search(
+        r"Profiles \((\d+) segment × category entries\): largest R-hat ([\d.]+) at (.+?) "
+        r"\(bulk ESS \d+\); (\d+) entries at or above 1\.01",
+        html,
+    )
     assert found is not None
     # against the saved model's own posterior summary
     summary = SegmentModel.load(duckdb_run[1] / "model.nc").summary(["profile"])
