@@ -322,7 +322,8 @@ _DEFAULT_FREQUENCY = {
 _NON_FASHION_FREQUENCY = 6_000
 
 # Segment profiles: multiplicative boosts of the population profile, by taxonomy category
-# (or by exclusion reason for non-fashion objects).
+# (or by exclusion reason for a label the taxonomy excludes). The generic COCO objects are keyed
+# `non_fashion_object` both ways: their category since taxonomy 2026.11.2, their exclusion reason before.
 _BOOSTS: dict[str, dict[str, float]] = {
     "casual_denim": {"denim": 6, "sneakers_lifestyle": 2.5, "pants": 1.8, "top": 1.3, "plain": 1.3},
     "sportswear": {
@@ -394,17 +395,17 @@ def _profiles(taxonomy: Taxonomy) -> tuple[pd.DataFrame, np.ndarray]:
         lambda r: (r["TYPE"], r["LABEL_NAME"]) in trend_pairs, axis=1
     )
     vocab = vocab[keep].reset_index(drop=True)
+    group = vocab["CATEGORY"].fillna(vocab["EXCLUDED_REASON"]).to_numpy()
     base = np.array(
         [
             _KNOWN_FREQUENCIES.get(
                 (r.TYPE, r.LABEL_NAME),
-                _NON_FASHION_FREQUENCY if r.EXCLUDED_REASON == "non_fashion_object" else _DEFAULT_FREQUENCY[r.TYPE],
+                _NON_FASHION_FREQUENCY if g == "non_fashion_object" else _DEFAULT_FREQUENCY[r.TYPE],
             )
-            for r in vocab.itertuples()
+            for r, g in zip(vocab.itertuples(), group, strict=True)
         ],
         dtype=float,
     )
-    group = vocab["CATEGORY"].fillna(vocab["EXCLUDED_REASON"]).to_numpy()
     theta = np.empty((len(SEGMENT_NAMES), len(vocab)))
     for k, name in enumerate(SEGMENT_NAMES):
         boost = np.array([_BOOSTS[name].get(g, 1.0) for g in group])

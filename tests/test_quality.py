@@ -45,6 +45,7 @@ def test_findings_equal_independent_counts(report, small_frames):
     assert report["segmentation_authors_without_posts"].n == len(set(seg["AUTHORID"]) - set(posts["AUTHORID"]))
     assert report["excluded_label_rows_person"].n == labels["LABEL_NAME"].isin(["human", "humanface"]).sum()
     assert report["unknown_label_rows"].n == 0
+    assert report["excluded_label_rows_other"].n == 0  # generic objects are a category since 2026.11.2
     first, last = report["posts_first_13_weeks"].n, report["posts_last_13_weeks"].n
     assert last < first  # the simulated volume declines
 

@@ -1,5 +1,7 @@
 """The simulated warehouse matches the data contract, reproduces its defects, and keeps its truth."""
 
+import tomllib
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -7,6 +9,7 @@ import pytest
 
 from bayesseg.contract import TABLES, kind_of_type
 from bayesseg.simulate import SEGMENT_NAMES, TRENDS, simulate_warehouse, warehouse_checksum
+from bayesseg.taxonomy import Taxonomy, default_taxonomy_path
 
 from .conftest import read_tables
 
@@ -259,3 +262,21 @@ def test_profiles_without_mass_on_a_label_block_are_handled(tmp_path):
         warnings.simplefilter("error", RuntimeWarning)
         result = simulate_warehouse(tmp_path / "w.duckdb", 300, seed=9, calibration=cal)
     assert result.row_counts["TECHTEST.MART_IMAGES_LABELS"] > 0
+
+
+def test_generic_objects_simulated_alike_as_a_category_or_an_exclusion(tmp_path):
+    # taxonomy 2026.11.2 made the generic COCO objects a category; the simulator's truth keys
+    # them by name either way, so a taxonomy that still excludes them simulates the same warehouse
+    doc = tomllib.loads(default_taxonomy_path().read_text())
+    del doc["categories"]["non_fashion_object"]
+    doc["exclusions"]["non_fashion_object"] = "generic COCO object"
+    labels = doc["labels"]["object_detection"]
+    generic = [k for k, v in labels.items() if v == "non_fashion_object"]
+    assert len(generic) == 63
+    for k in generic:
+        labels[k] = {"exclude": "non_fashion_object"}
+    old = Taxonomy.from_dict(doc)
+    assert "non_fashion_object" not in old.category_names
+    a = simulate_warehouse(tmp_path / "a.duckdb", 150, seed=7)
+    b = simulate_warehouse(tmp_path / "b.duckdb", 150, seed=7, taxonomy=old)
+    assert a.checksum == b.checksum
