@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import duckdb
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
@@ -74,8 +73,9 @@ def main() -> None:
         inputs = model_inputs(
             author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
         )
-    con = duckdb.connect(args.warehouse, read_only=True)
-    truth = con.sql("SELECT * FROM TRUTH.AUTHORS").df().set_index("AUTHORID")
+        truth = src.query("SELECT * FROM TRUTH.AUTHORS").set_index("AUTHORID")
+        if args.variant == "geometric_calibrated":
+            log_interactions = src.query(GEOMETRIC_SQL).set_index("AUTHORID")["LOG_INTERACTIONS"]
     ids = inputs.covariates["author"].values
     authors = inputs.authors.loc[ids]
     x = inputs.covariates.values.copy()  # (author, [log_followers, log_engagement])
@@ -84,7 +84,7 @@ def main() -> None:
     if args.variant == "true":
         x[:, 1] = np.log(truth.loc[ids, "ENGAGEMENT_RATE"].to_numpy())
     if args.variant == "geometric_calibrated":
-        log_inter = con.sql(GEOMETRIC_SQL).df().set_index("AUTHORID")["LOG_INTERACTIONS"].reindex(ids).to_numpy()
+        log_inter = log_interactions.reindex(ids).to_numpy()
         x[have, 1] = log_inter[have] - np.log(np.expm1(x[have, 0]))
     if args.variant.endswith("calibrated"):
         x[:, 1] = calibrate(x[:, 1], x[:, 0], m, have)

@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ from bayesseg.aggregate import author_covariates
 from bayesseg.cli import main
 from bayesseg.model import SegmentModel
 from bayesseg.pipeline import RESULT_TABLES, TREND_TABLE
-from bayesseg.report import SECTIONS
+from bayesseg.report import SECTIONS, ppc_html
 from bayesseg.sources import DuckDBSource
 from bayesseg.trends import TREND_SERIES_COLUMNS
 
@@ -437,10 +438,6 @@ def test_ppc_report_is_quiet_on_tied_tails(duckdb_run):
     # (here k / 31, as for an author with 31 labels); arviz-stats' Pareto tail fit of the PIT then
     # meets a degenerate tail, returns NaN and falls back to the randomised PIT: numpy's warnings
     # about that NaN must not reach the terminal (the demo run printed two)
-    import warnings
-
-    from bayesseg.report import ppc_html
-
     tree = SegmentModel.load(duckdb_run[1]).posterior_predictive(n_authors=40, n_draws=100, seed=0)
     rep = tree["posterior_predictive"]["max_share"]
     tied = np.repeat(np.arange(4, 20) / 31, [6, 10, 9, 10, 8, 10, 9, 7, 6, 5, 4, 5, 5, 0, 2, 4])
