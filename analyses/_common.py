@@ -10,25 +10,27 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesseg.aggregate import author_category_counts, author_covariates
+from bayesseg.config import TIER_NAMES, RunSpec
+from bayesseg.data.connect import default_warehouse_path, open_source
+from bayesseg.data.inputs import ModelInputs, load_inputs
+from bayesseg.data.sources import Source
+from bayesseg.evaluation.metrics import predictive_auc
+from bayesseg.evaluation.truth import SimulatorTruth, read_truth
 from bayesseg.model import SegmentModel
-from bayesseg.pipeline import ModelInputs, fit_segmentation, model_inputs, simulator_truth
-from bayesseg.report import HtmlDocument
-from bayesseg.sources import Source, default_warehouse_path, open_source
-from bayesseg.spec import RunSpec
 from bayesseg.taxonomy import Taxonomy
+from bayesseg.workflow.html import HtmlDocument
+from bayesseg.workflow.pipeline import ensure_warehouse, fit_segmentation
 
 matplotlib.use("Agg")  # the analyses write figures into HTML files; no window opens
 
 OUT = Path(__file__).parent / "out"
-TIERS = ("mainstream", "trendy", "edgy")
+TIERS = TIER_NAMES
 
 
 def parse_args(name: str, description: str) -> argparse.Namespace:
@@ -68,7 +70,7 @@ class Context:
     model: SegmentModel
     memberships: xr.Dataset
     draws: xr.DataArray
-    truth: dict[str, pd.DataFrame] | None
+    truth: SimulatorTruth | None
     seconds: dict[str, float]
 
     @property
@@ -90,8 +92,7 @@ class Context:
         """The simulator's segment of each segmented author, or None for a real warehouse."""
         if self.truth is None:
             return None
-        t = self.truth["AUTHORS"].set_index("AUTHORID")["SEGMENT"]
-        return t.loc[self.memberships["author"].values].to_numpy()
+        return self.truth.segment_of(self.memberships["author"].values)
 
 
 def prepare(args: argparse.Namespace, *, replicates: int = 200) -> Context:
@@ -106,25 +107,23 @@ def prepare(args: argparse.Namespace, *, replicates: int = 200) -> Context:
         )
     if args.source is None and not default_warehouse_path().exists():
         print(f"embedded warehouse {default_warehouse_path()} is missing: simulating a demo warehouse")
+        ensure_warehouse()
     source = open_source(args.source)
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
-    inputs = model_inputs(
-        author_category_counts(source, taxonomy), author_covariates(source, spec.tiers), spec, taxonomy.category_names
-    )
+    inputs = load_inputs(source, spec, taxonomy)
     seconds["inputs"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if args.model is not None:
         model = SegmentModel.load(args.model)
-        if model.categories != list(inputs.counts["category"].values):
+        if model.categories_ != list(inputs.counts["category"].values):
             raise SystemExit(f"the model {args.model} was fitted on other categories than the taxonomy's")
     else:
         print(f"fitting the segmentation (K = {spec.k_values}, fit sample {spec.fit_authors:,}) ...", flush=True)
         model = fit_segmentation(inputs, spec, taxonomy).model
     seconds["fit" if args.model is None else "load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    mem = model.predict_proba(inputs.counts, inputs.covariates)
-    draws = model.predict_proba(inputs.counts, inputs.covariates, summary=False, max_draws=replicates)
-    assert isinstance(mem, xr.Dataset) and isinstance(draws, xr.DataArray)
+    mem = model.predict_memberships(inputs.counts, inputs.covariates)
+    draws = model.membership_draws(inputs.counts, inputs.covariates, max_draws=replicates)
     seconds["scoring"] = time.perf_counter() - t0
     return Context(
         args=args,
@@ -135,7 +134,7 @@ def prepare(args: argparse.Namespace, *, replicates: int = 200) -> Context:
         model=model,
         memberships=mem,
         draws=draws.rename(sample="draw"),
-        truth=simulator_truth(source),
+        truth=read_truth(source),
         seconds=seconds,
     )
 
@@ -162,8 +161,6 @@ def data_section(doc: HtmlDocument, ctx: Context) -> None:
 
 def fashion_forward_auc(ctx: Context) -> pd.DataFrame:
     """Cross-validated AUC of FASHION_INTEREST_SEGMENT from the current tiers, followers and segments."""
-    from bayesseg.evaluate import predictive_auc
-
     a = ctx.authors
     y = a["fashion_interest_segment"].fillna(False).to_numpy(dtype=bool)
     probs = pd.DataFrame(
@@ -171,7 +168,7 @@ def fashion_forward_auc(ctx: Context) -> pd.DataFrame:
         index=a.index,
         columns=[f"p_{s}" for s in ctx.model.segment_names[1:]],
     )
-    covs = a[ctx.model.covariate_names].astype(float)
+    covs = a[ctx.model.covariate_names_].astype(float)
     features = {
         "current tiers (one-hot)": ctx.tier_onehot().iloc[:, 1:],
         "model covariates (followers, engagement)": covs,
@@ -198,9 +195,3 @@ def finish(doc: HtmlDocument, ctx: Context) -> None:
 
 def fmt_share(v: float) -> str:
     return f"{100 * v:.1f} %"
-
-
-def rmse(a: Any, b: Any) -> float:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    return float(np.sqrt(np.mean((a[ok] - b[ok]) ** 2)))

@@ -26,14 +26,15 @@ from _common import (
     fmt_share,
     parse_args,
     prepare,
-    rmse,
 )
 from sklearn.metrics import adjusted_rand_score
 
-from bayesseg.baselines import kmeans_shares
-from bayesseg.evaluate import agreement, coassignment, membership_entropy, panel_composition
-from bayesseg.pipeline import compute_trends
-from bayesseg.report import HtmlDocument, ppc_html, trends_html
+from bayesseg.evaluation.accuracy import calibration_table, match_segments, trend_accuracy
+from bayesseg.evaluation.baselines import kmeans_shares
+from bayesseg.evaluation.metrics import agreement, coassignment, membership_entropy, panel_composition
+from bayesseg.workflow.html import HtmlDocument
+from bayesseg.workflow.pipeline import compute_trends
+from bayesseg.workflow.report import ppc_html, trends_html
 
 
 def main() -> None:
@@ -70,7 +71,7 @@ def main() -> None:
 
     # ---- stability
     draws = ctx.draws.values  # (draw, author, segment); thinned draws run chain after chain
-    n_chain = model.idata["posterior"].sizes["chain"]
+    n_chain = model.idata_["posterior"].sizes["chain"]
     stab: dict[str, float] = {}
     if n_chain > 1:
         halves = np.array_split(np.arange(draws.shape[0]), n_chain)
@@ -135,24 +136,14 @@ def main() -> None:
     truth = ctx.true_segments()
     calib = None
     if truth is not None:
-        from scipy.optimize import linear_sum_assignment
-
-        # the truth's segment numbers matched to the model's segments (Hungarian on the confusion matrix)
-        confusion = pd.crosstab(truth, modal).reindex(columns=range(len(segs)), fill_value=0)
-        rows_, cols_ = linear_sum_assignment(-confusion.to_numpy())
-        mapping = dict(zip(confusion.index[rows_], cols_, strict=True))
-        truth_matched = np.array([mapping.get(t, -1) for t in truth])
-        bins = np.quantile(top, np.linspace(0, 1, 6))
-        which = np.clip(np.digitize(top, bins[1:-1]), 0, 4)
-        calib = pd.DataFrame(
-            {
-                "mean largest probability": [top[which == b].mean() for b in range(5)],
-                "share whose modal segment is the true one": [
-                    np.mean(modal[which == b] == truth_matched[which == b]) for b in range(5)
-                ],
-                "authors": [int((which == b).sum()) for b in range(5)],
-            },
-            index=pd.Index([f"quintile {b + 1}" for b in range(5)], name="largest probability"),
+        # the model's segments matched to the truth's (Hungarian on their cross-tabulation)
+        mapping = match_segments(modal, truth, n_estimated=len(segs))
+        right = np.array([mapping.get(int(m), -1) for m in modal]) == truth
+        calib = calibration_table(top, right, bins=5)[["mean_probability", "accuracy", "authors"]].rename(
+            columns={
+                "mean_probability": "mean largest probability",
+                "accuracy": "share whose modal segment is the true one",
+            }
         )
         parts += [
             doc.paragraph(
@@ -200,12 +191,9 @@ def main() -> None:
         target = trends.series["weighted_share"].sel(panel="all")
         corr_rows = pd.DataFrame(
             {
-                "RMSE raw": [rmse(s["raw_share"].sel(trend=t), target.sel(trend=t)) for t in s["trend"].values],
-                "RMSE corrected": [
-                    rmse(s["weighted_share"].sel(trend=t), target.sel(trend=t)) for t in s["trend"].values
-                ],
-            },
-            index=s["trend"].values,
+                "RMSE raw": trend_accuracy(s["raw_share"], target)["rmse"],
+                "RMSE corrected": trend_accuracy(s["weighted_share"], target)["rmse"],
+            }
         )
     doc.add("panel_bias", "Biases of the fashion-forward panel and their correction", *parts)
 

@@ -27,9 +27,9 @@ from _common import (
 )
 from sklearn.metrics import adjusted_rand_score
 
-from bayesseg.aggregate import TIER_THRESHOLDS
-from bayesseg.evaluate import membership_entropy, threshold_jump
-from bayesseg.report import HtmlDocument
+from bayesseg.config import TIER_THRESHOLDS
+from bayesseg.evaluation.metrics import membership_entropy, threshold_jump
+from bayesseg.workflow.html import HtmlDocument
 
 
 def main() -> None:
@@ -83,7 +83,7 @@ def main() -> None:
     x = np.log10(np.where(ok, followers, 1.0))
     counts = ctx.inputs.counts.sel(author=a.index.to_numpy()).values.astype(float)
     shares = counts / counts.sum(axis=1, keepdims=True)
-    profile = ctx.model.idata["posterior"]["profile"].mean(("chain", "draw")).values  # (segment, category)
+    profile = ctx.model.idata_["posterior"]["profile"].mean(("chain", "draw")).values  # (segment, category)
     spread = profile.max(axis=0) / profile.mean(axis=0)
     cats = list(ctx.inputs.counts["category"].values)
     top = np.argsort(spread)[::-1][:5]

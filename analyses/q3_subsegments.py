@@ -22,11 +22,11 @@ import pandas as pd
 from _common import conclusion, data_section, finish, parse_args, prepare
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from bayesseg.aggregate import author_period_category_counts
-from bayesseg.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
-from bayesseg.content import post_counts, rank_posts
-from bayesseg.evaluate import mixture_log_density, segments_over_time
-from bayesseg.report import HtmlDocument
+from bayesseg.data.aggregate import author_period_category_counts, post_labels
+from bayesseg.evaluation.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
+from bayesseg.evaluation.content import post_counts, rank_posts
+from bayesseg.evaluation.metrics import mixture_log_density, segments_over_time
+from bayesseg.workflow.html import HtmlDocument
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     cats = np.asarray(counts["category"].values)
 
     # ---- the named segments
-    profile = model.idata["posterior"]["profile"].mean(("chain", "draw")).values
+    profile = model.idata_["posterior"]["profile"].mean(("chain", "draw")).values
     share_draws = ctx.draws.mean("author").values  # (draw, segment)
     overall = counts.sum("author").values / counts.sum().item()
     lift = profile / overall[None]
@@ -72,7 +72,7 @@ def main() -> None:
 
     # ---- methods side by side
     k = model.n_segments
-    fitted = model.idata["observed_data"]["counts"]["author"].values
+    fitted = model.idata_["observed_data"]["counts"]["author"].values
     authors = counts["author"].values
     heldout = ~np.isin(authors, fitted)
     truth = ctx.true_segments()
@@ -103,7 +103,7 @@ def main() -> None:
         lpd_note = (
             f"Held-out log predictive density per author (nats), on the {int(heldout.sum()):,} authors outside the "
             f"fit sample of {len(fitted):,}: bayesseg's posterior predictive, a baseline's segments read as a "
-            "multinomial mixture fitted on the same fit sample (bayesseg.evaluate.mixture_log_density). "
+            "multinomial mixture fitted on the same fit sample (bayesseg.evaluation.metrics.mixture_log_density). "
             "Higher is better."
         )
     else:
@@ -236,13 +236,7 @@ def main() -> None:
 
     # ---- content for a segment
     target = next((s for s in ("luxury", "sportswear") if s in segs), segs[0])
-    schema = ctx.source.schema
-    labels = ctx.source.query(
-        f"SELECT p.POST_ID, l.TYPE, l.LABEL_NAME FROM {schema}.MART_IMAGES_OF_POSTS p "
-        f"JOIN {schema}.MART_IMAGES_LABELS l ON l.IMAGE_ID = p.IMAGE_ID "
-        f"WHERE p.POST_ID IN (SELECT DISTINCT POST_ID FROM {schema}.MART_IMAGES_OF_POSTS ORDER BY POST_ID LIMIT 3000)"
-    )
-    pc, excluded = post_counts(labels, ctx.taxonomy)
+    pc, excluded = post_counts(post_labels(ctx.source, 3_000), ctx.taxonomy)
     ranked = rank_posts(model, pc, target).head(10)
     ranked["categories"] = [", ".join(c for c in pc.columns if pc.loc[p, c] > 0) for p in ranked.index]
     doc.add(

@@ -18,11 +18,13 @@ from dataclasses import replace
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from _common import conclusion, data_section, finish, parse_args, prepare, rmse
+from _common import conclusion, data_section, finish, parse_args, prepare
 
-from bayesseg.pipeline import compute_trends
-from bayesseg.report import HtmlDocument, trends_html
-from bayesseg.reweight import WeightsError
+from bayesseg.evaluation.accuracy import trend_accuracy
+from bayesseg.exceptions import WeightsError
+from bayesseg.workflow.html import HtmlDocument
+from bayesseg.workflow.pipeline import compute_trends
+from bayesseg.workflow.report import trends_html
 
 
 def main() -> None:
@@ -36,9 +38,8 @@ def main() -> None:
     if args.fast:
         cfg = replace(cfg, replicates=50)
     truth = None
-    if ctx.truth is not None:
-        truth = ctx.source.query("SELECT TREND, WEEK, SHARE FROM TRUTH.TREND_SERIES WHERE POPULATION = 'all'")
-        truth["WEEK"] = pd.to_datetime(truth["WEEK"])
+    if ctx.truth is not None and ctx.truth.trend_series is not None:
+        truth = ctx.truth.trend_shares("all")
 
     # ---- every weighting on the same inputs
     results = {}
@@ -56,29 +57,27 @@ def main() -> None:
         trends_html(results[main_w]),
     )
 
-    rows = []
+    frames = []
     for weighting, res in results.items():
         s = res.series.sel(panel="fashion_forward")
         target = res.series["weighted_share"].sel(panel="all")
-        weeks = pd.to_datetime(s["week"].values)
-        for trend in s["trend"].values:
-            row = {
-                "weighting": weighting,
-                "trend": str(trend),
-                "RMSE vs all authors": rmse(s["weighted_share"].sel(trend=trend), target.sel(trend=trend)),
-                "band width": float(np.nanmean(s["high"].sel(trend=trend) - s["low"].sel(trend=trend))),
+        band = trend_accuracy(s["weighted_share"], target, s["low"], s["high"])
+        frame = pd.DataFrame(
+            {
+                "RMSE vs all authors": band["rmse"],
+                "band width": band["band_width"],
                 "design effect": res.summary["design_effect_after_trim"],
                 "weights trimmed": res.summary["trimmed"],
             }
-            if truth is not None:
-                tt = truth[truth["TREND"] == trend].set_index("WEEK")["SHARE"].reindex(weeks).to_numpy()
-                lo, hi = s["low"].sel(trend=trend).values, s["high"].sel(trend=trend).values
-                ok = np.isfinite(tt) & np.isfinite(lo)
-                row["RMSE vs population truth"] = rmse(s["weighted_share"].sel(trend=trend), tt)
-                row["RMSE raw weekly vs truth"] = rmse(s["raw_weekly_share"].sel(trend=trend), tt)
-                row["weeks in band"] = float(np.mean((tt[ok] >= lo[ok]) & (tt[ok] <= hi[ok])))
-            rows.append(row)
-    table = pd.DataFrame(rows).set_index(["weighting", "trend"])
+        )
+        if truth is not None:
+            reference = truth
+            corrected = trend_accuracy(s["weighted_share"], reference, s["low"], s["high"])
+            frame["RMSE vs population truth"] = corrected["rmse"]
+            frame["RMSE raw weekly vs truth"] = trend_accuracy(s["raw_weekly_share"], reference)["rmse"]
+            frame["weeks in band"] = corrected["coverage"]
+        frames.append(frame.assign(weighting=weighting).reset_index())
+    table = pd.concat(frames).set_index(["weighting", "trend"])
     means = table.groupby(level="weighting", sort=False).mean(numeric_only=True)
     raw = means.loc["none", "RMSE vs all authors"] if "none" in means.index else np.nan
     parts = [
@@ -107,9 +106,7 @@ def main() -> None:
                 "trim at × mean weight": ratio or "no trimming",
                 "weights trimmed": res.summary["trimmed"],
                 "design effect": res.summary["design_effect_after_trim"],
-                "mean RMSE vs all authors": float(
-                    np.mean([rmse(s["weighted_share"].sel(trend=t), target.sel(trend=t)) for t in s["trend"].values])
-                ),
+                "mean RMSE vs all authors": float(trend_accuracy(s["weighted_share"], target)["rmse"].mean()),
             }
         )
     trim = pd.DataFrame(trim_rows).set_index("trim at × mean weight")

@@ -1,29 +1,47 @@
 """bayesseg: Bayesian segmentation of social-media fashion accounts.
 
-The package turns the TECHTEST warehouse (see :mod:`bayesseg.contract`) into author segments
-with their uncertainty, and into weekly trend series corrected for panel-selection bias.
+The package turns the TECHTEST warehouse (see :mod:`bayesseg.data.contract`) into author segments
+with their uncertainty, and into weekly trend series corrected for panel-selection bias. Its layers,
+each importing only from itself and the layers below (``ARCHITECTURE.md``):
 
-Modules
--------
-contract
-    The warehouse's data contract: tables, columns and their types.
-taxonomy
-    Labels of the image models mapped to fashion categories, brand families and rules.
-simulate
-    A calibrated simulator of the warehouse with its ground truth.
-sources
-    DuckDB (embedded default) and Snowflake sources running the same SQL.
-quality
-    Schema validation and the data-quality report.
-aggregate
-    Aggregations pushed to the warehouse: author × category counts, covariates, weekly counts.
+``config``, ``taxonomy``, ``exceptions``, ``dims``
+    The run specification and the defaults it configures; labels to categories; errors; dim names.
+``data``
+    The warehouse: contract, SQL, sources, aggregates, data quality, the model's inputs.
+``model`` and ``survey``
+    The segmentation model (likelihood, start, relabelling, scoring, persistence, choice of K);
+    weights, the fit sample's design and trend series.
+``evaluation`` and ``simulate``
+    Metrics, the simulator's truth, baselines; the calibrated simulator.
+``workflow``
+    The main job, scoring at scale, result tables, the HTML report.
+``cli``
+    The command line.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from bayesseg._version import __version__
+from bayesseg.config import RunSpec
+from bayesseg.data.connect import open_source
+from bayesseg.exceptions import BayessegError
+from bayesseg.model.segment_model import SegmentModel
+from bayesseg.model.selection import compare_k
+from bayesseg.simulate.warehouse import simulate_warehouse
+from bayesseg.survey.reweight import panel_weights, poststratify_weights, propensity_weights, rake_weights
+from bayesseg.survey.trends import trend_series
+from bayesseg.workflow.pipeline import run_job
 
-try:
-    __version__ = version("bayesseg")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
-
-__all__ = ["__version__"]
+__all__ = [
+    "BayessegError",
+    "RunSpec",
+    "SegmentModel",
+    "__version__",
+    "compare_k",
+    "open_source",
+    "panel_weights",
+    "poststratify_weights",
+    "propensity_weights",
+    "rake_weights",
+    "run_job",
+    "simulate_warehouse",
+    "trend_series",
+]

@@ -24,31 +24,49 @@ line and exit with status 2; no stack trace unless ``BAYESSEG_DEBUG=1``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
+import pandas as pd
+import xarray as xr
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from bayesseg import __version__
-
-if TYPE_CHECKING:
-    from bayesseg.sources import Source
-    from bayesseg.taxonomy import Taxonomy
+from bayesseg._version import __version__
+from bayesseg.config import RunSpec, default_spec_path
+from bayesseg.data.aggregate import aggregate
+from bayesseg.data.connect import default_warehouse_path, open_source
+from bayesseg.data.count_files import read_counts_csv, read_covariates_csv
+from bayesseg.data.inputs import ModelInputs, load_inputs
+from bayesseg.data.quality import check_schema, data_quality
+from bayesseg.data.sources import Source
+from bayesseg.evaluation.content import post_counts, rank_posts
+from bayesseg.exceptions import BayessegError, WeightsError
+from bayesseg.model.segment_model import SegmentModel
+from bayesseg.model.selection import compare_k
+from bayesseg.simulate.warehouse import simulate_warehouse
+from bayesseg.taxonomy import Taxonomy
+from bayesseg.workflow.html import write_quality_html
+from bayesseg.workflow.pipeline import RUN_STAGES, compute_trends, ensure_warehouse, fit_segmentation, run_job
+from bayesseg.workflow.scale import dask_client, score_dask, score_source
+from bayesseg.workflow.tables import TREND_TABLE, membership_table, model_id
 
 __all__ = ["main"]
 
 console = Console(stderr=True)
 
 
-class CLIError(Exception):
-    """An error shown to the user as one line."""
+class CLIError(BayessegError):
+    """A command-line usage error shown to the user as one line."""
 
 
 @contextmanager
@@ -80,8 +98,6 @@ def _stage(name: str) -> Iterator[None]:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from bayesseg.simulate import simulate_warehouse
-
     size: str | int = int(args.authors) if args.authors else args.size
     with _progress(f"simulating {size} warehouse") as update:
         result = simulate_warehouse(args.out, size, seed=args.seed, overwrite=args.overwrite, progress=update)  # type: ignore[arg-type]
@@ -92,8 +108,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _open(spec: str | None, read_only: bool = True, memory_limit: str | None = None) -> Source:
-    from bayesseg.sources import default_warehouse_path, open_source
-
     # Snowflake connections have no read-only mode or memory limit here: privileges and the warehouse decide
     kwargs: dict[str, Any] = {}
     if not (spec or "").startswith("snowflake"):
@@ -103,27 +117,22 @@ def _open(spec: str | None, read_only: bool = True, memory_limit: str | None = N
     if spec is None and not default_warehouse_path().exists():
         console.print(f"embedded warehouse {default_warehouse_path()} is missing: simulating a demo warehouse")
         with _progress("simulating demo warehouse") as update:
-            return open_source(None, progress=update, **kwargs)
+            ensure_warehouse(progress=update)
     return open_source(spec, **kwargs)
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
-    from bayesseg.quality import check_schema, data_quality
-    from bayesseg.taxonomy import Taxonomy
-
     taxonomy = Taxonomy.from_toml(args.taxonomy)
     with _open(args.source) as source:
         check_schema(source)
         report = data_quality(source, taxonomy)
     print(report)
     if args.html:
-        report.write_html(args.html)
+        write_quality_html(report, args.html)
     return 0
 
 
 def _write_aggregates(source: Source, taxonomy: Taxonomy, out: Path) -> dict[str, int]:
-    from bayesseg.aggregate import aggregate
-
     aggregates = aggregate(source, taxonomy)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -134,8 +143,6 @@ def _write_aggregates(source: Source, taxonomy: Taxonomy, out: Path) -> dict[str
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> int:
-    from bayesseg.taxonomy import Taxonomy
-
     taxonomy = Taxonomy.from_toml(args.taxonomy)
     with _open(args.source) as source:
         written = _write_aggregates(source, taxonomy, Path(args.out))
@@ -144,14 +151,15 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from bayesseg.pipeline import RUN_STAGES, run_job
-    from bayesseg.spec import RunSpec, default_spec_path
-
+def _spec(args: argparse.Namespace) -> RunSpec:
+    """The run specification of ``--config``, with ``--taxonomy`` when given."""
     spec = RunSpec.from_toml(args.config)
-    if args.taxonomy:
-        spec = spec.replace(taxonomy=Path(args.taxonomy))
-    write_back = bool(spec.output["write_back"]) and not args.no_write_back
+    return spec.replace(taxonomy=Path(args.taxonomy)) if args.taxonomy else spec
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    spec = _spec(args)
+    write_back = spec.output.write_back and not args.no_write_back
     out = Path(args.out)
     if args.dry_run:
         print(
@@ -186,7 +194,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.validation is not None:
         print(f"  validation against the simulator's truth: adjusted Rand index {result.validation['ari']:.3f}")
     for table, n in result.written.items():
-        print(f"  wrote {spec.output['schema']}.{table}: {n:,} rows")
+        print(f"  wrote {spec.output.schema}.{table}: {n:,} rows")
     for name, path in result.paths.items():
         print(f"  {name}: {path}")
     print(f"report: {result.paths['report']}")
@@ -203,9 +211,6 @@ def _k_values(args: argparse.Namespace) -> list[int]:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from bayesseg.io import membership_table, read_counts_csv, read_covariates_csv
-    from bayesseg.model import SegmentModel, compare_k
-
     ks = _k_values(args)
     counts, excluded = read_counts_csv(args.counts)
     covariates = read_covariates_csv(args.covariates, counts["author"].values) if args.covariates else None
@@ -224,22 +229,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     }
     model_config = None
     if args.anchor:
-        from bayesseg.taxonomy import Taxonomy
-
-        try:
-            model_config = {"anchors": Taxonomy.from_toml(args.taxonomy).anchors(args.anchor)}
-        except KeyError as exc:
-            raise CLIError(exc.args[0]) from None
+        model_config = {"anchors": Taxonomy.from_toml(args.taxonomy).anchors(args.anchor)}
     console.print(f"fitting {counts.sizes['author']:,} authors × {counts.sizes['category']} categories, K = {ks}")
     if len(ks) == 1:
         model = SegmentModel(ks[0], model_config, sampler).fit(counts, covariates)
     else:
-        table, models = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler)
-        table.to_csv(out / "loo.csv", index_label="model")
-        best = str(table.index[0])
-        model = models[int(best.split("=")[1])]
-        console.print(f"PSIS-LOO prefers {best}; comparison in {out / 'loo.csv'}")
-        if table["high_pareto_k"].any():
+        comparison = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler)
+        comparison.table.to_csv(out / "loo.csv", index_label="model")
+        model = comparison.best
+        console.print(f"PSIS-LOO prefers K={comparison.best_k}; comparison in {out / 'loo.csv'}")
+        if comparison.table["high_pareto_k"].any():
             console.print("[yellow]some authors have Pareto k > 0.7: PSIS-LOO is unreliable for them (see loo.csv)[/]")
     membership_table(model.memberships()).to_csv(out / "memberships.csv", index=False)
     model.save(out / "model.nc")
@@ -248,10 +247,6 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from bayesseg.io import membership_table, read_counts_csv, read_covariates_csv
-    from bayesseg.model import SegmentModel
-    from bayesseg.scale import dask_client, score_dask
-
     model = SegmentModel.load(args.model)
     if args.source is not None:
         return _score_source(args, model)
@@ -268,37 +263,25 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_source(args: argparse.Namespace, model: object) -> int:
-    import datetime as dt
-    import json
-
-    import numpy as np
-
-    from bayesseg.io import membership_table
-    from bayesseg.scale import dask_client, score_source
-    from bayesseg.spec import RunSpec
-    from bayesseg.taxonomy import Taxonomy
-
+def _score_source(args: argparse.Namespace, model: SegmentModel) -> int:
     run_dir = Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
     run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
-    spec = RunSpec.from_toml(args.config)
-    if args.taxonomy:
-        spec = spec.replace(taxonomy=Path(args.taxonomy))
+    spec = _spec(args)
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
     imputation = run_info.get("imputation")
     if imputation is not None:
         console.print("  imputation coefficients: those of the fit (run.json)")
     write_back = not args.no_write_back
-    schema = args.schema or spec.output["schema"]
-    model_id = run_info.get("model_id") or f"{spec.version}-K{model.n_segments}-{model.config_hash[:10]}"  # type: ignore[attr-defined]
+    schema = args.schema or spec.output.schema
+    run_id = run_info.get("model_id") or model_id(spec, model)
     fitted_at = dt.datetime.fromisoformat(run_info["fitted_at"]) if "fitted_at" in run_info else None
     out = Path(args.out) if args.out else None
     if out is not None:
         out.unlink(missing_ok=True)
 
-    def keep(memberships: object, inputs: object) -> None:
+    def keep(memberships: xr.Dataset, inputs: ModelInputs) -> None:
         if out is not None:
-            membership_table(memberships).to_csv(out, mode="a", header=not out.exists(), index=False)  # type: ignore[arg-type]
+            membership_table(memberships).to_csv(out, mode="a", header=not out.exists(), index=False)
 
     with _stage("open the warehouse"):
         source = _open(args.source, read_only=not write_back, memory_limit=args.duckdb_memory)
@@ -307,11 +290,11 @@ def _score_source(args: argparse.Namespace, model: object) -> int:
         with dask_client(args.scheduler, args.workers) as client:
             console.print(f"  Dask: {client.dashboard_link if args.scheduler else 'local cluster'}")
             summary = score_source(
-                model,  # type: ignore[arg-type]
+                model,
                 source,
                 spec,
                 taxonomy,
-                model_id=model_id,
+                model_id=run_id,
                 fitted_at=fitted_at,
                 schema=schema if write_back else None,
                 batch_authors=args.batch_authors,
@@ -334,19 +317,10 @@ def _score_source(args: argparse.Namespace, model: object) -> int:
 
 
 def _cmd_trends(args: argparse.Namespace) -> int:
-    from bayesseg.aggregate import author_category_counts, author_covariates
-    from bayesseg.model import SegmentModel
-    from bayesseg.pipeline import TREND_TABLE, compute_trends, fit_segmentation, model_inputs
-    from bayesseg.reweight import WeightsError
-    from bayesseg.spec import RunSpec
-    from bayesseg.taxonomy import Taxonomy
-
-    spec = RunSpec.from_toml(args.config)
-    if args.taxonomy:
-        spec = spec.replace(taxonomy=Path(args.taxonomy))
+    spec = _spec(args)
     if not spec.trends.trends:
         raise CLIError(f"the specification {spec.path or '(default)'} declares no trend: add [trends] series")
-    write_back = bool(spec.output["write_back"]) and not args.no_write_back
+    write_back = spec.output.write_back and not args.no_write_back
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -355,19 +329,14 @@ def _cmd_trends(args: argparse.Namespace) -> int:
         console.print(f"  {source.describe()}")
     with source:
         with _stage("aggregate in the warehouse and build the model's inputs"):
-            inputs = model_inputs(
-                author_category_counts(source, taxonomy),
-                author_covariates(source, spec.tiers),
-                spec,
-                taxonomy.category_names,
-            )
+            inputs = load_inputs(source, spec, taxonomy)
         if args.model:
             with _stage(f"load the fitted model {args.model}"):
                 model = SegmentModel.load(args.model)
         else:
             with _stage("fit the segmentation model (no --model given)"):
                 model = fit_segmentation(inputs, spec, taxonomy, progressbar=console.is_terminal).model
-        with _stage("trend series of every panel, raw and corrected, with credible bands"):
+        with _stage("trend series of every panel, raw and corrected, with bootstrap bands"):
             try:
                 result = compute_trends(source, spec, inputs, model)
             except WeightsError as exc:
@@ -376,9 +345,9 @@ def _cmd_trends(args: argparse.Namespace) -> int:
         table = result.table()
         table.to_csv(out / "trend_series.csv", index=False)
         if write_back:
-            with _stage(f"write {spec.output['schema']}.{TREND_TABLE} back to the warehouse"):
-                written = source.write_tables({TREND_TABLE: table}, spec.output["schema"])
-            console.print(f"  wrote {spec.output['schema']}.{TREND_TABLE}: {written[TREND_TABLE]:,} rows")
+            with _stage(f"write {spec.output.schema}.{TREND_TABLE} back to the warehouse"):
+                written = source.write_tables({TREND_TABLE: table}, spec.output.schema)
+            console.print(f"  wrote {spec.output.schema}.{TREND_TABLE}: {written[TREND_TABLE]:,} rows")
     sm = result.summary
     console.print(
         f"{len(spec.trends.trends)} trend(s) x {result.series.sizes['panel']} panels x "
@@ -393,12 +362,6 @@ def _cmd_trends(args: argparse.Namespace) -> int:
 
 
 def _cmd_rank(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from bayesseg.content import post_counts, rank_posts
-    from bayesseg.model import SegmentModel
-    from bayesseg.taxonomy import Taxonomy
-
     model = SegmentModel.load(args.model)
     posts = Path(args.posts)
     if not posts.is_file():
@@ -534,26 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         Exit status: 0 on success, 2 on a user-facing error.
     """
-    from bayesseg.model import ModelFileError
-    from bayesseg.quality import SchemaError
-    from bayesseg.sources import SourceError
-    from bayesseg.spec import SpecError
-    from bayesseg.taxonomy import TaxonomyError
-
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (
-        SourceError,
-        SchemaError,
-        TaxonomyError,
-        ModelFileError,
-        SpecError,
-        FileExistsError,
-        FileNotFoundError,
-        ValueError,
-        CLIError,
-    ) as exc:
+    except (BayessegError, FileExistsError, FileNotFoundError) as exc:
         if os.environ.get("BAYESSEG_DEBUG") == "1":
             raise
         # the message is plain text: brackets in it (lists of names) are not rich markup

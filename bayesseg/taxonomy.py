@@ -18,14 +18,11 @@ from typing import Any
 import pandas as pd
 
 from bayesseg._resources import shipped_file
+from bayesseg.exceptions import InputError, TaxonomyError
 
-__all__ = ["Rule", "Taxonomy", "TaxonomyError", "default_taxonomy_path"]
+__all__ = ["Rule", "Taxonomy", "default_taxonomy_path"]
 
 LABEL_COLUMNS = ["TYPE", "LABEL_NAME", "LABEL", "CATEGORY", "BRAND", "BRAND_FAMILY", "EXCLUDED_REASON"]
-
-
-class TaxonomyError(ValueError):
-    """A taxonomy file is inconsistent; the message names the file and the key at fault."""
 
 
 def default_taxonomy_path() -> Path:
@@ -239,12 +236,12 @@ class Taxonomy:
 
         Raises
         ------
-        KeyError
+        bayesseg.exceptions.InputError
             If `frame` lacks ``TYPE`` or ``LABEL_NAME``.
         """
         missing = {"TYPE", "LABEL_NAME"} - set(frame.columns)
         if missing:
-            raise KeyError(f"lookup needs columns TYPE and LABEL_NAME; missing {sorted(missing)}")
+            raise InputError(f"lookup needs columns TYPE and LABEL_NAME; missing {sorted(missing)}")
         known = self.labels.assign(KNOWN=True)
         out = frame.merge(known, on=["TYPE", "LABEL_NAME"], how="left", validate="many_to_one")
         out["KNOWN"] = out["KNOWN"].eq(True)
@@ -264,13 +261,13 @@ class Taxonomy:
 
         Raises
         ------
-        KeyError
+        bayesseg.exceptions.TaxonomyError
             If there is no such rule; the message lists the known ones.
         """
         try:
             return self.rules[name]
         except KeyError:
-            raise KeyError(f"no rule {name!r} in {self.source}; known rules: {sorted(self.rules)}") from None
+            raise TaxonomyError(f"no rule {name!r} in {self.source}; known rules: {sorted(self.rules)}") from None
 
     def anchors(self, names: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
         """Anchors for :class:`bayesseg.model.SegmentModel` from named rules.
@@ -287,7 +284,7 @@ class Taxonomy:
 
         Raises
         ------
-        KeyError
+        bayesseg.exceptions.TaxonomyError
             If a rule does not exist.
         """
         return {name: list(self.rule(name).categories) for name in names}

@@ -1,7 +1,7 @@
 """bayesseg against the field's baselines on a simulated warehouse with known segments.
 
 Every method sees the same input: the eligible authors' category counts
-(``bayesseg.pipeline.model_inputs``). bayesseg is fitted as ``bayesseg run`` fits it (the shipped
+(``bayesseg.data.inputs.model_inputs``). bayesseg is fitted as ``bayesseg run`` fits it (the shipped
 specification, a stratified fit sample, every author scored); the baselines run on all eligible
 authors with K = the specification's K (HDBSCAN picks its own). Reported: adjusted Rand index and
 normalised mutual information of the modal segments against the simulator's true segments and
@@ -22,13 +22,15 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from bayesseg.aggregate import author_category_counts, author_covariates
-from bayesseg.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
-from bayesseg.pipeline import fit_segmentation, model_inputs
-from bayesseg.simulate import simulate_warehouse
-from bayesseg.sources import DuckDBSource
-from bayesseg.spec import RunSpec
+from bayesseg.config import RunSpec
+from bayesseg.data.inputs import load_inputs
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.evaluation.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
+from bayesseg.evaluation.truth import read_truth
 from bayesseg.taxonomy import Taxonomy
+from bayesseg.workflow.pipeline import ensure_warehouse, fit_segmentation
+
+OUT = Path(__file__).parent / "out"
 
 
 def main() -> None:
@@ -36,24 +38,22 @@ def main() -> None:
     ap.add_argument("--size", default="techtest")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--warehouse", type=Path, help="an existing simulated warehouse (else one is built)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "baselines.csv")
+    ap.add_argument("--out", type=Path, default=OUT / "baselines.csv")
     ap.add_argument(
         "--methods", default="kmeans,gmm,lda,nmf,hdbscan", help="baselines to run (bayesseg always runs first)"
     )
     args = ap.parse_args()
-    path = args.warehouse or Path(f"/tmp/bayesseg-baselines-{args.size}-{args.seed}.duckdb")
-    if not path.exists():
-        size: str | int = int(args.size) if args.size.isdigit() else args.size
-        simulate_warehouse(path, size=size, seed=args.seed)
+    size: str | int = int(args.size) if args.size.isdigit() else args.size
+    path, _ = ensure_warehouse(
+        args.warehouse or OUT / f"baselines-{args.size}-{args.seed}.duckdb", size=size, seed=args.seed
+    )
     spec = RunSpec.from_toml()
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
     with DuckDBSource(path) as src:
-        inputs = model_inputs(
-            author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
-        )
-        truth = src.query("SELECT AUTHORID, SEGMENT FROM TRUTH.AUTHORS").set_index("AUTHORID")["SEGMENT"]
+        inputs = load_inputs(src, spec, taxonomy)
+        truth = read_truth(src)
     counts = inputs.counts
-    true = truth.loc[counts["author"].values].to_numpy()
+    true = truth.segment_of(counts["author"].values)
     k = spec.k_values[0]
     rows = []
     ours: list[np.ndarray] = []
@@ -80,7 +80,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     model = fit_segmentation(inputs, spec, taxonomy).model
-    mem = model.predict_proba(inputs.counts, inputs.covariates)
+    mem = model.predict_memberships(inputs.counts, inputs.covariates)
     ours.append(mem["prob_mean"].argmax("segment").values)
     record(
         f"bayesseg (K={k}, fit on {spec.fit_authors:,})",

@@ -58,9 +58,9 @@ def run_variant(args: argparse.Namespace) -> dict[str, object]:
     start = time.perf_counter()
     model = SegmentModel(args.segments, sampler_config=sampler).fit(counts, cov, likelihood=likelihood)
     wall = time.perf_counter() - start
-    stats = model.idata["sample_stats"].to_dataset()
+    stats = model.idata_["sample_stats"].to_dataset()
     # PyMC stamps the pure sampling time (compile excluded) on the posterior
-    sampling = float(model.idata["posterior"].attrs.get("sampling_time", model.sampling_time_))
+    sampling = float(model.idata_["posterior"].attrs.get("sampling_time", model.sampling_time_))
     summary = model.summary(("concentration", "intercept", "slope"))
     free = summary[~summary.index.str.contains(model.segment_names[0] + r"\]", regex=True)]
     free = free[free["sd"].astype(float) > 0]

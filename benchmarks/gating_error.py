@@ -16,7 +16,8 @@ and prints the adjusted Rand index of the modal segments against the truth. Sess
 with taxonomy 2026.11.1 (``git show c23a21d:models/taxonomy.toml``, with a copy of
 ``models/fashion.toml`` beside it, passed as ``--spec``); see RESULTS.md.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/gating_error.py --warehouse /tmp/demo.duckdb --variant calibrated
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/gating_error.py \
+        --warehouse benchmarks/out/demo.duckdb --variant calibrated
 """
 
 from __future__ import annotations
@@ -27,23 +28,15 @@ import time
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from bayesseg.aggregate import author_category_counts, author_covariates
+from bayesseg.config import RunSpec
+from bayesseg.data.aggregate import author_log_interactions
+from bayesseg.data.inputs import load_inputs
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.evaluation.truth import read_truth
 from bayesseg.model import SegmentModel
-from bayesseg.pipeline import model_inputs
-from bayesseg.sources import DuckDBSource
-from bayesseg.spec import RunSpec
 from bayesseg.taxonomy import Taxonomy
 
 VARIANTS = ("observed", "calibrated", "geometric_calibrated", "true")
-
-GEOMETRIC_SQL = """
-WITH p AS (
-    SELECT AUTHORID, POST_ID, MAX(NB_LIKES) AS L, MAX(COMMENT_COUNT) AS C
-    FROM TECHTEST.MART_IMAGES_OF_POSTS GROUP BY 1, 2
-)
-SELECT AUTHORID, AVG(LN(L + COALESCE(GREATEST(C, 0), 0))) AS LOG_INTERACTIONS
-FROM p WHERE L > 0 GROUP BY 1
-"""
 
 
 def calibrate(value: np.ndarray, log_followers: np.ndarray, m: np.ndarray, have: np.ndarray) -> np.ndarray:
@@ -70,12 +63,12 @@ def main() -> None:
     spec = RunSpec.from_toml(args.spec)
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
     with DuckDBSource(args.warehouse) as src:
-        inputs = model_inputs(
-            author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
-        )
-        truth = src.query("SELECT * FROM TRUTH.AUTHORS").set_index("AUTHORID")
+        inputs = load_inputs(src, spec, taxonomy)
+        found = read_truth(src)
+        assert found is not None, f"{args.warehouse} holds no simulator truth"
+        truth = found.authors.set_index("AUTHORID")
         if args.variant == "geometric_calibrated":
-            log_interactions = src.query(GEOMETRIC_SQL).set_index("AUTHORID")["LOG_INTERACTIONS"]
+            log_interactions = author_log_interactions(src).set_index("author")["log_interactions"]
     ids = inputs.covariates["author"].values
     authors = inputs.authors.loc[ids]
     x = inputs.covariates.values.copy()  # (author, [log_followers, log_engagement])
@@ -95,9 +88,9 @@ def main() -> None:
         f"{args.variant} {np.corrcoef(x[have, 1], true[have])[0, 1]:.3f}"
     )
     cov = inputs.covariates.copy(data=x)
-    model_config = {**spec.priors, "anchors": taxonomy.anchors(list(spec.anchors))}
+    model_config, sampler_config = spec.model_kwargs(taxonomy)
     t0 = time.perf_counter()
-    model = SegmentModel(spec.k_values[0], model_config, {**spec.sampler, "progressbar": False}).fit(inputs.counts, cov)
+    model = SegmentModel(spec.k_values[0], model_config, sampler_config).fit(inputs.counts, cov)
     modal = model.memberships()["prob_mean"].transpose("author", "segment").values.argmax(axis=1)
     ari = adjusted_rand_score(truth.loc[ids, "SEGMENT"].to_numpy(), modal)
     print(f"{args.warehouse} {args.variant}: adjusted Rand index {ari:.4f} ({time.perf_counter() - t0:.0f} s fit)")

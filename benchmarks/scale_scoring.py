@@ -69,7 +69,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch-authors", type=int, default=100_000)
     ap.add_argument("--chunk-authors", type=int, default=25_000)
-    ap.add_argument("--data", type=Path, default=Path("/tmp"), help="folder of the simulated warehouses")
+    ap.add_argument(
+        "--data", type=Path, default=Path(__file__).parent / "out", help="folder of the simulated warehouses"
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "scale_scoring.csv")
     args = ap.parse_args()
     rows = []

@@ -26,12 +26,13 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-from bayesseg.aggregate import author_category_counts, author_covariates
+from bayesseg.config import RunSpec
+from bayesseg.data.inputs import load_inputs
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.evaluation.truth import read_truth
 from bayesseg.model import SegmentModel
-from bayesseg.pipeline import model_inputs
-from bayesseg.sources import DuckDBSource, embedded_default
-from bayesseg.spec import RunSpec
 from bayesseg.taxonomy import Taxonomy
+from bayesseg.workflow.pipeline import ensure_warehouse
 
 
 def main() -> None:
@@ -44,15 +45,13 @@ def main() -> None:
     args = ap.parse_args()
     spec = RunSpec.from_toml()
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
-    source = DuckDBSource(args.warehouse) if args.warehouse else embedded_default()
-    with source as src:
-        inputs = model_inputs(
-            author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
-        )
-        truth = src.query("SELECT AUTHORID, SEGMENT FROM TRUTH.AUTHORS").set_index("AUTHORID")["SEGMENT"]
+    path, _ = ensure_warehouse(args.warehouse)
+    with DuckDBSource(path) as src:
+        inputs = load_inputs(src, spec, taxonomy)
+        truth = read_truth(src)
     counts, cov = inputs.counts, inputs.covariates
-    true = truth.loc[counts["author"].values].to_numpy()
-    model_config = {**spec.priors, "anchors": taxonomy.anchors(list(spec.anchors))}
+    true = truth.segment_of(counts["author"].values)
+    model_config, _ = spec.model_kwargs(taxonomy)
     rng = np.random.default_rng(0)
     rows, reference = [], None
     runs = [("full data", "seed", 0)]
@@ -75,7 +74,7 @@ def main() -> None:
             sampler["em_restarts"] = args.em_restarts
         model = SegmentModel(spec.k_values[0], model_config, sampler)
         model.fit(fit_counts, fit_cov)
-        prob = model.predict_proba(counts, cov)["prob_mean"].values
+        prob = model.predict_memberships(counts, cov)["prob_mean"].values
         modal = prob.argmax(axis=1)
         if reference is None:
             reference = (modal, prob.mean(axis=0))

@@ -1,7 +1,7 @@
 """Panel-selection-bias correction of trend series against the simulator's population truth.
 
 For each seed: simulate a warehouse, fit the segmentation on a stratified sample, score every
-author, build the fashion-forward panel's trend series with ``bayesseg.pipeline.compute_trends``
+author, build the fashion-forward panel's trend series with ``bayesseg.workflow.pipeline.compute_trends``
 (the code path of ``bayesseg run`` and ``bayesseg trends``) and compare them with the realised
 population share of posts showing each trend (``TRUTH.TREND_SERIES``, population ``all``).
 
@@ -11,7 +11,7 @@ Figures per trend and pooled over trends, weeks and seeds:
 * RMSE of the uncorrected panel pooled over weeks with the same kernel as the corrected series
   (``raw_share``: isolates the correction from the pooling);
 * RMSE of the corrected series (``weighted_share``);
-* coverage of the weekly truth by the credible band, and the band's mean width.
+* coverage of the weekly truth by the bootstrap band, and the band's mean width.
 
 Usage::
 
@@ -33,13 +33,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesseg.aggregate import author_category_counts, author_covariates
-from bayesseg.pipeline import compute_trends, fit_segmentation, model_inputs
+from bayesseg.config import RunSpec
+from bayesseg.data.aggregate import trend_data
+from bayesseg.data.inputs import load_inputs
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.evaluation.truth import read_truth
 from bayesseg.simulate import TRENDS, simulate_warehouse
-from bayesseg.sources import DuckDBSource
-from bayesseg.spec import RunSpec
+from bayesseg.survey.trends import trend_series
 from bayesseg.taxonomy import Taxonomy
-from bayesseg.trends import trend_data, trend_series
+from bayesseg.workflow.pipeline import compute_trends, fit_segmentation
 
 
 def one_seed(seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Path | None = None) -> pd.DataFrame:
@@ -52,26 +54,24 @@ def one_seed(seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Pa
         authors = pd.read_parquet(seed_dir / "authors.parquet")
         r = xr.load_dataarray(seed_dir / "memberships.nc")
         truth = pd.read_parquet(seed_dir / "truth.parquet")
-        res = trend_series(data, authors, r, spec.trends, ci_prob=float(spec.output["ci_prob"]))
+        res = trend_series(data, authors, r, spec.trends, ci_prob=spec.output.ci_prob)
     else:
         path = workdir / f"trend-bias-{seed}.duckdb"
         simulate_warehouse(path, size=size, seed=seed, overwrite=True)
         taxonomy = Taxonomy.from_toml(spec.taxonomy)
         with DuckDBSource(path) as src:
-            inputs = model_inputs(
-                author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
-            )
+            inputs = load_inputs(src, spec, taxonomy)
             fit = fit_segmentation(inputs, spec, taxonomy)
             res = compute_trends(src, spec, inputs, fit.model)
-            truth = src.query("SELECT TREND, WEEK, SHARE FROM TRUTH.TREND_SERIES WHERE POPULATION = 'all'")
+            found = read_truth(src)
+            assert found is not None and found.trend_series is not None
+            truth = found.trend_series.loc[found.trend_series["POPULATION"] == "all", ["TREND", "WEEK", "SHARE"]]
             if seed_dir is not None:
                 # the same inputs compute_trends used
                 seed_dir.mkdir(parents=True, exist_ok=True)
                 trend_data(src, spec.trends.trends).to_netcdf(seed_dir / "data.nc")
                 inputs.authors.to_parquet(seed_dir / "authors.parquet")
-                r = fit.model.predict_proba(
-                    inputs.counts, inputs.covariates, summary=False, max_draws=spec.trends.replicates
-                )
+                r = fit.model.membership_draws(inputs.counts, inputs.covariates, max_draws=spec.trends.replicates)
                 r.rename(sample="draw").astype(np.float32).to_netcdf(seed_dir / "memberships.nc")
                 truth.to_parquet(seed_dir / "truth.parquet")
                 (seed_dir / "done").touch()

@@ -10,7 +10,7 @@ modal probability against the truth, and wall times.
 
 Usage::
 
-    .venv/bin/python benchmarks/variational.py --warehouse /tmp/bl-techtest-1.duckdb --fit-authors 10000
+    .venv/bin/python benchmarks/variational.py --warehouse benchmarks/out/techtest-1.duckdb --fit-authors 10000
 """
 
 from __future__ import annotations
@@ -21,74 +21,47 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, confusion_matrix
+from sklearn.metrics import adjusted_rand_score
 
-from bayesseg.aggregate import author_category_counts, author_covariates
-from bayesseg.pipeline import fit_segmentation, model_inputs
-from bayesseg.simulate import simulate_warehouse
-from bayesseg.sources import DuckDBSource
-from bayesseg.spec import RunSpec
+from bayesseg.config import RunSpec
+from bayesseg.data.inputs import load_inputs
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.evaluation.accuracy import expected_calibration_error, match_segments
+from bayesseg.evaluation.truth import read_truth
 from bayesseg.taxonomy import Taxonomy
-
-
-def expected_calibration_error(p_max: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    """Mean |accuracy - confidence| over equal-width bins of the modal probability, weighted by size.
-
-    Guo, C., Pleiss, G., Sun, Y., & Weinberger, K. Q. (2017). On calibration of modern neural
-    networks. ICML. https://proceedings.mlr.press/v70/guo17a.html
-    """
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(p_max, edges[1:-1]), 0, bins - 1)
-    err = 0.0
-    for b in range(bins):
-        sel = which == b
-        if sel.any():
-            err += sel.mean() * abs(correct[sel].mean() - p_max[sel].mean())
-    return float(err)
-
-
-def to_truth(modal: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Map estimated segments to true ones by the assignment that maximises overlap."""
-    cm = confusion_matrix(true, modal, labels=np.arange(max(true.max(), modal.max()) + 1))
-    rows, cols = linear_sum_assignment(-cm)
-    mapping = dict(zip(cols, rows, strict=True))
-    return np.array([mapping[m] for m in modal])
+from bayesseg.workflow.pipeline import ensure_warehouse, fit_segmentation
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--warehouse", type=Path, default=Path("/tmp/bl-techtest-1.duckdb"))
+    ap.add_argument("--warehouse", type=Path, default=Path(__file__).parent / "out" / "techtest-1.duckdb")
     ap.add_argument("--size", default="techtest")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fit-authors", type=int, default=10_000)
     ap.add_argument("--advi-iterations", type=int, default=20_000)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "variational.json")
     args = ap.parse_args()
-    if not args.warehouse.exists():
-        simulate_warehouse(args.warehouse, size=args.size, seed=args.seed)
+    ensure_warehouse(args.warehouse, size=args.size, seed=args.seed)
     spec = RunSpec.from_toml().replace(fit_authors=args.fit_authors)
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
     with DuckDBSource(args.warehouse) as src:
-        inputs = model_inputs(
-            author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
-        )
-        truth = src.query("SELECT AUTHORID, SEGMENT FROM TRUTH.AUTHORS").set_index("AUTHORID")["SEGMENT"]
-    true = truth.loc[inputs.counts["author"].values].to_numpy()
+        inputs = load_inputs(src, spec, taxonomy)
+        truth = read_truth(src)
+    true = truth.segment_of(inputs.counts["author"].values)
     fits, mems, seconds = {}, {}, {}
     for name, sampler in (("nuts", {}), ("advi", {"sampler": "advi", "advi_iterations": args.advi_iterations})):
         s = spec.replace(sampler={**spec.sampler, **sampler})
         t0 = time.perf_counter()
         fits[name] = fit_segmentation(inputs, s, taxonomy).model
         seconds[name] = time.perf_counter() - t0
-        mems[name] = fits[name].predict_proba(inputs.counts, inputs.covariates)
+        mems[name] = fits[name].predict_memberships(inputs.counts, inputs.covariates)
         print(f"{name}: fitted in {seconds[name]:.0f} s", flush=True)
     nuts, advi = mems["nuts"]["prob_mean"].values, mems["advi"]["prob_mean"].values
     # match ADVI's segments to NUTS' by profile (anchored segments keep their names; check it)
-    pn = fits["nuts"].idata["posterior"]["profile"].mean(("chain", "draw")).values
-    pa = fits["advi"].idata["posterior"]["profile"].mean(("chain", "draw")).values
-    cost = np.abs(np.log(pn)[:, None, :] - np.log(pa)[None, :, :]).sum(-1)
-    _, perm = linear_sum_assignment(cost)
+    pn = fits["nuts"].idata_["posterior"]["profile"].mean(("chain", "draw")).values
+    pa = fits["advi"].idata_["posterior"]["profile"].mean(("chain", "draw")).values
+    match = match_segments(pn, pa, by="profiles")
+    perm = np.array([match[k] for k in range(len(pn))])
     advi_m = advi[:, perm]
     lo = mems["advi"]["prob_low"].values[:, perm]
     hi = mems["advi"]["prob_high"].values[:, perm]
@@ -107,7 +80,8 @@ def main() -> None:
     }
     for name, p in (("nuts", nuts), ("advi", advi_m)):
         modal = p.argmax(1)
-        mapped = to_truth(modal, true)
+        match = match_segments(modal, true)
+        mapped = np.array([match.get(int(m), -1) for m in modal])
         result[f"{name}_ari"] = float(adjusted_rand_score(true, modal))
         result[f"{name}_accuracy"] = float((mapped == true).mean())
         result[f"{name}_ece"] = expected_calibration_error(p.max(1), mapped == true)

@@ -27,9 +27,9 @@ def _stage(stage: str, size: str, seed: int, path: Path) -> dict[str, object]:
         result = simulate_warehouse(path, size, seed=seed, overwrite=True)  # type: ignore[arg-type]
         extra = {"rows": result.row_counts}
     else:
-        from bayesseg.aggregate import aggregate
-        from bayesseg.quality import check_schema, data_quality
-        from bayesseg.sources import DuckDBSource
+        from bayesseg.data.aggregate import aggregate
+        from bayesseg.data.quality import check_schema, data_quality
+        from bayesseg.data.sources import DuckDBSource
         from bayesseg.taxonomy import Taxonomy
 
         taxonomy = Taxonomy.from_toml()

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from bayesseg.contract import TABLES
+from bayesseg.data.contract import TABLES
 from bayesseg.simulate import simulate_warehouse
 from bayesseg.taxonomy import Taxonomy
 

@@ -48,21 +48,22 @@ def report_numbers(html: str) -> list[str]:
 
 def run(out: Path) -> dict[str, Any]:
     """Run the main job on a small simulated warehouse and return its fingerprint."""
-    from bayesseg import simulate, sources, spec  # imported late: the module paths move
+    from bayesseg.config import RunSpec
+    from bayesseg.data.sources import DuckDBSource
+    from bayesseg.simulate import simulate_warehouse
+    from bayesseg.workflow.pipeline import run_job
 
     warehouse = out / "w.duckdb"
-    simulate.simulate_warehouse(warehouse, SIZE, seed=SEED)
-    s = spec.RunSpec.from_toml()
+    simulate_warehouse(warehouse, SIZE, seed=SEED)
+    s = RunSpec.from_toml()
     s = s.replace(
         fit_authors=0,
         sampler={**s.sampler, **SAMPLER},
-        output={**s.output, "ppc_authors": 200, "ppc_draws": 20},
+        output=__import__("dataclasses").replace(s.output, ppc_authors=200, ppc_draws=20),
         trends=__import__("dataclasses").replace(s.trends, **TRENDS),
     )
-    from bayesseg import pipeline
-
-    with sources.DuckDBSource(warehouse, read_only=False) as src:
-        result = pipeline.run_job(src, s, out / "run")
+    with DuckDBSource(warehouse, read_only=False) as src:
+        result = run_job(src, s, out / "run")
         written = {t: src.query(f"SELECT * FROM BAYESSEG.{t}") for t in result.written}
     mem = result.memberships
     fp: dict[str, Any] = {

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesseg.aggregate import (
+from bayesseg.data.aggregate import (
     SCHEMAS,
     author_category_counts,
     author_covariates,
@@ -13,7 +13,7 @@ from bayesseg.aggregate import (
     label_inventory,
     weekly_label_counts,
 )
-from bayesseg.sources import DuckDBSource
+from bayesseg.data.sources import DuckDBSource
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +188,7 @@ def test_counts_to_xarray(source, taxonomy):
 
 
 def test_aggregate_reuses_a_given_inventory(source, taxonomy):
-    from bayesseg.aggregate import aggregate
+    from bayesseg.data.aggregate import aggregate
 
     inventory = label_inventory(source, taxonomy)
     fresh, reused = aggregate(source, taxonomy), aggregate(source, taxonomy, inventory=inventory)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bayesseg.aggregate import author_category_counts, author_covariates
-from bayesseg.pipeline import fit_segmentation, model_inputs
-from bayesseg.sources import DuckDBSource
-from bayesseg.spec import RunSpec
+from bayesseg.config import RunSpec
+from bayesseg.data.inputs import load_inputs
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.workflow.pipeline import fit_segmentation
 
 ANALYSES = Path(__file__).parents[1] / "analyses"
 SECTIONS = {
@@ -29,9 +29,7 @@ def fast_model(demo_warehouse, taxonomy, tmp_path_factory):
     spec = RunSpec.from_toml()
     spec = spec.replace(fit_authors=1_000, sampler={**spec.sampler, "tune": 150, "draws": 150})
     with DuckDBSource(demo_warehouse) as src:
-        inputs = model_inputs(
-            author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
-        )
+        inputs = load_inputs(src, spec, taxonomy)
     folder = tmp_path_factory.mktemp("fast-model")
     fit_segmentation(inputs, spec, taxonomy).model.save(folder / "model.nc")
     return folder

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
-from bayesseg.content import post_counts, rank_posts
+from bayesseg.evaluation.content import post_counts, rank_posts
 from bayesseg.model import SegmentModel
 from bayesseg.simulate import simulate_counts
 from bayesseg.taxonomy import Taxonomy
@@ -23,14 +23,14 @@ def fitted() -> tuple[SegmentModel, dict]:
 
 def test_posts_of_a_segment_rank_first(fitted: tuple[SegmentModel, dict]) -> None:
     model, truth = fitted
-    est = model.idata["posterior"]["profile"].mean(("chain", "draw")).values
+    est = model.idata_["posterior"]["profile"].mean(("chain", "draw")).values
     rng = np.random.default_rng(0)
     posts, origin = [], []
     for j in range(3):
         for _ in range(20):
             posts.append(rng.multinomial(8, truth["profile"][j]))
             origin.append(j)
-    counts = pd.DataFrame(posts, columns=model.categories, index=[f"p{i}" for i in range(60)])
+    counts = pd.DataFrame(posts, columns=model.categories_, index=[f"p{i}" for i in range(60)])
     origin = np.array(origin)
     # the estimated segment closest to true segment 0
     k = int(np.argmin(((est - truth["profile"][0]) ** 2).sum(axis=1)))
@@ -46,13 +46,13 @@ def test_posts_of_a_segment_rank_first(fitted: tuple[SegmentModel, dict]) -> Non
 
 def test_log_predictive_matches_scipy(fitted: tuple[SegmentModel, dict]) -> None:
     model, _ = fitted
-    y = np.zeros(len(model.categories), dtype=int)
+    y = np.zeros(len(model.categories_), dtype=int)
     y[[0, 3, 3, 7]] += 1
     y[3] += 1
-    counts = pd.DataFrame([y], columns=model.categories, index=["post"])
+    counts = pd.DataFrame([y], columns=model.categories_, index=["post"])
     seg = model.segment_names[1]
     got = rank_posts(model, counts, seg, max_draws=50).loc["post", "log_predictive"]
-    params = model._thinned_params(50)
+    params = model.posterior_draws(50)
     lp = [
         stats.dirichlet_multinomial.logpmf(y, params["concentration"][s, 1] * params["profile"][s, 1], y.sum())
         for s in range(params["profile"].shape[0])
@@ -62,7 +62,7 @@ def test_log_predictive_matches_scipy(fitted: tuple[SegmentModel, dict]) -> None
 
 def test_bad_inputs(fitted: tuple[SegmentModel, dict]) -> None:
     model, _ = fitted
-    counts = pd.DataFrame([np.ones(len(model.categories), int)], columns=model.categories, index=["a"])
+    counts = pd.DataFrame([np.ones(len(model.categories_), int)], columns=model.categories_, index=["a"])
     with pytest.raises(ValueError, match="unknown segment 'goth'"):
         rank_posts(model, counts, "goth")
     with pytest.raises(ValueError, match="no category label"):

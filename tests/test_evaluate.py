@@ -8,8 +8,8 @@ import pytest
 import xarray as xr
 from sklearn.metrics import adjusted_rand_score
 
-from bayesseg.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
-from bayesseg.evaluate import (
+from bayesseg.evaluation.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
+from bayesseg.evaluation.metrics import (
     agreement,
     coassignment,
     membership_entropy,

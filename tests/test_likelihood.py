@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from bayesseg.likelihood import SparseCounts, dm_logpmf_dense, dm_logpmf_sparse, dm_logpmf_tensor
+from bayesseg.model.likelihood import SparseCounts, dm_logpmf_dense, dm_logpmf_sparse, dm_logpmf_tensor
 
 
 def random_case(seed, n=60, c=15, k=4):

@@ -9,7 +9,8 @@ import xarray as xr
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
-from bayesseg.model import ModelFileError, SegmentModel
+from bayesseg.exceptions import ModelFileError
+from bayesseg.model import SegmentModel
 from bayesseg.simulate import simulate_counts
 
 FAST = {"draws": 200, "tune": 300, "chains": 2, "progressbar": False, "random_seed": 1}
@@ -28,7 +29,7 @@ def fitted(data):
 
 def align(model, truth):
     """Estimated segment j <-> true segment match[j], by profile distance."""
-    est = model.idata["posterior"]["profile"].mean(("chain", "draw")).values
+    est = model.idata_["posterior"]["profile"].mean(("chain", "draw")).values
     cost = np.abs(np.log(est)[:, None, :] - np.log(truth["profile"])[None, :, :]).sum(-1)
     rows, cols = linear_sum_assignment(cost)
     return cols[np.argsort(rows)]
@@ -38,7 +39,7 @@ def gating_coverage(model, truth, prob):
     """Share of true gating coefficients inside their central `prob` intervals (truth's reference)."""
     match = align(model, truth)
     ref = int(np.flatnonzero(match == 0)[0])  # estimated segment that is the true reference
-    post = model.idata["posterior"]
+    post = model.idata_["posterior"]
     slope = post["slope"] - post["slope"].isel(segment=ref)
     intercept = post["intercept"] - post["intercept"].isel(segment=ref)
     lo, hi = (1 - prob) / 2, (1 + prob) / 2
@@ -75,7 +76,7 @@ def test_memberships_are_probabilities(fitted):
 
 
 def test_posterior_layout_and_convergence_after_relabelling(fitted):
-    tree = fitted.idata
+    tree = fitted.idata_
     post = tree["posterior"]
     assert post["profile"].dims == ("chain", "draw", "segment", "category")
     assert post["slope"].dims == ("chain", "draw", "covariate", "segment")
@@ -96,17 +97,17 @@ def test_pointwise_log_likelihood_includes_the_multinomial_coefficient(fitted, d
     from scipy import special, stats
 
     counts, _, _ = data
-    post = fitted.idata["posterior"]
+    post = fitted.idata_["posterior"]
     s = dict(chain=0, draw=0)
     alpha = post["concentration"].isel(**s).values[:, None] * post["profile"].isel(**s).values
-    x = fitted._standardise(fitted.idata["constant_data"].to_dataset()["covariates"], counts.sizes["author"])
+    x = fitted.standardise(fitted.idata_["constant_data"].to_dataset()["covariates"], counts.sizes["author"])
     log_pi = special.log_softmax(post["intercept"].isel(**s).values + x @ post["slope"].isel(**s).values, axis=1)
     i = 5
     y = counts.values[i]
     expected = special.logsumexp(
         [log_pi[i, k] + stats.dirichlet_multinomial.logpmf(y, alpha[k], y.sum()) for k in range(3)]
     )
-    assert fitted.idata["log_likelihood"]["y"].isel(chain=0, draw=0, author=i).item() == pytest.approx(
+    assert fitted.idata_["log_likelihood"]["y"].isel(chain=0, draw=0, author=i).item() == pytest.approx(
         expected, abs=1e-9
     )
 
@@ -114,15 +115,15 @@ def test_pointwise_log_likelihood_includes_the_multinomial_coefficient(fitted, d
 def test_predict_proba_reproduces_memberships(fitted, data):
     counts, cov, _ = data
     sub = counts.isel(author=slice(10, 40))
-    scored = fitted.predict_proba(sub, cov)
+    scored = fitted.predict_memberships(sub, cov)
     mem = fitted.memberships().sel(author=sub["author"])
     xr.testing.assert_allclose(scored, mem)
-    draws = fitted.predict_proba(sub, cov, summary=False, max_draws=50)
+    draws = fitted.membership_draws(sub, cov, max_draws=50)
     assert draws.dims == ("sample", "author", "segment") and draws.sizes["sample"] == 50
     with pytest.raises(ValueError, match="categories differ"):
-        fitted.predict_proba(sub.isel(category=slice(0, 5)), cov)
+        fitted.predict_memberships(sub.isel(category=slice(0, 5)), cov)
     with pytest.raises(ValueError, match="have no covariates"):
-        fitted.predict_proba(sub, cov.isel(author=slice(0, 5)))
+        fitted.predict_memberships(sub, cov.isel(author=slice(0, 5)))
 
 
 def test_save_load_round_trip_and_refusals(fitted, data, tmp_path):
@@ -133,7 +134,7 @@ def test_save_load_round_trip_and_refusals(fitted, data, tmp_path):
     for name in before.data_vars:  # bit-for-bit
         assert np.array_equal(after[name].values, before[name].values)
     # the covariate scale is the fitted authors' mean and sd, and survives the round trip
-    cov = fitted.idata["constant_data"]["covariates"]
+    cov = fitted.idata_["constant_data"]["covariates"]
     np.testing.assert_allclose(fitted.covariate_scale["mean"], cov.mean("author").values)
     np.testing.assert_allclose(fitted.covariate_scale["sd"], cov.std("author").values)
     pd.testing.assert_frame_equal(loaded.covariate_scale, fitted.covariate_scale)
@@ -193,7 +194,7 @@ def test_anchored_segments_carry_their_names(data):
     assert m.segment_names == ["luxury", "segment_1", "segment_2"]
     model = m.build_model(counts, cov)
     assert list(model.coords["segment"]) == ["luxury", "segment_1", "segment_2"]
-    offsets = m._anchor_offsets([f"c{j}" for j in range(12)])
+    offsets = m.anchor_offsets([f"c{j}" for j in range(12)])
     assert offsets[0, 1] > 0 and offsets[0, 5] < 0 and np.allclose(offsets.sum(axis=1), 0)
     with pytest.raises(ValueError, match="absent from the counts"):
         SegmentModel(3, model_config={"anchors": {"luxury": ["caviar"]}}).build_model(counts, cov)
@@ -245,7 +246,7 @@ def test_other_samplers(sampler):
     counts, cov, truth = simulate_counts(150, 6, 2, separation=2.0, seed=5)
     cfg = {"sampler": sampler, "draws": 100, "tune": 100, "chains": 2, "progressbar": False, "advi_iterations": 4000}
     model = SegmentModel(2, sampler_config=cfg).fit(counts, cov)
-    assert model.idata["posterior"].sizes["draw"] * model.idata["posterior"].sizes["chain"] == 200
+    assert model.idata_["posterior"].sizes["draw"] * model.idata_["posterior"].sizes["chain"] == 200
     mem = model.memberships()
     np.testing.assert_allclose(mem["prob_mean"].sum("segment"), 1.0, atol=1e-9)
     ari = adjusted_rand_score(truth["segment"], mem["prob_mean"].argmax("segment").values)

@@ -7,11 +7,11 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from bayesseg.aggregate import author_category_counts, author_period_category_counts
-from bayesseg.evaluate import mixture_log_density, segments_over_time
+from bayesseg.data.aggregate import author_category_counts, author_period_category_counts
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.evaluation.metrics import mixture_log_density, segments_over_time
 from bayesseg.model import SegmentModel
 from bayesseg.simulate import simulate_counts
-from bayesseg.sources import DuckDBSource
 
 FAST = {"draws": 60, "tune": 100, "chains": 1, "random_seed": 3, "progressbar": False}
 
@@ -70,7 +70,7 @@ def test_log_predictive_density_equals_an_independent_computation() -> None:
     new, new_cov, _ = simulate_counts(8, 6, 2, separation=2.0, seed=5)
     got = model.log_predictive_density(new, new_cov, max_draws=20).values
     # independent: scipy's Dirichlet-multinomial and the gating softmax, draw by draw
-    post = model.idata["posterior"].to_dataset().stack(sample=("chain", "draw"))
+    post = model.idata_["posterior"].to_dataset().stack(sample=("chain", "draw"))
     total = post.sizes["sample"]
     idx = np.unique(np.linspace(0, total - 1, 20).round().astype(int))
     scale = model.covariate_scale

@@ -8,8 +8,11 @@ import pytest
 import statsmodels.api as sm
 import xarray as xr
 
-from bayesseg.pipeline import model_inputs, result_tables, sample_design, stratified_sample, truth_validation
-from bayesseg.spec import RunSpec
+from bayesseg.config import RunSpec
+from bayesseg.data.inputs import model_inputs
+from bayesseg.evaluation.truth import SimulatorTruth, truth_validation
+from bayesseg.survey.design import sample_design, stratified_sample
+from bayesseg.workflow.tables import result_tables
 
 CATS = ["bag", "dress", "top"]
 
@@ -41,7 +44,7 @@ def test_exclusions_have_reasons_and_imputation_matches_ols():
     cov.loc[cov["author"] == 4, "followers"] = np.nan  # followers unknown
     cov.loc[cov["author"].isin([5, 6]), "engagement_rate"] = np.nan  # hidden likes: imputed
     labelled = [a for a in cov["author"] if a not in (2, 3)]  # 3 posts but has no category label
-    inputs = model_inputs(_counts(labelled), cov, RunSpec(), CATS)
+    inputs = model_inputs(_counts(labelled), cov, RunSpec().covariates, CATS)
 
     excluded = dict(zip(inputs.excluded["author"], inputs.excluded["reason"], strict=True))
     assert excluded == {
@@ -73,21 +76,21 @@ def test_exclusions_have_reasons_and_imputation_matches_ols():
 def test_min_labels_and_bad_inputs():
     cov = _covariates()
     spec = RunSpec().replace(min_labels=5)
-    inputs = model_inputs(_counts(cov["author"]), cov, spec, CATS)
+    inputs = model_inputs(_counts(cov["author"]), cov, spec.covariates, CATS, min_labels=spec.min_labels)
     totals = _counts(cov["author"]).groupby("author")["count"].sum()
     assert set(inputs.excluded["author"]) == set(totals[totals < 5].index)
     assert set(inputs.excluded["reason"]) == {"fewer than 5 category labels"}
     with pytest.raises(ValueError, match="outside the taxonomy: \\['shoe'\\]"):
-        model_inputs(pd.DataFrame({"author": [1], "category": ["shoe"], "count": [1]}), cov, RunSpec(), CATS)
+        model_inputs(pd.DataFrame({"author": [1], "category": ["shoe"], "count": [1]}), cov, RunSpec().covariates, CATS)
     with pytest.raises(ValueError, match="not in the author covariates"):
-        model_inputs(pd.DataFrame({"author": [99], "category": ["bag"], "count": [1]}), cov, RunSpec(), CATS)
+        model_inputs(pd.DataFrame({"author": [99], "category": ["bag"], "count": [1]}), cov, RunSpec().covariates, CATS)
     with pytest.raises(ValueError, match="no author is eligible"):
-        model_inputs(_counts([]), cov.assign(n_posts=0), RunSpec(), CATS)
+        model_inputs(_counts([]), cov.assign(n_posts=0), RunSpec().covariates, CATS)
     with pytest.raises(ValueError, match="column 'likes'"):
         model_inputs(
             _counts([1]),
             cov,
-            RunSpec.from_dict({"segments": {"k": 2}, "covariates": [{"name": "l", "column": "likes"}]}),
+            RunSpec.from_dict({"segments": {"k": 2}, "covariates": [{"name": "l", "column": "likes"}]}).covariates,
             CATS,
         )
 
@@ -180,7 +183,7 @@ def _memberships(authors, probs, segs):
 
 def test_result_tables_refuse_lost_or_double_counted_authors():
     cov = _covariates(6)
-    inputs = model_inputs(_counts(cov["author"]), cov.assign(n_posts=[5, 0, 5, 5, 5, 5]), RunSpec(), CATS)
+    inputs = model_inputs(_counts(cov["author"]), cov.assign(n_posts=[5, 0, 5, 5, 5, 5]), RunSpec().covariates, CATS)
     segmented = inputs.counts["author"].values
     mem = _memberships(segmented[:-1], np.full((len(segmented) - 1, 2), 0.5), ["a", "b"])
     with pytest.raises(ValueError, match="1 author\\(s\\) are neither segmented nor excluded"):
@@ -194,17 +197,16 @@ def test_truth_validation_of_a_perfect_and_a_random_segmentation():
     rng = np.random.default_rng(0)
     n, names = 600, ["casual_denim", "sportswear", "luxury"]
     true = rng.integers(0, 3, size=n)
-    truth = {
-        "AUTHORS": pd.DataFrame({"AUTHORID": np.arange(n), "SEGMENT": true}),
-        "SEGMENTS": pd.DataFrame({"SEGMENT": [0, 1, 2], "SEGMENT_NAME": names}),
-        "GATING": pd.DataFrame({"SEGMENT": [], "SEGMENT_NAME": [], "COVARIATE": [], "COEFFICIENT": []}),
-    }
+    truth = SimulatorTruth(
+        authors=pd.DataFrame({"AUTHORID": np.arange(n), "SEGMENT": true}),
+        segments=pd.DataFrame({"SEGMENT": [0, 1, 2], "SEGMENT_NAME": names}),
+        gating=pd.DataFrame({"SEGMENT": [], "SEGMENT_NAME": [], "COVARIATE": [], "COEFFICIENT": []}),
+    )
     perm = np.array([2, 0, 1])  # our segment j is true segment perm[j]
     onehot = np.eye(3)[np.argsort(perm)[true]]
     segs = ["s0", "s1", "s2"]
-    stub = SimpleNamespace(covariate_names=[])
-    inputs = SimpleNamespace(covariates=None)
-    v = truth_validation(stub, _memberships(np.arange(n), onehot, segs), inputs, truth)
+    stub = SimpleNamespace(covariate_names_=[])
+    v = truth_validation(stub, _memberships(np.arange(n), onehot, segs), truth)
     assert v["ari"] == pytest.approx(1.0) and v["nmi"] == pytest.approx(1.0)
     assert dict(zip(v["matching"]["segment"], v["matching"]["true_segment"], strict=True)) == {
         f"s{j}": names[perm[j]] for j in range(3)
@@ -213,6 +215,6 @@ def test_truth_validation_of_a_perfect_and_a_random_segmentation():
     assert v["accuracy"] == 1.0 and v["mean_top_probability"] == 1.0
     assert v["calibration"]["authors"].sum() == n
     noise = rng.dirichlet(np.ones(3), size=n)
-    v = truth_validation(stub, _memberships(np.arange(n), noise, segs), inputs, truth)
+    v = truth_validation(stub, _memberships(np.arange(n), noise, segs), truth)
     assert abs(v["ari"]) < 0.02
     assert v["calibration"]["authors"].sum() == n and 0.2 < v["accuracy"] < 0.5

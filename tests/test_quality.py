@@ -6,10 +6,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bayesseg.aggregate import author_category_counts, author_covariates, label_inventory
-from bayesseg.contract import TABLES
-from bayesseg.quality import CHECKS, SchemaError, check_schema, data_quality
-from bayesseg.sources import DuckDBSource
+from bayesseg.data.aggregate import author_category_counts, author_covariates, label_inventory
+from bayesseg.data.contract import TABLES
+from bayesseg.data.quality import CHECKS, check_schema, data_quality
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.exceptions import SchemaError
+from bayesseg.workflow.html import quality_html
 
 from .conftest import write_tables
 
@@ -53,7 +55,7 @@ def test_findings_equal_independent_counts(report, small_frames):
 def test_report_renders(report):
     text = str(report)
     assert "duplicate_author_ids" in text and "->" in text
-    html = report.to_html()
+    html = quality_html(report)
     assert html.startswith("<section><h2>Data quality</h2>") and "MART_AUTHORS" in html
     frame = report.to_frame()
     assert {"table", "column", "n", "total", "action", "kind"} <= set(frame.columns)
@@ -74,7 +76,7 @@ def test_unknown_labels_are_counted_reported_and_not_counted_as_categories(tmp_p
         {"type": "bag_brand", "label_name": "loewe", "n_rows": 7, "n_images": extra["IMAGE_ID"].nunique()}
     ]
     assert inv.loc[inv["label_name"] == "loewe", "status"].tolist() == ["unknown"]
-    assert "bag_brand:loewe (7 rows)" in rep.to_html()
+    assert "bag_brand:loewe (7 rows)" in quality_html(rep)
     assert "loewe" not in set(counts["category"])
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bayesseg.relabel import apply_permutation, stephens
+from bayesseg.model.relabel import apply_permutation, stephens
 
 
 def memberships(rng, n_draws=60, n=200, k=4):

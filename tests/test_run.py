@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesseg.aggregate import author_covariates
 from bayesseg.cli import main
+from bayesseg.data.aggregate import author_covariates
+from bayesseg.data.sources import DuckDBSource
 from bayesseg.model import SegmentModel
-from bayesseg.pipeline import RESULT_TABLES, TREND_TABLE
-from bayesseg.report import SECTIONS, ppc_html
-from bayesseg.sources import DuckDBSource
-from bayesseg.trends import TREND_SERIES_COLUMNS
+from bayesseg.survey.trends import TREND_SERIES_COLUMNS
+from bayesseg.workflow.report import SECTIONS, ppc_html
+from bayesseg.workflow.tables import RESULT_TABLES, TREND_TABLE
 
 TINY = Path(__file__).parent / "data" / "tiny_spec.toml"
 KEYS = ["AUTHORID", "SEGMENT"]
@@ -170,12 +170,13 @@ def test_saved_model_loads_and_scores_identically(duckdb_run):
     mem = pd.read_csv(out / "memberships.csv")
     counts = pd.read_parquet(out / "counts.parquet")
     cov = pd.read_parquet(out / "covariates.parquet")
-    from bayesseg.pipeline import model_inputs
-    from bayesseg.spec import RunSpec
+    from bayesseg.config import RunSpec
+    from bayesseg.data.inputs import model_inputs
     from bayesseg.taxonomy import Taxonomy
 
-    inputs = model_inputs(counts, cov, RunSpec.from_toml(TINY), Taxonomy.from_toml().category_names)
-    again = model.predict_proba(inputs.counts, inputs.covariates)
+    spec = RunSpec.from_toml(TINY)
+    inputs = model_inputs(counts, cov, spec.covariates, Taxonomy.from_toml().category_names, min_labels=spec.min_labels)
+    again = model.predict_memberships(inputs.counts, inputs.covariates)
     got = again[["prob_mean", "prob_low", "prob_high"]].to_dataframe().reset_index()
     merged = seg.merge(got, left_on=["AUTHORID", "SEGMENT_NAME"], right_on=["author", "segment"])
     assert len(merged) == len(seg)
@@ -210,7 +211,7 @@ def test_a_failed_write_changes_nothing(duckdb_run, tmp_path):
     copy = tmp_path / "w.duckdb"
     shutil.copy(warehouse, copy)
     before = _read(copy)
-    from bayesseg.sources import SourceError
+    from bayesseg.exceptions import SourceError
 
     # the second table fails (not an identifier) after the first was replaced: both roll back
     frames = {"AUTHOR_SEGMENTS": before["AUTHOR_SEGMENTS"].head(3), "NOT AN IDENTIFIER": before["EXCLUDED_AUTHORS"]}
@@ -224,8 +225,8 @@ def test_a_failed_write_changes_nothing(duckdb_run, tmp_path):
 
 
 def test_same_run_through_fakesnow_gives_the_same_tables(duckdb_run, small_frames, tmp_path, monkeypatch):
-    fakesnow = pytest.importorskip("fakesnow")
-    from bayesseg.sources import SnowflakeSource
+    import fakesnow  # a required test dependency: its absence fails the suite
+    from bayesseg.data.snowflake import SnowflakeSource
 
     warehouse, _ = duckdb_run
     expected = _read(warehouse)
@@ -252,7 +253,7 @@ def test_same_run_through_fakesnow_gives_the_same_tables(duckdb_run, small_frame
 
 def test_run_builds_the_embedded_default_when_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("BAYESSEG_WAREHOUSE", str(tmp_path / "data" / "default.duckdb"))
-    monkeypatch.setattr("bayesseg.simulate.SIZES", {"demo": 60, "techtest": 32_841})
+    monkeypatch.setattr("bayesseg.simulate.warehouse.SIZES", {"demo": 60, "techtest": 32_841})
     out = tmp_path / "out"
     assert main(["run", "--config", str(TINY), "--out", str(out), "--no-write-back"]) == 0
     assert (tmp_path / "data" / "default.duckdb").exists() and (out / "report.html").exists()
@@ -314,19 +315,15 @@ def test_score_source_on_dask_writes_exactly_the_run_tables(duckdb_run, tmp_path
 
 
 def test_stream_inputs_batches_are_the_whole_cut_in_pieces(duckdb_run):
-    from bayesseg.aggregate import author_category_counts, author_covariates
-    from bayesseg.pipeline import model_inputs
-    from bayesseg.scale import fit_imputation, stream_inputs
-    from bayesseg.spec import RunSpec
+    from bayesseg.config import RunSpec
+    from bayesseg.data.inputs import fit_imputation, load_inputs, stream_inputs
     from bayesseg.taxonomy import Taxonomy
 
     warehouse, _ = duckdb_run
     spec = RunSpec.from_toml(TINY)
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
     with DuckDBSource(warehouse) as src:
-        whole = model_inputs(
-            author_category_counts(src, taxonomy), author_covariates(src, spec.tiers), spec, taxonomy.category_names
-        )
+        whole = load_inputs(src, spec, taxonomy)
         batches = list(stream_inputs(src, spec, taxonomy, batch_authors=17, imputation=whole.imputation))
         streamed_fit = fit_imputation(src, spec, taxonomy, batch_authors=17)
     assert whole.imputed["log_engagement"] > 0  # the imputation is exercised
@@ -349,10 +346,10 @@ def xr_concat(pieces):
 
 
 def test_score_source_failure_leaves_previous_tables(duckdb_run, tmp_path):
+    from bayesseg.config import RunSpec
     from bayesseg.model import SegmentModel
-    from bayesseg.scale import score_source
-    from bayesseg.spec import RunSpec
     from bayesseg.taxonomy import Taxonomy
+    from bayesseg.workflow.scale import score_source
 
     warehouse, out = duckdb_run
     copy = tmp_path / "w.duckdb"
@@ -389,12 +386,12 @@ def test_score_source_failure_leaves_previous_tables(duckdb_run, tmp_path):
 
 
 def test_score_source_through_fakesnow_gives_the_same_tables(duckdb_run, small_frames):
-    fakesnow = pytest.importorskip("fakesnow")
+    import fakesnow  # a required test dependency: its absence fails the suite
+    from bayesseg.config import RunSpec
+    from bayesseg.data.snowflake import SnowflakeSource
     from bayesseg.model import SegmentModel
-    from bayesseg.scale import score_source
-    from bayesseg.sources import SnowflakeSource
-    from bayesseg.spec import RunSpec
     from bayesseg.taxonomy import Taxonomy
+    from bayesseg.workflow.scale import score_source
 
     warehouse, out = duckdb_run
     expected = _read(warehouse)

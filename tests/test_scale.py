@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesseg.scale import stream_inputs
+from bayesseg.config import RunSpec
+from bayesseg.data.inputs import stream_inputs
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.exceptions import SourceError
 from bayesseg.simulate import Calibration, simulate_aggregates
-from bayesseg.sources import DuckDBSource, SourceError
-from bayesseg.spec import RunSpec
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,9 @@ def test_simulated_aggregates_follow_the_model(aggregates, taxonomy):
     assert not posters & set(no_posts)
     assert abs(len(no_posts) / len(cov) - (1 - cal.n_with_posts / cal.n_segmentations)) < 0.01
     # the pooled category shares of a segment estimate its profile (E y_c / E n = theta_kc)
-    from bayesseg.simulate import _profiles
+    from bayesseg.simulate.generative import label_profiles
 
-    vocab, theta_labels = _profiles(taxonomy)
+    vocab, theta_labels = label_profiles(taxonomy)
     theta = (
         pd.DataFrame(theta_labels.T, index=vocab["CATEGORY"])
         .groupby(level=0)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesseg.contract import TABLES, kind_of_type
+from bayesseg.data.contract import TABLES, kind_of_type
 from bayesseg.simulate import SEGMENT_NAMES, TRENDS, simulate_warehouse, warehouse_checksum
 from bayesseg.taxonomy import Taxonomy, default_taxonomy_path
 

@@ -1,13 +1,15 @@
 """The Snowflake path (through fakesnow) returns exactly what the DuckDB path returns."""
 
+import fakesnow  # a required test dependency: its absence fails the suite, it is not a skip
 import pandas as pd
 import pytest
 
-fakesnow = pytest.importorskip("fakesnow")
-
-from bayesseg.aggregate import aggregate, author_period_category_counts  # noqa: E402
-from bayesseg.quality import check_schema, data_quality  # noqa: E402
-from bayesseg.sources import DuckDBSource, SnowflakeSource, SourceError, open_source  # noqa: E402
+from bayesseg.data.aggregate import aggregate, author_period_category_counts
+from bayesseg.data.connect import open_source
+from bayesseg.data.quality import check_schema, data_quality
+from bayesseg.data.snowflake import SnowflakeSource
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.exceptions import SourceError
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from bayesseg.config import RunSpec, default_spec_path
+from bayesseg.exceptions import SpecError
 from bayesseg.model import SegmentModel
-from bayesseg.spec import RunSpec, SpecError, default_spec_path
 from bayesseg.taxonomy import Taxonomy
 
 

@@ -5,8 +5,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from bayesseg.model import SegmentModel
+from bayesseg.model.checks import prepare_data
+from bayesseg.model.start import em_start
 from bayesseg.simulate import simulate_counts
-from bayesseg.start import em_start
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def test_the_start_is_a_finite_point_of_the_model(data):
     counts, cov, _ = data
     model_spec = SegmentModel(3, sampler_config={"em_restarts": 2})
     model = model_spec.build_model(counts, cov)
-    data_ = model_spec._prepare(counts, cov)
+    data_ = prepare_data(counts, cov)
     start = em_start(counts.values, data_.x, 3, np.zeros((3, 20)), n_restarts=2)
     free = {rv.name for rv in model.free_RVs}
     assert {"population_logit", "deviation", "log_concentration_raw", "slope_free"} <= free

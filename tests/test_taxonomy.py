@@ -4,7 +4,8 @@ import tomllib
 import pandas as pd
 import pytest
 
-from bayesseg.taxonomy import Taxonomy, TaxonomyError, default_taxonomy_path
+from bayesseg.exceptions import InputError, TaxonomyError
+from bayesseg.taxonomy import Taxonomy, default_taxonomy_path
 
 from .conftest import DATA
 
@@ -84,7 +85,7 @@ def test_lookup_flags_unknown_pairs_and_keeps_row_order(taxonomy):
     assert out["KNOWN"].tolist() == [True, False, True]
     assert out["CATEGORY"].tolist()[0] == "stripes"
     assert pd.isna(out["CATEGORY"].iloc[1])
-    with pytest.raises(KeyError, match="LABEL_NAME"):
+    with pytest.raises(InputError, match="LABEL_NAME"):
         taxonomy.lookup(pd.DataFrame({"TYPE": ["pattern"]}))
 
 
@@ -93,7 +94,7 @@ def test_rules_name_known_categories(taxonomy):
     for rule in taxonomy.rules.values():
         assert set(rule.categories) <= set(taxonomy.category_names)
     assert "brand_luxury_bag" in taxonomy.rule("luxury").categories
-    with pytest.raises(KeyError, match="known rules"):
+    with pytest.raises(TaxonomyError, match="known rules"):
         taxonomy.rule("gothic")
 
 
@@ -101,7 +102,7 @@ def test_anchors_for_the_model_come_from_rules(taxonomy):
     anchors = taxonomy.anchors(["luxury", "sportswear"])
     assert list(anchors) == ["luxury", "sportswear"]
     assert anchors["luxury"] == list(taxonomy.rule("luxury").categories)
-    with pytest.raises(KeyError, match="known rules"):
+    with pytest.raises(TaxonomyError, match="known rules"):
         taxonomy.anchors(["gothic"])
 
 

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from bayesseg.aggregate import author_covariates, trend_post_counts
-from bayesseg.reweight import WeightsError, kish_ess
+from bayesseg.config import RunSpec, Trend, TrendConfig
+from bayesseg.data.aggregate import author_covariates, trend_data, trend_post_counts
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.exceptions import SpecError, WeightsError
 from bayesseg.simulate import TRENDS
-from bayesseg.sources import DuckDBSource
-from bayesseg.spec import RunSpec, SpecError
-from bayesseg.trends import TREND_SERIES_COLUMNS, Trend, TrendConfig, trend_data, trend_series
+from bayesseg.survey.reweight import kish_ess
+from bayesseg.survey.trends import TREND_SERIES_COLUMNS, trend_series
 
 
 # ------------------------------------------------------------------------------ definitions

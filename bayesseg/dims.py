@@ -1,0 +1,45 @@
+"""Dimension names, as constants (``xarray`` dims and coordinates, DataFrame columns of the library's tables).
+
+Every labelled array bayesseg returns uses these names; per-draw outputs carry ArviZ's sample
+dimensions :data:`SAMPLE_DIMS` (``chain``, ``draw``). The warehouse's own column names
+(``AUTHORID`` ...) are the data contract's (:mod:`bayesseg.data.contract`), not these.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AUTHOR",
+    "CATEGORY",
+    "CHAIN",
+    "COVARIATE",
+    "DRAW",
+    "PANEL",
+    "REPLICATE",
+    "SAMPLE_DIMS",
+    "SEGMENT",
+    "TREND",
+    "WEEK",
+]
+
+AUTHOR = "author"
+"""An account of the warehouse (``AUTHORID``)."""
+CATEGORY = "category"
+"""A fashion category of the taxonomy (labels of the image models mapped to it)."""
+SEGMENT = "segment"
+"""A latent segment of the model (named when anchored by a taxonomy rule)."""
+COVARIATE = "covariate"
+"""A gating covariate (standardised inside the model)."""
+WEEK = "week"
+"""A calendar week (its Monday)."""
+TREND = "trend"
+"""A trend: labels crossed on one item or shown in one image."""
+PANEL = "panel"
+"""A group of authors whose trend series is reported (all, fashion-forward, a tier, a segment)."""
+CHAIN = "chain"
+"""A Markov chain of the sampler."""
+DRAW = "draw"
+"""A draw of a chain."""
+REPLICATE = "replicate"
+"""A bootstrap replicate (one author resample paired with one posterior draw) behind a trend band."""
+SAMPLE_DIMS: tuple[str, str] = (CHAIN, DRAW)
+"""The dims of a posterior sample, as ArviZ names them."""

@@ -1,0 +1,127 @@
+"""From the sampler's trace to the model's DataTree: relabelled draws, gating re-referenced, pointwise log-likelihood.
+
+References
+----------
+Stephens, M. (2000). Dealing with label switching in mixture models. *JRSS B* 62(4), 795-809.
+https://doi.org/10.1111/1467-9868.00265
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import special
+
+from bayesseg.dims import AUTHOR, CATEGORY, COVARIATE, SEGMENT
+from bayesseg.model.checks import PreparedData
+from bayesseg.model.likelihood import SparseCounts
+from bayesseg.model.relabel import apply_permutation, stephens
+from bayesseg.model.scoring import SEGMENT_VARS, log_membership
+
+__all__ = ["relabelled_tree"]
+
+
+def relabelled_tree(
+    trace: xr.DataTree, data: PreparedData, segment_names: Sequence[str], relabel_authors: int, seed: int
+) -> tuple[xr.DataTree, int]:
+    """The fitted model's DataTree: draws relabelled to one labelling, gating against segment 0.
+
+    Parameters
+    ----------
+    trace : xarray.DataTree
+        The sampler's output (:func:`bayesseg.model.sampling.sample_posterior`).
+    data : bayesseg.model.checks.PreparedData
+        The data of the fit.
+    segment_names : sequence of str
+        The K segment names.
+    relabel_authors : int
+        Authors (a random subset) whose membership probabilities decide the relabelling.
+    seed : int
+        Seed of that subset.
+
+    Returns
+    -------
+    tree : xarray.DataTree
+        Groups ``posterior`` (``profile``, ``concentration``, ``intercept``, ``slope``,
+        ``population_profile`` and the hyperparameters), ``log_likelihood`` (``y``: the pointwise
+        log-likelihood, multinomial coefficient included), ``observed_data`` (``counts``),
+        ``sample_stats`` (NUTS) and ``constant_data`` (``covariates``, ``sample_weight``).
+    relabelled_draws : int
+        Draws whose labels had to be permuted.
+    """
+    counts, covariates = data.counts, data.covariates
+    k = len(segment_names)
+    post = trace["posterior"].to_dataset()
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    flat = {
+        name: post[name].values.reshape(n_chain * n_draw, *post[name].shape[2:])
+        for name in SEGMENT_VARS
+        if name in post
+    }
+    if "slope" not in flat:
+        flat["slope"] = np.zeros((n_chain * n_draw, 0, k))
+    categories = [str(c) for c in counts[CATEGORY].values]
+    cov_names = [] if covariates is None else [str(c) for c in covariates[COVARIATE].values]
+
+    # relabel on a random subset of authors, then re-reference the gating to segment 0
+    rng = np.random.default_rng(seed)
+    n = counts.sizes[AUTHOR]
+    sub = np.sort(rng.choice(n, size=min(n, relabel_authors), replace=False))
+    probs = np.exp(log_membership(flat, SparseCounts.from_dense(counts.values[sub]), data.x[sub])[0])
+    perm = stephens(probs)
+    flat["profile"] = apply_permutation(flat["profile"], perm, axis=1)
+    flat["concentration"] = apply_permutation(flat["concentration"], perm, axis=1)
+    flat["intercept"] = apply_permutation(flat["intercept"], perm, axis=1)
+    flat["slope"] = apply_permutation(flat["slope"], perm, axis=2)
+    flat["intercept"] = flat["intercept"] - flat["intercept"][:, :1]
+    flat["slope"] = flat["slope"] - flat["slope"][:, :, :1]
+    relabelled = int((perm != np.arange(k)).any(axis=1).sum())
+
+    def unflat(v: np.ndarray) -> np.ndarray:
+        return v.reshape(n_chain, n_draw, *v.shape[1:])
+
+    sample = {"chain": post["chain"].values, "draw": post["draw"].values}
+    data_vars: dict[str, Any] = {
+        "profile": (("chain", "draw", SEGMENT, CATEGORY), unflat(flat["profile"])),
+        "concentration": (("chain", "draw", SEGMENT), unflat(flat["concentration"])),
+        "intercept": (("chain", "draw", SEGMENT), unflat(flat["intercept"])),
+        "slope": (("chain", "draw", COVARIATE, SEGMENT), unflat(flat["slope"])),
+    }
+    for name in ("deviation_sd", "log_concentration_mu", "log_concentration_sd"):
+        if name in post:
+            data_vars[name] = (("chain", "draw"), post[name].values)
+    data_vars["population_profile"] = (
+        ("chain", "draw", CATEGORY),
+        special.softmax(post["population_logit"].values, axis=-1),
+    )
+    posterior = xr.Dataset(
+        data_vars,
+        coords={**sample, SEGMENT: list(segment_names), CATEGORY: categories, COVARIATE: cov_names},
+        attrs=dict(post.attrs),
+    )
+    pointwise = np.concatenate(
+        [
+            log_membership({key: v[i : i + 200] for key, v in flat.items()}, data.sparse, data.x)[1]
+            for i in range(0, flat["profile"].shape[0], 200)
+        ]
+    )
+    authors = counts[AUTHOR].values
+    log_lik = xr.Dataset({"y": (("chain", "draw", AUTHOR), unflat(pointwise))}, coords={**sample, AUTHOR: authors})
+    groups = {
+        "posterior": posterior,
+        "log_likelihood": log_lik,
+        "observed_data": xr.Dataset({"counts": counts.astype(np.int64)}),
+    }
+    if "sample_stats" in trace.children:
+        groups["sample_stats"] = trace["sample_stats"].to_dataset()
+    constant: dict[str, Any] = {}
+    if covariates is not None:
+        constant["covariates"] = covariates.astype(float)
+    if data.weights is not None:
+        constant["sample_weight"] = xr.DataArray(data.weights, dims=AUTHOR, coords={AUTHOR: authors})
+    if constant:
+        groups["constant_data"] = xr.Dataset(constant)
+    return xr.DataTree.from_dict(groups), relabelled

@@ -1,0 +1,36 @@
+"""Weights and panels: weighting a panel toward a target, the fit sample's design, trend series with their bands.
+
+Nothing here imports the model: memberships arrive as arrays (per posterior draw).
+"""
+
+from bayesseg.survey.design import fit_sample_summary, sample_design, stratified_sample
+from bayesseg.survey.reweight import (
+    WeightResult,
+    asmd,
+    design_effect,
+    kish_ess,
+    panel_weights,
+    poststratify_weights,
+    propensity_weights,
+    rake_weights,
+    trim_weights,
+)
+from bayesseg.survey.trends import TREND_SERIES_COLUMNS, TrendResult, trend_series
+
+__all__ = [
+    "TREND_SERIES_COLUMNS",
+    "TrendResult",
+    "WeightResult",
+    "asmd",
+    "design_effect",
+    "fit_sample_summary",
+    "kish_ess",
+    "panel_weights",
+    "poststratify_weights",
+    "propensity_weights",
+    "rake_weights",
+    "sample_design",
+    "stratified_sample",
+    "trend_series",
+    "trim_weights",
+]

@@ -1,0 +1,588 @@
+r"""Weekly trend series of panels, corrected toward a target population, with bootstrap bands.
+
+A *trend* is a label, or labels shown together in one image (``pattern:stripes``,
+``pattern:stripes+object_detection:top``). Its weekly visibility in a panel is the share of the
+panel's posts that show it: :math:`s_t = \sum_i w_i h_{it} / \sum_i w_i n_{it}`, with
+:math:`h_{it}` the posts of author *i* in week *t* showing the trend, :math:`n_{it}` all of the
+author's posts that week, and :math:`w_i` the author's weight in the panel. The counts come from
+SQL run in the warehouse (:func:`bayesseg.data.aggregate.trend_data`).
+
+Panels (the ``panel`` dimension):
+
+* ``all``: the target population, every author with posts (weight 1);
+* ``fashion_forward``: the hand-picked panel (FASHION_INTEREST_SEGMENT). Its *raw* series weights
+  its authors equally; its *weighted* series reweights them toward the target with
+  :mod:`bayesseg.survey.reweight` (inverse propensity, post-stratification on segment × tier, or raking to
+  the segment and tier margins);
+* ``tier:<name>``: the current follower tiers;
+* ``segment:<name>``: bayesseg's segments with soft membership, author *i* counting with weight
+  :math:`r_{ik}` (its posterior membership probability under one posterior draw).
+
+Uncertainty. Bands come from :math:`B` replicates, each pairing one posterior draw of the
+memberships with one bootstrap resample of the authors (panel and non-panel authors resampled
+separately, the propensity model refitted on the resample). The author bootstrap carries the
+sampling variance of a panel of a few hundred accounts, with every post of an author kept
+together (posts of one author are not independent), and the uncertainty of the estimated
+propensities; the posterior draws carry the segmentation's uncertainty into the propensity
+covariates, the post-stratification cells and the segment series, as in multiple imputation.
+A Bayesian propensity model would add little here: the propensity's own estimation error is
+small next to the panel's sampling variance, which a model of the propensity alone would not
+capture.
+
+:func:`trend_series` composes small functions, each usable alone: :func:`bayesseg.survey.weekly.weekly_shares` (pooled
+weighted shares), :class:`PanelWeighting` (the fashion-forward panel's weights for one replicate),
+:func:`replicate_shares` (the bootstrap × posterior replicates), :func:`bayesseg.survey.weekly.bands` and
+:func:`bayesseg.survey.weekly.panel_diagnostics` (effective sample size, design effect).
+
+References
+----------
+Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
+https://doi.org/10.1201/9780429246593
+
+Rao, J. N. K., & Wu, C. F. J. (1988). Resampling inference with complex survey data.
+*JASA* 83(401), 231-241. https://doi.org/10.1080/01621459.1988.10478591
+
+Rubin, D. B. (1987). *Multiple Imputation for Nonresponse in Surveys*. Wiley.
+https://doi.org/10.1002/9780470316696
+
+Hájek, J. (1971). Comment on "An essay on the logical foundations of survey sampling" by
+D. Basu. In *Foundations of Statistical Inference*, Holt, Rinehart and Winston, p. 236.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesseg.config import TIER_NAMES, TrendConfig
+from bayesseg.dims import AUTHOR, PANEL, SEGMENT, TREND, WEEK
+from bayesseg.exceptions import InputError, WeightsError
+from bayesseg.survey.reweight import asmd, panel_weights, trim_weights
+from bayesseg.survey.weekly import bands, bootstrap_counts, panel_diagnostics, weekly_shares
+
+__all__ = [
+    "TREND_SERIES_COLUMNS",
+    "PanelWeighting",
+    "TrendInputs",
+    "TrendResult",
+    "prepare_trend_inputs",
+    "replicate_shares",
+    "trend_series",
+]
+
+TREND_SERIES_COLUMNS = ("TREND", "PANEL", "WEEK", "RAW_SHARE", "WEIGHTED_SHARE", "LOW", "HIGH", "ESS")
+"""Columns of the TREND_SERIES table and of ``trend_series.csv``."""
+
+
+@dataclass
+class TrendResult:
+    """Trend series with their bands, the fashion-forward panel's weights and diagnostics.
+
+    Attributes
+    ----------
+    series : xarray.Dataset
+        ``raw_share`` (unweighted panel, pooled over weeks as the weighted one) and
+        ``weighted_share`` (trend, panel, week); ``raw_weekly_share``, the unweighted share of
+        each single week (the series as panels report it today); ``share`` (draw, trend, panel,
+        week), the replicates; ``low`` and ``high`` (trend, panel, week), the equal-tailed band
+        of probability ``attrs["ci_prob"]``; ``ess``, ``design_effect``, ``n_authors`` and
+        ``n_posts`` (panel, week).
+    weights : pandas.DataFrame
+        Index ``author`` (the panel's): ``weight`` (final, after trimming), ``propensity`` (when
+        the weighting is by propensity).
+    balance : pandas.DataFrame
+        Index ``covariate``: ``asmd_before`` and ``asmd_after``, the panel against the target.
+    summary : dict
+        Counts (target, panel, authors without a segmentation and how they were handled), the
+        weighting, trimming and its design effects, replicates.
+    warnings : list of str
+        What the reader must know: weeks under the ESS floor, weeks without posts, trimming.
+    """
+
+    series: xr.Dataset
+    weights: pd.DataFrame
+    balance: pd.DataFrame
+    summary: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def table(self) -> pd.DataFrame:
+        """The TREND_SERIES table: one row per trend, panel and week.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns :data:`bayesseg.survey.trends.TREND_SERIES_COLUMNS`; ``ESS`` is the panel's effective number of
+            authors that week.
+        """
+        s = self.series
+        frame = (
+            s[["raw_share", "weighted_share", "low", "high"]]
+            .to_dataframe()
+            .reset_index()
+            .merge(s["ess"].to_dataframe().reset_index(), on=["panel", "week"])
+        )
+        frame = frame.rename(
+            columns={
+                "trend": "TREND",
+                "panel": "PANEL",
+                "week": "WEEK",
+                "raw_share": "RAW_SHARE",
+                "weighted_share": "WEIGHTED_SHARE",
+                "low": "LOW",
+                "high": "HIGH",
+                "ess": "ESS",
+            }
+        )
+        frame["WEEK"] = pd.to_datetime(frame["WEEK"]).dt.date
+        return frame[list(TREND_SERIES_COLUMNS)].sort_values(["TREND", "PANEL", "WEEK"]).reset_index(drop=True)
+
+
+@dataclass
+class TrendInputs:
+    """The arrays behind every panel's series, aligned on the target's authors.
+
+    Attributes
+    ----------
+    target : numpy.ndarray
+        Author ids of the target (every author with posts).
+    info : pandas.DataFrame
+        Their rows of the authors table.
+    panel : numpy.ndarray of bool
+        Fashion-forward membership.
+    tiers : list of str
+        Tier names.
+    tier_onehot : numpy.ndarray, shape (author, tier)
+        Current tier, one-hot (a row of zeros when unknown).
+    segments : list of str
+        Segment names (empty without memberships).
+    memberships : numpy.ndarray or None, shape (draw, author, segment)
+        Posterior draws of the memberships (unsegmented authors: the segmented authors' mean).
+    segmented : numpy.ndarray, shape (author,)
+        1 for authors with a segmentation, else 0 (they count in no segment series).
+    numerator : numpy.ndarray, shape (author, trend × week)
+        Posts showing each trend (or each author's share of them, with ``normalise_authors``).
+    denominator : numpy.ndarray, shape (author, week)
+        Posts (or 1 per active author with ``normalise_authors``).
+    posts : numpy.ndarray, shape (author, week)
+        Posts.
+    n_trends, n_weeks : int
+    summary : dict
+        Counts (target, panel, unknown flags, unsegmented authors).
+    warnings : list of str
+    """
+
+    target: np.ndarray
+    info: pd.DataFrame
+    panel: np.ndarray
+    tiers: list[str]
+    tier_onehot: np.ndarray
+    segments: list[str]
+    memberships: np.ndarray | None
+    segmented: np.ndarray
+    numerator: np.ndarray
+    denominator: np.ndarray
+    posts: np.ndarray
+    n_trends: int
+    n_weeks: int
+    summary: dict[str, Any]
+    warnings: list[str]
+
+    @property
+    def panels(self) -> list[str]:
+        """Names of the panels, in the order of the series' ``panel`` dim."""
+        return ["all", "fashion_forward"] + [f"tier:{t}" for t in self.tiers] + [f"segment:{s}" for s in self.segments]
+
+    def weight_matrix(self, m: np.ndarray, ff: np.ndarray, r: np.ndarray | None) -> np.ndarray:
+        """(panel, author) weights of every panel for bootstrap multiplicities `m` and memberships `r`."""
+        rows = [m, ff] + [m * self.tier_onehot[:, j] for j in range(len(self.tiers))]
+        if r is not None:
+            rows += [m * self.segmented * r[:, k] for k in range(len(self.segments))]
+        return np.vstack(rows)
+
+
+def prepare_trend_inputs(
+    data: xr.Dataset,
+    authors: pd.DataFrame,
+    memberships: xr.DataArray | None,
+    config: TrendConfig,
+    tiers: Sequence[str] = TIER_NAMES,
+) -> TrendInputs:
+    """Check and align the warehouse's counts, the authors table and the memberships.
+
+    Parameters
+    ----------
+    data, authors, memberships, config, tiers
+        As :func:`trend_series`.
+
+    Returns
+    -------
+    TrendInputs
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If an author of `data` is missing from `authors`, a required column is missing, the
+        target has a single author, or `memberships` has no draw.
+    """
+    target = data[AUTHOR].to_numpy()
+    missing_cols = {"fashion_interest_segment", "current_tier"} - set(authors.columns)
+    if config.weighting == "propensity":
+        missing_cols |= set(config.propensity_covariates) - set(authors.columns)
+    if missing_cols:
+        raise InputError(f"authors table lacks column(s) {sorted(missing_cols)}")
+    absent = np.setdiff1d(target, authors.index.to_numpy())
+    if absent.size:
+        raise InputError(f"{absent.size} author(s) with posts are not in the authors table, e.g. {absent[:5].tolist()}")
+    if len(target) < 2:
+        raise InputError("the target population needs at least 2 authors")
+    info = authors.loc[target]
+    n_a = len(target)
+    panel = info["fashion_interest_segment"].fillna(False).to_numpy(dtype=bool)
+    n_panel_unknown = int(info["fashion_interest_segment"].isna().sum())
+    tier_codes = pd.Categorical(info["current_tier"], categories=list(tiers))
+    tier_1h = np.eye(len(tiers))[np.where(tier_codes.codes < 0, 0, tier_codes.codes)]
+    tier_1h[tier_codes.codes < 0] = 0.0
+    notes: list[str] = []
+    summary: dict[str, Any] = {
+        "target_authors": n_a,
+        "panel_authors": int(panel.sum()),
+        "panel_unknown": n_panel_unknown,
+        "tier_unknown": int((tier_codes.codes < 0).sum()),
+        "weighting": config.weighting,
+        "normalise_authors": config.normalise_authors,
+        "replicates": config.replicates,
+    }
+    if n_panel_unknown:
+        notes.append(f"{n_panel_unknown} author(s) have no FASHION_INTEREST_SEGMENT value: counted outside the panel")
+
+    # memberships of the target, per draw; unsegmented authors get the mean of the segmented ones
+    segs: list[str] = []
+    r_draws: np.ndarray | None = None
+    segmented = np.ones(n_a)
+    if memberships is not None:
+        if memberships.sizes.get("draw", 0) == 0:
+            raise InputError("memberships has no draw")
+        segs = [str(s) for s in memberships[SEGMENT].values]
+        known = np.isin(target, memberships[AUTHOR].values)
+        r_known = memberships.transpose("draw", AUTHOR, SEGMENT).sel(author=target[known]).values
+        r_draws = np.empty((r_known.shape[0], n_a, len(segs)))
+        r_draws[:, known] = r_known
+        r_draws[:, ~known] = r_known.mean(axis=1, keepdims=True)
+        summary["unsegmented_authors"] = int((~known).sum())
+        summary["unsegmented_panel_authors"] = int((~known & panel).sum())
+        if (~known).any():
+            notes.append(
+                f"{int((~known).sum())} author(s) with posts have no segmentation (excluded from the model): "
+                "they count in the target with the average membership, and in no segment series"
+            )
+        segmented = known.astype(float)
+
+    posts = data["posts"].transpose(AUTHOR, WEEK).values
+    hits = data["hits"].transpose(AUTHOR, TREND, WEEK).values
+    n_t, n_w = hits.shape[1], hits.shape[2]
+    if config.normalise_authors:
+        num = np.divide(hits, posts[:, None, :], out=np.zeros_like(hits), where=posts[:, None, :] > 0)
+        den = (posts > 0).astype(float)
+    else:
+        num, den = hits, posts
+    return TrendInputs(
+        target, info, panel, list(tiers), tier_1h, segs, r_draws, segmented,
+        num.reshape(n_a, n_t * n_w), den, posts, n_t, n_w, summary, notes,
+    )  # fmt: skip
+
+
+@dataclass
+class PanelWeighting:
+    """The fashion-forward panel's weights toward the target, for one replicate at a time.
+
+    Parameters
+    ----------
+    inputs : TrendInputs
+        The aligned arrays.
+    config : TrendConfig
+        ``weighting``, the propensity design options and ``trim_ratio``.
+    """
+
+    inputs: TrendInputs
+    config: TrendConfig
+    base_design: pd.DataFrame = field(init=False)
+    imputed: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # the propensity design: covariates (standardised), squares; segment probabilities per draw
+        self.base_design = pd.DataFrame(index=pd.Index(self.inputs.target, name=AUTHOR))
+        if self.config.weighting != "propensity":
+            return
+        for c in self.config.propensity_covariates:
+            v = self.inputs.info[c].to_numpy(dtype=float)
+            bad = ~np.isfinite(v)
+            self.imputed[c] = int(bad.sum())
+            v = np.where(bad, np.nanmean(np.where(bad, np.nan, v)), v)
+            sd = v.std()
+            z = (v - v.mean()) / (sd if sd > 0 else 1.0)
+            self.base_design[c] = z
+            if self.config.propensity_quadratic:
+                self.base_design[f"{c}^2"] = z**2
+
+    def design(self, r: np.ndarray | None) -> pd.DataFrame:
+        """The propensity design for memberships `r` (author, segment) of one draw."""
+        if not (self.config.propensity_segments and r is not None):
+            return self.base_design
+        return self.base_design.assign(**{f"p_{s}": r[:, k] for k, s in enumerate(self.inputs.segments) if k > 0})
+
+    def weights(self, m: np.ndarray, r: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Trimmed weights of the panel (full length, 0 outside it) for multiplicities `m` and memberships `r`.
+
+        Parameters
+        ----------
+        m : numpy.ndarray, shape (author,)
+            Bootstrap multiplicities (1 for the point estimate).
+        r : numpy.ndarray or None, shape (author, segment)
+            Memberships of one draw (their mean for the point estimate).
+
+        Returns
+        -------
+        weights : numpy.ndarray, shape (author,)
+        extra : dict
+            ``trim`` (the trimming's :class:`bayesseg.survey.reweight.WeightResult`) and, by
+            method, ``propensity`` (of the panel's authors) or ``rake_converged``.
+
+        Raises
+        ------
+        bayesseg.exceptions.WeightsError
+            If the panel cannot be weighted.
+        """
+        inp, method = self.inputs, self.config.weighting
+        extra: dict[str, Any] = {}
+        margins: dict[str, np.ndarray] = {}
+        names: dict[str, list[str]] = {}
+        if method in ("poststratify", "rake"):
+            seg_m, seg_names = (np.ones((len(m), 1)), ["all"]) if r is None else (r, inp.segments)
+            if method == "poststratify":
+                margins["cell"] = (seg_m[:, :, None] * inp.tier_onehot[:, None, :]).reshape(len(m), -1)
+                names["cell"] = [f"{s}|{t}" for s in seg_names for t in inp.tiers]
+            else:
+                margins = {"segment": seg_m, "tier": inp.tier_onehot}
+        res = panel_weights(
+            method,
+            inp.panel,
+            frequency=m,
+            covariates=self.design(r) if method == "propensity" else None,
+            margins=margins or None,
+            level_names=names,
+        )
+        if method == "propensity":
+            extra["propensity"] = res.model["propensity"][inp.panel]
+        elif method == "rake":
+            extra["rake_converged"] = res.model["converged"]
+        if not res.weights.sum() > 0:
+            raise WeightsError("every weight of the panel is 0")
+        trimmed = trim_weights(res.weights, self.config.trim_ratio or None)
+        extra["trim"] = trimmed
+        full = np.zeros(len(m))
+        full[inp.panel] = trimmed.weights
+        return full, extra
+
+
+def replicate_shares(inputs: TrendInputs, weighting: PanelWeighting, config: TrendConfig) -> tuple[np.ndarray, int]:
+    """The bootstrap × posterior replicates of every panel's series.
+
+    Replicate *b* resamples the authors (panel and non-panel apart), takes posterior draw
+    ``b mod S`` of the memberships, re-weights the panel and recomputes every share.
+
+    Parameters
+    ----------
+    inputs : TrendInputs
+        The aligned arrays.
+    weighting : PanelWeighting
+        The panel's weighting.
+    config : TrendConfig
+        ``replicates``, ``seed``, ``smooth_weeks``.
+
+    Returns
+    -------
+    replicates : numpy.ndarray, shape (replicate, trend, panel, week)
+        NaN for a replicate whose panel could not be weighted.
+    failed : int
+        Such replicates.
+    """
+    rng = np.random.default_rng(config.seed)
+    r_draws = inputs.memberships
+    reps = np.empty((config.replicates, inputs.n_trends, len(inputs.panels), inputs.n_weeks))
+    failed = 0
+    for b in range(config.replicates):
+        m = bootstrap_counts(rng, inputs.panel)
+        r = None if r_draws is None else r_draws[b % r_draws.shape[0]]
+        try:
+            ff, _ = weighting.weights(m, r)
+        except WeightsError:
+            failed += 1
+            reps[b] = np.nan
+            continue
+        w = inputs.weight_matrix(m, ff, r)
+        reps[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, config.smooth_weeks)
+    return reps, failed
+
+
+def _balance(weighting: PanelWeighting, r_mean: np.ndarray | None, ff0: np.ndarray) -> pd.DataFrame:
+    """ASMD of the panel against the target on the weighting variables, before and after weighting."""
+    inp = weighting.inputs
+    design = (
+        weighting.design(r_mean).copy()
+        if weighting.config.weighting == "propensity"
+        else pd.DataFrame(index=inp.target)
+    )
+    if r_mean is not None:
+        for k, s in enumerate(inp.segments):
+            design[f"p_{s}"] = r_mean[:, k]
+    for j, t in enumerate(inp.tiers):
+        design[f"tier_{t}"] = inp.tier_onehot[:, j]
+    design = design[[c for c in design.columns if design[c].std() > 0]]
+    table = pd.DataFrame(
+        {
+            "asmd_before": asmd(design[inp.panel], design),
+            "asmd_after": asmd(design[inp.panel], design, ff0[inp.panel]),
+        }
+    )
+    table.index.name = "covariate"
+    return table
+
+
+def _notes(
+    inputs: TrendInputs, diag: dict[str, np.ndarray], w0: np.ndarray, config: TrendConfig, weeks: Any
+) -> list[str]:
+    """What the reader must know about the weeks: those below the ESS floor, those without posts."""
+    notes = []
+    low_weeks = np.flatnonzero(diag["ess"][1] < config.ess_floor)
+    if low_weeks.size:
+        shown = ", ".join(str(pd.Timestamp(weeks[i]).date()) for i in low_weeks[:6])
+        notes.append(
+            f"fashion_forward: {low_weeks.size} of {inputs.n_weeks} week(s) have an effective sample size below "
+            f"{config.ess_floor:g} authors ({shown}{', ...' if low_weeks.size > 6 else ''}); read their "
+            "corrected shares with care"
+        )
+    empty = [p for j, p in enumerate(inputs.panels) if (w0[j] @ inputs.posts == 0).any()]
+    if empty:
+        notes.append(f"weeks without posts (share undefined, NaN) in panel(s) {empty}")
+    return notes
+
+
+def trend_series(
+    data: xr.Dataset,
+    authors: pd.DataFrame,
+    memberships: xr.DataArray | None,
+    config: TrendConfig,
+    *,
+    ci_prob: float = 0.9,
+    tiers: Sequence[str] = TIER_NAMES,
+) -> TrendResult:
+    """Raw and corrected weekly trend series of every panel, with bootstrap-posterior bands.
+
+    Parameters
+    ----------
+    data : xarray.Dataset
+        From :func:`bayesseg.data.aggregate.trend_data`: ``posts`` (author, week) and ``hits`` (trend, author, week).
+        Its authors are the target population.
+    authors : pandas.DataFrame
+        Index ``author``, a row for every author of `data` (more are ignored): boolean
+        ``fashion_interest_segment``, ``current_tier``, and the propensity covariates named in
+        `config` (transformed; NaN where unknown: imputed by the mean and counted).
+    memberships : xarray.DataArray, dims (draw, author, segment), optional
+        Posterior draws of r_ik for the segmented authors (a subset of the target; the others
+        get the mean membership of the segmented authors, and are counted). ``None``: no segment
+        panels and no segments in the propensity model or cells.
+    config : TrendConfig
+        Weighting, trimming, ESS floor, replicates, seed.
+    ci_prob : float, default 0.9
+        Probability of the equal-tailed bands.
+    tiers : sequence of str
+        Names of the current tiers, in order.
+
+    Returns
+    -------
+    TrendResult
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If an author of `data` is missing from `authors`, a required column is missing, the
+        target has a single author, or `memberships` has no draw.
+    bayesseg.exceptions.WeightsError
+        If the weights cannot be computed: an empty panel, a propensity covariate with no
+        variance, a post-stratification cell with target authors but no panel author...
+    """
+    inp = prepare_trend_inputs(data, authors, memberships, config, tiers)
+    weighting = PanelWeighting(inp, config)
+    summary, notes = inp.summary, list(inp.warnings)
+    if config.weighting == "propensity":
+        summary["propensity_imputed"] = weighting.imputed
+        if any(weighting.imputed.values()):
+            notes.append(f"propensity covariates imputed by their mean: {weighting.imputed}")
+
+    # point estimates: every author once, posterior-mean memberships
+    ones = np.ones(len(inp.target))
+    r_mean = None if inp.memberships is None else inp.memberships.mean(axis=0)
+    ff0, extra0 = weighting.weights(ones, r_mean)
+    w0 = inp.weight_matrix(ones, ff0, r_mean)
+    raw_w = w0.copy()
+    raw_w[1] = inp.panel.astype(float)
+
+    def shares(w: np.ndarray, sd: float = config.smooth_weeks) -> np.ndarray:
+        return weekly_shares(w, inp.numerator, inp.denominator, inp.n_trends, sd)
+
+    point, raw, raw_weekly = shares(w0), shares(raw_w), shares(raw_w, 0.0)
+    reps, failed = replicate_shares(inp, weighting, config)
+    if failed:
+        notes.append(f"{failed} of {config.replicates} bootstrap replicates could not be weighted and were left out")
+    summary["failed_replicates"] = failed
+    wide = shares(w0, config.smooth_weeks * np.sqrt(2.0)) if config.band == "logit_bias" else None
+    low, high = bands(point, reps, config, ci_prob, ones @ inp.denominator, wide)
+    diag = panel_diagnostics(w0, raw_w, inp.denominator, inp.posts, config.smooth_weeks)
+    weeks = data[WEEK].values
+    notes += _notes(inp, diag, w0, config, weeks)
+    trim = extra0["trim"].model
+    summary.update(
+        {
+            "trimmed": trim["n_trimmed"],
+            "trim_cap": trim["cap"],
+            "design_effect_before_trim": trim["design_effect_before"],
+            "design_effect_after_trim": trim["design_effect_after"],
+            "weeks_below_ess_floor": int((diag["ess"][1] < config.ess_floor).sum()),
+            "weeks": inp.n_weeks,
+        }
+    )
+    if trim["n_trimmed"]:
+        notes.append(
+            f"fashion_forward: {trim['n_trimmed']} weight(s) capped at {config.trim_ratio:g} x the mean; design "
+            f"effect {trim['design_effect_before']:.2f} -> {trim['design_effect_after']:.2f}"
+        )
+    weights = pd.DataFrame({"weight": ff0[inp.panel]}, index=pd.Index(inp.target[inp.panel], name=AUTHOR))
+    if "propensity" in extra0:
+        weights["propensity"] = extra0["propensity"]
+    summary["cov_columns"] = list(weighting.base_design.columns)
+    dims3 = (TREND, PANEL, WEEK)
+    series = xr.Dataset(
+        {
+            "raw_share": (dims3, raw),
+            "raw_weekly_share": (dims3, raw_weekly),
+            "weighted_share": (dims3, point),
+            "share": (("draw", *dims3), reps),
+            "low": (dims3, low),
+            "high": (dims3, high),
+            **{name: ((PANEL, WEEK), v) for name, v in diag.items()},
+        },
+        coords={TREND: data[TREND].values, PANEL: inp.panels, WEEK: weeks, "draw": np.arange(config.replicates)},
+        attrs={
+            "ci_prob": ci_prob,
+            "weighting": config.weighting,
+            "normalise_authors": int(config.normalise_authors),
+            "smooth_weeks": config.smooth_weeks,
+            "band": config.band,
+        },
+    )
+    return TrendResult(series, weights, _balance(weighting, r_mean, ff0), summary, notes)

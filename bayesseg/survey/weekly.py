@@ -1,0 +1,188 @@
+"""The arithmetic of weekly series: pooled weighted shares, bootstrap multiplicities, bands, diagnostics.
+
+Pure NumPy functions of weights and counts (no panel, model or warehouse), composed by
+:func:`bayesseg.survey.trends.trend_series`.
+
+References
+----------
+Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
+https://doi.org/10.1201/9780429246593
+
+Kish, L. (1965). *Survey Sampling*. Wiley. ISBN 978-0-471-10949-5.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import special, stats
+from scipy.ndimage import gaussian_filter1d
+
+from bayesseg.config import TrendConfig
+from bayesseg.survey.reweight import design_effect, kish_ess
+
+__all__ = ["bands", "bootstrap_counts", "panel_diagnostics", "smooth_weeks", "weekly_shares"]
+
+
+def bootstrap_counts(rng: np.random.Generator, groups: np.ndarray) -> np.ndarray:
+    """Multiplicities of a bootstrap resample of units drawn separately within each group.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of randomness.
+    groups : numpy.ndarray, shape (n,)
+        Group of each unit (e.g. in the panel or not).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        How many times each unit is drawn; each group keeps its size.
+    """
+    m = np.zeros(len(groups))
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        m[idx] = np.bincount(rng.integers(0, len(idx), size=len(idx)), minlength=len(idx))
+    return m
+
+
+def smooth_weeks(a: np.ndarray, sd: float) -> np.ndarray:
+    """Pool neighbouring weeks (last axis) with a Gaussian kernel of `sd` weeks, truncated at 3 sd; 0: unchanged.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        Weekly values along the last axis.
+    sd : float
+        Standard deviation of the kernel, in weeks.
+
+    Returns
+    -------
+    numpy.ndarray
+        The kernel is truncated at the ends of the window (zeros outside).
+    """
+    if sd <= 0:
+        return a
+    return gaussian_filter1d(a, sd, axis=-1, mode="constant", cval=0.0, truncate=3.0)
+
+
+def weekly_shares(
+    weights: np.ndarray, numerator: np.ndarray, denominator: np.ndarray, n_trends: int, sd: float
+) -> np.ndarray:
+    r"""Weighted weekly shares of every trend in every panel, pooled over neighbouring weeks.
+
+    :math:`s_{pt} = \sum_s K(t-s) \sum_i w_{pi} h_{is} / \sum_s K(t-s) \sum_i w_{pi} n_{is}`.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray, shape (panel, author)
+        Each panel's author weights.
+    numerator : numpy.ndarray, shape (author, trend × week)
+        Posts showing each trend.
+    denominator : numpy.ndarray, shape (author, week)
+        Posts.
+    n_trends : int
+        Trends (the numerator's leading block size).
+    sd : float
+        Kernel standard deviation in weeks (:func:`smooth_weeks`); 0 gives plain weekly shares.
+
+    Returns
+    -------
+    numpy.ndarray, shape (trend, panel, week)
+        NaN where a panel has no post within the kernel.
+    """
+    n_w = denominator.shape[1]
+    top = smooth_weeks((weights @ numerator).reshape(len(weights), n_trends, n_w), sd)
+    bottom = smooth_weeks(weights @ denominator, sd)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(bottom[:, None, :] > 0, top / np.where(bottom > 0, bottom, 1.0)[:, None, :], np.nan)
+    return out.transpose(1, 0, 2)
+
+
+def bands(
+    point: np.ndarray,
+    replicates: np.ndarray,
+    config: TrendConfig,
+    ci_prob: float,
+    target_posts: np.ndarray,
+    wide: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-tailed bands of every series from its replicates (``config.band``: :class:`bayesseg.config.TrendConfig`).
+
+    Parameters
+    ----------
+    point : numpy.ndarray, shape (trend, panel, week)
+        Point estimates (panel 1 is the fashion-forward one).
+    replicates : numpy.ndarray, shape (replicate, trend, panel, week)
+        :func:`bayesseg.survey.trends.replicate_shares`.
+    config : TrendConfig
+        ``band`` and ``smooth_weeks``.
+    ci_prob : float
+        Probability of the band.
+    target_posts : numpy.ndarray, shape (week,)
+        Posts of the target each week: the binomial noise of its realised share.
+    wide : numpy.ndarray, shape (trend, panel, week), optional
+        The point series pooled with ``smooth_weeks × √2`` (``logit_bias``: their difference
+        estimates the pooling's bias).
+
+    Returns
+    -------
+    low, high : numpy.ndarray, shape (trend, panel, week)
+        NaN where no replicate has a share.
+    """
+    lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        # a week without posts in any replicate has no band (NaN), reported by trend_series
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if config.band == "percentile":
+            return np.nanquantile(replicates, lo_q, axis=0), np.nanquantile(replicates, hi_q, axis=0)
+        eps = 1e-6
+        logit_point = special.logit(np.clip(point, eps, 1 - eps))
+        var = np.nanvar(special.logit(np.clip(replicates, eps, 1 - eps)), axis=0, ddof=1)
+        # the fashion-forward band covers the target's realised weekly share: add its binomial variance
+        p_ff = np.clip(point[:, 1, :], eps, 1 - eps)
+        var[:, 1, :] += 1.0 / (np.where(target_posts > 0, target_posts, np.nan)[None, :] * p_ff * (1 - p_ff))
+        if config.band == "logit_bias" and config.smooth_weeks > 0 and wide is not None:
+            var += (special.logit(np.clip(wide, eps, 1 - eps)) - logit_point) ** 2
+        half = stats.norm.ppf(hi_q) * np.sqrt(var)
+        return special.expit(logit_point - half), special.expit(logit_point + half)
+
+
+def panel_diagnostics(
+    weights: np.ndarray, raw_weights: np.ndarray, denominator: np.ndarray, posts: np.ndarray, sd: float
+) -> dict[str, np.ndarray]:
+    """Per panel and week: effective number of authors, design effect, authors and posts.
+
+    An author's contribution to a week is :math:`w_i n_{it}`, pooled over neighbouring weeks with
+    the kernel when the series are smoothed.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray, shape (panel, author)
+        The point estimate's weights.
+    raw_weights : numpy.ndarray, shape (panel, author)
+        The unweighted panels' weights (posts of the panel's authors).
+    denominator : numpy.ndarray, shape (author, week)
+        The shares' denominators (posts, or active authors).
+    posts : numpy.ndarray, shape (author, week)
+        Posts.
+    sd : float
+        Kernel standard deviation in weeks.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray, shape (panel, week)
+        ``ess`` (Kish), ``design_effect``, ``n_authors`` (posting that week) and ``n_posts``.
+
+    References
+    ----------
+    Kish, L. (1965). *Survey Sampling*. Wiley. ISBN 978-0-471-10949-5.
+    """
+    contrib = weights[:, :, None] * smooth_weeks(denominator, sd)[None, :, :]  # (panel, author, week)
+    return {
+        "ess": kish_ess(contrib, axis=1),
+        "design_effect": design_effect(contrib, axis=1),
+        "n_authors": ((weights[:, :, None] > 0) & (posts[None] > 0)).sum(axis=1),
+        "n_posts": raw_weights @ posts,  # posts of the panel's authors (segments: soft counts)
+    }

@@ -1,0 +1,260 @@
+"""A small HTML kit: self-contained documents of sections, figures embedded as PNG, tables.
+
+The run report, the data-quality page and the analyses use it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bayesseg.data.quality import DataQualityReport
+from bayesseg.exceptions import InputError
+
+__all__ = [
+    "HtmlDocument",
+    "paragraph",
+    "plot_collection_png",
+    "png",
+    "quality_html",
+    "table",
+    "write_quality_html",
+]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+section { margin-bottom: 2.5em; } .note { color: #555; font-size: 0.92em; }
+.warn { color: #a40; font-weight: bold; }
+"""
+
+
+def png(fig: Any) -> str:
+    """Embed a matplotlib figure as a PNG ``<img>`` and close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (closed here).
+
+    Returns
+    -------
+    str
+        An ``<img>`` element with the PNG inline (base64).
+    """
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def plot_collection_png(pc: Any) -> str:
+    """Embed an arviz-plots PlotCollection (matplotlib backend) as a PNG ``<img>``.
+
+    Parameters
+    ----------
+    pc : arviz_plots.PlotCollection
+        The plot.
+
+    Returns
+    -------
+    str
+        An ``<img>`` element.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = pc.viz["chart"].item() if "chart" in pc.viz else plt.gcf()
+    return png(fig)
+
+
+def table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) -> str:
+    """HTML of a DataFrame; floats formatted with `floatfmt`, text escaped.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    floatfmt : str, default "{:.3g}"
+        Format of floats.
+    index : bool, default True
+        Show the index.
+
+    Returns
+    -------
+    str
+    """
+    return frame.to_html(index=index, border=0, float_format=lambda v: floatfmt.format(v), na_rep="", escape=True)
+
+
+def paragraph(text: str, cls: str = "") -> str:
+    """An escaped paragraph; ``cls="note"`` or ``"warn"`` styles it.
+
+    Parameters
+    ----------
+    text : str
+        Plain text.
+    cls : str, optional
+        CSS class.
+
+    Returns
+    -------
+    str
+    """
+    attr = f' class="{cls}"' if cls else ""
+    return f"<p{attr}>{html.escape(text)}</p>"
+
+
+class HtmlDocument:
+    """A self-contained HTML document of sections (the run report's layout), for analyses.
+
+    Figures are embedded as base64 PNG and the style is inline, so the file opens in a browser
+    without a server. Each section is a ``<section id=KEY>`` with a ``<h2>`` title, listed in a
+    table of contents.
+
+    Parameters
+    ----------
+    title : str
+        The document's title (``<title>`` and ``<h1>``).
+
+    Examples
+    --------
+    >>> doc = HtmlDocument("Q2: the current rule")
+    >>> doc.add("tiers", "Tiers", doc.paragraph("Authors per tier."), doc.table(frame))  # doctest: +SKIP
+    >>> doc.write("q2.html")  # doctest: +SKIP
+    """
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.sections: list[tuple[str, str, str]] = []
+
+    @staticmethod
+    def figure(fig: Any) -> str:
+        """HTML of a matplotlib figure (closed) or an arviz-plots PlotCollection, embedded as PNG."""
+        return plot_collection_png(fig) if hasattr(fig, "viz") else png(fig)
+
+    @staticmethod
+    def table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) -> str:
+        """HTML of a DataFrame; floats formatted with `floatfmt`."""
+        return table(frame, floatfmt=floatfmt, index=index)
+
+    @staticmethod
+    def paragraph(text: str, cls: str = "") -> str:
+        """An escaped paragraph; ``cls="note"`` or ``"warn"`` styles it."""
+        return paragraph(text, cls)
+
+    def add(self, key: str, title: str, *parts: str) -> None:
+        """Append a section.
+
+        Parameters
+        ----------
+        key : str
+            The section's ``id`` (letters, digits, ``_``); must be new.
+        title : str
+            Its heading.
+        *parts : str
+            HTML fragments (from :meth:`figure`, :meth:`table`, :meth:`paragraph`...).
+
+        Raises
+        ------
+        bayesseg.exceptions.InputError
+            If `key` is not a plain identifier or repeats.
+        """
+        if not key.isidentifier():
+            raise InputError(f"section key {key!r} must be a plain identifier")
+        if key in self.keys:
+            raise InputError(f"section {key!r} already exists")
+        self.sections.append((key, title, "\n".join(parts)))
+
+    @property
+    def keys(self) -> list[str]:
+        """Section ids, in order."""
+        return [k for k, _, _ in self.sections]
+
+    def render(self) -> str:
+        """The whole document as a string."""
+        toc = "".join(f'<li><a href="#{k}">{html.escape(t)}</a></li>' for k, t, _ in self.sections)
+        body = "".join(f'<section id="{k}"><h2>{html.escape(t)}</h2>\n{b}\n</section>' for k, t, b in self.sections)
+        title = html.escape(self.title)
+        return (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{title}</h1><ul>{toc}</ul>{body}</body></html>"
+        )
+
+    def write(self, path: str | Path) -> Path:
+        """Write the document (parent folders created) and return its path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.render(), encoding="utf-8")
+        return path
+
+
+def quality_html(report: DataQualityReport) -> str:
+    """An HTML section (a heading and a table) of a data-quality report; only non-zero findings are listed.
+
+    Parameters
+    ----------
+    report : bayesseg.data.quality.DataQualityReport
+        The findings.
+
+    Returns
+    -------
+    str
+    """
+    frame = report.to_frame()
+    frame = frame[frame["n"] > 0]
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(v))}</td>"
+            for v in (r.table, r.column, r.what, f"{r.n:,}", f"{r.total:,}", f"{r.share:.2%}", r.kind, r.action)
+        )
+        + "</tr>"
+        for r in frame.itertuples()
+    )
+    head = "".join(f"<th>{h}</th>" for h in ("table", "column", "what", "n", "of", "share", "kind", "action"))
+    unknown = ""
+    if len(report.unknown_labels):
+        items = ", ".join(
+            html.escape(f"{r.type}:{r.label_name} ({r.n_rows:,} rows)") for r in report.unknown_labels.itertuples()
+        )
+        unknown = f"<p>Unknown labels: {items}</p>"
+    return (
+        f"<section><h2>Data quality</h2><p>Source: {html.escape(report.source)}</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{unknown}</section>"
+    )
+
+
+def write_quality_html(report: DataQualityReport, path: str | os.PathLike[str]) -> Path:
+    """Write a data-quality report as a standalone HTML page (UTF-8).
+
+    Parameters
+    ----------
+    report : bayesseg.data.quality.DataQualityReport
+        The findings.
+    path : str or os.PathLike
+        Target file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    target = Path(path)
+    target.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg data quality</title></head>"
+        f"<body>{quality_html(report)}</body></html>",
+        encoding="utf-8",
+    )
+    return target

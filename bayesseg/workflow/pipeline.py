@@ -1,0 +1,328 @@
+"""The main job: from warehouse aggregates to segments, result tables, a report and a saved model.
+
+:func:`run_job` runs the data flow of the design (``../shared/DESIGN.md``) on an open
+:class:`bayesseg.data.sources.Source`, one timed stage after another (:data:`RUN_STAGES`): schema
+check and data-quality report, aggregation in the warehouse, the model's inputs
+(:func:`bayesseg.data.inputs.model_inputs`: every author either eligible or excluded with a
+reason), the fit (:func:`fit_segmentation`), memberships for every eligible author, the result
+tables (:mod:`bayesseg.workflow.tables`) written back to the warehouse, the HTML report
+(:mod:`bayesseg.workflow.report`) and the saved model. Each stage is also a function of its own,
+so analyses and tests can run part of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayesseg.config import RunSpec
+from bayesseg.data.aggregate import author_category_counts, author_covariates, trend_data
+from bayesseg.data.connect import default_warehouse_path
+from bayesseg.data.inputs import ModelInputs, model_inputs
+from bayesseg.data.quality import check_schema, data_quality
+from bayesseg.data.sources import Source
+from bayesseg.evaluation.truth import read_truth, truth_validation
+from bayesseg.exceptions import WeightsError
+from bayesseg.model.segment_model import SegmentModel
+from bayesseg.model.selection import compare_k
+from bayesseg.simulate.calibration import Size
+from bayesseg.simulate.warehouse import simulate_warehouse
+from bayesseg.survey.design import sample_design
+from bayesseg.survey.trends import TrendResult, trend_series
+from bayesseg.taxonomy import Taxonomy
+from bayesseg.workflow.html import write_quality_html
+from bayesseg.workflow.report import write_report
+from bayesseg.workflow.results import FitResult, RunResult
+from bayesseg.workflow.scale import dask_client, score_dask
+from bayesseg.workflow.tables import TREND_TABLE, membership_table, model_id, result_tables
+
+__all__ = ["RUN_STAGES", "compute_trends", "ensure_warehouse", "fit_segmentation", "run_job"]
+
+RUN_STAGES: tuple[tuple[str, str], ...] = (
+    ("schema", "check the four MART tables against the data contract"),
+    ("quality", "measure every data defect (data_quality.html)"),
+    ("aggregate", "aggregate in the warehouse: author × category counts, author covariates (Parquet)"),
+    ("inputs", "build the model's counts and covariates; list excluded authors with reasons"),
+    ("fit", "fit the segmentation model with NUTS (K, or K by PSIS-LOO, from the specification)"),
+    ("score", "memberships with intervals for every eligible author"),
+    ("check", "convergence diagnostics and posterior predictive checks"),
+    ("trends", "trend series of every panel, raw and corrected toward all authors, with bootstrap bands"),
+    ("write", "write AUTHOR_SEGMENTS, SEGMENT_PROFILES, EXCLUDED_AUTHORS (and TREND_SERIES) back to the warehouse"),
+    ("report", "write the HTML report (report.html) and save the model (model.nc)"),
+)
+"""The stages of :func:`run_job`, with what each does."""
+
+
+def ensure_warehouse(
+    path: str | Path | None = None,
+    *,
+    size: Size | int = "demo",
+    seed: int = 0,
+    progress: Callable[[str, float], None] | None = None,
+) -> tuple[Path, bool]:
+    """A warehouse file, simulated when it is missing (by default the embedded ``demo`` one).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        Defaults to :func:`bayesseg.data.connect.default_warehouse_path`.
+    size : {"demo", "techtest"} or int, default "demo"
+        Size of the simulation (see :func:`bayesseg.simulate.simulate_warehouse`).
+    seed : int, default 0
+        Seed of the simulation.
+    progress : callable, optional
+        ``progress(message, fraction)``, passed to the simulator.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The warehouse file.
+    built : bool
+        Whether it was simulated now.
+    """
+    target = Path(path) if path is not None else default_warehouse_path()
+    if target.exists():
+        return target, False
+    simulate_warehouse(target, size, seed=seed, progress=progress)
+    return target, True
+
+
+def fit_segmentation(inputs: ModelInputs, spec: RunSpec, taxonomy: Taxonomy, progressbar: bool = False) -> FitResult:
+    """Fit the model of the specification on its fit sample of the eligible authors.
+
+    Parameters
+    ----------
+    inputs : bayesseg.data.inputs.ModelInputs
+        The model's inputs.
+    spec : bayesseg.config.RunSpec
+        K or K range, anchors, priors, sampler settings, fit sample size.
+    taxonomy : bayesseg.taxonomy.Taxonomy
+        Resolves the anchors' rules to categories.
+    progressbar : bool, default False
+        Show the sampler's progress.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    bayesseg.exceptions.TaxonomyError
+        If an anchor names a rule the taxonomy lacks.
+    """
+    model_config, sampler_config = spec.model_kwargs(taxonomy, progressbar=progressbar)
+    design = sample_design(inputs.authors, spec.fit_authors, spec.sample_seed, spec.fit_allocation)
+    ids = design.index.to_numpy()
+    counts = inputs.counts.sel(author=ids)
+    covariates = None if inputs.covariates is None else inputs.covariates.sel(author=ids)
+    # sampling weights normalised to the sample size (a pseudo-posterior with the sample's
+    # information); with every author, or a sample whose weights are all equal, none are needed
+    w = design["weight"].to_numpy()
+    weights = None if np.ptp(w) == 0 else w * len(w) / w.sum()
+    ks = spec.k_values
+    if len(ks) == 1:
+        model = SegmentModel(ks[0], model_config, sampler_config).fit(counts, covariates, weights=weights)
+        return FitResult(model, None, ids, design)
+    comparison = compare_k(counts, covariates, ks, model_config, sampler_config, weights=weights)
+    return FitResult(comparison.best, comparison.table, ids, design)
+
+
+def compute_trends(source: Source, spec: RunSpec, inputs: ModelInputs, model: SegmentModel) -> TrendResult | None:
+    """Trend series of every panel (:func:`bayesseg.survey.trends.trend_series`) for a fitted model.
+
+    Parameters
+    ----------
+    source : bayesseg.data.sources.Source
+        The warehouse (trend counts are computed there).
+    spec : bayesseg.config.RunSpec
+        ``spec.trends`` (trends, weighting, replicates...) and ``spec.output.ci_prob``.
+    inputs : bayesseg.data.inputs.ModelInputs
+        The model's inputs: the authors table (panel flag, tier, covariates) and the counts and
+        covariates of the segmented authors.
+    model : bayesseg.model.SegmentModel
+        Fitted; ``spec.trends.replicates`` thinned posterior draws give the memberships.
+
+    Returns
+    -------
+    bayesseg.survey.trends.TrendResult or None
+        ``None`` when the specification declares no trend.
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError, bayesseg.exceptions.WeightsError
+        As :func:`bayesseg.data.aggregate.trend_data` and :func:`bayesseg.survey.trends.trend_series`.
+    """
+    cfg = spec.trends
+    if not cfg.trends:
+        return None
+    data = trend_data(source, cfg.trends)
+    r = model.membership_draws(inputs.counts, inputs.covariates, max_draws=cfg.replicates)
+    return trend_series(data, inputs.authors, r.rename(sample="draw"), cfg, ci_prob=spec.output.ci_prob)
+
+
+def run_job(
+    source: Source,
+    spec: RunSpec,
+    out: str | Path,
+    *,
+    stage: Callable[[str], AbstractContextManager[Any]] = contextlib.nullcontext,
+    progressbar: bool = False,
+    write_back: bool | None = None,
+    dask: bool = False,
+    scheduler: str | None = None,
+) -> RunResult:
+    """Run the main job on an open source.
+
+    Parameters
+    ----------
+    source : bayesseg.data.sources.Source
+        The warehouse (opened writable when results are written back).
+    spec : bayesseg.config.RunSpec
+        The run specification (``models/fashion.toml``).
+    out : str or pathlib.Path
+        Output folder: ``data_quality.html``, ``counts.parquet`` and ``covariates.parquet`` (the
+        aggregates), ``report.html``, ``model.nc``, ``memberships.csv``, ``excluded.csv``,
+        ``loo.csv`` (with a K range), ``trend_series.csv`` (with trends), ``run.json`` (a summary
+        with timings).
+    stage : callable, optional
+        ``stage(description)`` returns a context manager wrapped around each stage (the CLI
+        prints progress with it).
+    progressbar : bool, default False
+        Show the sampler's progress bar.
+    write_back : bool, optional
+        Write the result tables to the warehouse; defaults to ``spec.output.write_back``.
+    dask : bool, default False
+        Score the authors on Dask (:func:`bayesseg.workflow.scale.score_dask`) on a local
+        cluster (the same memberships as in memory, bit for bit).
+    scheduler : str, optional
+        Address of an existing Dask scheduler to score on (implies `dask`).
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    bayesseg.exceptions.SchemaError
+        If the MART tables do not follow the data contract.
+    bayesseg.exceptions.SourceError
+        If a query or the write-back fails.
+    bayesseg.exceptions.InputError
+        If no author is eligible, or the inputs are inconsistent.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    paths: dict[str, Path] = {}
+    write_back = spec.output.write_back if write_back is None else write_back
+    taxonomy = Taxonomy.from_toml(spec.taxonomy)
+
+    @contextlib.contextmanager
+    def timed(key: str) -> Iterator[None]:
+        start = time.perf_counter()
+        with stage(dict(RUN_STAGES)[key]):
+            yield
+        timings[key] = time.perf_counter() - start
+
+    with timed("schema"):
+        check_schema(source)
+    with timed("quality"):
+        quality = data_quality(source, taxonomy)
+        paths["data_quality"] = write_quality_html(quality, out / "data_quality.html")
+    with timed("aggregate"):
+        counts_long = author_category_counts(source, taxonomy)
+        covariates = author_covariates(source, spec.tier_thresholds)
+        paths["counts"] = out / "counts.parquet"
+        counts_long.to_parquet(paths["counts"], index=False)
+        paths["covariates"] = out / "covariates.parquet"
+        covariates.to_parquet(paths["covariates"], index=False)
+    with timed("inputs"):
+        inputs = model_inputs(
+            counts_long, covariates, spec.covariates, taxonomy.category_names, min_labels=spec.min_labels
+        )
+    with timed("fit"):
+        fit = fit_segmentation(inputs, spec, taxonomy, progressbar=progressbar)
+    model = fit.model
+    fitted_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    run_id = model_id(spec, model, fitted_at)
+    ci_prob = spec.output.ci_prob
+    with timed("score"):
+        memberships = _score(model, inputs, ci_prob, dask or bool(scheduler), scheduler)
+        tables = result_tables(model, memberships, inputs, run_id, fitted_at, ci_prob)
+    with timed("check"):
+        ppc = model.posterior_predictive(
+            spec.output.ppc_authors, spec.output.ppc_draws, seed=int(spec.sampler.get("random_seed", 0))
+        )
+        truth = read_truth(source)
+        validation = truth_validation(model, memberships, truth, ci_prob) if truth is not None else None
+    trends = trends_error = None
+    if spec.trends.trends:
+        with timed("trends"):
+            try:
+                trends = compute_trends(source, spec, inputs, model)
+            except (WeightsError, ValueError) as exc:
+                trends_error = str(exc)
+        if trends is not None:
+            tables[TREND_TABLE] = trends.table()
+            paths["trend_series"] = out / "trend_series.csv"
+            tables[TREND_TABLE].to_csv(paths["trend_series"], index=False)
+    written: dict[str, int] = {}
+    if write_back:
+        with timed("write"):
+            written = source.write_tables(tables, spec.output.schema)
+    with timed("report"):
+        _save_outputs(model, memberships, inputs, fit, out, paths)
+        result = RunResult(
+            spec=spec,
+            out=out,
+            source=source.describe(),
+            quality=quality,
+            inputs=inputs,
+            fit=fit,
+            memberships=memberships,
+            tables=tables,
+            written=written,
+            ppc=ppc,
+            validation=validation,
+            model_id=run_id,
+            fitted_at=fitted_at,
+            timings=timings,
+            paths=paths,
+            trends=trends,
+            trends_error=trends_error,
+        )
+        paths["report"] = write_report(result, out / "report.html")
+        paths["run"] = out / "run.json"
+        paths["run"].write_text(json.dumps(result.summary(), indent=2, default=str), encoding="utf-8")
+    return result
+
+
+def _score(model: SegmentModel, inputs: ModelInputs, ci_prob: float, dask: bool, scheduler: str | None) -> xr.Dataset:
+    """Memberships of every eligible author, in memory or on Dask (the same bits)."""
+    if not dask:
+        return model.predict_memberships(inputs.counts, inputs.covariates, ci_prob=ci_prob)
+    with dask_client(scheduler):
+        return score_dask(model, inputs.counts, inputs.covariates, ci_prob=ci_prob).compute()
+
+
+def _save_outputs(
+    model: SegmentModel, memberships: xr.Dataset, inputs: ModelInputs, fit: FitResult, out: Path, paths: dict[str, Path]
+) -> None:
+    """The saved model and the run's CSV files."""
+    paths["model"] = model.save(out / "model.nc")
+    paths["memberships"] = out / "memberships.csv"
+    membership_table(memberships).to_csv(paths["memberships"], index=False)
+    paths["excluded"] = out / "excluded.csv"
+    inputs.excluded.to_csv(paths["excluded"], index=False)
+    if fit.comparison is not None:
+        paths["loo"] = out / "loo.csv"
+        fit.comparison.to_csv(paths["loo"], index_label="model")

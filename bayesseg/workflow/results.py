@@ -1,0 +1,152 @@
+"""What a run produced: the fit (``FitResult``) and all the report and ``run.json`` show (``RunResult``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesseg.config import RunSpec
+from bayesseg.data.inputs import ModelInputs
+from bayesseg.data.quality import DataQualityReport
+from bayesseg.model.segment_model import SegmentModel
+from bayesseg.survey.design import fit_sample_summary
+from bayesseg.survey.trends import TrendResult
+
+__all__ = ["FitResult", "RunResult", "run_summary"]
+
+
+@dataclass
+class FitResult:
+    """The fitted model, its fit sample and, when a range of K was fitted, the PSIS-LOO comparison.
+
+    Attributes
+    ----------
+    model : bayesseg.model.SegmentModel
+        The model kept.
+    comparison : pandas.DataFrame or None
+        The comparison of the K range (``None`` for a single K).
+    fit_authors : numpy.ndarray
+        The authors of the fit sample.
+    design : pandas.DataFrame or None
+        The fit sample's design (:func:`bayesseg.survey.design.sample_design`).
+    """
+
+    model: SegmentModel
+    comparison: pd.DataFrame | None = None
+    fit_authors: np.ndarray = field(default_factory=lambda: np.empty(0))
+    design: pd.DataFrame | None = None
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced (what the report shows).
+
+    Attributes
+    ----------
+    spec : RunSpec
+    out : pathlib.Path
+        Output folder.
+    source : str
+        Description of the source.
+    quality : bayesseg.data.quality.DataQualityReport
+    inputs : ModelInputs
+    fit : FitResult
+    memberships : xarray.Dataset
+        Every eligible author.
+    tables : dict of str to pandas.DataFrame
+        The result tables.
+    written : dict of str to int
+        Rows written back per table (empty when write-back is off).
+    ppc : xarray.DataTree
+        Posterior predictive replicates (:meth:`bayesseg.model.SegmentModel.posterior_predictive`).
+    validation : dict or None
+        :func:`bayesseg.evaluation.truth.truth_validation`, when the warehouse comes from the simulator.
+    model_id : str
+    fitted_at : datetime.datetime
+    timings : dict of str to float
+        Seconds per stage.
+    paths : dict of str to pathlib.Path
+        Files written.
+    trends : bayesseg.survey.trends.TrendResult or None
+        Trend series (``None`` when the specification declares none or they failed).
+    trends_error : str or None
+        Why the trend series could not be built (e.g. a panel too small to weight); the run
+        goes on without them and says so on the terminal, in the report and in ``run.json``.
+    """
+
+    spec: RunSpec
+    out: Path
+    source: str
+    quality: DataQualityReport
+    inputs: ModelInputs
+    fit: FitResult
+    memberships: xr.Dataset
+    tables: dict[str, pd.DataFrame]
+    written: dict[str, int]
+    ppc: xr.DataTree
+    validation: dict[str, Any] | None
+    model_id: str
+    fitted_at: dt.datetime
+    timings: dict[str, float]
+    paths: dict[str, Path]
+    trends: TrendResult | None = None
+    trends_error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """What ``run.json`` holds: ids, counts, exclusions, imputation, timings, files, validation, trends.
+
+        Returns
+        -------
+        dict
+            JSON-serialisable (``default=str`` for paths and times).
+        """
+        return run_summary(self)
+
+
+def run_summary(result: RunResult) -> dict[str, Any]:
+    """The summary of a run written to ``run.json`` (see :meth:`RunResult.summary`).
+
+    Parameters
+    ----------
+    result : RunResult
+        What the run produced.
+
+    Returns
+    -------
+    dict
+    """
+    excluded = result.inputs.excluded["reason"].value_counts().to_dict()
+    summary = {
+        "model_id": result.model_id,
+        "fitted_at": result.fitted_at.isoformat(),
+        "source": result.source,
+        "spec": result.spec.to_dict(),
+        "spec_hash": result.spec.spec_hash,
+        "authors": len(result.inputs.authors),
+        "segmented": int(result.memberships.sizes["author"]),
+        "fit_authors": len(result.fit.fit_authors),
+        "excluded": {str(k): int(v) for k, v in excluded.items()},
+        "imputed": result.inputs.imputed,
+        # the coefficients that imputed them: `bayesseg score --source` reuses them
+        "imputation": {k: [float(c) for c in v] for k, v in result.inputs.imputation.items()},
+        "written": result.written,
+        "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
+        "files": {k: str(v) for k, v in result.paths.items()},
+    }
+    if result.fit.design is not None:
+        summary["fit_sample"] = fit_sample_summary(result.fit.design, result.memberships, result.spec.fit_allocation)
+    if result.validation is not None:
+        summary["validation"] = {"ari": result.validation["ari"], "nmi": result.validation["nmi"]}
+    if result.trends is not None:
+        trend_summary: dict[str, Any] = {k: v for k, v in result.trends.summary.items() if k != "cov_columns"}
+        trend_summary["warnings"] = result.trends.warnings
+        summary["trends"] = trend_summary
+    if result.trends_error is not None:
+        summary["trends_error"] = result.trends_error
+    return summary
