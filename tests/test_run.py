@@ -226,6 +226,7 @@ def test_a_failed_write_changes_nothing(duckdb_run, tmp_path):
 
 def test_same_run_through_fakesnow_gives_the_same_tables(duckdb_run, small_frames, tmp_path, monkeypatch):
     import fakesnow  # a required test dependency: its absence fails the suite
+
     from bayesseg.data.snowflake import SnowflakeSource
 
     warehouse, _ = duckdb_run
@@ -387,6 +388,7 @@ def test_score_source_failure_leaves_previous_tables(duckdb_run, tmp_path):
 
 def test_score_source_through_fakesnow_gives_the_same_tables(duckdb_run, small_frames):
     import fakesnow  # a required test dependency: its absence fails the suite
+
     from bayesseg.config import RunSpec
     from bayesseg.data.snowflake import SnowflakeSource
     from bayesseg.model import SegmentModel
