@@ -133,7 +133,7 @@ def prepare(args: argparse.Namespace, *, replicates: int = 200) -> Context:
         inputs=inputs,
         model=model,
         memberships=mem,
-        draws=draws.rename(sample="draw"),
+        draws=draws,
         truth=read_truth(source),
         seconds=seconds,
     )

@@ -29,6 +29,7 @@ from _common import (
 )
 from sklearn.metrics import adjusted_rand_score
 
+from bayesseg.dims import stack_sample_dims
 from bayesseg.evaluation.accuracy import calibration_table, match_segments, trend_accuracy
 from bayesseg.evaluation.baselines import kmeans_shares
 from bayesseg.evaluation.metrics import agreement, coassignment, membership_entropy, panel_composition
@@ -70,18 +71,20 @@ def main() -> None:
     rhat_ok = float(summ["r_hat"].max()) < 1.01
 
     # ---- stability
-    draws = ctx.draws.values  # (draw, author, segment); thinned draws run chain after chain
+    draws = ctx.draws  # (chain, draw, author, segment)
     n_chain = model.idata_["posterior"].sizes["chain"]
     stab: dict[str, float] = {}
     if n_chain > 1:
-        halves = np.array_split(np.arange(draws.shape[0]), n_chain)
-        per_chain = {f"chain {c}": draws[idx].mean(axis=0).argmax(axis=1) for c, idx in enumerate(halves)}
+        per_chain = {
+            f"chain {c}": draws.sel(chain=c).mean("draw").argmax("segment").values for c in draws["chain"].values
+        }
         ag = agreement(per_chain).to_numpy()
         stab["bayesseg: ARI between chains (different seeds), min"] = float(ag[np.triu_indices(n_chain, 1)].min())
     modal = ctx.modal
+    pooled = stack_sample_dims(draws).values  # (draw, author, segment), chain by chain
     per_draw = [
-        adjusted_rand_score(modal, draws[s].argmax(axis=1))
-        for s in range(0, draws.shape[0], max(1, draws.shape[0] // 50))
+        adjusted_rand_score(modal, pooled[s].argmax(axis=1))
+        for s in range(0, pooled.shape[0], max(1, pooled.shape[0] // 50))
     ]
     stab["bayesseg: ARI of a posterior draw's assignment vs the posterior modal, median"] = float(np.median(per_draw))
     sub = rng.choice(mem.sizes["author"], size=min(600, mem.sizes["author"]), replace=False)

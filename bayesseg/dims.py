@@ -7,6 +7,8 @@ dimensions :data:`SAMPLE_DIMS` (``chain``, ``draw``). The warehouse's own column
 
 from __future__ import annotations
 
+import xarray as xr
+
 __all__ = [
     "AUTHOR",
     "CATEGORY",
@@ -19,6 +21,7 @@ __all__ = [
     "SEGMENT",
     "TREND",
     "WEEK",
+    "stack_sample_dims",
 ]
 
 AUTHOR = "author"
@@ -43,3 +46,24 @@ REPLICATE = "replicate"
 """A bootstrap replicate (one author resample paired with one posterior draw) behind a trend band."""
 SAMPLE_DIMS: tuple[str, str] = (CHAIN, DRAW)
 """The dims of a posterior sample, as ArviZ names them."""
+
+
+def stack_sample_dims(values: xr.DataArray) -> xr.DataArray:
+    """Posterior samples on one ``draw`` dim, first: (chain, draw, ...) stacked chain by chain; (draw, ...) as given.
+
+    Parameters
+    ----------
+    values : xarray.DataArray
+        With dims :data:`SAMPLE_DIMS` (e.g. :meth:`bayesseg.model.SegmentModel.membership_draws`), or
+        with a ``draw`` dim of already pooled samples.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``draw`` first, numbered 0..S-1.
+    """
+    if CHAIN not in values.dims:
+        return values.transpose(DRAW, ...)
+    stacked = values.stack({"_sample": SAMPLE_DIMS}).transpose("_sample", ...)
+    stacked = stacked.drop_vars(["_sample", CHAIN, DRAW]).rename({"_sample": DRAW})
+    return stacked.assign_coords({DRAW: range(stacked.sizes[DRAW])})

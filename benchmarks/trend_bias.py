@@ -72,7 +72,7 @@ def one_seed(seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Pa
                 trend_data(src, spec.trends.trends).to_netcdf(seed_dir / "data.nc")
                 inputs.authors.to_parquet(seed_dir / "authors.parquet")
                 r = fit.model.membership_draws(inputs.counts, inputs.covariates, max_draws=spec.trends.replicates)
-                r.rename(sample="draw").astype(np.float32).to_netcdf(seed_dir / "memberships.nc")
+                r.astype(np.float32).to_netcdf(seed_dir / "memberships.nc")
                 truth.to_parquet(seed_dir / "truth.parquet")
                 (seed_dir / "done").touch()
         path.unlink()

@@ -119,7 +119,18 @@ def test_predict_proba_reproduces_memberships(fitted, data):
     mem = fitted.memberships().sel(author=sub["author"])
     xr.testing.assert_allclose(scored, mem)
     draws = fitted.membership_draws(sub, cov, max_draws=50)
-    assert draws.dims == ("sample", "author", "segment") and draws.sizes["sample"] == 50
+    post = fitted.idata_["posterior"]
+    assert draws.dims == ("chain", "draw", "author", "segment")
+    # every k-th draw of each chain, as many as fit in 50
+    step = -(-post.sizes["chain"] * post.sizes["draw"] // 50)
+    np.testing.assert_array_equal(draws["draw"].values, post["draw"].values[::step])
+    assert draws.sizes["chain"] == post.sizes["chain"] and draws.sizes["chain"] * draws.sizes["draw"] <= 50
+    # the mean over the draws is the summary's
+    np.testing.assert_allclose(
+        draws.mean(("chain", "draw")).values,
+        fitted.predict_memberships(sub, cov, max_draws=50)["prob_mean"].values,
+        rtol=1e-10,
+    )
     with pytest.raises(ValueError, match="categories differ"):
         fitted.predict_memberships(sub.isel(category=slice(0, 5)), cov)
     with pytest.raises(ValueError, match="have no covariates"):

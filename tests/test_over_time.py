@@ -70,9 +70,10 @@ def test_log_predictive_density_equals_an_independent_computation() -> None:
     new, new_cov, _ = simulate_counts(8, 6, 2, separation=2.0, seed=5)
     got = model.log_predictive_density(new, new_cov, max_draws=20).values
     # independent: scipy's Dirichlet-multinomial and the gating softmax, draw by draw
-    post = model.idata_["posterior"].to_dataset().stack(sample=("chain", "draw"))
-    total = post.sizes["sample"]
-    idx = np.unique(np.linspace(0, total - 1, 20).round().astype(int))
+    post = model.idata_["posterior"].to_dataset()
+    step = -(-post.sizes["chain"] * post.sizes["draw"] // 20)  # every k-th draw of each chain
+    post = post.isel(draw=slice(None, None, step)).stack(sample=("chain", "draw"))
+    idx = np.arange(post.sizes["sample"])
     scale = model.covariate_scale
     x = (new_cov.transpose("author", "covariate").values - scale["mean"].values) / scale["sd"].values
     y = new.values

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesseg.dims import stack_sample_dims
 from bayesseg.exceptions import InputError
 
 __all__ = [
@@ -71,9 +72,11 @@ def coassignment(probability: xr.DataArray) -> xr.DataArray:
     bayesseg.exceptions.InputError
         If the dims are not as documented or rows do not sum to one.
     """
+    if "chain" in probability.dims:
+        probability = stack_sample_dims(probability)
     dims = set(probability.dims)
     if not ({"author", "segment"} <= dims <= {"draw", "author", "segment"}):
-        raise InputError(f"probability must have dims ([draw,] author, segment), got {probability.dims}")
+        raise InputError(f"probability must have dims ([chain, draw,] author, segment), got {probability.dims}")
     r = probability.transpose(*(["draw"] if "draw" in dims else []), "author", "segment").values
     if not np.allclose(r.sum(axis=-1), 1.0, atol=1e-6):
         raise InputError("membership probabilities must sum to one over segments")
@@ -371,6 +374,61 @@ def _total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(p - q).sum(axis=-1)
 
 
+def _period_stats(
+    y: np.ndarray, n_ip: np.ndarray, active: np.ndarray, m: np.ndarray, r: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Author multiplicities `m` and memberships `r` (author, segment) -> author_share, label_share, profile."""
+    wr = m[:, None] * r  # (a, k)
+    act = active.T @ wr  # (p, k)
+    lab = n_ip.T @ wr  # (p, k)
+    prof = np.einsum("apc,ak->pkc", y, wr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a_share = act / act.sum(axis=1, keepdims=True)
+        l_share = lab / lab.sum(axis=1, keepdims=True)
+        prof = prof / prof.sum(axis=2, keepdims=True)
+    return a_share, l_share, prof
+
+
+def _drift(seg_period_cat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(p, k, c) weighted label counts -> TV per (p, k) and the label-weighted mean per k."""
+    tot_pk = seg_period_cat.sum(axis=2)
+    pooled = seg_period_cat.sum(axis=0)
+    pooled = pooled / pooled.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prof = seg_period_cat / tot_pk[..., None]
+    tv = _total_variation(prof, pooled[None])
+    stat = np.nansum(tv * tot_pk, axis=0) / tot_pk.sum(axis=0)
+    return tv, stat
+
+
+def _permuted_drift(
+    y: np.ndarray, r_mean: np.ndarray, permutations: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The drift statistics under the null: each author's labels shuffled across their periods."""
+    _, n_p, n_c = y.shape
+    n_k = r_mean.shape[1]
+    ycount = y.astype(np.int64)
+    # one token per label: (author, category); the periods of an author's tokens are permuted
+    a_idx, p_idx, c_idx = np.nonzero(ycount)
+    reps_n = ycount[a_idx, p_idx, c_idx]
+    tok_author = np.repeat(a_idx, reps_n)
+    tok_period = np.repeat(p_idx, reps_n)
+    tok_cat = np.repeat(c_idx, reps_n)
+    null_stat = np.empty((permutations, n_k))
+    null_tv = np.empty((permutations, n_p, n_k))
+    weights = r_mean[tok_author]  # (tokens, k)
+    for b in range(permutations):
+        order = np.lexsort((rng.random(tok_author.size), tok_author))  # random order within author
+        shuffled_period = tok_period[order]  # tokens are sorted by author already: same blocks
+        flat = shuffled_period * n_c + tok_cat
+        spc = np.stack(
+            [np.bincount(flat, weights=weights[:, k], minlength=n_p * n_c).reshape(n_p, n_c) for k in range(n_k)],
+            axis=1,
+        )
+        null_tv[b], null_stat[b] = _drift(spc)
+    return null_tv, null_stat
+
+
 def segments_over_time(
     counts: xr.DataArray,
     memberships: xr.DataArray,
@@ -443,6 +501,8 @@ def segments_over_time(
     for dim in ("author", "period", "category"):
         if dim not in counts.dims:
             raise InputError(f"counts lacks dim {dim!r} (dims {counts.dims})")
+    if "chain" in memberships.dims:
+        memberships = stack_sample_dims(memberships)
     for dim in ("draw", "author", "segment"):
         if dim not in memberships.dims:
             raise InputError(f"memberships lacks dim {dim!r} (dims {memberships.dims})")
@@ -459,62 +519,21 @@ def segments_over_time(
     n_ip = y.sum(axis=2)  # (author, period)
     active = (n_ip > 0).astype(float)
 
-    def stats(m: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """m: author multiplicities; r: (author, segment) -> author_share, label_share, profile."""
-        wr = m[:, None] * r  # (a, k)
-        act = active.T @ wr  # (p, k)
-        lab = n_ip.T @ wr  # (p, k)
-        prof = np.einsum("apc,ak->pkc", y, wr)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            a_share = act / act.sum(axis=1, keepdims=True)
-            l_share = lab / lab.sum(axis=1, keepdims=True)
-            prof = prof / prof.sum(axis=2, keepdims=True)
-        return a_share, l_share, prof
-
     ones = np.ones(n_a)
     r_mean = r_draws.mean(axis=0)
-    a0, l0, p0 = stats(ones, r_mean)
+    a0, l0, p0 = _period_stats(y, n_ip, active, ones, r_mean)
     rng = np.random.default_rng(seed)
     reps = {"author_share": np.empty((replicates, n_p, n_k)), "label_share": np.empty((replicates, n_p, n_k))}
     reps["profile"] = np.empty((replicates, n_p, n_k, n_c))
     for b in range(replicates):
         m = np.bincount(rng.integers(0, n_a, n_a), minlength=n_a).astype(float)
-        out = stats(m, r_draws[b % r_draws.shape[0]])
+        out = _period_stats(y, n_ip, active, m, r_draws[b % r_draws.shape[0]])
         for key, v in zip(("author_share", "label_share", "profile"), out, strict=True):
             reps[key][b] = v
 
     # drift: observed statistic, then the permutation null (labels shuffled across periods within author)
-    def drift(seg_period_cat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(p, k, c) weighted label counts -> TV per (p, k) and the label-weighted mean per k."""
-        tot_pk = seg_period_cat.sum(axis=2)
-        pooled = seg_period_cat.sum(axis=0)
-        pooled = pooled / pooled.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            prof = seg_period_cat / tot_pk[..., None]
-        tv = _total_variation(prof, pooled[None])
-        stat = np.nansum(tv * tot_pk, axis=0) / tot_pk.sum(axis=0)
-        return tv, stat
-
-    ycount = y.astype(np.int64)
-    obs_tv, obs_stat = drift(np.einsum("apc,ak->pkc", y, r_mean))
-    # one token per label: (author, category); the periods of an author's tokens are permuted
-    a_idx, p_idx, c_idx = np.nonzero(ycount)
-    reps_n = ycount[a_idx, p_idx, c_idx]
-    tok_author = np.repeat(a_idx, reps_n)
-    tok_period = np.repeat(p_idx, reps_n)
-    tok_cat = np.repeat(c_idx, reps_n)
-    null_stat = np.empty((permutations, n_k))
-    null_tv = np.empty((permutations, n_p, n_k))
-    weights = r_mean[tok_author]  # (tokens, k)
-    for b in range(permutations):
-        order = np.lexsort((rng.random(tok_author.size), tok_author))  # random order within author
-        shuffled_period = tok_period[order]  # tokens are sorted by author already: same blocks
-        flat = shuffled_period * n_c + tok_cat
-        spc = np.stack(
-            [np.bincount(flat, weights=weights[:, k], minlength=n_p * n_c).reshape(n_p, n_c) for k in range(n_k)],
-            axis=1,
-        )
-        null_tv[b], null_stat[b] = drift(spc)
+    obs_tv, obs_stat = _drift(np.einsum("apc,ak->pkc", y, r_mean))
+    null_tv, null_stat = _permuted_drift(y, r_mean, permutations, rng)
     pvalue = (1 + (null_stat >= obs_stat[None]).sum(axis=0)) / (1 + permutations)
 
     lo_q, hi_q = (1 - ci_prob) / 2, (1 + ci_prob) / 2

@@ -1,7 +1,8 @@
 r"""Scoring from a stored posterior: membership probabilities, predictive densities, replicated counts.
 
 The array layer of the model (as ``arviz_stats.base.array``): NumPy functions of a *draws* mapping
-(flat arrays, one row per posterior draw: ``profile`` (S, K, C), ``concentration`` (S, K),
+(:func:`flatten_draws` of a posterior thinned by :func:`thin_posterior`: flat arrays, one row per
+posterior draw, chain by chain: ``profile`` (S, K, C), ``concentration`` (S, K),
 ``intercept`` (S, K), ``slope`` (S, P, K)), sparse counts and standardised covariates. The model
 class (:class:`bayesseg.model.SegmentModel`) and the Dask scoring (:mod:`bayesseg.workflow.scale`)
 both call these; nothing here knows a fitted object.
@@ -42,6 +43,7 @@ __all__ = [
     "MEMBERSHIP_STATS",
     "SEGMENT_VARS",
     "count_statistics",
+    "flatten_draws",
     "log_dm",
     "log_membership",
     "log_predictive_density",
@@ -52,7 +54,7 @@ __all__ = [
     "ppc_tree",
     "replicate_counts",
     "segment_log_predictive",
-    "thin_draws",
+    "thin_posterior",
 ]
 
 SEGMENT_VARS = ("profile", "concentration", "intercept", "slope")
@@ -63,15 +65,33 @@ MEMBERSHIP_STATS = ("prob_mean", "prob_low", "prob_high", "p_modal")
 Draws = dict[str, np.ndarray]
 
 
-def thin_draws(posterior: xr.Dataset, max_draws: int) -> Draws:
-    """The segment variables of a posterior, flattened over (chain, draw) and thinned evenly.
+def thin_posterior(posterior: xr.Dataset, max_draws: int) -> xr.Dataset:
+    """Every k-th draw of each chain, k the smallest step that keeps at most `max_draws` draws in all.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        A posterior (dims ``chain``, ``draw``, ...).
+    max_draws : int
+        At most this many draws are kept (at least one per chain).
+
+    Returns
+    -------
+    xarray.Dataset
+        The same variables on the kept draws; ``draw`` keeps its original coordinate.
+    """
+    total = posterior.sizes["chain"] * posterior.sizes["draw"]
+    step = max(1, -(-total // max(int(max_draws), 1)))
+    return posterior.isel(draw=slice(None, None, step))
+
+
+def flatten_draws(posterior: xr.Dataset) -> Draws:
+    """The segment variables of a posterior, (chain, draw) flattened chain by chain.
 
     Parameters
     ----------
     posterior : xarray.Dataset
         A relabelled posterior with :data:`SEGMENT_VARS` (dims ``chain``, ``draw``, ...).
-    max_draws : int
-        At most this many draws are kept, spread evenly over the chains' concatenation.
 
     Returns
     -------
@@ -79,13 +99,12 @@ def thin_draws(posterior: xr.Dataset, max_draws: int) -> Draws:
         One contiguous float64 array per variable, draws first.
     """
     total = posterior.sizes["chain"] * posterior.sizes["draw"]
-    idx = np.unique(np.linspace(0, total - 1, min(total, max_draws)).round().astype(int))
     out = {}
     for name in SEGMENT_VARS:
         v = posterior[name].values
         # contiguous copies: the same memory layout in memory and after load, so the same
         # floating-point summation order and bit-identical memberships
-        out[name] = np.ascontiguousarray(v.reshape(total, *v.shape[2:])[idx], dtype=np.float64)
+        out[name] = np.ascontiguousarray(v.reshape(total, *v.shape[2:]), dtype=np.float64)
     return out
 
 

@@ -64,7 +64,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesseg.config import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG
-from bayesseg.dims import AUTHOR, CATEGORY, COVARIATE, SEGMENT
+from bayesseg.dims import AUTHOR, CATEGORY, COVARIATE, SAMPLE_DIMS, SEGMENT
 from bayesseg.exceptions import InputError
 from bayesseg.model import scoring
 from bayesseg.model.checks import (
@@ -319,17 +319,8 @@ class SegmentModel(ModelIO):
 
         Notes
         -----
-        ``nutpie`` (default), ``pymc`` and ``numpyro`` run NUTS (Hoffman & Gelman 2014,
-        https://jmlr.org/papers/v15/hoffman14a.html); ``numpyro`` needs the optional ``jax``
-        extra. ``advi`` fits a mean-field Gaussian approximation (Kucukelbir et al. 2017,
-        https://jmlr.org/papers/v18/16-107.html) and draws from it: it is fast on large N but an
-        approximation (correlations between parameters are lost; its intervals need not match
-        NUTS'). Its mean starts at the EM mode, as the NUTS chains do (from PyMC's default start
-        it settled in poor modes: adjusted Rand index 0.37-0.62 on 150 simulated authors × 6
-        categories × K=2, where NUTS reaches > 0.9). On a techtest-size simulated warehouse
-        (10,000 fit authors, 28,757 scored) its modal segments agree with NUTS' for 99.8 % of
-        authors (``benchmarks/variational.py``, benchmarks/RESULTS.md). Check it against NUTS
-        on a subsample of new data before relying on it.
+        The samplers (NUTS by nutpie, PyMC or numpyro; ADVI, an approximation) and what is known
+        of ADVI against NUTS: :mod:`bayesseg.model.sampling`.
 
         With `weights` the posterior is the pseudo-posterior of Savitsky & Toth (2016,
         https://doi.org/10.1214/16-EJS1153): consistent for the population's parameters under
@@ -426,7 +417,7 @@ class SegmentModel(ModelIO):
         return counts, authors, self.standardise(cov, len(authors))
 
     def posterior_draws(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
-        """The posterior draws scoring uses (:func:`bayesseg.model.scoring.thin_draws`).
+        """The draws scoring uses: every k-th of each chain (:func:`bayesseg.model.scoring.thin_posterior`), flat.
 
         Parameters
         ----------
@@ -436,10 +427,13 @@ class SegmentModel(ModelIO):
         Returns
         -------
         dict of str to numpy.ndarray
-            ``profile``, ``concentration``, ``intercept``, ``slope``, draws first.
+            ``profile``, ``concentration``, ``intercept``, ``slope``, draws first (chain by chain).
         """
+        return scoring.flatten_draws(self._thinned(max_draws))
+
+    def _thinned(self, max_draws: int | None) -> xr.Dataset:
         post = self.check_fitted()["posterior"].to_dataset()
-        return scoring.thin_draws(post, max_draws or self.sampler_config["membership_draws"])
+        return scoring.thin_posterior(post, max_draws or self.sampler_config["membership_draws"])
 
     def segment_log_predictive(self, counts: np.ndarray, max_draws: int | None = None) -> np.ndarray:
         r"""Posterior predictive log density of count vectors under each segment.
@@ -540,7 +534,8 @@ class SegmentModel(ModelIO):
         Returns
         -------
         xarray.DataArray
-            ``probability`` with dims (sample, author, segment).
+            ``probability`` with dims (chain, draw, author, segment): the posterior's sample dims
+            (:data:`bayesseg.dims.SAMPLE_DIMS`) of the thinned draws first.
 
         Raises
         ------
@@ -548,11 +543,18 @@ class SegmentModel(ModelIO):
             As :meth:`predict_memberships`.
         """
         counts, authors, x = self.scoring_inputs(counts, covariates)
-        probs = scoring.membership_probabilities(self.posterior_draws(max_draws), counts.values, x, batch_authors)
+        post = self._thinned(max_draws)
+        probs = scoring.membership_probabilities(scoring.flatten_draws(post), counts.values, x, batch_authors)
+        n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
         return xr.DataArray(
-            probs,
-            dims=("sample", AUTHOR, SEGMENT),
-            coords={AUTHOR: authors, SEGMENT: self.segment_names},
+            probs.reshape(n_chain, n_draw, *probs.shape[1:]),
+            dims=(*SAMPLE_DIMS, AUTHOR, SEGMENT),
+            coords={
+                "chain": post["chain"].values,
+                "draw": post["draw"].values,
+                AUTHOR: authors,
+                SEGMENT: self.segment_names,
+            },
             name="probability",
         )
 

@@ -60,7 +60,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesseg.config import TIER_NAMES, TrendConfig
-from bayesseg.dims import AUTHOR, PANEL, SEGMENT, TREND, WEEK
+from bayesseg.dims import AUTHOR, PANEL, REPLICATE, SEGMENT, TREND, WEEK, stack_sample_dims
 from bayesseg.exceptions import InputError, WeightsError
 from bayesseg.survey.reweight import asmd, panel_weights, trim_weights
 from bayesseg.survey.weekly import bands, bootstrap_counts, panel_diagnostics, weekly_shares
@@ -88,7 +88,7 @@ class TrendResult:
     series : xarray.Dataset
         ``raw_share`` (unweighted panel, pooled over weeks as the weighted one) and
         ``weighted_share`` (trend, panel, week); ``raw_weekly_share``, the unweighted share of
-        each single week (the series as panels report it today); ``share`` (draw, trend, panel,
+        each single week (the series as panels report it today); ``share`` (replicate, trend, panel,
         week), the replicates; ``low`` and ``high`` (trend, panel, week), the equal-tailed band
         of probability ``attrs["ci_prob"]``; ``ess``, ``design_effect``, ``n_authors`` and
         ``n_posts`` (panel, week).
@@ -265,6 +265,7 @@ def prepare_trend_inputs(
     r_draws: np.ndarray | None = None
     segmented = np.ones(n_a)
     if memberships is not None:
+        memberships = stack_sample_dims(memberships) if "chain" in memberships.dims else memberships
         if memberships.sizes.get("draw", 0) == 0:
             raise InputError("memberships has no draw")
         segs = [str(s) for s in memberships[SEGMENT].values]
@@ -492,7 +493,7 @@ def trend_series(
         Index ``author``, a row for every author of `data` (more are ignored): boolean
         ``fashion_interest_segment``, ``current_tier``, and the propensity covariates named in
         `config` (transformed; NaN where unknown: imputed by the mean and counted).
-    memberships : xarray.DataArray, dims (draw, author, segment), optional
+    memberships : xarray.DataArray, dims (chain, draw, author, segment) or (draw, author, segment), optional
         Posterior draws of r_ik for the segmented authors (a subset of the target; the others
         get the mean membership of the segmented authors, and are counted). ``None``: no segment
         panels and no segments in the propensity model or cells.
@@ -571,12 +572,12 @@ def trend_series(
             "raw_share": (dims3, raw),
             "raw_weekly_share": (dims3, raw_weekly),
             "weighted_share": (dims3, point),
-            "share": (("draw", *dims3), reps),
+            "share": ((REPLICATE, *dims3), reps),
             "low": (dims3, low),
             "high": (dims3, high),
             **{name: ((PANEL, WEEK), v) for name, v in diag.items()},
         },
-        coords={TREND: data[TREND].values, PANEL: inp.panels, WEEK: weeks, "draw": np.arange(config.replicates)},
+        coords={TREND: data[TREND].values, PANEL: inp.panels, WEEK: weeks, REPLICATE: np.arange(config.replicates)},
         attrs={
             "ci_prob": ci_prob,
             "weighting": config.weighting,

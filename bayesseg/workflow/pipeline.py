@@ -166,7 +166,7 @@ def compute_trends(source: Source, spec: RunSpec, inputs: ModelInputs, model: Se
         return None
     data = trend_data(source, cfg.trends)
     r = model.membership_draws(inputs.counts, inputs.covariates, max_draws=cfg.replicates)
-    return trend_series(data, inputs.authors, r.rename(sample="draw"), cfg, ci_prob=spec.output.ci_prob)
+    return trend_series(data, inputs.authors, r, cfg, ci_prob=spec.output.ci_prob)
 
 
 def run_job(
