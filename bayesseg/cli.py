@@ -435,7 +435,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("--covariates", help="with --counts: CSV with the same id column, then raw covariates")
     sc.add_argument("--out", help="memberships CSV (required with --counts; optional with --source)")
-    sc.add_argument("--config", help="with --source: model specification TOML (default models/fashion.toml)")
+    sc.add_argument(
+        "--spec",
+        "--config",
+        dest="config",
+        help="with --source: model specification TOML (default models/fashion.toml)",
+    )
     sc.add_argument("--taxonomy", help=taxonomy_help)
     sc.add_argument("--schema", help="with --source: schema written to (default: the specification's)")
     sc.add_argument("--no-write-back", action="store_true", help="with --source: write nothing to the warehouse")
@@ -457,7 +462,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="the main job")
     r.add_argument("--source", help=source_help)
     r.add_argument("--taxonomy", help=taxonomy_help)
-    r.add_argument("--config", help="model specification TOML (default: the shipped models/fashion.toml)")
+    r.add_argument(
+        "--spec", "--config", dest="config", help="model specification TOML (default: the shipped models/fashion.toml)"
+    )
     r.add_argument("--out", default="runs/latest", help="output folder (default runs/latest)")
     r.add_argument("--no-write-back", action="store_true", help="do not write result tables to the warehouse")
     r.add_argument("--dry-run", action="store_true", help="list the stages without running them")
@@ -476,7 +483,12 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("trends", help="trend series of the panels, raw and corrected for panel selection")
     t.add_argument("--source", help=source_help)
     t.add_argument("--taxonomy", help=taxonomy_help)
-    t.add_argument("--config", help="model specification TOML with a [trends] table (default: models/fashion.toml)")
+    t.add_argument(
+        "--spec",
+        "--config",
+        dest="config",
+        help="model specification TOML with a [trends] table (default: models/fashion.toml)",
+    )
     t.add_argument("--model", help="a saved model (model.nc or the folder of a run); default: fit one")
     t.add_argument("--out", required=True, help="output folder: trend_series.csv")
     t.add_argument("--no-write-back", action="store_true", help="do not write TREND_SERIES to the warehouse")

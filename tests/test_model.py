@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 
+from bayesseg.evaluation.accuracy import match_segments
 from bayesseg.exceptions import ModelFileError
 from bayesseg.model import SegmentModel
 from bayesseg.simulate import simulate_counts
@@ -30,9 +30,8 @@ def fitted(data):
 def align(model, truth):
     """Estimated segment j <-> true segment match[j], by profile distance."""
     est = model.idata_["posterior"]["profile"].mean(("chain", "draw")).values
-    cost = np.abs(np.log(est)[:, None, :] - np.log(truth["profile"])[None, :, :]).sum(-1)
-    rows, cols = linear_sum_assignment(cost)
-    return cols[np.argsort(rows)]
+    match = match_segments(est, truth["profile"], by="profiles")
+    return np.array([match[j] for j in range(len(est))])
 
 
 def gating_coverage(model, truth, prob):

@@ -17,7 +17,9 @@ def test_shipped_spec_is_valid_and_builds_a_model():
     assert spec.k_values == [6]
     assert [c.name for c in spec.covariates] == ["log_followers", "log_engagement"]
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
-    model = SegmentModel(spec.k, {**spec.priors, "anchors": taxonomy.anchors(list(spec.anchors))}, spec.sampler)
+    model_config, sampler_config = spec.model_kwargs(taxonomy)
+    assert list(model_config["anchors"]) == list(spec.anchors) and sampler_config["progressbar"] is False
+    model = SegmentModel(spec.k, model_config, sampler_config)
     assert model.segment_names[: len(spec.anchors)] == list(spec.anchors)
     assert spec.taxonomy is not None and spec.taxonomy.name == "taxonomy.toml"
 

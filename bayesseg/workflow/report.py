@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesseg.config import TIER_NAMES
 from bayesseg.evaluation.accuracy import trend_accuracy
 from bayesseg.survey.trends import TrendResult
 from bayesseg.workflow.html import HtmlDocument, paragraph, plot_collection_png, png, table
@@ -181,7 +182,7 @@ def _tiers(r: RunResult) -> str:
     modal = seg[seg["IS_MODAL"]]
     tier = modal["CURRENT_TIER"].astype("object").fillna("unknown")
     counts = pd.crosstab(modal["SEGMENT_NAME"], tier, margins=True, margins_name="all")
-    order = [t for t in ("mainstream", "trendy", "edgy", "unknown", "all") if t in counts.columns]
+    order = [t for t in (*TIER_NAMES, "unknown", "all") if t in counts.columns]
     counts = counts[order]
     share = pd.crosstab(
         seg["SEGMENT_NAME"],
