@@ -15,7 +15,7 @@ from bayesseg.exceptions import SourceError
 @pytest.fixture(scope="module")
 def snowflake_source(small_frames):
     with fakesnow.patch():
-        src = SnowflakeSource()
+        src = SnowflakeSource(account="fakesnow", user="test")  # explicit: no connections.toml is read
         assert src.load_contract_tables(small_frames) == {t: len(f) for t, f in small_frames.items()}
         yield src
         src.close()

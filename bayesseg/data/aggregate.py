@@ -484,20 +484,30 @@ def trend_data(source: Source, trends: Sequence[Trend]) -> xr.Dataset:
     xarray.Dataset
         ``posts`` (author, week): posts of the author in the week; ``hits`` (trend, author,
         week): those showing the trend. Weeks run from the first to the last week with a post,
-        without gaps (a week without posts has 0 posts, and is reported by :func:`bayesseg.survey.trends.trend_series`).
+        without gaps (a week without posts has 0 posts, and is reported by
+        :func:`bayesseg.survey.trends.trend_series`). Posts without a publication date are left out
+        (the data-quality report counts them).
 
     Raises
     ------
     bayesseg.exceptions.InputError
-        If the warehouse has no post, or a trend matches no post at all (its labels are probably
-        misspelt; the trend is named).
+        If the warehouse has no post or no dated post, or a trend matches no post at all (its
+        labels are probably misspelt; the trend is named).
     """
     if not trends:
         raise InputError("no trend to count: declare some in [trends] series")
     activity = author_week_activity(source)
     if activity.empty:
         raise InputError("the warehouse has no post: no trend series can be built")
+    # posts without a date have no week (counted by the data-quality check publication_date_null)
+    activity = activity[activity["week"].notna()]
+    if activity.empty:
+        raise InputError(
+            "no post has a publication date (POST_PUBLICATION_DATE is NULL on every row; data-quality check "
+            "publication_date_null): no trend series can be built"
+        )
     hits = trend_post_counts(source, [(t.name, t.labels) for t in trends])
+    hits = hits[hits["week"].notna()]
     names = [t.name for t in trends]
     unseen = sorted(set(names) - set(hits["trend"]))
     if unseen:

@@ -26,6 +26,20 @@ def _plain(value: object) -> object:
     return item() if callable(item) else value
 
 
+_MAX_COUNT = 2**53
+
+
+def _ids_like(ids: pd.Series, authors: np.ndarray, path: str | os.PathLike[str]) -> np.ndarray:
+    """The covariates' ids with the counts' id type: a text id among numbers is named, not a silent mismatch."""
+    if authors.dtype.kind not in "iuf" or ids.dtype.kind in "iuf":
+        return ids.to_numpy()
+    numeric = pd.to_numeric(ids, errors="coerce")
+    if numeric.isna().any():
+        r = int(np.flatnonzero(numeric.isna().to_numpy())[0])
+        raise InputError(f"{path}: row {r + 2} has id {_plain(ids.iloc[r])!r}, not a number like the counts' ids")
+    return numeric.to_numpy().astype(authors.dtype)
+
+
 def _read(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path)
@@ -33,6 +47,8 @@ def _read(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
         raise InputError(f"cannot read {what} file {path}: {exc}") from exc
     if frame.shape[1] < 2:
         raise InputError(f"{what} file {path} needs an id column and at least one more column")
+    if frame.empty:
+        raise InputError(f"{what} file {path} has a header and no row: no author to read")
     ids = frame.iloc[:, 0]
     if ids.isna().any():
         raise InputError(f"{path}: row {int(np.flatnonzero(ids.isna())[0]) + 2} has no id")
@@ -67,12 +83,13 @@ def read_counts_csv(path: str | os.PathLike[str]) -> tuple[xr.DataArray, pd.Data
     id_col = frame.columns[0]
     values = frame.iloc[:, 1:]
     numeric = values.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna() | (numeric < 0) | (numeric != np.round(numeric))
+    # beyond 2**53 a float no longer holds every integer, and int64 overflows soon after: no label count is that large
+    bad = numeric.isna() | (numeric < 0) | (numeric != np.round(numeric)) | (numeric > _MAX_COUNT)
     if bad.to_numpy().any():
         r, c = np.argwhere(bad.to_numpy())[0]
         raise InputError(
             f"{path}: row {r + 2} (id {_plain(frame[id_col].iloc[r])!r}), column {values.columns[c]!r} holds "
-            f"{_plain(values.iloc[r, c])!r}; counts must be non-negative integers"
+            f"{_plain(values.iloc[r, c])!r}; counts must be non-negative integers below 2**53"
         )
     y = numeric.to_numpy().astype(np.int64)
     empty = y.sum(axis=1) == 0
@@ -117,7 +134,7 @@ def read_covariates_csv(path: str | os.PathLike[str], authors: np.ndarray) -> xr
             f"{path}: row {r + 2} (id {_plain(frame[id_col].iloc[r])!r}), column {values.columns[c]!r} holds "
             f"{_plain(frame.iloc[r, c + 1])!r}; covariates must be finite numbers"
         )
-    index = pd.Index(frame[id_col].to_numpy())
+    index = pd.Index(_ids_like(frame[id_col], np.asarray(authors), path))
     missing = pd.Index(authors).difference(index)
     if len(missing):
         raise InputError(f"{path}: {len(missing)} id(s) of the counts have no covariates, e.g. {missing[:5].tolist()}")

@@ -8,7 +8,8 @@ logs connection parameters; :meth:`SnowflakeSource.describe` names the connectio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,97 @@ from bayesseg.data.sources import STAGING_SUFFIX, Source, upper_columns
 from bayesseg.data.sql import SNOWFLAKE
 from bayesseg.exceptions import SourceError
 
-__all__ = ["SnowflakeSource"]
+__all__ = ["ENVIRONMENT", "SnowflakeSource", "connection_parameters"]
+
+PREVIOUS_SUFFIX = "__BAYESSEG_PREVIOUS"
+"""Suffix of a table's previous version while a commit swaps the new ones in."""
+
+ENVIRONMENT = {
+    "account": "SNOWFLAKE_ACCOUNT",
+    "user": "SNOWFLAKE_USER",
+    "password": "SNOWFLAKE_PASSWORD",
+    "role": "SNOWFLAKE_ROLE",
+    "warehouse": "SNOWFLAKE_WAREHOUSE",
+    "authenticator": "SNOWFLAKE_AUTHENTICATOR",
+    "private_key_file": "SNOWFLAKE_PRIVATE_KEY_FILE",
+    "host": "SNOWFLAKE_HOST",
+}
+"""Connection parameters read from the environment (the Snowflake CLI's names), over a connection's own."""
+
+
+def _configured(name: str | None, key: str) -> Any:
+    """A value of a connection of connections.toml (None when there is no such connection or key)."""
+    if name is None:
+        return None
+    from snowflake.connector.config_manager import CONFIG_MANAGER  # the connector's own reading of the files
+
+    try:
+        connections: Any = CONFIG_MANAGER["connections"]
+        return connections.get(name, {}).get(key)
+    except Exception:  # an unreadable file is the connector's to report when connecting
+        return None
+
+
+def _default_connection() -> str | None:
+    """The name of the connector's default connection, when connections.toml holds it."""
+    from snowflake.connector.config_manager import CONFIG_MANAGER  # the connector's own reading of the files
+
+    try:
+        name: Any = CONFIG_MANAGER["default_connection_name"]
+        connections: Any = CONFIG_MANAGER["connections"]
+        return str(name) if name in connections else None
+    except Exception:  # no file, or one the connector cannot read: no default connection
+        return None
+
+
+def connection_parameters(
+    connection_name: str | None, database: str, schema: str, connect_kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The arguments of ``snowflake.connector.connect``, from the connector's standard configuration.
+
+    A named connection of ``connections.toml`` (``$SNOWFLAKE_HOME``); without a name, the file's default
+    connection (``default_connection_name``, ``default`` unless configured); in both cases the
+    ``SNOWFLAKE_*`` variables of :data:`ENVIRONMENT` override its values, and without any connection they
+    are the connection. The database and schema of the MART tables are added last (the connector skips
+    its default connection when it is given other arguments, so the default is resolved here).
+
+    Parameters
+    ----------
+    connection_name : str or None
+        A connection of ``connections.toml``.
+    database, schema : str
+        Where the MART tables are.
+    connect_kwargs : dict
+        Explicit arguments (tests, programs); with them nothing is read from files or the environment.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    bayesseg.exceptions.SourceError
+        If no connection is configured at all (the message says where one is looked for).
+    """
+    kwargs = dict(connect_kwargs)
+    if not connect_kwargs:
+        name = connection_name or _default_connection()
+        env = {key: os.environ[var] for key, var in ENVIRONMENT.items() if os.environ.get(var)}
+        if name is None and "account" not in env:
+            raise SourceError(
+                "no Snowflake connection is configured: add a [default] connection to "
+                "~/.snowflake/connections.toml (or $SNOWFLAKE_HOME/connections.toml), name one with "
+                "--source snowflake:NAME, or set SNOWFLAKE_ACCOUNT and SNOWFLAKE_USER"
+            )
+        if name is not None:
+            kwargs["connection_name"] = name
+        kwargs.update(env)
+    elif connection_name is not None:
+        kwargs["connection_name"] = connection_name
+    kwargs.setdefault("database", database)
+    kwargs.setdefault("schema", schema)
+    return kwargs
+
 
 _SNOWFLAKE_TYPES = {
     "integer": "NUMBER(38,0)",
@@ -36,7 +127,8 @@ class SnowflakeSource(Source):
     Parameters
     ----------
     connection_name : str, optional
-        A connection of ``connections.toml``; without it the connector's default connection.
+        A connection of ``connections.toml``; without it the connector's default connection, or the
+        ``SNOWFLAKE_*`` environment variables (:func:`~bayesseg.data.snowflake.connection_parameters`).
     database : str, default "TECHTEST"
         Database of the MART tables.
     schema : str, default "TECHTEST"
@@ -71,17 +163,20 @@ class SnowflakeSource(Source):
             except ImportError as exc:  # pragma: no cover - it is a runtime dependency
                 raise SourceError("snowflake-connector-python is not installed") from exc
             connect = snowflake.connector.connect
-        kwargs = dict(connect_kwargs, database=database, schema=schema)
-        if connection_name is not None:
-            kwargs["connection_name"] = connection_name
+        kwargs = connection_parameters(connection_name, database, schema, connect_kwargs)
+        if not connect_kwargs:  # name what was resolved: the default connection, or the environment
+            self.connection_name = kwargs.get("connection_name") or "SNOWFLAKE_* environment"
+        account = kwargs.get("account") or _configured(kwargs.get("connection_name"), "account")
+        self.account = str(account) if account else None
         try:
             self.con = connect(**kwargs)
         except Exception as exc:
             # connector errors carry a message and an errno, never the password
             msg = getattr(exc, "msg", None) or type(exc).__name__
+            where = f"{self.describe()}, account {self.account}" if self.account else self.describe()
             raise SourceError(
-                f"cannot connect to Snowflake ({self.describe()}): {msg}. Configure the connection in "
-                "~/.snowflake/connections.toml or SNOWFLAKE_* environment variables."
+                f"cannot connect to Snowflake ({where}): {msg}. Configure the connection in "
+                "~/.snowflake/connections.toml ($SNOWFLAKE_HOME) or SNOWFLAKE_* environment variables."
             ) from None
 
     def query(self, sql: str) -> pd.DataFrame:  # noqa: D102
@@ -155,36 +250,18 @@ class SnowflakeSource(Source):
             loaded[table] = int(n)
         return loaded
 
-    def write_tables(self, frames: dict[str, pd.DataFrame], schema: str) -> dict[str, int]:  # noqa: D102
-        # write_pandas with overwrite + auto_create_table loads a fresh table and swaps it in by
-        # rename, so readers never see a half-written table
-        from snowflake.connector import pandas_tools
-
-        cur = self.con.cursor()
-        try:
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.database}.{schema}")
-        finally:
-            cur.close()
-        written = {}
-        for table, frame in frames.items():
-            try:
-                ok, _, n, _ = pandas_tools.write_pandas(
-                    self.con,
-                    frame,
-                    table,
-                    database=self.database,
-                    schema=schema,
-                    auto_create_table=True,
-                    overwrite=True,
-                    quote_identifiers=False,
-                    use_logical_type=True,
-                )[:4]
-            except Exception as exc:  # the connector raises several unrelated types
-                raise SourceError(f"{self.describe()}: writing {schema}.{table} failed: {exc}") from exc
-            if not ok:
-                raise SourceError(f"{self.describe()}: writing {schema}.{table} failed")
-            written[table] = int(n)
-        return written
+    def write_tables(  # noqa: D102 - documented on Source
+        self, frames: dict[str, pd.DataFrame], schema: str, drop: Sequence[str] = ()
+    ) -> dict[str, int]:
+        # Snowflake's DDL commits on its own, so no transaction spans tables: every table is loaded
+        # into a staging copy first (a failure there leaves the previous tables untouched), then
+        # the copies are renamed in, and a failure there puts the previous tables back
+        with self.batch_writer(schema) as writer:
+            for table, frame in frames.items():
+                writer.append(table, frame)
+            for table in drop:
+                writer.drop(table)
+        return dict(writer.written)
 
     def query_batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:  # noqa: D102
         cur = self.con.cursor()
@@ -235,21 +312,39 @@ class SnowflakeSource(Source):
         if not ok:
             raise SourceError(f"{self.describe()}: writing {schema}.{table} failed")
 
-    def _stage_commit(self, schema: str, tables: list[str]) -> None:
+    def _stage_commit(self, schema: str, tables: list[str], drop: Sequence[str] = ()) -> None:
+        # each table: its previous version renamed aside, the staging copy renamed in; the previous
+        # versions are dropped once every table is in place, and a failure puts them all back (a
+        # reader may find a table missing for the instant between two renames, never a mix of runs)
         prefix = f"{self.database}.{schema}"
-        for table in tables:
-            exists = self.query(
-                f"SELECT COUNT(*) AS N FROM {self.database}.information_schema.tables "
-                f"WHERE UPPER(table_schema) = UPPER('{schema}') AND UPPER(table_name) = UPPER('{table}')"
-            )["N"].iloc[0]
+        moved: list[tuple[str, bool]] = []  # (table, had a previous version)
+        try:
+            for table in tables:
+                existed = self.has_tables(schema, [table])
+                if existed:
+                    self._execute(f"ALTER TABLE {prefix}.{table} RENAME TO {prefix}.{table}{PREVIOUS_SUFFIX}")
+                moved.append((table, existed))
+                self._execute(f"ALTER TABLE {prefix}.{table}{STAGING_SUFFIX} RENAME TO {prefix}.{table}")
+        except Exception as exc:
+            self._undo(prefix, moved)
+            raise SourceError(f"{self.describe()}: replacing {prefix} tables failed: {exc}") from exc
+        for table, existed in moved:
+            if existed:
+                self._execute(f"DROP TABLE IF EXISTS {prefix}.{table}{PREVIOUS_SUFFIX}")
+        for table in drop:
+            self._execute(f"DROP TABLE IF EXISTS {prefix}.{table}")
+
+    def _undo(self, prefix: str, moved: list[tuple[str, bool]]) -> None:
+        """Put back the previous tables of a commit that failed half-way (all or nothing)."""
+        schema = prefix.rpartition(".")[2]
+        for table, existed in reversed(moved):
             try:
-                if exists:  # atomic: readers see the old table or the new one
-                    self._execute(f"ALTER TABLE {prefix}.{table} SWAP WITH {prefix}.{table}{STAGING_SUFFIX}")
-                    self._execute(f"DROP TABLE {prefix}.{table}{STAGING_SUFFIX}")
-                else:
-                    self._execute(f"ALTER TABLE {prefix}.{table}{STAGING_SUFFIX} RENAME TO {prefix}.{table}")
-            except Exception as exc:
-                raise SourceError(f"{self.describe()}: replacing {prefix}.{table} failed: {exc}") from exc
+                if self.has_tables(schema, [table]) and not self.has_tables(schema, [f"{table}{STAGING_SUFFIX}"]):
+                    self._execute(f"ALTER TABLE {prefix}.{table} RENAME TO {prefix}.{table}{STAGING_SUFFIX}")
+                if existed:
+                    self._execute(f"ALTER TABLE {prefix}.{table}{PREVIOUS_SUFFIX} RENAME TO {prefix}.{table}")
+            except Exception:  # best effort; the error being raised is the first one
+                continue
 
     def _stage_drop(self, schema: str, tables: list[str]) -> None:
         for table in tables:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -22,6 +22,7 @@ from typing import Any, Self
 import duckdb
 import pandas as pd
 
+from bayesseg._interrupts import raise_if_interrupted
 from bayesseg.data.sql import DUCKDB, Dialect, render, sql_literal
 from bayesseg.exceptions import SourceError
 
@@ -87,8 +88,8 @@ class Source(ABC):
         """Close the connection."""
 
     @abstractmethod
-    def write_tables(self, frames: dict[str, pd.DataFrame], schema: str) -> dict[str, int]:
-        """Write result tables back to the warehouse, each replacing its previous version whole.
+    def write_tables(self, frames: dict[str, pd.DataFrame], schema: str, drop: Sequence[str] = ()) -> dict[str, int]:
+        """Write result tables back to the warehouse, all of them or none, each replacing its previous version whole.
 
         Parameters
         ----------
@@ -96,7 +97,11 @@ class Source(ABC):
             Table name (upper case) to contents; column names are used as they are.
         schema : str
             Schema to write to (created when absent), in the database of the MART tables.
-            Tables of that schema not named in `frames` are left untouched.
+            Tables of that schema not named in `frames` or `drop` are left untouched.
+        drop : sequence of str, default ()
+            Tables of `schema` removed in the same operation (e.g. the trend series of an earlier
+            run when this run could not build them: a stale table with another model's rows would
+            read as this run's).
 
         Returns
         -------
@@ -107,8 +112,31 @@ class Source(ABC):
         ------
         SourceError
             If the warehouse refuses the write (read-only connection, missing privilege); the
-            message names the source and the table.
+            message names the source and the table. The previous tables are then left whole.
         """
+
+    def drop_stale_staging(self, schema: str) -> list[str]:
+        """Remove staging tables (:data:`~bayesseg.data.sources.STAGING_SUFFIX`) that an interrupted writer left in `schema`.
+
+        Parameters
+        ----------
+        schema : str
+            The schema written to.
+
+        Returns
+        -------
+        list of str
+            The tables whose staging copy was removed (empty when there was none).
+        """
+        suffix = sql_literal(f"%{STAGING_SUFFIX}")
+        found = self.query(
+            "SELECT table_name AS NAME FROM information_schema.tables "
+            f"WHERE UPPER(table_schema) = {sql_literal(schema.upper())} AND UPPER(table_name) LIKE {suffix}"
+        )
+        stale = sorted(str(n).upper().removesuffix(STAGING_SUFFIX) for n in found["NAME"])
+        if stale:
+            self._stage_drop(schema, stale)
+        return stale
 
     def run(self, name: str, **values: str) -> pd.DataFrame:
         """Render a shipped query for this source and run it.
@@ -245,7 +273,7 @@ class Source(ABC):
     def _stage_append(self, schema: str, table: str, frame: pd.DataFrame, first: bool) -> None:
         raise SourceError(f"{self.describe()} cannot write in batches")
 
-    def _stage_commit(self, schema: str, tables: list[str]) -> None:
+    def _stage_commit(self, schema: str, tables: list[str], drop: Sequence[str] = ()) -> None:
         raise SourceError(f"{self.describe()} cannot write in batches")
 
     def _stage_drop(self, schema: str, tables: list[str]) -> None:
@@ -282,6 +310,8 @@ class TableBatchWriter:
         self.source = source
         self.schema = schema
         self.written: dict[str, int] = {}
+        self.dropped: list[str] = []
+        self.stale: list[str] = []
 
     def append(self, table: str, frame: pd.DataFrame) -> None:
         """Append rows to `table`'s staging copy (created by the first batch, from its columns).
@@ -303,14 +333,31 @@ class TableBatchWriter:
         self.source._stage_append(self.schema, table, frame, first=table not in self.written)
         self.written[table] = self.written.get(table, 0) + len(frame)
 
+    def drop(self, table: str) -> None:
+        """Remove `table` when the writer commits (with the tables written).
+
+        Parameters
+        ----------
+        table : str
+            Table name (upper case).
+        """
+        self.dropped.append(table)
+
     def __enter__(self) -> TableBatchWriter:
+        # staging tables of an interrupted writer: listed in `stale`, for the caller to report
+        self.stale = self.source.drop_stale_staging(self.schema)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is None:
-            self.source._stage_commit(self.schema, list(self.written))
+            try:
+                raise_if_interrupted()  # a Ctrl-C that a callback swallowed: the staging tables go, as for any other
+            except KeyboardInterrupt:
+                self.source._stage_drop(self.schema, list(self.written))
+                raise
+            self.source._stage_commit(self.schema, list(self.written), self.dropped)
         else:
             self.source._stage_drop(self.schema, list(self.written))
 
@@ -397,7 +444,9 @@ class DuckDBSource(Source):
     def qualified_schema(self, name: str) -> str:  # noqa: D102
         return f'"{self.catalog}".{name}'
 
-    def write_tables(self, frames: dict[str, pd.DataFrame], schema: str) -> dict[str, int]:  # noqa: D102
+    def write_tables(  # noqa: D102 - documented on Source
+        self, frames: dict[str, pd.DataFrame], schema: str, drop: Sequence[str] = ()
+    ) -> dict[str, int]:
         # one transaction: a reader sees every table of the previous run or every table of this one
         if self.read_only:
             raise SourceError(f"{self.describe()} is open read-only: cannot write {sorted(frames)}")
@@ -406,15 +455,19 @@ class DuckDBSource(Source):
         try:
             self.con.execute("BEGIN TRANSACTION")
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {target}")
+            for table in drop:
+                self.con.execute(f"DROP TABLE IF EXISTS {target}.{table}")
             for table, frame in frames.items():
                 self.con.register("_bayesseg_frame", frame)
                 self.con.execute(f"CREATE OR REPLACE TABLE {target}.{table} AS SELECT * FROM _bayesseg_frame")
                 self.con.unregister("_bayesseg_frame")
                 written[table] = len(frame)
             self.con.execute("COMMIT")
-        except duckdb.Error as exc:
+        except BaseException as exc:  # an error or an interrupt: every table stays as it was
             self.con.execute("ROLLBACK")
-            raise SourceError(f"{self.describe()}: writing {schema} tables failed: {exc}") from exc
+            if isinstance(exc, duckdb.Error):
+                raise SourceError(f"{self.describe()}: writing {schema} tables failed: {exc}") from exc
+            raise
         return written
 
     def query_batches(self, sql: str, rows: int = 100_000) -> Iterator[pd.DataFrame]:  # noqa: D102
@@ -446,11 +499,13 @@ class DuckDBSource(Source):
         except duckdb.Error as exc:
             raise SourceError(f"{self.describe()}: writing {schema}.{table} failed: {exc}") from exc
 
-    def _stage_commit(self, schema: str, tables: list[str]) -> None:
+    def _stage_commit(self, schema: str, tables: list[str], drop: Sequence[str] = ()) -> None:
         # one transaction: a reader sees every table of the previous run or every table of this one
         prefix = f'"{self.catalog}".{schema}'
         try:
             self.con.execute("BEGIN TRANSACTION")
+            for table in drop:
+                self.con.execute(f"DROP TABLE IF EXISTS {prefix}.{table}")
             for table in tables:
                 self.con.execute(f"DROP TABLE IF EXISTS {prefix}.{table}")
                 self.con.execute(f"ALTER TABLE {prefix}.{table}{STAGING_SUFFIX} RENAME TO {table}")
