@@ -12,6 +12,8 @@ from __future__ import annotations
 __all__ = [
     "BayessegError",
     "BayessegWarning",
+    "ClusterError",
+    "ConvergenceError",
     "InputError",
     "ModelFileError",
     "SchemaError",
@@ -58,6 +60,14 @@ class SchemaError(BayessegError, ValueError):
 
 class ModelFileError(BayessegError, ValueError):
     """A saved model cannot be used: other config, incompatible version, or a damaged file."""
+
+
+class ConvergenceError(BayessegError, RuntimeError):
+    """A fit fails the convergence rule (R-hat, effective sample sizes, divergences) and the caller asked to stop."""
+
+
+class ClusterError(BayessegError, ConnectionError):
+    """The Dask scheduler cannot be reached; the message names its address."""
 
 
 class WeightsError(BayessegError, ValueError):

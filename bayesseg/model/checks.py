@@ -73,6 +73,11 @@ def check_counts(counts: xr.DataArray) -> xr.DataArray:
     if not isinstance(counts, xr.DataArray) or set(counts.dims) != {"author", "category"}:
         raise InputError("counts must be an xarray.DataArray with dims ('author', 'category')")
     counts = counts.transpose("author", "category")
+    if counts.sizes["category"] < 2:
+        raise InputError(
+            f"counts have {counts.sizes['category']} category: a Dirichlet-multinomial over one category carries "
+            "no information about segments; give at least two"
+        )
     values = counts.values
     bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
     if bad.any():
@@ -227,8 +232,8 @@ def align_counts(counts: xr.DataArray, categories: list[str]) -> xr.DataArray:
         If the counts are malformed or their categories differ from `categories` (both lists named).
     """
     counts = check_counts(counts)
-    missing = [c for c in categories if c not in counts["category"].values]
-    extra = [c for c in counts["category"].values if c not in categories]
+    missing = [str(c) for c in categories if c not in counts["category"].values]
+    extra = [str(c) for c in counts["category"].values if c not in categories]
     if missing or extra:
         raise InputError(f"counts' categories differ from the model's: missing {missing}, unexpected {extra}")
     return counts.sel(category=categories)
@@ -263,7 +268,7 @@ def standardise_covariates(
         return np.zeros((n_authors, 0))
     if covariates is None:
         raise InputError(f"this model needs covariates {names}")
-    missing = [c for c in names if c not in covariates["covariate"].values]
+    missing = [str(c) for c in names if c not in covariates["covariate"].values]
     if missing:
         raise InputError(f"covariates lack {missing}")
     values = covariates.sel(covariate=names).transpose("author", "covariate").values.astype(float)

@@ -1,29 +1,67 @@
 """Saving and loading fitted models (a mixin, as pymc-marketing's ``ModelIO``): netCDF with the config and its hash.
 
 A saved model is its DataTree (``SegmentModel.idata_``) with attributes that say what wrote it
-(bayesseg version, file format), what model it is (the config and its SHA-256) and what the fit
-learnt outside the posterior (the covariates' standardisation). :meth:`ModelIO.load` rebuilds the
-model from the file's config, refuses a file whose config does not match its hash, and restores
-the fitted state from the tree.
+(bayesseg version, file format), what model it is (the config and its SHA-256) and what its contents
+are (the SHA-256 of the posterior, the constant data and the observed data: :func:`~bayesseg.model.persistence.content_hash`).
+What the fit learnt outside the posterior (the covariates' standardisation) is in ``constant_data``.
+:meth:`ModelIO.save` writes a temporary file and renames it into place, so an interrupted save never
+leaves a half-written model under the final name; :meth:`ModelIO.load` rebuilds the model from the
+file's config and refuses a file that cannot be read, whose config does not match its hash, or whose
+contents do not match theirs (a damaged or altered posterior would score silently wrong).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Self
 
+import numpy as np
 import xarray as xr
 
 from bayesseg._version import __version__
 from bayesseg.exceptions import ModelFileError
 
-__all__ = ["FILE_FORMAT", "ModelIO"]
+__all__ = ["FILE_FORMAT", "HASHED_GROUPS", "ModelIO", "content_hash"]
 
-FILE_FORMAT = 2
-"""Version of the file layout (2: anchors stored in order; format 1 sorted them by name)."""
+FILE_FORMAT = 3
+"""Version of the file layout (3: a hash of the contents, the standardisation in ``constant_data``; 2: anchors
+stored in order; format 1 sorted them by name)."""
+
+HASHED_GROUPS = ("posterior", "constant_data", "observed_data")
+"""The groups of a saved model whose contents :func:`~bayesseg.model.persistence.content_hash` covers."""
+
+
+def content_hash(tree: xr.DataTree) -> str:
+    """SHA-256 of a model's contents: every variable of :data:`HASHED_GROUPS` (name, dtype, shape, values) and coords.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A fitted model's tree.
+
+    Returns
+    -------
+    str
+        Hex digest; the same for a tree and its netCDF round trip.
+    """
+    h = hashlib.sha256()
+    for group in HASHED_GROUPS:
+        if group not in tree.children:
+            continue
+        ds = tree[group].to_dataset()
+        for name in sorted(map(str, ds.variables)):
+            values = np.asarray(ds[name].values)
+            if values.dtype.kind in "OUS":  # labels: compare as text, whatever netCDF stores them as
+                payload = "\x1f".join(map(str, values.ravel().tolist())).encode()
+            else:
+                payload = np.ascontiguousarray(values).tobytes()
+            h.update(f"{group}/{name}|{values.dtype.kind}|{values.shape}|".encode())
+            h.update(payload)
+    return h.hexdigest()
 
 
 class ModelIO(ABC):
@@ -67,7 +105,7 @@ class ModelIO(ABC):
         -------
         dict
             ``bayesseg_version``, ``file_format``, ``config`` (JSON) and ``config_hash``,
-            ``sampler_config`` (JSON), ``covariate_mean`` and ``covariate_sd`` (JSON lists),
+            ``sampler_config`` (JSON), ``content_hash`` (:func:`~bayesseg.model.persistence.content_hash` of the fitted tree),
             ``relabelled_draws`` and ``sampling_time_s``.
         """
         return {
@@ -76,8 +114,7 @@ class ModelIO(ABC):
             "config": json.dumps(self.config_dict(), sort_keys=True),
             "config_hash": self.config_hash,
             "sampler_config": json.dumps(self.sampler_config, sort_keys=True),
-            "covariate_mean": json.dumps(list(map(float, getattr(self, "covariate_mean_", [])))),
-            "covariate_sd": json.dumps(list(map(float, getattr(self, "covariate_sd_", [])))),
+            "content_hash": content_hash(self.check_fitted()),
             "relabelled_draws": getattr(self, "relabelled_draws_", 0),
             "sampling_time_s": float(getattr(self, "sampling_time_", float("nan"))),
         }
@@ -103,7 +140,12 @@ class ModelIO(ABC):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tree.attrs.update(self.file_attrs())
-        tree.to_netcdf(path)
+        partial = path.parent / f".{path.name}.partial-{os.getpid()}"
+        try:
+            tree.to_netcdf(partial)
+            os.replace(partial, path)  # atomic: the old file or the new one, never half of one
+        finally:
+            partial.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -126,12 +168,20 @@ class ModelIO(ABC):
         Raises
         ------
         bayesseg.exceptions.ModelFileError
-            If the file is not a bayesseg model, was written by an incompatible version (other
-            major.minor), its config does not match its hash, or it does not match `expect`.
+            If the file cannot be read, is not a bayesseg model, was written by an incompatible
+            version (other major.minor or file format), its config or its contents do not match
+            their hashes, or it does not match `expect`.
+        FileNotFoundError
+            If there is no such file.
         """
         if Path(path).is_dir():
             path = Path(path) / "model.nc"
-        tree = xr.open_datatree(path).load()
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"saved model {path} not found")
+        try:
+            tree = xr.open_datatree(path).load()
+        except (OSError, ValueError, KeyError) as exc:  # h5py, netCDF and xarray's errors of a damaged file
+            raise ModelFileError(f"{path} cannot be read as a saved model ({type(exc).__name__}: {exc})") from None
         attrs = tree.attrs
         if "config_hash" not in attrs or "config" not in attrs:
             raise ModelFileError(f"{path} is not a saved bayesseg model")
@@ -152,6 +202,8 @@ class ModelIO(ABC):
                 f"{path} holds a model of another specification (config hash {model.config_hash[:12]}, "
                 f"expected {expect.config_hash[:12]})"
             )
+        if attrs.get("content_hash") != content_hash(tree):
+            raise ModelFileError(f"{path}: its contents do not match their hash (the file is damaged or was altered)")
         stored = [str(v) for v in tree["posterior"].to_dataset()["segment"].values]
         if stored != model.segment_names:
             raise ModelFileError(

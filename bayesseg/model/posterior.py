@@ -120,6 +120,9 @@ def relabelled_tree(
     constant: dict[str, Any] = {}
     if covariates is not None:
         constant["covariates"] = covariates.astype(float)
+        # the fit's standardisation: the model's state outside the posterior, restored from here on load
+        constant["covariate_mean"] = xr.DataArray(data.x_mean, dims=COVARIATE, coords={COVARIATE: cov_names})
+        constant["covariate_sd"] = xr.DataArray(data.x_sd, dims=COVARIATE, coords={COVARIATE: cov_names})
     if data.weights is not None:
         constant["sample_weight"] = xr.DataArray(data.weights, dims=AUTHOR, coords={AUTHOR: authors})
     if constant:

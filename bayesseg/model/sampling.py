@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesseg._interrupts import raise_if_interrupted
 from bayesseg.model.checks import PreparedData
 from bayesseg.model.start import StartingPoint, em_start
 
@@ -76,6 +77,12 @@ def sample_posterior(
         The sampler's output (``posterior`` and, for NUTS, ``sample_stats``).
     start : bayesseg.model.start.StartingPoint or None
         The EM start (``None`` with ``init = "default"``).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When sampling was interrupted: nutpie and PyMC answer Ctrl-C by returning the draws they
+        have, which would otherwise pass for a posterior.
     """
     import pymc as pm  # about a second to import: loaded when a model is fitted, not with bayesseg
 
@@ -112,6 +119,7 @@ def sample_posterior(
                 compute_convergence_checks=False,
                 **_sampler_kwargs(sampler, config),
             )
+            _check_complete(trace, config)
         else:  # "advi", an approximation (see SegmentModel.fit)
             approx = pm.fit(
                 n=config["advi_iterations"],
@@ -124,3 +132,14 @@ def sample_posterior(
             )
             trace = approx.sample(draws=config["draws"] * config["chains"], random_seed=config["random_seed"])
     return trace, start
+
+
+def _check_complete(trace: Any, config: Mapping[str, Any]) -> None:
+    """Refuse a trace cut short: nutpie answers Ctrl-C by returning the draws it has, mid-tuning or not."""
+    raise_if_interrupted()
+    sizes = trace.posterior.sizes
+    if sizes["chain"] < config["chains"] or sizes["draw"] < config["draws"]:
+        raise KeyboardInterrupt(
+            f"sampling stopped after {sizes['draw']} of {config['draws']} draws in {sizes['chain']} of "
+            f"{config['chains']} chains"
+        )

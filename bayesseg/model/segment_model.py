@@ -64,27 +64,24 @@ import pandas as pd
 import xarray as xr
 
 from bayesseg.config import DEFAULT_MODEL_CONFIG, DEFAULT_SAMPLER_CONFIG
-from bayesseg.dims import AUTHOR, CATEGORY, COVARIATE, SAMPLE_DIMS, SEGMENT
+from bayesseg.dims import CATEGORY, COVARIATE
 from bayesseg.exceptions import InputError
-from bayesseg.model import scoring
 from bayesseg.model.checks import (
     PreparedData,
-    align_counts,
-    check_covariates,
     prepare_data,
-    standardise_covariates,
 )
-from bayesseg.model.diagnostics import posterior_summary
+from bayesseg.model.diagnostics import Convergence, ConvergenceRule, convergence, posterior_summary
 from bayesseg.model.graph import anchor_offsets, build_graph
 from bayesseg.model.persistence import ModelIO
 from bayesseg.model.posterior import relabelled_tree
+from bayesseg.model.prediction import PredictionMixin
 from bayesseg.model.sampling import SAMPLERS, sample_posterior
 from bayesseg.model.start import StartingPoint
 
 __all__ = ["SegmentModel"]
 
 
-class SegmentModel(ModelIO):
+class SegmentModel(PredictionMixin, ModelIO):
     """Hierarchical Dirichlet-multinomial latent-class mixture with multinomial-logit gating.
 
     Parameters
@@ -344,8 +341,8 @@ class SegmentModel(ModelIO):
         tree, self.relabelled_draws_ = relabelled_tree(
             trace, data, self.segment_names, self.sampler_config["relabel_authors"], self.sampler_config["random_seed"]
         )
-        tree.attrs.update(self.file_attrs())
         self.idata_ = tree
+        tree.attrs.update(self.file_attrs())
 
     def restore_fitted(self, tree: xr.DataTree, attrs: dict[str, Any]) -> None:
         """Set the fitted state from a saved model's DataTree (``load`` calls it).
@@ -361,313 +358,11 @@ class SegmentModel(ModelIO):
         self.idata_ = tree
         self.categories_ = [str(c) for c in post[CATEGORY].values]
         self.covariate_names_ = [str(c) for c in post[COVARIATE].values]
-        self.covariate_mean_ = np.array(json.loads(attrs["covariate_mean"]))
-        self.covariate_sd_ = np.array(json.loads(attrs["covariate_sd"]))
+        constant = tree["constant_data"].to_dataset() if "constant_data" in tree.children else xr.Dataset()
+        self.covariate_mean_ = constant["covariate_mean"].values if "covariate_mean" in constant else np.empty(0)
+        self.covariate_sd_ = constant["covariate_sd"].values if "covariate_sd" in constant else np.empty(0)
         self.relabelled_draws_ = int(attrs.get("relabelled_draws", 0))
         self.sampling_time_ = float(attrs.get("sampling_time_s", float("nan")))
-
-    # ------------------------------------------------------------------ scoring
-    def standardise(self, covariates: xr.DataArray | None, n_authors: int) -> np.ndarray:
-        """Raw covariates on the model's scale (:func:`bayesseg.model.checks.standardise_covariates`).
-
-        Parameters
-        ----------
-        covariates : xarray.DataArray, dims (author, covariate), or None
-            Raw covariates with (at least) the model's covariates.
-        n_authors : int
-            Authors (the rows returned when the model has no covariate).
-
-        Returns
-        -------
-        numpy.ndarray, shape (author, covariate)
-        """
-        return standardise_covariates(
-            covariates, self.covariate_names_, self.covariate_mean_, self.covariate_sd_, n_authors
-        )
-
-    def scoring_inputs(
-        self, counts: xr.DataArray, covariates: xr.DataArray | None
-    ) -> tuple[xr.DataArray, np.ndarray, np.ndarray]:
-        """Checked counts of (new) authors in the model's category order, their ids and standardised covariates.
-
-        Parameters
-        ----------
-        counts : xarray.DataArray, dims (author, category)
-            Label counts with the fitted model's categories.
-        covariates : xarray.DataArray, dims (author, covariate), optional
-            Raw covariates.
-
-        Returns
-        -------
-        counts : xarray.DataArray, dims (author, category)
-        authors : numpy.ndarray
-        x : numpy.ndarray, shape (author, covariate)
-
-        Raises
-        ------
-        bayesseg.exceptions.InputError
-            If categories or covariates do not match the fitted model, or counts are malformed.
-        RuntimeError
-            If the model is not fitted.
-        """
-        self.check_fitted()
-        counts = align_counts(counts, self.categories_)
-        authors = counts[AUTHOR].values
-        cov = check_covariates(covariates, authors) if self.covariate_names_ else None
-        return counts, authors, self.standardise(cov, len(authors))
-
-    def posterior_draws(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
-        """The draws scoring uses: every k-th of each chain (:func:`bayesseg.model.scoring.thin_posterior`), flat.
-
-        Parameters
-        ----------
-        max_draws : int, optional
-            At most this many draws (default ``membership_draws``).
-
-        Returns
-        -------
-        dict of str to numpy.ndarray
-            ``profile``, ``concentration``, ``intercept``, ``slope``, draws first (chain by chain).
-        """
-        return scoring.flatten_draws(self._thinned(max_draws))
-
-    def _thinned(self, max_draws: int | None) -> xr.Dataset:
-        post = self.check_fitted()["posterior"].to_dataset()
-        return scoring.thin_posterior(post, max_draws or self.sampler_config["membership_draws"])
-
-    def segment_log_predictive(self, counts: np.ndarray, max_draws: int | None = None) -> np.ndarray:
-        r"""Posterior predictive log density of count vectors under each segment.
-
-        :math:`\log \frac{1}{S} \sum_s \mathrm{DM}(y_i \mid \kappa_k^{(s)} \theta_k^{(s)})` for every
-        row and segment (multinomial coefficient included), without the gating: the density of
-        the labels given that segment k made them (e.g. a new post, :func:`bayesseg.evaluation.content.rank_posts`).
-
-        Parameters
-        ----------
-        counts : numpy.ndarray of int, shape (n, category)
-            Counts in the order of the model's ``categories``; every row with at least one count.
-        max_draws : int, optional
-            Thin the posterior to at most this many draws (default ``membership_draws``).
-
-        Returns
-        -------
-        numpy.ndarray, shape (n, segment)
-            In nats, segments in the order of :attr:`segment_names`.
-
-        Raises
-        ------
-        RuntimeError
-            If the model is not fitted.
-
-        References
-        ----------
-        Gelman, A., Carlin, J. B., Stern, H. S., Dunson, D. B., Vehtari, A., & Rubin, D. B. (2013).
-        *Bayesian Data Analysis*, 3rd ed., ch. 1.3. CRC Press. https://doi.org/10.1201/b16018
-        """
-        return scoring.segment_log_predictive(self.posterior_draws(max_draws), counts)
-
-    def predict_memberships(
-        self,
-        counts: xr.DataArray,
-        covariates: xr.DataArray | None = None,
-        *,
-        ci_prob: float = 0.9,
-        max_draws: int | None = None,
-        batch_authors: int = 2_000,
-    ) -> xr.Dataset:
-        """Membership summaries of (new) authors from the stored posterior.
-
-        Vectorised NumPy over draws and authors; the PyMC model is not rebuilt or compiled.
-
-        Parameters
-        ----------
-        counts : xarray.DataArray, dims (author, category)
-            Label counts with the fitted model's categories.
-        covariates : xarray.DataArray, dims (author, covariate), optional
-            Raw covariates with the fitted model's covariates (standardised with the fit's
-            means and standard deviations).
-        ci_prob : float, default 0.9
-            Probability mass of the equal-tailed interval.
-        max_draws : int, optional
-            Thin the posterior to at most this many draws (default ``membership_draws``).
-        batch_authors : int, default 2000
-            Authors per batch (bounds memory: batch × draws × segments floats).
-
-        Returns
-        -------
-        xarray.Dataset
-            ``prob_mean`` (posterior mean of r_ik), ``prob_low``/``prob_high`` (equal-tailed
-            interval over the draws: parameter uncertainty), ``p_modal`` (P(most likely segment =
-            k) over the draws), dims (author, segment); ``entropy`` (author; nats, of the mean
-            probabilities).
-
-        Raises
-        ------
-        bayesseg.exceptions.InputError
-            If categories or covariates do not match the fitted model, or counts are malformed.
-        """
-        counts, authors, x = self.scoring_inputs(counts, covariates)
-        stats = scoring.membership_summary(self.posterior_draws(max_draws), counts.values, x, ci_prob, batch_authors)
-        return scoring.membership_dataset(stats, authors, self.segment_names, ci_prob)
-
-    def membership_draws(
-        self,
-        counts: xr.DataArray,
-        covariates: xr.DataArray | None = None,
-        *,
-        max_draws: int | None = None,
-        batch_authors: int = 2_000,
-    ) -> xr.DataArray:
-        """Per-draw membership probabilities r_ik of (new) authors.
-
-        Parameters
-        ----------
-        counts : xarray.DataArray, dims (author, category)
-            Label counts with the fitted model's categories.
-        covariates : xarray.DataArray, dims (author, covariate), optional
-            Raw covariates.
-        max_draws : int, optional
-            Thin the posterior to at most this many draws (default ``membership_draws``).
-        batch_authors : int, default 2000
-            Authors per batch.
-
-        Returns
-        -------
-        xarray.DataArray
-            ``probability`` with dims (chain, draw, author, segment): the posterior's sample dims
-            (:data:`bayesseg.dims.SAMPLE_DIMS`) of the thinned draws first.
-
-        Raises
-        ------
-        bayesseg.exceptions.InputError
-            As :meth:`predict_memberships`.
-        """
-        counts, authors, x = self.scoring_inputs(counts, covariates)
-        post = self._thinned(max_draws)
-        probs = scoring.membership_probabilities(scoring.flatten_draws(post), counts.values, x, batch_authors)
-        n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-        return xr.DataArray(
-            probs.reshape(n_chain, n_draw, *probs.shape[1:]),
-            dims=(*SAMPLE_DIMS, AUTHOR, SEGMENT),
-            coords={
-                "chain": post["chain"].values,
-                "draw": post["draw"].values,
-                AUTHOR: authors,
-                SEGMENT: self.segment_names,
-            },
-            name="probability",
-        )
-
-    def log_predictive_density(
-        self,
-        counts: xr.DataArray,
-        covariates: xr.DataArray | None = None,
-        *,
-        max_draws: int | None = None,
-        batch_authors: int = 2_000,
-    ) -> xr.DataArray:
-        r"""Log predictive density of (held-out) authors' label counts under the posterior.
-
-        :math:`\log \frac{1}{S} \sum_s \sum_k \pi_{ik}(s) \, \mathrm{DM}(y_i \mid \alpha_k(s))`,
-        the segment marginalised and the multinomial coefficient included, so that it compares
-        with any other model of the same counts (e.g.
-        :func:`bayesseg.evaluation.metrics.mixture_log_density` for a baseline). Summed over authors not in
-        the fit it is the held-out expected log predictive density (elpd).
-
-        Parameters
-        ----------
-        counts : xarray.DataArray, dims (author, category)
-            Label counts with the fitted model's categories.
-        covariates : xarray.DataArray, dims (author, covariate), optional
-            Raw covariates (as :meth:`predict_memberships`).
-        max_draws : int, optional
-            Thin the posterior to at most this many draws (default ``membership_draws``).
-        batch_authors : int, default 2000
-            Authors per batch.
-
-        Returns
-        -------
-        xarray.DataArray, dims (author,)
-            In nats.
-
-        Raises
-        ------
-        bayesseg.exceptions.InputError
-            As :meth:`predict_memberships`.
-
-        References
-        ----------
-        Vehtari, A., Gelman, A., & Gabry, J. (2017). Practical Bayesian model evaluation using
-        leave-one-out cross-validation and WAIC. *Statistics and Computing* 27, 1413-1432.
-        https://doi.org/10.1007/s11222-016-9696-4
-        """
-        counts, authors, x = self.scoring_inputs(counts, covariates)
-        values = scoring.log_predictive_density(self.posterior_draws(max_draws), counts.values, x, batch_authors)
-        return xr.DataArray(values, dims=(AUTHOR,), coords={AUTHOR: authors}, name="log_predictive_density")
-
-    def memberships(self, ci_prob: float = 0.9) -> xr.Dataset:
-        """Membership summaries of the fitted authors (:meth:`predict_memberships` on the fit's data).
-
-        Parameters
-        ----------
-        ci_prob : float, default 0.9
-            Probability mass of the equal-tailed interval.
-
-        Returns
-        -------
-        xarray.Dataset
-            As :meth:`predict_memberships`.
-        """
-        counts, cov = self._fitted_data()
-        return self.predict_memberships(counts, cov, ci_prob=ci_prob)
-
-    def _fitted_data(self) -> tuple[xr.DataArray, xr.DataArray | None]:
-        tree = self.check_fitted()
-        counts = tree["observed_data"].to_dataset()["counts"]
-        cov = tree["constant_data"].to_dataset().get("covariates") if "constant_data" in tree.children else None
-        return counts, cov
-
-    def posterior_predictive(self, n_authors: int = 2_000, n_draws: int = 100, seed: int = 0) -> xr.DataTree:
-        r"""Replicate the fitted authors' counts from the posterior predictive distribution.
-
-        For each of `n_draws` thinned posterior draws and each of `n_authors` fitted authors
-        (a random subset), the segment is drawn from the gating probabilities
-        :math:`\pi_{ik}` (not from its posterior given :math:`y_i`, so the check tests the
-        marginal model that LOO scores), then :math:`p \sim \mathrm{Dirichlet}(\kappa_z\theta_z)`
-        and :math:`y^{rep}_i \sim \mathrm{Multinomial}(n_i, p)` with the author's observed total.
-
-        Parameters
-        ----------
-        n_authors : int, default 2000
-            Authors replicated (all when fewer were fitted).
-        n_draws : int, default 100
-            Posterior draws used (thinned evenly).
-        seed : int, default 0
-            Seed of the subset and of the replication.
-
-        Returns
-        -------
-        xarray.DataTree
-            Groups ``posterior_predictive`` (dims ``chain`` of length 1, ``draw``, ``author``
-            and, for ``counts``, ``category``) and ``observed_data`` with the variables
-            ``counts`` (label counts), ``n_categories`` (distinct categories per author) and
-            ``max_share`` (share of the author's largest category), ready for
-            ``arviz_plots.plot_ppc_*``.
-
-        References
-        ----------
-        Gelman, A., Meng, X.-L., & Stern, H. (1996). Posterior predictive assessment of model
-        fitness via realized discrepancies. *Statistica Sinica* 6(4), 733-760.
-        https://www.jstor.org/stable/24306036
-        """
-        counts, cov = self._fitted_data()
-        rng = np.random.default_rng(seed)
-        n = counts.sizes[AUTHOR]
-        sub = np.sort(rng.choice(n, size=min(n, n_authors), replace=False))
-        y = counts.values[sub].astype(np.int64)
-        x = self.standardise(None if cov is None else cov.isel(author=sub), len(sub))
-        y_rep = scoring.replicate_counts(self.posterior_draws(n_draws), y, x, rng)
-        return scoring.ppc_tree(y, y_rep, counts[AUTHOR].values[sub], counts[CATEGORY].values)
 
     def summary(self, var_names: Sequence[str] = ("concentration", "intercept", "slope")) -> pd.DataFrame:
         """Posterior summary with R-hat and ESS, computed after relabelling (ArviZ).
@@ -684,6 +379,20 @@ class SegmentModel(ModelIO):
             intercept and slopes (fixed at 0) are left out.
         """
         return posterior_summary(self.check_fitted()["posterior"].to_dataset(), var_names, self.segment_names[0])
+
+    def convergence(self, rule: ConvergenceRule | None = None) -> Convergence:
+        """The convergence block of the fit (:func:`bayesseg.model.diagnostics.convergence`).
+
+        Parameters
+        ----------
+        rule : bayesseg.model.diagnostics.ConvergenceRule, optional
+            Defaults to the project's rule (R-hat < 1.01, bulk and tail ESS >= 400, divergences <= 0.5 %).
+
+        Returns
+        -------
+        bayesseg.model.diagnostics.Convergence
+        """
+        return convergence(self.check_fitted(), self.segment_names[0], rule)
 
     def loo(self) -> Any:
         """PSIS-LOO of the fitted model (``arviz_stats.loo`` on the pointwise log-likelihood ``y``).
