@@ -236,7 +236,7 @@ def main() -> None:
 
     # ---- content for a segment
     target = next((s for s in ("luxury", "sportswear") if s in segs), segs[0])
-    pc, excluded = post_counts(post_labels(ctx.source, 3_000), ctx.taxonomy)
+    pc, excluded, _ = post_counts(post_labels(ctx.source, 3_000), ctx.taxonomy)
     ranked = rank_posts(model, pc, target).head(10)
     ranked["categories"] = [", ".join(c for c in pc.columns if pc.loc[p, c] > 0) for p in ranked.index]
     doc.add(

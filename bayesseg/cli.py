@@ -18,7 +18,9 @@ Commands
     aggregation, fit, memberships, result tables written back, report.html, model.nc.
 
 ``SPEC`` is ``duckdb:PATH``, ``snowflake`` or ``snowflake:CONNECTION``. Errors print one clear
-line and exit with status 2; no stack trace unless ``BAYESSEG_DEBUG=1``.
+line and exit with status 2; no stack trace unless ``BAYESSEG_DEBUG=1``. Ctrl-C prints ``interrupted`` and
+exits with status 130, leaving every output as it was before the command (outputs are written through
+temporary names, and the warehouse in one transaction).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from bayesseg._interrupts import catching_interrupts
 from bayesseg._version import __version__
 from bayesseg.config import RunSpec, default_spec_path
 from bayesseg.data.aggregate import aggregate
@@ -50,15 +53,17 @@ from bayesseg.data.inputs import ModelInputs, load_inputs
 from bayesseg.data.quality import check_schema, data_quality
 from bayesseg.data.sources import Source
 from bayesseg.evaluation.content import post_counts, rank_posts
-from bayesseg.exceptions import BayessegError, WeightsError
+from bayesseg.exceptions import BayessegError, ConvergenceError, WeightsError
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.model.selection import compare_k
 from bayesseg.simulate.warehouse import simulate_warehouse
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.html import write_quality_html
+from bayesseg.workflow.outputs import StagedFolder, write_json
 from bayesseg.workflow.pipeline import RUN_STAGES, compute_trends, ensure_warehouse, fit_segmentation, run_job
+from bayesseg.workflow.results import RunResult
 from bayesseg.workflow.scale import dask_client, score_dask, score_source
-from bayesseg.workflow.tables import TREND_TABLE, membership_table, model_id
+from bayesseg.workflow.tables import TREND_TABLE, membership_table, model_id, trend_rows
 
 __all__ = ["main"]
 
@@ -186,19 +191,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
             write_back=write_back,
             dask=args.dask,
             scheduler=args.scheduler,
+            strict=args.strict,
         )
+    _print_run(result)
+    return 0
+
+
+def _warn(text: str) -> None:
+    console.print(Text("warning: ", style="yellow") + Text(text), soft_wrap=True)
+
+
+def _print_run(result: RunResult) -> None:
+    """What a run did, on stdout; what the user must know, as warnings on stderr."""
+    schema = result.spec.output.schema
     excluded = result.inputs.excluded["reason"].value_counts()
     print(f"segmented {result.memberships.sizes['author']:,} authors into {result.fit.model.n_segments} segments")
     for reason, n in excluded.items():
         print(f"  excluded {n:,}: {reason}")
+    if result.convergence is not None:
+        print("\n".join(result.convergence.lines()))
+        if not result.convergence.passed:
+            _warn("the fit fails the convergence rule: read its intervals with care, or refit with more tuning")
     if result.validation is not None:
         print(f"  validation against the simulator's truth: adjusted Rand index {result.validation['ari']:.3f}")
+    if result.trends_error is not None:
+        _warn(f"no trend series: {result.trends_error}")
+    for table in result.stale_staging:
+        _warn(f"removed {schema}.{table}__BAYESSEG_STAGING, left by an interrupted earlier job")
     for table, n in result.written.items():
-        print(f"  wrote {spec.output.schema}.{table}: {n:,} rows")
+        print(f"  wrote {schema}.{table}: {n:,} rows")
+    for table in result.dropped:
+        if result.written:
+            _warn(f"removed {schema}.{table} of an earlier run: this run could not rebuild it")
     for name, path in result.paths.items():
         print(f"  {name}: {path}")
     print(f"report: {result.paths['report']}")
-    return 0
 
 
 def _k_values(args: argparse.Namespace) -> list[int]:
@@ -215,10 +242,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     counts, excluded = read_counts_csv(args.counts)
     covariates = read_covariates_csv(args.covariates, counts["author"].values) if args.covariates else None
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     if len(excluded):
         console.print(f"[yellow]excluded {len(excluded)} author(s) without any count[/] (see {out / 'excluded.csv'})")
-    excluded.to_csv(out / "excluded.csv", index=False)
     sampler = {
         "sampler": args.sampler,
         "draws": args.draws,
@@ -231,18 +256,28 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if args.anchor:
         model_config = {"anchors": Taxonomy.from_toml(args.taxonomy).anchors(args.anchor)}
     console.print(f"fitting {counts.sizes['author']:,} authors × {counts.sizes['category']} categories, K = {ks}")
-    if len(ks) == 1:
-        model = SegmentModel(ks[0], model_config, sampler).fit(counts, covariates)
-    else:
-        comparison = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler)
-        comparison.table.to_csv(out / "loo.csv", index_label="model")
-        model = comparison.best
-        console.print(f"PSIS-LOO prefers K={comparison.best_k}; comparison in {out / 'loo.csv'}")
-        if comparison.table["high_pareto_k"].any():
-            console.print("[yellow]some authors have Pareto k > 0.7: PSIS-LOO is unreliable for them (see loo.csv)[/]")
-    membership_table(model.memberships()).to_csv(out / "memberships.csv", index=False)
-    model.save(out / "model.nc")
-    print(f"{out / 'memberships.csv'}\n{out / 'model.nc'}")
+    with StagedFolder(out) as folder:  # the folder is replaced whole at the end: an interrupted fit leaves it as it was
+        excluded.to_csv(folder.file("excluded.csv"), index=False)
+        if len(ks) == 1:
+            model = SegmentModel(ks[0], model_config, sampler).fit(counts, covariates)
+        else:
+            comparison = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler)
+            comparison.table.to_csv(folder.file("loo.csv"), index_label="model")
+            model = comparison.best
+            console.print(f"PSIS-LOO prefers K={comparison.best_k}; comparison in {out / 'loo.csv'}")
+            if comparison.table["high_pareto_k"].any():
+                _warn("some authors have Pareto k > 0.7: PSIS-LOO is unreliable for them (see loo.csv)")
+        converged = model.convergence()
+        write_json(folder.file("convergence.json"), converged.to_dict())
+        membership_table(model.memberships()).to_csv(folder.file("memberships.csv"), index=False)
+        model.save(folder.file("model.nc"))
+        folder.publish()
+    print("\n".join(converged.lines()))
+    print(f"{out / 'memberships.csv'}\n{out / 'model.nc'}\n{out / 'convergence.json'}")
+    if not converged.passed:
+        if args.strict:
+            raise ConvergenceError(f"the fit fails the convergence rule: {'; '.join(converged.failures)}")
+        _warn("the fit fails the convergence rule: read its intervals with care, or refit with more tuning")
     return 0
 
 
@@ -264,16 +299,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _score_source(args: argparse.Namespace, model: SegmentModel) -> int:
-    run_dir = Path(args.model) if Path(args.model).is_dir() else Path(args.model).parent
-    run_info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
     spec = _spec(args)
+    run_id, run_info = _run_info(args.model, spec, model)
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
     imputation = run_info.get("imputation")
     if imputation is not None:
         console.print("  imputation coefficients: those of the fit (run.json)")
     write_back = not args.no_write_back
     schema = args.schema or spec.output.schema
-    run_id = run_info.get("model_id") or model_id(spec, model)
     fitted_at = dt.datetime.fromisoformat(run_info["fitted_at"]) if "fitted_at" in run_info else None
     out = Path(args.out) if args.out else None
     if out is not None:
@@ -305,6 +338,8 @@ def _score_source(args: argparse.Namespace, model: SegmentModel) -> int:
                 on_batch=keep,
                 progress=lambda msg, frac: update(msg, 0.0),
             )
+    for table in summary.stale_staging:
+        _warn(f"removed {schema}.{table}__BAYESSEG_STAGING, left by an interrupted earlier job")
     print(f"scored {summary.segmented:,} of {summary.authors:,} authors in {summary.batches} batches")
     for reason, n in summary.excluded.items():
         print(f"  excluded {n:,}: {reason}")
@@ -314,6 +349,13 @@ def _score_source(args: argparse.Namespace, model: SegmentModel) -> int:
     if out is not None:
         print(out)
     return 0
+
+
+def _run_info(path: str, spec: RunSpec, model: SegmentModel) -> tuple[str, dict[str, Any]]:
+    """The model id and the run.json of a saved model's run folder (``{}`` without one)."""
+    run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
+    info = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    return str(info.get("model_id") or model_id(spec, model)), info
 
 
 def _cmd_trends(args: argparse.Namespace) -> int:
@@ -342,7 +384,7 @@ def _cmd_trends(args: argparse.Namespace) -> int:
             except WeightsError as exc:
                 raise CLIError(f"the panel cannot be weighted: {exc}") from None
         assert result is not None
-        table = result.table()
+        table = trend_rows(result, _run_info(args.model, spec, model)[0] if args.model else model_id(spec, model))
         table.to_csv(out / "trend_series.csv", index=False)
         if write_back:
             with _stage(f"write {spec.output.schema}.{TREND_TABLE} back to the warehouse"):
@@ -356,7 +398,7 @@ def _cmd_trends(args: argparse.Namespace) -> int:
         f"design effect {sm['design_effect_after_trim']:.2f}"
     )
     for w in result.warnings:
-        console.print(Text("warning: ", style="yellow") + Text(w), soft_wrap=True)
+        _warn(w)
     print(out / "trend_series.csv")
     return 0
 
@@ -366,9 +408,16 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     posts = Path(args.posts)
     if not posts.is_file():
         raise FileNotFoundError(f"posts file {posts} not found")
-    counts, excluded = post_counts(pd.read_csv(posts), Taxonomy.from_toml(args.taxonomy))
+    counts, excluded, ignored = post_counts(pd.read_csv(posts), Taxonomy.from_toml(args.taxonomy))
+    if len(ignored):
+        shown = ", ".join(f"{r.TYPE}:{r.LABEL_NAME} ({r.rows})" for r in ignored.head(5).itertuples())
+        _warn(
+            f"{int(ignored['rows'].sum()):,} label row(s) without a category were left out "
+            f"({len(ignored)} distinct label(s): {shown}{', ...' if len(ignored) > 5 else ''}); "
+            "unknown to the taxonomy or excluded by it"
+        )
     if len(excluded):
-        console.print(f"[yellow]not ranked: {len(excluded)} post(s) without a label with a category[/]")
+        _warn(f"not ranked: {len(excluded)} post(s) without a label with a category")
     if counts.empty:
         raise CLIError("no post has a label with a category: nothing to rank")
     ranked = rank_posts(model, counts, args.segment)
@@ -378,11 +427,11 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bayesseg", description="Bayesian segmentation of fashion accounts.")
-    p.add_argument("--version", action="version", version=f"bayesseg {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+SOURCE_HELP = "duckdb:PATH, snowflake or snowflake:CONNECTION (default: the embedded DuckDB warehouse)"
+TAXONOMY_HELP = "taxonomy TOML (default: the shipped models/taxonomy.toml)"
 
+
+def _add_warehouse_commands(sub: Any) -> None:
     s = sub.add_parser("simulate", help="write a simulated TECHTEST warehouse with its truth")
     s.add_argument("--size", choices=["demo", "techtest"], default="demo")
     s.add_argument("--authors", type=int, help="number of authors (overrides --size)")
@@ -391,20 +440,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing file")
     s.set_defaults(func=_cmd_simulate)
 
-    source_help = "duckdb:PATH, snowflake or snowflake:CONNECTION (default: the embedded DuckDB warehouse)"
-    taxonomy_help = "taxonomy TOML (default: the shipped models/taxonomy.toml)"
     q = sub.add_parser("quality", help="check the schema and report data quality")
-    q.add_argument("--source", help=source_help)
-    q.add_argument("--taxonomy", help=taxonomy_help)
+    q.add_argument("--source", help=SOURCE_HELP)
+    q.add_argument("--taxonomy", help=TAXONOMY_HELP)
     q.add_argument("--html", help="also write the report as HTML")
     q.set_defaults(func=_cmd_quality)
 
     a = sub.add_parser("aggregate", help="run the warehouse aggregations, write Parquet")
-    a.add_argument("--source", help=source_help)
-    a.add_argument("--taxonomy", help=taxonomy_help)
+    a.add_argument("--source", help=SOURCE_HELP)
+    a.add_argument("--taxonomy", help=TAXONOMY_HELP)
     a.add_argument("--out", required=True, help="output folder")
     a.set_defaults(func=_cmd_aggregate)
 
+
+def _add_model_commands(sub: Any) -> None:
     f = sub.add_parser("fit", help="fit the segmentation model to a count table")
     f.add_argument("--counts", required=True, help="CSV: id column, then one integer column per category")
     f.add_argument("--covariates", help="CSV: the same id column, then numeric covariates")
@@ -423,7 +472,8 @@ def _parser() -> argparse.ArgumentParser:
         help="anchor a named segment with a rule of the taxonomy (repeatable, e.g. --anchor luxury); "
         "the counts' columns must be taxonomy categories",
     )
-    f.add_argument("--taxonomy", help=taxonomy_help)
+    f.add_argument("--taxonomy", help=TAXONOMY_HELP)
+    f.add_argument("--strict", action="store_true", help="exit with an error when the fit fails the convergence rule")
     f.set_defaults(func=_cmd_fit)
 
     sc = sub.add_parser("score", help="score authors with a fitted model, on Dask")
@@ -441,7 +491,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="config",
         help="with --source: model specification TOML (default models/fashion.toml)",
     )
-    sc.add_argument("--taxonomy", help=taxonomy_help)
+    sc.add_argument("--taxonomy", help=TAXONOMY_HELP)
     sc.add_argument("--schema", help="with --source: schema written to (default: the specification's)")
     sc.add_argument("--no-write-back", action="store_true", help="with --source: write nothing to the warehouse")
     sc.add_argument(
@@ -459,9 +509,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     sc.set_defaults(func=_cmd_score)
 
+
+def _add_job_commands(sub: Any) -> None:
     r = sub.add_parser("run", help="the main job")
-    r.add_argument("--source", help=source_help)
-    r.add_argument("--taxonomy", help=taxonomy_help)
+    r.add_argument("--source", help=SOURCE_HELP)
+    r.add_argument("--taxonomy", help=TAXONOMY_HELP)
     r.add_argument(
         "--spec", "--config", dest="config", help="model specification TOML (default: the shipped models/fashion.toml)"
     )
@@ -470,19 +522,24 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true", help="list the stages without running them")
     r.add_argument("--dask", action="store_true", help="score authors on a local Dask cluster")
     r.add_argument("--scheduler", help="score authors on the Dask scheduler at this address")
+    r.add_argument(
+        "--strict",
+        action="store_true",
+        help="when the fit fails the convergence rule: write the output folder, not the warehouse; exit with an error",
+    )
     r.set_defaults(func=_cmd_run)
 
     rk = sub.add_parser("rank", help="rank new posts by how typical their labels are of a segment")
     rk.add_argument("--model", required=True, help="a saved model (model.nc or the folder of a run)")
     rk.add_argument("--posts", required=True, help="CSV with POST_ID, TYPE, LABEL_NAME (one row per label)")
     rk.add_argument("--segment", required=True, help="target segment name (e.g. luxury)")
-    rk.add_argument("--taxonomy", help=taxonomy_help)
+    rk.add_argument("--taxonomy", help=TAXONOMY_HELP)
     rk.add_argument("--out", default="ranked_posts.csv", help="output CSV (default ranked_posts.csv)")
     rk.set_defaults(func=_cmd_rank)
 
     t = sub.add_parser("trends", help="trend series of the panels, raw and corrected for panel selection")
-    t.add_argument("--source", help=source_help)
-    t.add_argument("--taxonomy", help=taxonomy_help)
+    t.add_argument("--source", help=SOURCE_HELP)
+    t.add_argument("--taxonomy", help=TAXONOMY_HELP)
     t.add_argument(
         "--spec",
         "--config",
@@ -493,6 +550,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="output folder: trend_series.csv")
     t.add_argument("--no-write-back", action="store_true", help="do not write TREND_SERIES to the warehouse")
     t.set_defaults(func=_cmd_trends)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bayesseg", description="Bayesian segmentation of fashion accounts.")
+    p.add_argument("--version", action="version", version=f"bayesseg {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_warehouse_commands(sub)
+    _add_model_commands(sub)
+    _add_job_commands(sub)
     return p
 
 
@@ -511,7 +577,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with catching_interrupts():
+            return int(args.func(args))
+    except KeyboardInterrupt:
+        # every output is written through a temporary name or a transaction: nothing is left half-written
+        console.print(Text("interrupted", style="bold red"))
+        return 130
     except (BayessegError, FileExistsError, FileNotFoundError) as exc:
         if os.environ.get("BAYESSEG_DEBUG") == "1":
             raise

@@ -74,6 +74,15 @@ def test_post_counts_from_labels() -> None:
     mapped = tax.labels.dropna(subset=["CATEGORY"]).iloc[:2]
     rows = [("p1", t, n) for t, n in mapped[["TYPE", "LABEL_NAME"]].itertuples(index=False)]
     rows += [rows[0], ("p2", "object_detection", "human")]  # a repeated label; a post with no category
-    counts, excluded = post_counts(pd.DataFrame(rows, columns=["post_id", "type", "label_name"]), tax)
+    rows += [("p1", "bag_brand", "loewe"), ("p3", "bag_brand", "loewe")]  # a label the taxonomy does not know
+    counts, excluded, ignored = post_counts(pd.DataFrame(rows, columns=["post_id", "type", "label_name"]), tax)
     assert list(counts.index) == ["p1"] and counts.loc["p1"].sum() == 2
-    assert excluded.to_dict("records") == [{"post": "p2", "reason": "no label with a category"}]
+    assert excluded.to_dict("records") == [
+        {"post": "p2", "reason": "no label with a category"},
+        {"post": "p3", "reason": "no label with a category"},
+    ]
+    # nothing dropped silently: the labels that did not count, with their rows and why
+    assert ignored.to_dict("records") == [
+        {"TYPE": "bag_brand", "LABEL_NAME": "loewe", "rows": 2, "reason": "unknown to the taxonomy"},
+        {"TYPE": "object_detection", "LABEL_NAME": "human", "rows": 1, "reason": "excluded by the taxonomy"},
+    ]

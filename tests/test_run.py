@@ -103,10 +103,17 @@ def test_report_names_the_profile_entry_that_mixed_worst(duckdb_run):
 
 def test_trend_series_written_back_and_to_csv(duckdb_run):
     warehouse, out = duckdb_run
-    table = _read(warehouse)[TREND_TABLE]
-    assert list(table.columns) == list(TREND_SERIES_COLUMNS)
+    tables = _read(warehouse)
+    table = tables[TREND_TABLE]
+    assert list(table.columns) == [*TREND_SERIES_COLUMNS, "MODEL_ID"]
+    # every table written back names the fit it comes from
+    assert (
+        set(table["MODEL_ID"])
+        == set(tables["AUTHOR_SEGMENTS"]["MODEL_ID"])
+        == {json.loads((out / "run.json").read_text())["model_id"]}
+    )
     csv = pd.read_csv(out / "trend_series.csv")
-    assert list(csv.columns) == list(TREND_SERIES_COLUMNS) and len(csv) == len(table)
+    assert list(csv.columns) == [*TREND_SERIES_COLUMNS, "MODEL_ID"] and len(csv) == len(table)
     assert set(table["TREND"]) == {"pattern:stripes", "pattern:stripes+object_detection:top"}
     panels = set(table["PANEL"])
     assert {"all", "fashion_forward", "tier:mainstream", "segment:luxury", "segment:segment_1"} <= panels
@@ -232,12 +239,12 @@ def test_same_run_through_fakesnow_gives_the_same_tables(duckdb_run, small_frame
     warehouse, _ = duckdb_run
     expected = _read(warehouse)
     with fakesnow.patch():
-        src = SnowflakeSource()
+        src = SnowflakeSource(account="fakesnow", user="test")  # explicit: no connections.toml is read
         src.load_contract_tables(small_frames)
         # the CLI would open its own connection; fakesnow's databases live in this process
         monkeypatch.setattr("bayesseg.cli._open", lambda spec, read_only=True: src)
         assert main(["run", "--source", "snowflake", "--config", str(TINY), "--out", str(tmp_path / "out")]) == 0
-        src = SnowflakeSource()
+        src = SnowflakeSource(account="fakesnow", user="test")  # explicit: no connections.toml is read
         got = {t: src.query(f"SELECT * FROM {src.database}.BAYESSEG.{t}") for t in (*RESULT_TABLES, TREND_TABLE)}
         src.close()
     for t in (*RESULT_TABLES, TREND_TABLE):
@@ -400,7 +407,7 @@ def test_score_source_through_fakesnow_gives_the_same_tables(duckdb_run, small_f
     spec = RunSpec.from_toml(TINY)
     imputation = {k: np.asarray(v) for k, v in json.loads((out / "run.json").read_text())["imputation"].items()}
     with fakesnow.patch():
-        src = SnowflakeSource()
+        src = SnowflakeSource(account="fakesnow", user="test")  # explicit: no connections.toml is read
         src.load_contract_tables(small_frames)
         summary = score_source(
             SegmentModel.load(out),

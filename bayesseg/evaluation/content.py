@@ -33,7 +33,7 @@ from bayesseg.taxonomy import Taxonomy
 __all__ = ["post_counts", "rank_posts"]
 
 
-def post_counts(labels: pd.DataFrame, taxonomy: Taxonomy) -> tuple[pd.DataFrame, pd.DataFrame]:
+def post_counts(labels: pd.DataFrame, taxonomy: Taxonomy) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Category counts of posts from their labels (one row per detected label).
 
     Parameters
@@ -50,6 +50,10 @@ def post_counts(labels: pd.DataFrame, taxonomy: Taxonomy) -> tuple[pd.DataFrame,
         Index ``post``, one column per category of the taxonomy (int).
     excluded : pandas.DataFrame
         Columns ``post`` and ``reason``: posts none of whose labels has a category.
+    ignored : pandas.DataFrame
+        Columns ``TYPE``, ``LABEL_NAME``, ``rows`` (label rows, after de-duplication within a post)
+        and ``reason`` (``unknown to the taxonomy`` or ``excluded by the taxonomy``): the labels
+        that did not count, most frequent first; nothing is dropped silently.
 
     Raises
     ------
@@ -61,8 +65,15 @@ def post_counts(labels: pd.DataFrame, taxonomy: Taxonomy) -> tuple[pd.DataFrame,
     if missing:
         raise InputError(f"posts file lacks column(s) {sorted(missing)}")
     frame = frame[["POST_ID", "TYPE", "LABEL_NAME"]].drop_duplicates()
-    mapping = taxonomy.labels[["TYPE", "LABEL_NAME", "CATEGORY"]].dropna(subset=["CATEGORY"])
-    joined = frame.merge(mapping, on=["TYPE", "LABEL_NAME"], how="left")
+    joined = frame.merge(taxonomy.labels[["TYPE", "LABEL_NAME", "CATEGORY"]].assign(KNOWN=True), how="left")
+    lost = joined[joined["CATEGORY"].isna()]
+    ignored = (
+        lost.assign(reason=np.where(lost["KNOWN"].eq(True), "excluded by the taxonomy", "unknown to the taxonomy"))
+        .groupby(["TYPE", "LABEL_NAME", "reason"], as_index=False)
+        .size()
+        .rename(columns={"size": "rows"})
+        .sort_values(["rows", "TYPE", "LABEL_NAME"], ascending=[False, True, True], ignore_index=True)
+    )[["TYPE", "LABEL_NAME", "rows", "reason"]]
     cats = taxonomy.category_names
     counts = (
         joined.dropna(subset=["CATEGORY"])
@@ -73,9 +84,9 @@ def post_counts(labels: pd.DataFrame, taxonomy: Taxonomy) -> tuple[pd.DataFrame,
         .astype(np.int64)
     )
     counts.index.name = "post"
-    lost = sorted(set(frame["POST_ID"]) - set(counts.index))
-    excluded = pd.DataFrame({"post": lost, "reason": "no label with a category"})
-    return counts, excluded
+    no_category = sorted(set(frame["POST_ID"]) - set(counts.index))
+    excluded = pd.DataFrame({"post": no_category, "reason": "no label with a category"})
+    return counts, excluded, ignored
 
 
 def rank_posts(model: SegmentModel, counts: pd.DataFrame, segment: str, max_draws: int = 200) -> pd.DataFrame:

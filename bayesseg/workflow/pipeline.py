@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from bayesseg._interrupts import raise_if_interrupted
 from bayesseg.config import RunSpec
 from bayesseg.data.aggregate import author_category_counts, author_covariates, trend_data
 from bayesseg.data.connect import default_warehouse_path
@@ -31,7 +31,7 @@ from bayesseg.data.inputs import ModelInputs, model_inputs
 from bayesseg.data.quality import check_schema, data_quality
 from bayesseg.data.sources import Source
 from bayesseg.evaluation.truth import read_truth, truth_validation
-from bayesseg.exceptions import WeightsError
+from bayesseg.exceptions import ConvergenceError, InputError, SourceError, WeightsError
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.model.selection import compare_k
 from bayesseg.simulate.calibration import Size
@@ -40,10 +40,11 @@ from bayesseg.survey.design import sample_design
 from bayesseg.survey.trends import TrendResult, trend_series
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.html import write_quality_html
+from bayesseg.workflow.outputs import StagedFolder, write_json
 from bayesseg.workflow.report import write_report
 from bayesseg.workflow.results import FitResult, RunResult
-from bayesseg.workflow.scale import dask_client, score_dask
-from bayesseg.workflow.tables import TREND_TABLE, membership_table, model_id, result_tables
+from bayesseg.workflow.scale import check_scheduler, dask_client, score_dask
+from bayesseg.workflow.tables import TREND_TABLE, membership_table, model_id, result_tables, trend_rows
 
 __all__ = ["RUN_STAGES", "compute_trends", "ensure_warehouse", "fit_segmentation", "run_job"]
 
@@ -179,6 +180,7 @@ def run_job(
     write_back: bool | None = None,
     dask: bool = False,
     scheduler: str | None = None,
+    strict: bool = False,
 ) -> RunResult:
     """Run the main job on an open source.
 
@@ -192,19 +194,26 @@ def run_job(
         Output folder: ``data_quality.html``, ``counts.parquet`` and ``covariates.parquet`` (the
         aggregates), ``report.html``, ``model.nc``, ``memberships.csv``, ``excluded.csv``,
         ``loo.csv`` (with a K range), ``trend_series.csv`` (with trends), ``run.json`` (a summary
-        with timings).
+        with timings and the convergence block). Written through a staging copy that replaces the
+        folder whole at the end (:class:`bayesseg.workflow.outputs.StagedFolder`): an interrupted run
+        leaves the previous folder as it was.
     stage : callable, optional
         ``stage(description)`` returns a context manager wrapped around each stage (the CLI
         prints progress with it).
     progressbar : bool, default False
         Show the sampler's progress bar.
     write_back : bool, optional
-        Write the result tables to the warehouse; defaults to ``spec.output.write_back``.
+        Write the result tables to the warehouse, after the output folder is in place; defaults
+        to ``spec.output.write_back``.
     dask : bool, default False
         Score the authors on Dask (:func:`bayesseg.workflow.scale.score_dask`) on a local
         cluster (the same memberships as in memory, bit for bit).
     scheduler : str, optional
-        Address of an existing Dask scheduler to score on (implies `dask`).
+        Address of an existing Dask scheduler to score on (implies `dask`); it is checked
+        before the first stage.
+    strict : bool, default False
+        When the fit fails the convergence rule, write the output folder but not the warehouse,
+        and raise.
 
     Returns
     -------
@@ -215,16 +224,20 @@ def run_job(
     bayesseg.exceptions.SchemaError
         If the MART tables do not follow the data contract.
     bayesseg.exceptions.SourceError
-        If a query or the write-back fails.
+        If a query or the write-back fails (the warehouse keeps its previous tables; ``run.json``
+        records the error).
     bayesseg.exceptions.InputError
         If no author is eligible, or the inputs are inconsistent.
+    bayesseg.exceptions.ClusterError
+        If `scheduler` cannot be reached.
+    bayesseg.exceptions.ConvergenceError
+        With `strict`, if the fit fails the convergence rule.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    paths: dict[str, Path] = {}
     write_back = spec.output.write_back if write_back is None else write_back
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
+    if scheduler:
+        check_scheduler(scheduler)
+    timings: dict[str, float] = {}
 
     @contextlib.contextmanager
     def timed(key: str) -> Iterator[None]:
@@ -233,18 +246,47 @@ def run_job(
             yield
         timings[key] = time.perf_counter() - start
 
+    with StagedFolder(Path(out)) as folder:
+        result = _compute(source, spec, taxonomy, folder, timed, progressbar, dask or bool(scheduler), scheduler)
+        result.timings = timings
+        result.write_back = write_back and (result.convergence is None or result.convergence.passed or not strict)
+        with timed("report"):
+            _save_outputs(result, folder)
+        folder.publish()
+    if result.write_back:
+        _write_back(source, spec, result, timed)
+    if strict and result.convergence is not None and not result.convergence.passed:
+        raise ConvergenceError(
+            f"the fit fails the convergence rule ({'; '.join(result.convergence.failures)}); the output folder "
+            f"{result.out} holds the run, the warehouse was not written"
+        )
+    return result
+
+
+def _compute(
+    source: Source,
+    spec: RunSpec,
+    taxonomy: Taxonomy,
+    folder: StagedFolder,
+    timed: Callable[[str], AbstractContextManager[None]],
+    progressbar: bool,
+    dask: bool,
+    scheduler: str | None,
+) -> RunResult:
+    """Every stage up to the trend series: what the run knows before it writes anything that lasts."""
+    paths: dict[str, Path] = {}
     with timed("schema"):
         check_schema(source)
     with timed("quality"):
         quality = data_quality(source, taxonomy)
-        paths["data_quality"] = write_quality_html(quality, out / "data_quality.html")
+        write_quality_html(quality, folder.file("data_quality.html"))
+        paths["data_quality"] = folder.final("data_quality.html")
     with timed("aggregate"):
         counts_long = author_category_counts(source, taxonomy)
         covariates = author_covariates(source, spec.tier_thresholds)
-        paths["counts"] = out / "counts.parquet"
-        counts_long.to_parquet(paths["counts"], index=False)
-        paths["covariates"] = out / "covariates.parquet"
-        covariates.to_parquet(paths["covariates"], index=False)
+        counts_long.to_parquet(folder.file("counts.parquet"), index=False)
+        covariates.to_parquet(folder.file("covariates.parquet"), index=False)
+        paths["counts"], paths["covariates"] = folder.final("counts.parquet"), folder.final("covariates.parquet")
     with timed("inputs"):
         inputs = model_inputs(
             counts_long, covariates, spec.covariates, taxonomy.category_names, min_labels=spec.min_labels
@@ -256,9 +298,10 @@ def run_job(
     run_id = model_id(spec, model, fitted_at)
     ci_prob = spec.output.ci_prob
     with timed("score"):
-        memberships = _score(model, inputs, ci_prob, dask or bool(scheduler), scheduler)
+        memberships = _score(model, inputs, ci_prob, dask, scheduler)
         tables = result_tables(model, memberships, inputs, run_id, fitted_at, ci_prob)
     with timed("check"):
+        converged = model.convergence()
         ppc = model.posterior_predictive(
             spec.output.ppc_authors, spec.output.ppc_draws, seed=int(spec.sampler.get("random_seed", 0))
         )
@@ -269,41 +312,32 @@ def run_job(
         with timed("trends"):
             try:
                 trends = compute_trends(source, spec, inputs, model)
-            except (WeightsError, ValueError) as exc:
+            except (WeightsError, InputError) as exc:
                 trends_error = str(exc)
         if trends is not None:
-            tables[TREND_TABLE] = trends.table()
-            paths["trend_series"] = out / "trend_series.csv"
-            tables[TREND_TABLE].to_csv(paths["trend_series"], index=False)
-    written: dict[str, int] = {}
-    if write_back:
-        with timed("write"):
-            written = source.write_tables(tables, spec.output.schema)
-    with timed("report"):
-        _save_outputs(model, memberships, inputs, fit, out, paths)
-        result = RunResult(
-            spec=spec,
-            out=out,
-            source=source.describe(),
-            quality=quality,
-            inputs=inputs,
-            fit=fit,
-            memberships=memberships,
-            tables=tables,
-            written=written,
-            ppc=ppc,
-            validation=validation,
-            model_id=run_id,
-            fitted_at=fitted_at,
-            timings=timings,
-            paths=paths,
-            trends=trends,
-            trends_error=trends_error,
-        )
-        paths["report"] = write_report(result, out / "report.html")
-        paths["run"] = out / "run.json"
-        paths["run"].write_text(json.dumps(result.summary(), indent=2, default=str), encoding="utf-8")
-    return result
+            tables[TREND_TABLE] = trend_rows(trends, run_id)
+    return RunResult(
+        spec=spec,
+        out=folder.out,
+        source=source.describe(),
+        quality=quality,
+        inputs=inputs,
+        fit=fit,
+        memberships=memberships,
+        tables=tables,
+        written={},
+        ppc=ppc,
+        validation=validation,
+        model_id=run_id,
+        fitted_at=fitted_at,
+        timings={},
+        paths=paths,
+        trends=trends,
+        trends_error=trends_error,
+        convergence=converged,
+        # a table this run could not rebuild is removed: left in place, another model's rows would read as this one's
+        dropped=[TREND_TABLE] if spec.trends.trends and trends is None else [],
+    )
 
 
 def _score(model: SegmentModel, inputs: ModelInputs, ci_prob: float, dask: bool, scheduler: str | None) -> xr.Dataset:
@@ -314,15 +348,38 @@ def _score(model: SegmentModel, inputs: ModelInputs, ci_prob: float, dask: bool,
         return score_dask(model, inputs.counts, inputs.covariates, ci_prob=ci_prob).compute()
 
 
-def _save_outputs(
-    model: SegmentModel, memberships: xr.Dataset, inputs: ModelInputs, fit: FitResult, out: Path, paths: dict[str, Path]
+def _save_outputs(result: RunResult, folder: StagedFolder) -> None:
+    """The saved model, the run's CSV files, the report and run.json, into the staging folder."""
+    files = {"model": "model.nc", "memberships": "memberships.csv", "excluded": "excluded.csv"}
+    result.fit.model.save(folder.file(files["model"]))
+    membership_table(result.memberships).to_csv(folder.file(files["memberships"]), index=False)
+    result.inputs.excluded.to_csv(folder.file(files["excluded"]), index=False)
+    if TREND_TABLE in result.tables:
+        files["trend_series"] = "trend_series.csv"
+        result.tables[TREND_TABLE].to_csv(folder.file(files["trend_series"]), index=False)
+    if result.fit.comparison is not None:
+        files["loo"] = "loo.csv"
+        result.fit.comparison.to_csv(folder.file(files["loo"]), index_label="model")
+    files["report"], files["run"] = "report.html", "run.json"
+    result.paths.update({key: folder.final(name) for key, name in files.items()})
+    write_report(result, folder.file(files["report"]))
+    write_json(folder.file(files["run"]), result.summary())
+
+
+def _write_back(
+    source: Source, spec: RunSpec, result: RunResult, timed: Callable[[str], AbstractContextManager[None]]
 ) -> None:
-    """The saved model and the run's CSV files."""
-    paths["model"] = model.save(out / "model.nc")
-    paths["memberships"] = out / "memberships.csv"
-    membership_table(memberships).to_csv(paths["memberships"], index=False)
-    paths["excluded"] = out / "excluded.csv"
-    inputs.excluded.to_csv(paths["excluded"], index=False)
-    if fit.comparison is not None:
-        paths["loo"] = out / "loo.csv"
-        fit.comparison.to_csv(paths["loo"], index_label="model")
+    """The result tables into the warehouse, last: all or none; ``run.json`` then says which."""
+    try:
+        with timed("write"):
+            raise_if_interrupted()
+            result.stale_staging = source.drop_stale_staging(spec.output.schema)
+            result.written = source.write_tables(result.tables, spec.output.schema, drop=result.dropped)
+    except SourceError as exc:  # the warehouse keeps its previous tables
+        result.write_error = str(exc)
+        raise SourceError(f"{exc}; the warehouse keeps its previous tables and {result.out} holds this run") from exc
+    except BaseException as exc:  # an interrupt: the same
+        result.write_error = f"interrupted ({type(exc).__name__})"
+        raise
+    finally:
+        write_json(result.paths["run"], result.summary())

@@ -59,11 +59,24 @@ def _summary(r: RunResult) -> str:
         "authors excluded": f"{len(r.inputs.excluded):,}",
         "sampler": f"{m.sampler_config['sampler']}, {m.sampler_config['chains']} chains × "
         f"({m.sampler_config['tune']} tuning + {m.sampler_config['draws']} draws)",
-        "tables written back": ", ".join(f"{k} ({v:,} rows)" for k, v in r.written.items()) or "none (write-back off)",
+        "tables for the warehouse": _write_plan(r),
         "stage times": ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()),
     }
     frame = pd.DataFrame({"": list(rows.values())}, index=list(rows.keys()))
     return table(frame)
+
+
+def _write_plan(r: RunResult) -> str:
+    """What the run writes back: the tables and rows, after this report (run.json records the outcome)."""
+    if not r.write_back:
+        failed = r.convergence is not None and not r.convergence.passed
+        return "none: the fit fails the convergence rule (--strict)" if failed else "none (write-back off)"
+    tables = ", ".join(f"{k} ({len(v):,} rows)" for k, v in r.tables.items())
+    dropped = f"; {', '.join(r.dropped)} removed (not rebuilt by this run)" if r.dropped else ""
+    return (
+        f"{r.spec.output.schema}: {tables}{dropped}, each with MODEL_ID {r.model_id}; written after this report, "
+        "all or none (run.json records the outcome)"
+    )
 
 
 def _quality(r: RunResult) -> str:

@@ -14,6 +14,7 @@ import xarray as xr
 from bayesseg.config import RunSpec
 from bayesseg.data.inputs import ModelInputs
 from bayesseg.data.quality import DataQualityReport
+from bayesseg.model.diagnostics import Convergence
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.survey.design import fit_sample_summary
 from bayesseg.survey.trends import TrendResult
@@ -77,7 +78,18 @@ class RunResult:
         Trend series (``None`` when the specification declares none or they failed).
     trends_error : str or None
         Why the trend series could not be built (e.g. a panel too small to weight); the run
-        goes on without them and says so on the terminal, in the report and in ``run.json``.
+        goes on without them, removes the previous run's trend table, and says so on the
+        terminal, in the report and in ``run.json``.
+    convergence : bayesseg.model.diagnostics.Convergence or None
+        The fit's convergence block.
+    write_back : bool
+        Whether the result tables are to be written back to the warehouse.
+    write_error : str or None
+        Why writing them back failed (the warehouse then keeps its previous tables).
+    dropped : list of str
+        Tables of the previous run removed from the warehouse (a stage that could not run this time).
+    stale_staging : list of str
+        Tables whose staging copy, left by an interrupted earlier job, was removed before writing.
     """
 
     spec: RunSpec
@@ -97,6 +109,11 @@ class RunResult:
     paths: dict[str, Path]
     trends: TrendResult | None = None
     trends_error: str | None = None
+    convergence: Convergence | None = None
+    write_back: bool = False
+    write_error: str | None = None
+    dropped: list[str] = field(default_factory=list)
+    stale_staging: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """What ``run.json`` holds: ids, counts, exclusions, imputation, timings, files, validation, trends.
@@ -137,8 +154,17 @@ def run_summary(result: RunResult) -> dict[str, Any]:
         "imputation": {k: [float(c) for c in v] for k, v in result.inputs.imputation.items()},
         "written": result.written,
         "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
-        "files": {k: str(v) for k, v in result.paths.items()},
+        # relative to the output folder: run.json says nothing of the machine it was written on
+        "files": {k: _relative(v, result.out) for k, v in result.paths.items()},
     }
+    if result.convergence is not None:
+        summary["convergence"] = result.convergence.to_dict()
+    if result.dropped:
+        summary["dropped"] = result.dropped
+    if result.stale_staging:
+        summary["stale_staging_removed"] = result.stale_staging
+    if result.write_error is not None:
+        summary["write_error"] = result.write_error
     if result.fit.design is not None:
         summary["fit_sample"] = fit_sample_summary(result.fit.design, result.memberships, result.spec.fit_allocation)
     if result.validation is not None:
@@ -150,3 +176,10 @@ def run_summary(result: RunResult) -> dict[str, Any]:
     if result.trends_error is not None:
         summary["trends_error"] = result.trends_error
     return summary
+
+
+def _relative(path: Path, out: Path) -> str:
+    try:
+        return str(Path(path).relative_to(out))
+    except ValueError:
+        return Path(path).name

@@ -25,13 +25,13 @@ import xarray as xr
 from bayesseg.config import RunSpec
 from bayesseg.data.inputs import ModelInputs, fit_imputation, stream_inputs
 from bayesseg.data.sources import Source
-from bayesseg.exceptions import InputError
+from bayesseg.exceptions import ClusterError, InputError
 from bayesseg.model.scoring import membership_dataset, membership_summary
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.tables import author_segment_rows, excluded_rows, segment_profile_rows
 
-__all__ = ["ScoreSummary", "dask_client", "score_dask", "score_source"]
+__all__ = ["ScoreSummary", "check_scheduler", "dask_client", "score_dask", "score_source"]
 
 
 def _score_block(
@@ -121,8 +121,36 @@ def score_dask(
     return membership_dataset(stats, authors, segs, ci_prob)
 
 
+def _connect(scheduler: str, timeout: float) -> Any:
+    from distributed import Client  # Dask takes about a second to import: loaded when a cluster is used
+
+    try:
+        return Client(scheduler, timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({reason})") from None
+
+
+def check_scheduler(scheduler: str, timeout: float = 10.0) -> None:
+    """Connect to a Dask scheduler and disconnect: a job checks it before its long stages, not after them.
+
+    Parameters
+    ----------
+    scheduler : str
+        Address of the scheduler (e.g. ``tcp://10.0.0.5:8786``).
+    timeout : float, default 10
+        Seconds to wait.
+
+    Raises
+    ------
+    bayesseg.exceptions.ClusterError
+        If it cannot be reached; the message names the address.
+    """
+    _connect(scheduler, timeout).close()
+
+
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+def dask_client(scheduler: str | None = None, n_workers: int | None = None, timeout: float = 10.0) -> Iterator[Any]:
     """A Dask client: to the scheduler at `scheduler`, else on a new local cluster.
 
     Parameters
@@ -131,6 +159,8 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> I
         Address of an existing Dask scheduler (e.g. ``tcp://10.0.0.5:8786``).
     n_workers : int, optional
         Workers of the local cluster (default: one per core, one thread each).
+    timeout : float, default 10
+        Seconds to wait for the scheduler.
 
     Yields
     ------
@@ -139,16 +169,13 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> I
 
     Raises
     ------
-    OSError
-        If the scheduler cannot be reached (the message names the address).
+    bayesseg.exceptions.ClusterError
+        If the scheduler cannot be reached within `timeout` seconds (the message names the address).
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # about a second to import: loaded when a cluster is used
 
     if scheduler:
-        try:
-            client = Client(scheduler, timeout="20s")
-        except OSError as exc:
-            raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        client = _connect(scheduler, timeout)
         try:
             yield client
         finally:
@@ -183,6 +210,8 @@ class ScoreSummary:
         (they score one batch while the next is read and the previous one written), and writing.
     imputation : dict of str to list of float
         The imputation coefficients used.
+    stale_staging : list of str
+        Tables whose staging copy an interrupted earlier job had left, removed before writing.
     """
 
     authors: int = 0
@@ -192,6 +221,7 @@ class ScoreSummary:
     written: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "score": 0.0, "write": 0.0})
     imputation: dict[str, list[float]] = field(default_factory=dict)
+    stale_staging: list[str] = field(default_factory=list)
 
 
 def score_source(
@@ -308,6 +338,8 @@ def score_source(
 
     writer = source.batch_writer(schema) if schema is not None else contextlib.nullcontext()
     with writer as w:
+        if w is not None:
+            summary.stale_staging = list(w.stale)
         batches = stream_inputs(
             source, spec, taxonomy, batch_authors=batch_authors, imputation=imputation, aggregates=aggregates
         )

@@ -16,6 +16,7 @@ from bayesseg.config import RunSpec
 from bayesseg.data.inputs import ModelInputs
 from bayesseg.exceptions import InputError
 from bayesseg.model.segment_model import SegmentModel
+from bayesseg.survey.trends import TrendResult
 
 __all__ = [
     "RESULT_TABLES",
@@ -26,6 +27,7 @@ __all__ = [
     "model_id",
     "result_tables",
     "segment_profile_rows",
+    "trend_rows",
 ]
 
 RESULT_TABLES = ("AUTHOR_SEGMENTS", "SEGMENT_PROFILES", "EXCLUDED_AUTHORS")
@@ -242,3 +244,21 @@ def membership_table(memberships: xr.Dataset) -> pd.DataFrame:
     frame["entropy"] = memberships["entropy"].sel(author=frame["author"].to_numpy()).to_numpy()
     frame = frame.rename(columns={"author": "id"})
     return frame[["id", "segment", "prob_mean", "prob_low", "prob_high", "entropy", "p_modal"]]
+
+
+def trend_rows(trends: TrendResult, model_id: str) -> pd.DataFrame:
+    """TREND_SERIES rows (and ``trend_series.csv``): one per trend, panel and week, with the fit's id.
+
+    Parameters
+    ----------
+    trends : bayesseg.survey.trends.TrendResult
+        The series.
+    model_id : str
+        Identifies the fit whose memberships weighted them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`bayesseg.survey.trends.TREND_SERIES_COLUMNS` and ``MODEL_ID``.
+    """
+    return trends.table().assign(MODEL_ID=model_id)
