@@ -18,7 +18,7 @@ import xarray as xr
 
 from bayesseg.config import TIER_NAMES, RunSpec
 from bayesseg.data.connect import default_warehouse_path, open_source
-from bayesseg.data.inputs import ModelInputs, load_inputs
+from bayesseg.data.inputs import ModelInputs, fold_rare_categories, load_inputs
 from bayesseg.data.sources import Source
 from bayesseg.evaluation.metrics import predictive_auc
 from bayesseg.evaluation.truth import SimulatorTruth, read_truth
@@ -110,11 +110,15 @@ def prepare(args: argparse.Namespace, *, replicates: int = 200) -> Context:
         ensure_warehouse()
     source = open_source(args.source)
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
+    model = SegmentModel.load(args.model) if args.model is not None else None
+    if model is not None:
+        taxonomy = taxonomy.fold_like(model.categories_)  # the rare categories the run folded
     inputs = load_inputs(source, spec, taxonomy)
+    if model is None:
+        inputs, taxonomy, _ = fold_rare_categories(inputs, taxonomy, spec.min_category_authors)
     seconds["inputs"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    if args.model is not None:
-        model = SegmentModel.load(args.model)
+    if model is not None:
         if model.categories_ != list(inputs.counts["category"].values):
             raise SystemExit(f"the model {args.model} was fitted on other categories than the taxonomy's")
     else:

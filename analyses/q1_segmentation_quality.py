@@ -239,13 +239,13 @@ def main() -> None:
                 else f"Correction: here the weighted series are {-red:.0%} further from the all-authors series than "
                 "the raw "
                 f"ones (mean RMSE over trends): with {n_panel:,} panel authors and a design effect of {deff:.1f}, the "
-                "variance the weights add outweighs the bias they remove. The correction needs a panel of a few "
-                "hundred "
-                "authors (the techtest-size benchmark in benchmarks/RESULTS.md: 60 % lower RMSE)."
+                "variance the weights add outweighs the bias they remove. The correction needs a larger panel (the "
+                "techtest-size benchmark in benchmarks/RESULTS.md measures it there)."
             )
-            + " The bands combine posterior membership draws with a bootstrap of the propensity fit. Limits: the "
-            "correction can only remove bias from what the propensity model sees; weighting costs effective sample "
-            f"size (design effect {deff:.1f}); its 90 % bands cover about 86 % of weeks in the simulation benchmark."
+            + " The bands combine posterior membership draws with a bootstrap of the propensity fit (bootstrap bands, "
+            "not Bayesian credible bands). Limits: the correction can only remove bias from what the propensity "
+            f"model sees; weighting costs effective sample size (design effect {deff:.1f}); the bands' coverage of "
+            "the truth is measured by analyses/trend_bias.py on a simulated warehouse."
         )
     conclusion(doc, paragraphs)
     finish(doc, ctx)

@@ -41,10 +41,9 @@ def main() -> None:
     cats = np.asarray(counts["category"].values)
 
     # ---- the named segments
-    profile = model.idata_["posterior"]["profile"].mean(("chain", "draw")).values
     share_draws = ctx.draws.mean("author").values  # (draw, segment)
-    overall = counts.sum("author").values / counts.sum().item()
-    lift = profile / overall[None]
+    # the one definition of lift (SEGMENT_PROFILES.LIFT): the profile over the population mixture, per draw
+    lift = model.lift().mean(("chain", "draw")).transpose("segment", "category").values
     rows = []
     for k, s in enumerate(segs):
         top = np.argsort(lift[k])[::-1][:5]

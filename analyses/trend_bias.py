@@ -154,8 +154,8 @@ def main() -> None:
             else "Correction: no weighting beats the raw panel here ("
             + ", ".join(f"{w} {v:.4f}" for w, v in corrected.items())
             + f" against {raw:.4f}): with {n_panel:,} panel authors the variance the weights add outweighs the bias "
-            "they remove; the correction needs a panel of a few hundred authors (the techtest-size benchmark in "
-            "benchmarks/RESULTS.md: 60 % lower RMSE). "
+            "they remove; the correction needs a larger panel (the techtest-size benchmark in benchmarks/RESULTS.md "
+            "measures it there). "
         )
         + "Propensity weights use the continuous covariates and the segment probabilities; post-stratification and "
         "raking only the segment × tier cells, so they correct what the cells capture.",
@@ -167,13 +167,18 @@ def main() -> None:
             f"{means.loc[main_w, 'RMSE raw weekly vs truth']:.4f} for the panel's weekly series as reported today; "
             f"the 90 % bands hold the truth in {means.loc[main_w, 'weeks in band']:.0%} of weeks."
         )
+    coverage = (
+        f"held the weekly truth in {means.loc[main_w, 'weeks in band']:.0%} of weeks here"
+        if truth is not None and "weeks in band" in means
+        else "have no truth to be checked against here (their coverage on simulated panels is in benchmarks/RESULTS.md)"
+    )
     paragraphs.append(
         "Limits: weights remove the bias of what the propensity model sees (followers, engagement, segments), not of "
         "what it does not (e.g. the panel's US-only sample when the target is global); they cost effective sample size "
         "(design effect above), so rare trends need pooling over weeks; and the 90 % bands, which combine posterior "
-        "membership draws with a bootstrap of the propensity fit, cover the weekly truth in about 86 % of weeks in "
-        "the simulation benchmark (benchmarks/RESULTS.md): pooling's bias at narrow peaks is in no band. More panel "
-        "authors, or a target with known margins (raking to census-like totals), would do more than any estimator."
+        f"membership draws with a bootstrap of the propensity fit (bootstrap bands, not Bayesian credible bands), "
+        f"{coverage}: pooling's bias at narrow peaks is in no band. More panel authors, or a target with known margins "
+        "(raking to census-like totals), would do more than any estimator."
     )
     conclusion(doc, paragraphs)
     finish(doc, ctx)

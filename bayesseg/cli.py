@@ -49,11 +49,12 @@ from bayesseg.config import RunSpec, default_spec_path
 from bayesseg.data.aggregate import aggregate
 from bayesseg.data.connect import default_warehouse_path, open_source
 from bayesseg.data.count_files import read_counts_csv, read_covariates_csv
-from bayesseg.data.inputs import ModelInputs, load_inputs
+from bayesseg.data.inputs import ModelInputs, fold_counts, fold_rare_categories, load_inputs
 from bayesseg.data.quality import check_schema, data_quality
 from bayesseg.data.sources import Source
 from bayesseg.evaluation.content import post_counts, rank_posts
 from bayesseg.exceptions import BayessegError, ConvergenceError, WeightsError
+from bayesseg.model.diagnostics import Convergence
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.model.selection import compare_k
 from bayesseg.simulate.warehouse import simulate_warehouse
@@ -210,8 +211,7 @@ def _print_run(result: RunResult) -> None:
         print(f"  excluded {n:,}: {reason}")
     if result.convergence is not None:
         print("\n".join(result.convergence.lines()))
-        if not result.convergence.passed:
-            _warn("the fit fails the convergence rule: read its intervals with care, or refit with more tuning")
+    _warn_fit(result.fit.model, result.convergence)
     if result.validation is not None:
         print(f"  validation against the simulator's truth: adjusted Rand index {result.validation['ari']:.3f}")
     if result.trends_error is not None:
@@ -232,8 +232,8 @@ def _k_values(args: argparse.Namespace) -> list[int]:
     if args.k is not None:
         return [args.k]
     lo, sep, hi = args.k_range.partition(":")
-    if not sep or not lo.isdigit() or not hi.isdigit() or int(lo) < 2 or int(hi) < int(lo):
-        raise CLIError(f"--k-range must look like 2:8 (2 <= low <= high), got {args.k_range!r}")
+    if not sep or not lo.isdigit() or not hi.isdigit() or int(lo) < 1 or int(hi) < int(lo):
+        raise CLIError(f"--k-range must look like 1:8 (1 <= low <= high), got {args.k_range!r}")
     return list(range(int(lo), int(hi) + 1))
 
 
@@ -244,13 +244,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if len(excluded):
         console.print(f"[yellow]excluded {len(excluded)} author(s) without any count[/] (see {out / 'excluded.csv'})")
+    given = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
     sampler = {
         "sampler": args.sampler,
-        "draws": args.draws,
-        "tune": args.tune,
-        "chains": args.chains,
         "random_seed": args.seed,
         "progressbar": console.is_terminal,
+        **{k: v for k, v in given.items() if v is not None},  # the others: DEFAULT_SAMPLER_CONFIG's
     }
     model_config = None
     if args.anchor:
@@ -264,9 +263,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             comparison = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler)
             comparison.table.to_csv(folder.file("loo.csv"), index_label="model")
             model = comparison.best
-            console.print(f"PSIS-LOO prefers K={comparison.best_k}; comparison in {out / 'loo.csv'}")
-            if comparison.table["high_pareto_k"].any():
-                _warn("some authors have Pareto k > 0.7: PSIS-LOO is unreliable for them (see loo.csv)")
+            console.print(f"kept K={comparison.best_k}: {comparison.rule}; comparison in {out / 'loo.csv'}")
+            if comparison.table["high_pareto_k"].any() and comparison.criterion == "psis-loo":
+                _warn("some authors have a high Pareto k: PSIS-LOO is unreliable for them (see loo.csv)")
         converged = model.convergence()
         write_json(folder.file("convergence.json"), converged.to_dict())
         membership_table(model.memberships()).to_csv(folder.file("memberships.csv"), index=False)
@@ -274,11 +273,21 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         folder.publish()
     print("\n".join(converged.lines()))
     print(f"{out / 'memberships.csv'}\n{out / 'model.nc'}\n{out / 'convergence.json'}")
-    if not converged.passed:
-        if args.strict:
-            raise ConvergenceError(f"the fit fails the convergence rule: {'; '.join(converged.failures)}")
-        _warn("the fit fails the convergence rule: read its intervals with care, or refit with more tuning")
+    if args.strict and not converged.passed:
+        raise ConvergenceError(f"the fit fails the convergence rule: {'; '.join(converged.failures)}")
+    _warn_fit(model, converged)
     return 0
+
+
+def _warn_fit(model: SegmentModel, converged: Convergence | None) -> None:
+    """The warnings every fit owes its user: a failed convergence rule, draws from another labelling."""
+    if converged is not None and not converged.passed:
+        _warn("the fit fails the convergence rule: read its intervals with care, or refit with more tuning")
+    if model.relabelled_draws_:
+        _warn(
+            f"{model.relabelled_draws_:,} draws had their segment labels permuted (a draw from another labelling "
+            "or mode of the mixture): compare the chains before trusting the profiles"
+        )
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -288,6 +297,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if not args.out:
         raise CLIError("score --counts needs --out (the memberships CSV)")
     counts, excluded = read_counts_csv(args.counts)
+    # a file with the taxonomy's categories: those the fit folded for too few authors are folded alike
+    counts = fold_counts(counts, Taxonomy.from_toml(args.taxonomy), model.categories_)
     covariates = read_covariates_csv(args.covariates, counts["author"].values) if args.covariates else None
     if len(excluded):
         console.print(f"[yellow]not scored: {len(excluded)} author(s) without any count[/]")
@@ -370,12 +381,15 @@ def _cmd_trends(args: argparse.Namespace) -> int:
         source = _open(args.source, read_only=not write_back)
         console.print(f"  {source.describe()}")
     with source:
-        with _stage("aggregate in the warehouse and build the model's inputs"):
-            inputs = load_inputs(source, spec, taxonomy)
         if args.model:
             with _stage(f"load the fitted model {args.model}"):
                 model = SegmentModel.load(args.model)
-        else:
+            # the categories the model folded for too few authors, folded here alike
+            taxonomy = taxonomy.fold_like(model.categories_)
+        with _stage("aggregate in the warehouse and build the model's inputs"):
+            inputs = load_inputs(source, spec, taxonomy)
+        if not args.model:
+            inputs, taxonomy, _ = fold_rare_categories(inputs, taxonomy, spec.min_category_authors)
             with _stage("fit the segmentation model (no --model given)"):
                 model = fit_segmentation(inputs, spec, taxonomy, progressbar=console.is_terminal).model
         with _stage("trend series of every panel, raw and corrected, with bootstrap bands"):
@@ -408,7 +422,8 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     posts = Path(args.posts)
     if not posts.is_file():
         raise FileNotFoundError(f"posts file {posts} not found")
-    counts, excluded, ignored = post_counts(pd.read_csv(posts), Taxonomy.from_toml(args.taxonomy))
+    taxonomy = Taxonomy.from_toml(args.taxonomy).fold_like(model.categories_)  # as the fit folded rare ones
+    counts, excluded, ignored = post_counts(pd.read_csv(posts), taxonomy)
     if len(ignored):
         shown = ", ".join(f"{r.TYPE}:{r.LABEL_NAME} ({r.rows})" for r in ignored.head(5).itertuples())
         _warn(
@@ -462,9 +477,9 @@ def _add_model_commands(sub: Any) -> None:
     kk.add_argument("--k-range", help="fit K in LOW:HIGH and keep the best by PSIS-LOO")
     f.add_argument("--out", required=True, help="output folder")
     f.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc", "numpyro", "advi"])
-    f.add_argument("--draws", type=int, default=500)
-    f.add_argument("--tune", type=int, default=500)
-    f.add_argument("--chains", type=int, default=2)
+    f.add_argument("--draws", type=int, help="kept draws per chain (default: the sampler's default, 1800)")
+    f.add_argument("--tune", type=int, help="warmup iterations per chain (default 300)")
+    f.add_argument("--chains", type=int, help="chains (default 2)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument(
         "--anchor",

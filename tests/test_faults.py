@@ -31,6 +31,7 @@ from bayesseg.data.snowflake import SnowflakeSource
 from bayesseg.data.sources import STAGING_SUFFIX, DuckDBSource
 from bayesseg.exceptions import InputError, ModelFileError, SourceError
 from bayesseg.model import SegmentModel
+from bayesseg.model.persistence import content_hash
 from bayesseg.model.sampling import _check_complete
 from bayesseg.simulate import simulate_counts
 from bayesseg.workflow.outputs import StagedFolder
@@ -101,6 +102,21 @@ def test_null_dates_remove_the_stale_trend_table_and_say_so(copies, capsys):
     assert (
         "rows without a date" in (out / "data_quality.html").read_text()
         and f"{n_rows:,}" in (out / "data_quality.html").read_text()
+    )
+
+
+def test_content_hash_reads_labels_as_text_whatever_their_dtype():
+    # category labels built in Python (object arrays) and read back from netCDF (fixed-width text)
+    # are the same contents: a model saved from the one must load as the other
+    values = xr.DataArray(np.arange(4.0).reshape(2, 2), dims=("segment", "category"))
+    text = values.assign_coords(category=np.array(["a", "brand_other"]))
+    objects = values.assign_coords(category=np.array(["a", "brand_other"], dtype=object))
+    assert content_hash(xr.DataTree.from_dict({"posterior": text.to_dataset(name="p")})) == content_hash(
+        xr.DataTree.from_dict({"posterior": objects.to_dataset(name="p")})
+    )
+    renamed = values.assign_coords(category=np.array(["a", "brand_otter"]))
+    assert content_hash(xr.DataTree.from_dict({"posterior": renamed.to_dataset(name="p")})) != content_hash(
+        xr.DataTree.from_dict({"posterior": text.to_dataset(name="p")})
     )
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from scipy import stats
 from sklearn.metrics import adjusted_rand_score
 
 from bayesseg.evaluation.accuracy import match_segments
@@ -61,7 +62,9 @@ def test_recovers_segments_and_gating(fitted, data):
     ari = adjusted_rand_score(truth["segment"], mem["prob_mean"].argmax("segment").values)
     assert ari >= 0.9
     coverage, n = gating_coverage(fitted, truth, 0.98)
-    assert n == 6 and coverage == 1.0
+    # calibrated 98 % intervals miss 2 or more of 6 with probability 0.0006, whatever the seed; the
+    # calibration itself is the multi-seed test of the slow suite
+    assert n == 6 and coverage >= 5 / 6
 
 
 def test_memberships_are_probabilities(fitted):
@@ -194,8 +197,8 @@ def test_bad_input_is_named(data):
         m.build_model(counts, cov.isel(author=slice(0, 10)))
     with pytest.raises(ValueError, match="unknown model_config"):
         SegmentModel(2, model_config={"tau": 1})
-    with pytest.raises(ValueError, match="at least 2"):
-        SegmentModel(1)
+    with pytest.raises(ValueError, match="at least 1"):
+        SegmentModel(0)
 
 
 def test_anchored_segments_carry_their_names(data):
@@ -247,6 +250,20 @@ def test_recovery_at_moderate_separation_slow():
     assert ari >= 0.9
     coverage, n = gating_coverage(model, truth, 0.9)
     assert n == 9 and coverage >= 7 / 9  # 90 % intervals: about 1 in 10 may miss
+
+
+@pytest.mark.slow
+def test_gating_intervals_are_calibrated_over_seeds_slow():
+    # 20 data sets (fresh seeds each run of the suite would be better still; these are not tuned on)
+    inside, total = 0, 0
+    for seed in range(100, 120):
+        counts, cov, truth = simulate_counts(400, 12, 3, separation=1.5, seed=seed)
+        model = SegmentModel(3, sampler_config={**FAST, "random_seed": seed}).fit(counts, cov)
+        coverage, n = gating_coverage(model, truth, 0.9)
+        inside, total = inside + round(coverage * n), total + n
+    # 120 coefficients at 90 %: a calibrated posterior lands in [0.82, 0.96] with probability > 0.999
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], total, 0.9) / total
+    assert lo <= inside / total <= hi, (inside, total)
 
 
 @pytest.mark.parametrize("sampler", ["pymc", "advi", "numpyro"])

@@ -9,9 +9,10 @@ import statsmodels.api as sm
 import xarray as xr
 
 from bayesseg.config import RunSpec
-from bayesseg.data.inputs import model_inputs
+from bayesseg.data.inputs import fold_rare_categories, model_inputs
 from bayesseg.evaluation.truth import SimulatorTruth, truth_validation
 from bayesseg.survey.design import sample_design, stratified_sample
+from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.tables import result_tables
 
 CATS = ["bag", "dress", "top"]
@@ -71,6 +72,29 @@ def test_exclusions_have_reasons_and_imputation_matches_ols():
     # counts equal a pivot of the long table
     wide = _counts(labelled).pivot(index="author", columns="category", values="count").fillna(0).loc[segmented]
     np.testing.assert_array_equal(inputs.counts.sel(author=wide.index, category=CATS).values, wide[CATS].to_numpy())
+
+
+def test_rare_categories_are_folded_with_every_label_kept():
+    taxonomy = Taxonomy.from_toml()
+    cov = _covariates(n=30)
+    rows = [(a, "top", 3) for a in cov["author"]] + [(a, "dress", 1) for a in cov["author"][:20]]
+    rows += [(a, "sequin", 2) for a in cov["author"][:4]] + [(a, "tweed", 1) for a in cov["author"][2:5]]
+    rows += [(1, "brand_contemporary_shoe", 5)]
+    counts_long = pd.DataFrame(rows, columns=["author", "category", "count"])
+    inputs = model_inputs(counts_long, cov, RunSpec().covariates, taxonomy.category_names)
+    folded_inputs, folded_taxonomy, table = fold_rare_categories(inputs, taxonomy, min_authors=5)
+    # every category of fewer than 5 authors goes, including the unused ones (0 authors)
+    support = (inputs.counts > 0).sum("author").to_pandas()
+    assert set(table["category"]) == set(support[support < 5].index)
+    row = table.set_index("category").loc["sequin"]
+    assert (row["authors"], row["labels"], row["into"]) == (4, 8, "texture_other")
+    assert folded_inputs.counts["category"].values.tolist() == folded_taxonomy.category_names
+    assert int(folded_inputs.counts.sel(category="texture_other").sum()) == 8 + 3
+    assert int(folded_inputs.counts.sel(category="brand_other").sum()) == 5
+    np.testing.assert_array_equal(folded_inputs.counts.sum("category"), inputs.counts.sum("category"))
+    np.testing.assert_array_equal(folded_inputs.counts.sel(category="top"), inputs.counts.sel(category="top"))
+    same, same_taxonomy, none = fold_rare_categories(inputs, taxonomy, min_authors=0)
+    assert same is inputs and same_taxonomy is taxonomy and none.empty
 
 
 def test_min_labels_and_bad_inputs():

@@ -1,5 +1,6 @@
 """`bayesseg run` end to end: tables written back, report, saved model, and the same run on Snowflake."""
 
+import io
 import json
 import re
 import shutil
@@ -12,10 +13,14 @@ import pandas as pd
 import pytest
 
 from bayesseg.cli import main
+from bayesseg.config import RunSpec
 from bayesseg.data.aggregate import author_covariates
+from bayesseg.data.inputs import load_inputs
 from bayesseg.data.sources import DuckDBSource
 from bayesseg.model import SegmentModel
+from bayesseg.model.diagnostics import POSTERIOR_VARIABLES
 from bayesseg.survey.trends import TREND_SERIES_COLUMNS
+from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.report import SECTIONS, ppc_html
 from bayesseg.workflow.tables import RESULT_TABLES, TREND_TABLE
 
@@ -85,20 +90,31 @@ def test_report_has_every_section_and_embedded_images(duckdb_run):
     assert "adjusted Rand index" in html  # the simulator's truth is there, so is the validation
 
 
-def test_report_names_the_profile_entry_that_mixed_worst(duckdb_run):
-    html = (duckdb_run[1] / "report.html").read_text()
-    found = re.search(
-        r"Profiles \((\d+) segment × category entries\): largest R-hat ([\d.]+) at (.+?) "
-        r"\(bulk ESS \d+\); (\d+) entries at or above 1\.01",
-        html,
-    )
-    assert found is not None
-    # against the saved model's own posterior summary
-    summary = SegmentModel.load(duckdb_run[1] / "model.nc").summary(["profile"])
-    rhat = summary["r_hat"].astype(float)
-    assert int(found[1]) == len(rhat) == rhat.size > 0
-    assert float(found[2]) == pytest.approx(rhat.max(), abs=5e-4)
-    assert found[3] == str(rhat.idxmax()) and int(found[4]) == int((rhat >= 1.01).sum())
+def test_report_and_run_json_carry_the_convergence_block(duckdb_run):
+    out = duckdb_run[1]
+    html = (out / "report.html").read_text()
+    section = html.split('<section id="convergence">')[1].split("</section>")[0]
+    rows = pd.read_html(io.StringIO(section))[0].set_index("variable")
+    # against the saved model's own posterior summary, variable by variable
+    model = SegmentModel.load(out / "model.nc")
+    summary = model.summary(list(POSTERIOR_VARIABLES))
+    variable = summary.index.str.split("[").str[0]
+    assert set(rows.index) == set(variable)
+    for name, entries in summary.groupby(variable):
+        rhat = entries["r_hat"].astype(float)
+        assert rows.loc[name, "entries"] == len(entries)
+        assert rows.loc[name, "largest R-hat"] == pytest.approx(rhat.max(), abs=5e-4)
+        assert rows.loc[name, "at"] == rhat.idxmax()
+        assert rows.loc[name, "smallest bulk ESS"] == pytest.approx(entries["ess_bulk"].min(), abs=0.5)
+    block = json.loads((out / "run.json").read_text())["convergence"]
+    assert block["max_rhat"] == pytest.approx(summary["r_hat"].max(), abs=1e-9)
+    assert block["max_rhat_at"] == summary["r_hat"].astype(float).idxmax()
+    assert block["min_ess_tail"] == pytest.approx(summary["ess_tail"].min(), abs=1e-9)
+    assert block["passed"] == (not block["failures"])
+    # the EM restarts the chains started from are listed, best first
+    best = max(model.em_log_likelihoods_)
+    assert len(model.em_log_likelihoods_) == model.sampler_config["em_restarts"]
+    assert f"log-likelihoods, best first: {best:,.1f}" in section
 
 
 def test_trend_series_written_back_and_to_csv(duckdb_run):
@@ -178,12 +194,15 @@ def test_saved_model_loads_and_scores_identically(duckdb_run):
     counts = pd.read_parquet(out / "counts.parquet")
     cov = pd.read_parquet(out / "covariates.parquet")
     from bayesseg.config import RunSpec
-    from bayesseg.data.inputs import model_inputs
-    from bayesseg.taxonomy import Taxonomy
+    from bayesseg.data.inputs import fold_counts, model_inputs
 
     spec = RunSpec.from_toml(TINY)
-    inputs = model_inputs(counts, cov, spec.covariates, Taxonomy.from_toml().category_names, min_labels=spec.min_labels)
-    again = model.predict_memberships(inputs.counts, inputs.covariates)
+    taxonomy = Taxonomy.from_toml()
+    inputs = model_inputs(counts, cov, spec.covariates, taxonomy.category_names, min_labels=spec.min_labels)
+    # counts.parquet is the warehouse's aggregate: the categories the run folded are folded alike
+    folded = fold_counts(inputs.counts, taxonomy, model.categories_)
+    assert folded["category"].values.tolist() == model.categories_
+    again = model.predict_memberships(folded, inputs.covariates)
     got = again[["prob_mean", "prob_low", "prob_high"]].to_dataframe().reset_index()
     merged = seg.merge(got, left_on=["AUTHORID", "SEGMENT_NAME"], right_on=["author", "segment"])
     assert len(merged) == len(seg)
@@ -281,7 +300,7 @@ def test_dry_run_lists_every_stage(capsys):
 
 def test_bad_config_is_one_clear_line(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
-    bad.write_text("[segments]\nk = 1\n")
+    bad.write_text("[segments]\nk = 0\n")
     assert main(["run", "--config", str(bad), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "segments.k" in err and "Traceback" not in err
@@ -425,6 +444,26 @@ def test_score_source_through_fakesnow_gives_the_same_tables(duckdb_run, small_f
     a = _sorted(expected["AUTHOR_SEGMENTS"], KEYS)[["AUTHORID", "SEGMENT", "PROB_MEAN", "PROB_LOW", "PROB_HIGH"]]
     b = _sorted(got, KEYS)[list(a.columns)]
     pd.testing.assert_frame_equal(b, a, check_dtype=False)
+
+
+def test_rare_categories_are_folded_listed_and_kept_by_the_saved_model(duckdb_run):
+    warehouse, out = duckdb_run
+    folded = pd.DataFrame(json.loads((out / "run.json").read_text())["folded_categories"])
+    assert len(folded) and (folded["authors"] < 10).all()
+    model = SegmentModel.load(out / "model.nc")
+    assert set(folded["into"]) <= set(model.categories_) and not set(folded["category"]) & set(model.categories_)
+    # no label lost: the folded counts are the taxonomy's counts summed into their group's _other
+    taxonomy = Taxonomy.from_toml()
+    assert taxonomy.fold_like(model.categories_).category_names == model.categories_
+    spec = RunSpec.from_toml(TINY)
+    with DuckDBSource(warehouse) as src:
+        raw = load_inputs(src, spec, taxonomy)
+    fitted = model.check_fitted()["observed_data"]["counts"]
+    np.testing.assert_array_equal(
+        fitted.sum("category").values, raw.counts.sel(author=fitted["author"].values).sum("category").values
+    )
+    report = (out / "report.html").read_text()
+    assert "data.min_category_authors" in report and str(folded["category"].iloc[0]) in report
 
 
 def test_run_json_reports_the_fit_sample_and_its_population_shares(duckdb_run):

@@ -48,7 +48,8 @@ def test_hash_changes_with_the_model_but_not_the_file_location(tmp_path):
     ("doc", "message"),
     [
         ({"segments": {"k": 3}, "colour": 1}, r"unknown key\(s\) \['colour'\]"),
-        ({"segments": {"k": 1}}, "segments.k: must be an integer >= 2"),
+        ({"segments": {"k": 0}}, "segments.k: must be an integer >= 1"),
+        ({"segments": {"k": 3}, "data": {"min_category_authors": -1}}, "data.min_category_authors"),
         ({"segments": {"k": 3, "k_range": [2, 4]}}, "exactly one of k or k_range"),
         ({"segments": {"k_range": [5, 3]}}, "segments.k_range"),
         ({"segments": {"k": 2, "anchors": ["luxury", "dressy", "sportswear"]}}, "3 anchored segments but K"),

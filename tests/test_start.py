@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from scipy import special
 from sklearn.metrics import adjusted_rand_score
 
 from bayesseg.model import SegmentModel
 from bayesseg.model.checks import prepare_data
+from bayesseg.model.graph import in_sampling_order, sampling_order
 from bayesseg.model.start import em_start
 from bayesseg.simulate import simulate_counts
 
@@ -27,7 +29,9 @@ def test_em_recovers_the_simulated_segments(data):
     np.testing.assert_allclose(v["deviation"].sum(axis=1), 0.0, atol=1e-10)  # zero-sum on both axes, as the model's
     np.testing.assert_allclose(v["deviation"].sum(axis=0), 0.0, atol=1e-10)
     np.testing.assert_allclose(v["population_logit"].sum(), 0.0, atol=1e-10)
-    assert v["slope_free"].shape == (2, 2) and v["intercept_free"].shape == (2,)
+    assert v["slope"].shape == (2, 3) and v["intercept"].shape == (3,)
+    np.testing.assert_allclose(v["slope"].sum(axis=1), 0.0, atol=1e-10)  # zero-sum over segments, as the model's
+    np.testing.assert_allclose(v["intercept"].sum(), 0.0, atol=1e-10)
     # concentrations near the truth (the grid search is coarse: within a factor of 2)
     kappa = np.exp(v["log_concentration"])
     order = [
@@ -50,7 +54,7 @@ def test_anchored_segment_gets_the_cluster_that_matches_its_rule(data):
     start = em_start(counts.values, x, 3, offsets, n_restarts=2, seed=1)
     modal = start.responsibilities.argmax(1)
     assert np.mean(modal[truth["segment"] == 2] == 0) > 0.9  # true segment 2 sits on anchored segment 0
-    assert "slope_free" not in start.initvals
+    assert "slope" not in start.initvals
 
 
 def test_the_start_is_a_finite_point_of_the_model(data):
@@ -62,11 +66,20 @@ def test_the_start_is_a_finite_point_of_the_model(data):
     data_ = prepare_data(counts, cov)
     start = em_start(counts.values, data_.x, 3, np.zeros((3, 20)), n_restarts=2)
     free = {rv.name for rv in model.free_RVs}
-    assert {"population_logit", "deviation", "log_concentration_raw", "slope_free"} <= free
-    overrides = {k: v for k, v in start.initvals.items() if k in free}
+    assert {"population_logit", "deviation", "log_concentration_raw", "slope", "intercept"} <= free
+    categories = [str(c) for c in counts["category"].values]
+    overrides = in_sampling_order(
+        {k: v for k, v in start.initvals.items() if k in free}, model.coords["category_sampling"], categories
+    )
     point = make_initial_point_fn(model=model, overrides=overrides, jitter_rvs=set())(0)
     logp = model.compile_logp()(point)
     assert np.isfinite(logp)
+    # the sampling order is undone inside the graph: the profiles are the EM start's, category by category
+    v = start.initvals
+    expected = special.softmax(v["population_logit"][None, :] + v["deviation"], axis=1)
+    (profile_of_values,) = model.replace_rvs_by_values([model["profile"]])
+    profile = model.compile_fn(profile_of_values, inputs=model.value_vars, on_unused_input="ignore")(point)
+    np.testing.assert_allclose(profile, expected, rtol=1e-6)
     default = model.compile_logp()(model.initial_point())
     assert logp > default  # far better than PyMC's default starting point
 
@@ -76,3 +89,14 @@ def test_bad_init_option_and_too_few_authors():
         SegmentModel(2, sampler_config={"init": "map"})
     with pytest.raises(ValueError, match="cannot make 4 segments"):
         em_start(np.ones((3, 5), dtype=int), np.zeros((3, 0)), 4, np.zeros((4, 5)))
+
+
+def test_the_commonest_category_is_sampled_last():
+    # PyMC's zero-sum transform makes the last entry a dense direction: it must be the best-identified one
+    cats = ["a", "b", "rare", "common", "c"]
+    assert sampling_order(cats, np.array([5, 9, 1, 40, 7])) == ["a", "b", "rare", "c", "common"]
+    values = {"population_logit": np.arange(5.0), "deviation": np.arange(10.0).reshape(2, 5), "other": np.ones(2)}
+    moved = in_sampling_order(values, ["a", "b", "rare", "c", "common"], cats)
+    np.testing.assert_array_equal(moved["population_logit"], [0, 1, 2, 4, 3])
+    np.testing.assert_array_equal(moved["deviation"][1], [5, 6, 7, 9, 8])
+    assert moved["other"] is values["other"]

@@ -144,3 +144,31 @@ def test_invalid_toml_names_the_file(tmp_path):
     bad.write_text("version = \n")
     with pytest.raises(TaxonomyError, match=r"bad\.toml"):
         Taxonomy.from_toml(bad)
+
+
+def test_fold_pools_rare_categories_per_group_and_keeps_their_labels(taxonomy):
+    rare = ["brand_contemporary_shoe", "brand_luxury_bag", "sequin"]
+    folded = taxonomy.fold(rare)
+    names = folded.category_names
+    assert not set(rare) & set(names)
+    assert {"brand_other", "texture_other"} <= set(names)
+    # the group's _other takes the place of its first folded category; the rest keep their order
+    assert names.index("brand_other") == taxonomy.category_names.index("brand_luxury_bag")
+    kept = [c for c in taxonomy.category_names if c not in rare]
+    assert [c for c in names if not c.endswith("_other")] == kept
+    # every label that pointed at a folded category points at its group's _other; no label lost
+    before = taxonomy.labels.set_index(["TYPE", "LABEL_NAME"])["CATEGORY"]
+    after = folded.labels.set_index(["TYPE", "LABEL_NAME"])["CATEGORY"]
+    moved = before.isin(rare)
+    assert (after[moved] == before[moved].map(lambda c: f"{taxonomy.categories.loc[c, 'group']}_other")).all()
+    assert after[~moved].equals(before[~moved])
+    assert "brand_luxury_bag" not in folded.rule("luxury").categories
+    assert "brand_luxury_shoe" in folded.rule("luxury").categories
+    assert folded.version == f"{taxonomy.version}+folded"
+    assert taxonomy.fold([]) is taxonomy
+    assert folded.category_names == taxonomy.fold_like(names).category_names
+    assert taxonomy.fold_like(taxonomy.category_names) is taxonomy
+    with pytest.raises(TaxonomyError, match="unknown categories"):
+        taxonomy.fold(["no_such_category"])
+    with pytest.raises(TaxonomyError, match="already categories"):
+        folded.fold(["brand_luxury_shoe"])

@@ -28,8 +28,8 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "deviation_sigma": 1.0,  # σ_δ ~ HalfNormal(·): size of segment departures from the population
     "log_concentration_mu": [3.9, 1.5],  # μ_κ ~ Normal(log 50, 1.5)
     "log_concentration_sigma": 0.5,  # s_κ ~ HalfNormal(·): pooling of concentrations
-    "intercept_sigma": 2.0,  # γ_k ~ Normal(0, ·), k > 0
-    "slope_sigma": 1.0,  # β_k ~ Normal(0, ·) per standardised covariate, k > 0
+    "intercept_sigma": 2.0,  # γ zero-sum over segments; γ_j - γ_k ~ Normal(0, ·)
+    "slope_sigma": 1.0,  # β zero-sum over segments; β_j - β_k ~ Normal(0, ·) per standardised covariate
     "anchor_lift": 1.4,  # prior log-lift (≈ ×4) of an anchored segment's rule categories
     # "centred", "non_centred" or "auto" (centred from 250 authors per segment on average)
     "concentration_parametrization": "auto",
@@ -40,9 +40,11 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
 DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "sampler": "nutpie",  # "nutpie" (default), "pymc", "numpyro" (needs jax) or "advi" (approximate, see fit)
     "chains": 2,
-    "tune": 500,
-    "draws": 500,
-    "target_accept": 0.9,
+    # the convergence rule (every entry's R-hat < 1.01) is a maximum over ~450 entries: R-hat's own
+    # noise needs ~4,000 draws to stay below it (docs/design-notes.md, "How many draws")
+    "tune": 300,
+    "draws": 1800,
+    "target_accept": 0.8,
     "nutpie_low_rank": True,  # nutpie's low-rank modified mass matrix (see SegmentModel.fit)
     "random_seed": 0,
     "progressbar": True,
@@ -53,6 +55,7 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "em_restarts": 16,
     "relabel_authors": 1_000,  # authors used to find the relabelling (a random subset)
     "membership_draws": 400,  # posterior draws (thinned) used for memberships
+    "loglik_draws": 1000,  # posterior draws (thinned) whose pointwise log-likelihood is kept, for PSIS-LOO
 }
 """Sampler settings of :class:`bayesseg.model.SegmentModel` (plain, JSON-serialisable)."""
 

@@ -113,6 +113,9 @@ class RunSpec:
         Upper follower bounds of the current mainstream and trendy tiers (key ``data.tiers``).
     min_labels : int
         Authors with fewer category labels are excluded.
+    min_category_authors : int
+        Categories seen in fewer eligible authors are folded into ``<group>_other``
+        (:meth:`bayesseg.taxonomy.Taxonomy.fold`); 0 folds nothing.
     fit_authors : int
         Size of the stratified fit sample (0: all eligible authors).
     sample_seed : int
@@ -144,6 +147,7 @@ class RunSpec:
     taxonomy: Path | None = None
     tier_thresholds: tuple[float, float] = TIER_THRESHOLDS
     min_labels: int = 1
+    min_category_authors: int = 0
     fit_authors: int = 0
     sample_seed: int = 0
     fit_allocation: str = "proportional"
@@ -175,6 +179,7 @@ class RunSpec:
             "taxonomy": None if self.taxonomy is None else str(self.taxonomy),
             "tiers": list(self.tier_thresholds),
             "min_labels": self.min_labels,
+            "min_category_authors": self.min_category_authors,
             "fit_authors": self.fit_authors,
             "sample_seed": self.sample_seed,
             "fit_allocation": self.fit_allocation,
@@ -337,7 +342,10 @@ class _Checker:
 
 def _data(ck: _Checker, base: Path, default: RunSpec) -> dict[str, Any]:
     """The ``[data]`` table, as RunSpec fields."""
-    data = ck.table("data", {"taxonomy", "tiers", "min_labels", "fit_authors", "sample_seed", "fit_allocation"})
+    data = ck.table(
+        "data",
+        {"taxonomy", "tiers", "min_labels", "min_category_authors", "fit_authors", "sample_seed", "fit_allocation"},
+    )
     allocation = data.get("fit_allocation", default.fit_allocation)
     if allocation not in ("proportional", "equal"):
         raise ck.fail("data.fit_allocation", f"must be 'proportional' or 'equal', got {allocation!r}")
@@ -360,6 +368,9 @@ def _data(ck: _Checker, base: Path, default: RunSpec) -> dict[str, Any]:
         "taxonomy": taxonomy,
         "tier_thresholds": (float(tiers[0]), float(tiers[1])),
         "min_labels": ck.integer("data.min_labels", data.get("min_labels", default.min_labels), 1),
+        "min_category_authors": ck.integer(
+            "data.min_category_authors", data.get("min_category_authors", default.min_category_authors), 0
+        ),
         "fit_authors": ck.integer("data.fit_authors", data.get("fit_authors", default.fit_authors), 0),
         "sample_seed": ck.integer("data.sample_seed", data.get("sample_seed", default.sample_seed), 0),
         "fit_allocation": allocation,
@@ -403,11 +414,11 @@ def _segments(ck: _Checker) -> tuple[int | None, tuple[int, int] | None, list[st
         raise ck.fail("segments", "give exactly one of k or k_range")
     k = k_range = None
     if "k" in seg:
-        k = ck.integer("segments.k", seg["k"], 2)
+        k = ck.integer("segments.k", seg["k"], 1)
     else:
         kr = seg["k_range"]
-        if not (isinstance(kr, list) and len(kr) == 2 and all(isinstance(v, int) for v in kr) and 2 <= kr[0] <= kr[1]):
-            raise ck.fail("segments.k_range", f"must be [low, high] with 2 <= low <= high, got {kr!r}")
+        if not (isinstance(kr, list) and len(kr) == 2 and all(isinstance(v, int) for v in kr) and 1 <= kr[0] <= kr[1]):
+            raise ck.fail("segments.k_range", f"must be [low, high] with 1 <= low <= high, got {kr!r}")
         k_range = (int(kr[0]), int(kr[1]))
     anchors = seg.get("anchors", [])
     if not isinstance(anchors, list) or not all(isinstance(a, str) for a in anchors):

@@ -19,7 +19,15 @@ from bayesseg.data.aggregate import (
     weekly_label_counts,
 )
 from bayesseg.data.connect import default_warehouse_path, open_source
-from bayesseg.data.inputs import ModelInputs, fit_imputation, load_inputs, model_inputs, stream_inputs
+from bayesseg.data.inputs import (
+    ModelInputs,
+    fit_imputation,
+    fold_counts,
+    fold_rare_categories,
+    load_inputs,
+    model_inputs,
+    stream_inputs,
+)
 from bayesseg.data.quality import DataQualityReport, check_schema, data_quality
 from bayesseg.data.snowflake import SnowflakeSource
 from bayesseg.data.sources import DuckDBSource, Source
@@ -42,6 +50,8 @@ __all__ = [
     "data_quality",
     "default_warehouse_path",
     "fit_imputation",
+    "fold_counts",
+    "fold_rare_categories",
     "label_inventory",
     "load_inputs",
     "model_inputs",

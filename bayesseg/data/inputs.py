@@ -4,6 +4,7 @@
   :func:`bayesseg.data.aggregate.author_covariates`): eligibility, covariate transforms, regression imputation,
   and the dense ``(author, category)`` counts;
 * :func:`load_inputs` runs the aggregations of a run specification on a warehouse and builds them;
+* :func:`fold_rare_categories` folds the categories too few authors use into ``<group>_other``;
 * :func:`stream_inputs` streams them batch by batch (for scoring millions of authors), each batch processed exactly
   as it would be inside the whole; :func:`fit_imputation` fits the imputation in one pass over the stream.
 """
@@ -11,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,15 @@ from bayesseg.dims import AUTHOR, COVARIATE
 from bayesseg.exceptions import InputError
 from bayesseg.taxonomy import Taxonomy
 
-__all__ = ["ModelInputs", "fit_imputation", "load_inputs", "model_inputs", "stream_inputs"]
+__all__ = [
+    "ModelInputs",
+    "fit_imputation",
+    "fold_counts",
+    "fold_rare_categories",
+    "load_inputs",
+    "model_inputs",
+    "stream_inputs",
+]
 
 
 @dataclass
@@ -238,6 +247,89 @@ def load_inputs(source: Source, spec: RunSpec, taxonomy: Taxonomy) -> ModelInput
         taxonomy.category_names,
         min_labels=spec.min_labels,
     )
+
+
+def fold_rare_categories(
+    inputs: ModelInputs, taxonomy: Taxonomy, min_authors: int
+) -> tuple[ModelInputs, Taxonomy, pd.DataFrame]:
+    """Fold the categories that fewer than `min_authors` eligible authors use into ``<group>_other``.
+
+    Parameters
+    ----------
+    inputs : ModelInputs
+        Counts with every category of `taxonomy`.
+    taxonomy : bayesseg.taxonomy.Taxonomy
+        The taxonomy the counts were built with.
+    min_authors : int
+        Smallest number of eligible authors (with at least one label of the category) a category
+        needs to stay on its own; 0 folds nothing.
+
+    Returns
+    -------
+    inputs : ModelInputs
+        The same authors; the counts of folded categories summed into their ``<group>_other``
+        (no label is dropped: every author's total is unchanged).
+    taxonomy : bayesseg.taxonomy.Taxonomy
+        :meth:`bayesseg.taxonomy.Taxonomy.fold` of the rare categories.
+    folded : pandas.DataFrame
+        One row per folded category: ``category``, ``authors`` (eligible authors using it),
+        ``labels`` and ``into``; empty when nothing was folded.
+    """
+    columns = ["category", "authors", "labels", "into"]
+    if min_authors <= 0:
+        return inputs, taxonomy, pd.DataFrame(columns=columns)
+    counts = inputs.counts
+    support = (counts > 0).sum(AUTHOR).to_pandas()
+    rare = [str(c) for c in counts["category"].values if support[c] < min_authors]
+    if not rare:
+        return inputs, taxonomy, pd.DataFrame(columns=columns)
+    folded_taxonomy = taxonomy.fold(rare)
+    into = {c: f"{taxonomy.categories.loc[c, 'group']}_other" for c in rare}
+    folded_counts = fold_counts(counts, taxonomy, folded_taxonomy.category_names)
+    table = pd.DataFrame(
+        {
+            "category": rare,
+            "authors": [int(support[c]) for c in rare],
+            "labels": [int(counts.sel(category=c).sum()) for c in rare],
+            "into": [into[c] for c in rare],
+        }
+    )
+    return replace(inputs, counts=folded_counts), folded_taxonomy, table
+
+
+def fold_counts(counts: xr.DataArray, taxonomy: Taxonomy, categories: Sequence[str]) -> xr.DataArray:
+    """Counts with the taxonomy's categories, folded as a fitted model's `categories` show.
+
+    Parameters
+    ----------
+    counts : xarray.DataArray, dims (author, category)
+        Label counts; categories of `taxonomy` (or already folded ones, left as they are).
+    taxonomy : bayesseg.taxonomy.Taxonomy
+        The taxonomy before folding.
+    categories : sequence of str
+        The categories wanted (e.g. ``SegmentModel.categories_``), with ``<group>_other`` entries
+        where categories were folded (:meth:`bayesseg.taxonomy.Taxonomy.fold_like`).
+
+    Returns
+    -------
+    xarray.DataArray
+        `counts` unchanged when nothing is to be folded; else the folded categories' counts
+        summed into their group's ``_other``, in the order of `categories` (every author's total
+        kept). Categories of `counts` outside the taxonomy are kept, for the model's own check to
+        name them.
+    """
+    folded = taxonomy.fold_like(categories)
+    if folded is taxonomy:
+        return counts
+    kept = set(folded.category_names)
+    groups = taxonomy.categories["group"]
+    target = [
+        str(c) if str(c) in kept or str(c) not in groups.index else f"{groups[str(c)]}_other"
+        for c in counts["category"].values
+    ]
+    summed = counts.assign_coords(category=target).groupby("category").sum()
+    names = np.asarray([c for c in categories if c in set(target)] + sorted(set(target) - set(categories)), dtype=str)
+    return summed.sel(category=names).astype(counts.dtype).assign_coords(category=names)
 
 
 def _split(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:

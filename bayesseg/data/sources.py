@@ -116,7 +116,7 @@ class Source(ABC):
         """
 
     def drop_stale_staging(self, schema: str) -> list[str]:
-        """Remove staging tables (:data:`~bayesseg.data.sources.STAGING_SUFFIX`) that an interrupted writer left in `schema`.
+        """Remove the staging tables (:data:`~bayesseg.data.sources.STAGING_SUFFIX`) an interrupted writer left.
 
         Parameters
         ----------

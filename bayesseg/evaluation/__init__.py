@@ -1,6 +1,6 @@
 """Judging any segmentation (tiers, bayesseg's posterior, a baseline).
 
-Metrics, the simulator's truth, baselines, content ranking.
+Metrics, the simulator's truth, baselines, content ranking, simulation-based calibration.
 """
 
 from bayesseg.evaluation.accuracy import calibration_table, expected_calibration_error, match_segments, trend_accuracy
@@ -16,9 +16,11 @@ from bayesseg.evaluation.metrics import (
     segments_over_time,
     threshold_jump,
 )
+from bayesseg.evaluation.sbc import SBC_QUANTITIES, rank_uniformity, sbc_ranks
 from bayesseg.evaluation.truth import SimulatorTruth, read_truth, truth_validation
 
 __all__ = [
+    "SBC_QUANTITIES",
     "BaselineResult",
     "SimulatorTruth",
     "agreement",
@@ -35,7 +37,9 @@ __all__ = [
     "post_counts",
     "predictive_auc",
     "rank_posts",
+    "rank_uniformity",
     "read_truth",
+    "sbc_ranks",
     "segments_over_time",
     "threshold_jump",
     "topic_model",

@@ -69,6 +69,9 @@ class Convergence:
         Divergent transitions and draws (after warmup), and draws that hit the maximum tree depth.
     rule : ConvergenceRule
         The rule applied.
+    variables : dict of str to dict
+        Per variable: ``entries``, ``max_rhat`` and ``max_rhat_at``, ``min_ess_bulk``,
+        ``min_ess_tail``, ``entries_above_rhat``.
     """
 
     max_rhat: float
@@ -83,6 +86,7 @@ class Convergence:
     draws: int
     treedepth_hits: int
     rule: ConvergenceRule = field(default_factory=ConvergenceRule)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[str]:
@@ -160,6 +164,18 @@ def convergence(tree: xr.DataTree, reference: str, rule: ConvergenceRule | None 
     bulk, tail = table["ess_bulk"].astype(float), table["ess_tail"].astype(float)
     stats = tree["sample_stats"].to_dataset() if "sample_stats" in tree.children else xr.Dataset()
     r = rule or ConvergenceRule()
+    variable = pd.Series([str(i).split("[")[0] for i in table.index], index=table.index)
+    variables = {
+        str(name): {
+            "entries": len(rows),
+            "max_rhat": float(rhat[rows.index].max()),
+            "max_rhat_at": str(rhat[rows.index].idxmax()),
+            "min_ess_bulk": float(bulk[rows.index].min()),
+            "min_ess_tail": float(tail[rows.index].min()),
+            "entries_above_rhat": int((rhat[rows.index] >= r.max_rhat).sum()),
+        }
+        for name, rows in variable.groupby(variable, sort=False)
+    }
     return Convergence(
         max_rhat=float(rhat.max()),
         max_rhat_at=str(rhat.idxmax()),
@@ -173,6 +189,7 @@ def convergence(tree: xr.DataTree, reference: str, rule: ConvergenceRule | None 
         draws=int(post.sizes["chain"] * post.sizes["draw"]),
         treedepth_hits=_sample_stat(stats, "maxdepth_reached", "reached_max_treedepth"),
         rule=r,
+        variables=variables,
     )
 
 
@@ -203,4 +220,5 @@ def posterior_summary(posterior: xr.Dataset, var_names: Sequence[str], reference
 
     # one variable at a time: arviz-stats 1.3 mislabels the rows of variables whose shared
     # dims (here `segment`) sit at different positions when summarised together
-    return pd.concat([arviz_stats.summary(free(v)) for v in names])
+    parts = [free(v) for v in names]
+    return pd.concat([arviz_stats.summary(part) for part in parts if next(iter(part.data_vars.values())).size])

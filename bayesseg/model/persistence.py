@@ -2,7 +2,8 @@
 
 A saved model is its DataTree (``SegmentModel.idata_``) with attributes that say what wrote it
 (bayesseg version, file format), what model it is (the config and its SHA-256) and what its contents
-are (the SHA-256 of the posterior, the constant data and the observed data: :func:`~bayesseg.model.persistence.content_hash`).
+are (the SHA-256 of the posterior, the constant data and the observed data:
+:func:`~bayesseg.model.persistence.content_hash`).
 What the fit learnt outside the posterior (the covariates' standardisation) is in ``constant_data``.
 :meth:`ModelIO.save` writes a temporary file and renames it into place, so an interrupted save never
 leaves a half-written model under the final name; :meth:`ModelIO.load` rebuilds the model from the
@@ -55,11 +56,13 @@ def content_hash(tree: xr.DataTree) -> str:
         ds = tree[group].to_dataset()
         for name in sorted(map(str, ds.variables)):
             values = np.asarray(ds[name].values)
-            if values.dtype.kind in "OUS":  # labels: compare as text, whatever netCDF stores them as
+            kind = values.dtype.kind
+            if kind in "OUS":  # labels: compare as text, whatever numpy or netCDF stores them as
                 payload = "\x1f".join(map(str, values.ravel().tolist())).encode()
+                kind = "U"
             else:
                 payload = np.ascontiguousarray(values).tobytes()
-            h.update(f"{group}/{name}|{values.dtype.kind}|{values.shape}|".encode())
+            h.update(f"{group}/{name}|{kind}|{values.shape}|".encode())
             h.update(payload)
     return h.hexdigest()
 
@@ -105,8 +108,9 @@ class ModelIO(ABC):
         -------
         dict
             ``bayesseg_version``, ``file_format``, ``config`` (JSON) and ``config_hash``,
-            ``sampler_config`` (JSON), ``content_hash`` (:func:`~bayesseg.model.persistence.content_hash` of the fitted tree),
-            ``relabelled_draws`` and ``sampling_time_s``.
+            ``sampler_config`` (JSON), ``content_hash`` (:func:`~bayesseg.model.persistence.content_hash`
+            of the fitted tree),
+            ``relabelled_draws``, ``em_log_likelihoods`` (JSON) and ``sampling_time_s``.
         """
         return {
             "bayesseg_version": __version__,
@@ -116,6 +120,7 @@ class ModelIO(ABC):
             "sampler_config": json.dumps(self.sampler_config, sort_keys=True),
             "content_hash": content_hash(self.check_fitted()),
             "relabelled_draws": getattr(self, "relabelled_draws_", 0),
+            "em_log_likelihoods": json.dumps([float(v) for v in getattr(self, "em_log_likelihoods_", [])]),
             "sampling_time_s": float(getattr(self, "sampling_time_", float("nan"))),
         }
 

@@ -19,13 +19,18 @@ from bayesseg.dims import AUTHOR, CATEGORY, COVARIATE, SEGMENT
 from bayesseg.model.checks import PreparedData
 from bayesseg.model.likelihood import SparseCounts
 from bayesseg.model.relabel import apply_permutation, stephens
-from bayesseg.model.scoring import SEGMENT_VARS, log_membership
+from bayesseg.model.scoring import SEGMENT_VARS, log_membership, thinning_step
 
 __all__ = ["relabelled_tree"]
 
 
 def relabelled_tree(
-    trace: xr.DataTree, data: PreparedData, segment_names: Sequence[str], relabel_authors: int, seed: int
+    trace: xr.DataTree,
+    data: PreparedData,
+    segment_names: Sequence[str],
+    relabel_authors: int,
+    seed: int,
+    loglik_draws: int,
 ) -> tuple[xr.DataTree, int]:
     """The fitted model's DataTree: draws relabelled to one labelling, gating against segment 0.
 
@@ -41,13 +46,16 @@ def relabelled_tree(
         Authors (a random subset) whose membership probabilities decide the relabelling.
     seed : int
         Seed of that subset.
+    loglik_draws : int
+        At most this many draws (every k-th of each chain, :func:`~bayesseg.model.scoring.thinning_step`)
+        carry the pointwise log-likelihood.
 
     Returns
     -------
     tree : xarray.DataTree
         Groups ``posterior`` (``profile``, ``concentration``, ``intercept``, ``slope``,
         ``population_profile`` and the hyperparameters), ``log_likelihood`` (``y``: the pointwise
-        log-likelihood, multinomial coefficient included), ``observed_data`` (``counts``),
+        log-likelihood, multinomial coefficient included, on the thinned draws), ``observed_data`` (``counts``),
         ``sample_stats`` (NUTS) and ``constant_data`` (``covariates``, ``sample_weight``).
     relabelled_draws : int
         Draws whose labels had to be permuted.
@@ -61,8 +69,11 @@ def relabelled_tree(
         for name in SEGMENT_VARS
         if name in post
     }
+    n_cov = 0 if covariates is None else covariates.sizes[COVARIATE]
+    if "intercept" not in flat:  # one segment: no gating
+        flat["intercept"] = np.zeros((n_chain * n_draw, k))
     if "slope" not in flat:
-        flat["slope"] = np.zeros((n_chain * n_draw, 0, k))
+        flat["slope"] = np.zeros((n_chain * n_draw, n_cov if k == 1 else 0, k))
     categories = [str(c) for c in counts[CATEGORY].values]
     cov_names = [] if covariates is None else [str(c) for c in covariates[COVARIATE].values]
 
@@ -70,8 +81,7 @@ def relabelled_tree(
     rng = np.random.default_rng(seed)
     n = counts.sizes[AUTHOR]
     sub = np.sort(rng.choice(n, size=min(n, relabel_authors), replace=False))
-    probs = np.exp(log_membership(flat, SparseCounts.from_dense(counts.values[sub]), data.x[sub])[0])
-    perm = stephens(probs)
+    perm = stephens(_relabelling_memberships(flat, data, sub))
     flat["profile"] = apply_permutation(flat["profile"], perm, axis=1)
     flat["concentration"] = apply_permutation(flat["concentration"], perm, axis=1)
     flat["intercept"] = apply_permutation(flat["intercept"], perm, axis=1)
@@ -95,21 +105,24 @@ def relabelled_tree(
             data_vars[name] = (("chain", "draw"), post[name].values)
     data_vars["population_profile"] = (
         ("chain", "draw", CATEGORY),
-        special.softmax(post["population_logit"].values, axis=-1),
+        # sampled in the graph's category_sampling order: back to the counts' order, by label
+        special.softmax(post["population_logit"].sel(category_sampling=categories).values, axis=-1),
     )
     posterior = xr.Dataset(
         data_vars,
         coords={**sample, SEGMENT: list(segment_names), CATEGORY: categories, COVARIATE: cov_names},
         attrs=dict(post.attrs),
     )
-    pointwise = np.concatenate(
-        [
-            log_membership({key: v[i : i + 200] for key, v in flat.items()}, data.sparse, data.x)[1]
-            for i in range(0, flat["profile"].shape[0], 200)
-        ]
-    )
+    # the pointwise log-likelihood (invariant to the labels) on every k-th draw of each chain: enough
+    # for PSIS-LOO, and a tenth of the file of every draw's (SegmentModel.loo thins the posterior alike)
+    step = thinning_step(n_chain, n_draw, loglik_draws)
+    kept = np.arange(0, n_draw, step)
+    pointwise = _pointwise_loglik(flat, data, (np.arange(n_chain)[:, None] * n_draw + kept[None, :]).ravel())
     authors = counts[AUTHOR].values
-    log_lik = xr.Dataset({"y": (("chain", "draw", AUTHOR), unflat(pointwise))}, coords={**sample, AUTHOR: authors})
+    log_lik = xr.Dataset(
+        {"y": (("chain", "draw", AUTHOR), pointwise.reshape(n_chain, kept.size, -1))},
+        coords={"chain": sample["chain"], "draw": sample["draw"][kept], AUTHOR: authors},
+    )
     groups = {
         "posterior": posterior,
         "log_likelihood": log_lik,
@@ -128,3 +141,25 @@ def relabelled_tree(
     if constant:
         groups["constant_data"] = xr.Dataset(constant)
     return xr.DataTree.from_dict(groups), relabelled
+
+
+def _relabelling_memberships(flat: dict[str, np.ndarray], data: PreparedData, subset: np.ndarray) -> np.ndarray:
+    """Membership probabilities of the `subset` authors under every draw, shape (S, n, K), in chunks of draws."""
+    counts = SparseCounts.from_dense(data.counts.values[subset])
+    x = data.x[subset]
+    n_draws = flat["profile"].shape[0]
+    probs = np.empty((n_draws, subset.size, flat["profile"].shape[1]))
+    for i in range(0, n_draws, 200):
+        chunk = {key: v[i : i + 200] for key, v in flat.items()}
+        probs[i : i + 200] = np.exp(log_membership(chunk, counts, x, loglik=False)[0])
+    return probs
+
+
+def _pointwise_loglik(flat: dict[str, np.ndarray], data: PreparedData, draws: np.ndarray) -> np.ndarray:
+    """Every author's log-likelihood (segment marginalised) under the `draws` (flat indices), shape (S', N)."""
+    return np.concatenate(
+        [
+            log_membership({key: v[draws[i : i + 200]] for key, v in flat.items()}, data.sparse, data.x)[1]
+            for i in range(0, draws.size, 200)
+        ]
+    )

@@ -10,9 +10,10 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from bayesseg.dims import AUTHOR, CATEGORY, SAMPLE_DIMS, SEGMENT
+from bayesseg.dims import AUTHOR, CATEGORY, COVARIATE, SAMPLE_DIMS, SEGMENT
 from bayesseg.model import scoring
 from bayesseg.model.checks import align_counts, check_covariates, standardise_covariates
 
@@ -110,6 +111,72 @@ class PredictionMixin(ABC):
         post = self.check_fitted()["posterior"].to_dataset()
         return scoring.thin_posterior(post, max_draws or self.sampler_config["membership_draws"])
 
+    def segment_shares(self) -> xr.DataArray:
+        r"""The population's segment proportions per draw: :math:`\bar\pi_k = \sum_i w_i \pi_{ik} / \sum_i w_i`.
+
+        The gating probabilities averaged over the fitted authors (weighted by their sampling
+        weights when the fit had them), every posterior draw.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims (chain, draw, segment); sums to one over ``segment``.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        """
+        tree = self.check_fitted()
+        post = tree["posterior"].to_dataset()
+        constant = tree["constant_data"].to_dataset() if "constant_data" in tree.children else xr.Dataset()
+        n_authors = tree["observed_data"]["counts"].sizes[AUTHOR]
+        if "covariates" in constant and self.covariate_names_:
+            x = (constant["covariates"].values - self.covariate_mean_) / self.covariate_sd_
+        else:
+            x = np.zeros((n_authors, 0))
+        w = constant["sample_weight"].values if "sample_weight" in constant else np.ones(n_authors)
+        w = w / w.sum()
+        n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+        gamma = post["intercept"].values.reshape(n_chain * n_draw, -1)
+        beta = post["slope"].transpose("chain", "draw", COVARIATE, SEGMENT).values
+        beta = beta.reshape(n_chain * n_draw, x.shape[1], -1)
+        shares = np.empty_like(gamma)
+        for i in range(0, gamma.shape[0], 100):
+            eta = gamma[i : i + 100, None, :] + np.einsum("np,spk->snk", x, beta[i : i + 100])
+            pi = np.exp(eta - scoring.logsumexp_last(eta)[..., None])
+            shares[i : i + 100] = np.einsum("n,snk->sk", w, pi)
+        return xr.DataArray(
+            shares.reshape(n_chain, n_draw, -1),
+            dims=(*SAMPLE_DIMS, SEGMENT),
+            coords={"chain": post["chain"].values, "draw": post["draw"].values, SEGMENT: self.segment_names},
+            name="segment_share",
+        )
+
+    def lift(self) -> xr.DataArray:
+        r"""Each segment's profile over the population's, per draw: :math:`\theta_{kc} / \sum_j \bar\pi_j \theta_{jc}`.
+
+        The denominator is the population mixture: the category shares of an author drawn from the
+        fitted population (:meth:`segment_shares` mixing the segment profiles). This is the one
+        definition of lift in bayesseg (SEGMENT_PROFILES.LIFT is its posterior mean). Dividing by
+        ``softmax(η₀)`` instead, the centre of the segment logits, inflates an anchored rule's
+        categories (up to ×1.6 on the demo): η₀ is neither the population's shares nor free of
+        the anchors' offsets.
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims (chain, draw, segment, category).
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not fitted.
+        """
+        profile = self.check_fitted()["posterior"]["profile"].transpose("chain", "draw", SEGMENT, CATEGORY)
+        mixture = (self.segment_shares() * profile).sum(SEGMENT)
+        return (profile / mixture).rename("lift")
+
     def segment_log_predictive(self, counts: np.ndarray, max_draws: int | None = None) -> np.ndarray:
         r"""Posterior predictive log density of count vectors under each segment.
 
@@ -174,7 +241,8 @@ class PredictionMixin(ABC):
             ``prob_mean`` (posterior mean of r_ik), ``prob_low``/``prob_high`` (equal-tailed
             interval over the draws: parameter uncertainty), ``p_modal`` (P(most likely segment =
             k) over the draws), dims (author, segment); ``entropy`` (author; nats, of the mean
-            probabilities).
+            probabilities); ``p_misassigned`` (author; ``1 - max_k prob_mean``: the posterior
+            probability that the author's most likely segment is not the author's segment).
 
         Raises
         ------
@@ -231,6 +299,77 @@ class PredictionMixin(ABC):
                 SEGMENT: self.segment_names,
             },
             name="probability",
+        )
+
+    def assignment_counts(
+        self,
+        counts: xr.DataArray,
+        covariates: xr.DataArray | None = None,
+        groups: pd.Series | None = None,
+        *,
+        max_draws: int | None = None,
+        seed: int | None = None,
+        batch_authors: int = 2_000,
+    ) -> xr.DataArray:
+        """Authors per group and segment with each author's segment drawn from its memberships, per draw.
+
+        The segment sizes a user needs: they carry the uncertainty of every author's assignment,
+        which with thousands of authors far exceeds the parameter uncertainty of the mean
+        memberships (:func:`bayesseg.model.scoring.assignment_counts`).
+
+        Parameters
+        ----------
+        counts : xarray.DataArray, dims (author, category)
+            Label counts with the fitted model's categories.
+        covariates : xarray.DataArray, dims (author, covariate), optional
+            Raw covariates.
+        groups : pandas.Series, optional
+            Each author's group (e.g. the current follower tier), indexed by author id; authors
+            absent from it, or with a missing group, go to the group ``"unknown"``. Default: one
+            group, ``"all"``.
+        max_draws : int, optional
+            Thin the posterior to at most this many draws (default ``membership_draws``).
+        seed : int, optional
+            Seed of the assignments (default: the sampler's ``random_seed``).
+        batch_authors : int, default 2000
+            Authors per batch.
+
+        Returns
+        -------
+        xarray.DataArray
+            ``authors``, int, dims (chain, draw, group, segment).
+
+        Raises
+        ------
+        bayesseg.exceptions.InputError
+            As :meth:`predict_memberships`.
+        """
+        counts, authors, x = self.scoring_inputs(counts, covariates)
+        if groups is None:
+            labels = np.full(len(authors), "all", dtype=object)
+        else:
+            labels = groups.reindex(authors).astype("object").where(lambda s: s.notna(), "unknown").to_numpy()
+        names, codes = np.unique(labels.astype(str), return_inverse=True)
+        post = self._thinned(max_draws)
+        n = scoring.assignment_counts(
+            scoring.flatten_draws(post),
+            counts.values,
+            x,
+            codes,
+            len(names),
+            int(self.sampler_config["random_seed"] if seed is None else seed),
+            batch_authors,
+        )
+        return xr.DataArray(
+            n.reshape(post.sizes["chain"], post.sizes["draw"], *n.shape[1:]),
+            dims=(*SAMPLE_DIMS, "group", SEGMENT),
+            coords={
+                "chain": post["chain"].values,
+                "draw": post["draw"].values,
+                "group": [str(g) for g in names],
+                SEGMENT: self.segment_names,
+            },
+            name="authors",
         )
 
     def log_predictive_density(

@@ -29,12 +29,30 @@ import xarray as xr
 
 from bayesseg._interrupts import raise_if_interrupted
 from bayesseg.model.checks import PreparedData
+from bayesseg.model.graph import in_sampling_order
 from bayesseg.model.start import StartingPoint, em_start
 
 __all__ = ["SAMPLERS", "sample_posterior"]
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 """Samplers ``sampler_config["sampler"]`` accepts."""
+
+DISPERSED = (
+    "intercept",
+    "slope",
+    "deviation_sd",
+    "log_concentration_mu",
+    "log_concentration_sd",
+    "log_concentration",
+    "log_concentration_raw",
+)
+"""Variables whose start differs between chains (uniform ±1 around the EM mode on the sampler's scale).
+
+The chains share the EM mode of the profiles (a jump between modes of a mixture is not what
+NUTS can make, and relabelling handles permutations), but the gating and the hyper-parameters
+(the slowest directions) start apart, so that R-hat compares chains that came from different
+places (Vehtari et al. 2021, https://doi.org/10.1214/20-BA1221).
+"""
 
 
 def _sampler_kwargs(sampler: str, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,11 +117,19 @@ def sample_posterior(
             seed=config["random_seed"],
         )
         free = {rv.name for rv in model.free_RVs}
-        start_kwargs["initvals"] = {name: v for name, v in start.initvals.items() if name in free}
-        if sampler == "nutpie":  # start every chain exactly at the mode (no jitter)
-            start_kwargs["compile_kwargs"] = {"jitter_rvs": set()}
+        start_kwargs["initvals"] = in_sampling_order(
+            {name: v for name, v in start.initvals.items() if name in free},
+            model.coords["category_sampling"],
+            [str(c) for c in data.counts["category"].values],
+        )
+        dispersed = [model[name] for name in DISPERSED if name in model.named_vars]
+        if sampler == "nutpie":
+            start_kwargs["compile_kwargs"] = {"jitter_rvs": set(dispersed)}
         elif sampler == "pymc":
             start_kwargs["init"] = "adapt_diag"
+            start_kwargs["initvals"] = dispersed_starts(
+                start_kwargs["initvals"], model, dispersed, config["chains"], config["random_seed"]
+            )
     with model:
         if sampler in ("nutpie", "pymc", "numpyro"):
             trace = pm.sample(
@@ -143,3 +169,41 @@ def _check_complete(trace: Any, config: Mapping[str, Any]) -> None:
             f"sampling stopped after {sizes['draw']} of {config['draws']} draws in {sizes['chain']} of "
             f"{config['chains']} chains"
         )
+
+
+def dispersed_starts(
+    initvals: Mapping[str, Any], model: Any, dispersed: list[Any], chains: int, seed: int
+) -> list[dict[str, Any]]:
+    """One start per chain: `initvals` with the `dispersed` variables moved by uniform ±1 on the unconstrained scale.
+
+    What nutpie's ``jitter_rvs`` does, for PyMC's own sampler (which takes one start per chain).
+
+    Parameters
+    ----------
+    initvals : mapping of str to numpy.ndarray
+        The EM start, in the graph's order.
+    model : pymc.Model
+        The model.
+    dispersed : list of pymc random variables
+        The variables to move.
+    chains : int
+        Number of chains.
+    seed : int
+        Seed of the moves.
+
+    Returns
+    -------
+    list of dict
+        Starting values (constrained scale) per chain.
+    """
+    from pymc.initial_point import make_initial_point_fn
+
+    point_fn = make_initial_point_fn(
+        model=model, overrides=dict(initvals), jitter_rvs=set(dispersed), return_transformed=False
+    )
+    names = {v.name for v in dispersed}
+    out = []
+    for chain in range(chains):
+        point = point_fn(seed + chain)
+        out.append({**initvals, **{name: point[name] for name in names if name in point}})
+    return out

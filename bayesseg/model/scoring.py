@@ -42,6 +42,7 @@ from bayesseg.model.likelihood import SparseCounts, dm_logpmf_parts, dm_logpmf_r
 __all__ = [
     "MEMBERSHIP_STATS",
     "SEGMENT_VARS",
+    "assignment_counts",
     "count_statistics",
     "flatten_draws",
     "log_dm",
@@ -55,6 +56,7 @@ __all__ = [
     "replicate_counts",
     "segment_log_predictive",
     "thin_posterior",
+    "thinning_step",
 ]
 
 SEGMENT_VARS = ("profile", "concentration", "intercept", "slope")
@@ -80,9 +82,25 @@ def thin_posterior(posterior: xr.Dataset, max_draws: int) -> xr.Dataset:
     xarray.Dataset
         The same variables on the kept draws; ``draw`` keeps its original coordinate.
     """
-    total = posterior.sizes["chain"] * posterior.sizes["draw"]
-    step = max(1, -(-total // max(int(max_draws), 1)))
+    step = thinning_step(posterior.sizes["chain"], posterior.sizes["draw"], max_draws)
     return posterior.isel(draw=slice(None, None, step))
+
+
+def thinning_step(chains: int, draws: int, max_draws: int) -> int:
+    """The step of :func:`thin_posterior`: the smallest that keeps at most `max_draws` of ``chains × draws``.
+
+    Parameters
+    ----------
+    chains, draws : int
+        The posterior's sizes.
+    max_draws : int
+        At most this many draws are kept (at least one per chain).
+
+    Returns
+    -------
+    int
+    """
+    return max(1, -(-(chains * draws) // max(int(max_draws), 1)))
 
 
 def flatten_draws(posterior: xr.Dataset) -> Draws:
@@ -245,14 +263,18 @@ def membership_dataset(stats: Any, authors: np.ndarray, segments: list[str], ci_
     Returns
     -------
     xarray.Dataset
-        ``prob_mean``, ``prob_low``, ``prob_high``, ``p_modal`` (author, segment) and
-        ``entropy`` (author; nats, of the mean probabilities).
+        ``prob_mean``, ``prob_low``, ``prob_high``, ``p_modal`` (author, segment);
+        ``entropy`` (author; nats, of the mean probabilities) and ``p_misassigned`` (author;
+        ``1 - max_k prob_mean``, the probability that the most likely segment is not the author's).
     """
     mean = stats[..., 0]
     entropy = -(mean * np.log(np.maximum(mean, 1e-300))).sum(axis=-1)
     dims = (AUTHOR, SEGMENT)
     data: dict[str, Any] = {name: (dims, stats[..., j]) for j, name in enumerate(MEMBERSHIP_STATS)}
     data["entropy"] = (AUTHOR, entropy)
+    # the uncertainty a user reads: the interval prob_low-prob_high is over parameter draws only
+    # and is ~0.01 wide with thousands of authors, while the assignment itself may be a coin toss
+    data["p_misassigned"] = (AUTHOR, 1.0 - mean.max(axis=-1))
     return xr.Dataset(data, coords={AUTHOR: authors, SEGMENT: segments}, attrs={"ci_prob": ci_prob})
 
 
@@ -280,6 +302,55 @@ def membership_probabilities(draws: Draws, counts: np.ndarray, x: np.ndarray, ba
         log_r, _ = log_membership(draws, SparseCounts.from_dense(counts[sl]), x[sl], loglik=False)
         pieces.append(np.exp(log_r))
     return np.concatenate(pieces, axis=1)
+
+
+def assignment_counts(
+    draws: Draws,
+    counts: np.ndarray,
+    x: np.ndarray,
+    groups: np.ndarray,
+    n_groups: int,
+    seed: int,
+    batch_authors: int = 2_000,
+) -> np.ndarray:
+    r"""Authors per group and segment when every author's segment is drawn, within each posterior draw.
+
+    For each draw *s* and author *i*, :math:`z_i^{(s)} \sim \mathrm{Categorical}(r_i^{(s)})`; the
+    counts of :math:`z^{(s)}` by group carry both the parameter uncertainty and the uncertainty of
+    each author's assignment (the latter dominates with thousands of authors).
+
+    Parameters
+    ----------
+    draws : dict of str to numpy.ndarray
+        The draws of :data:`SEGMENT_VARS` (S draws).
+    counts : numpy.ndarray of int, shape (N, C)
+        Counts in the model's category order.
+    x : numpy.ndarray, shape (N, P)
+        Standardised covariates.
+    groups : numpy.ndarray of int, shape (N,)
+        Each author's group, in ``0 .. n_groups - 1``.
+    n_groups : int
+        Number of groups.
+    seed : int
+        Seed of the assignments.
+    batch_authors : int, default 2000
+        Authors per batch (memory: batch × S × K floats).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (S, n_groups, K)
+    """
+    rng = np.random.default_rng(seed)
+    n_draws, k = draws["profile"].shape[0], draws["profile"].shape[1]
+    out = np.zeros(n_draws * n_groups * k, dtype=np.int64)
+    for start in range(0, counts.shape[0], batch_authors):
+        sl = slice(start, start + batch_authors)
+        log_r, _ = log_membership(draws, SparseCounts.from_dense(counts[sl]), x[sl], loglik=False)
+        u = rng.random(log_r.shape[:2])  # (S, n)
+        z = np.minimum((np.cumsum(np.exp(log_r), axis=-1) < u[..., None]).sum(axis=-1), k - 1)
+        cell = (np.arange(n_draws)[:, None] * n_groups + groups[sl][None, :]) * k + z
+        out += np.bincount(cell.ravel(), minlength=out.size)
+    return out.reshape(n_draws, n_groups, k)
 
 
 def log_predictive_density(draws: Draws, counts: np.ndarray, x: np.ndarray, batch_authors: int = 2_000) -> np.ndarray:

@@ -87,7 +87,8 @@ class SegmentModel(PredictionMixin, ModelIO):
     Parameters
     ----------
     n_segments : int
-        Number of segments K (>= 2).
+        Number of segments K (>= 1; K = 1 is the population's own Dirichlet-multinomial, the model
+        every comparison of K should include).
     model_config : dict, optional
         Priors; missing keys take :data:`bayesseg.config.defaults.DEFAULT_MODEL_CONFIG`'s values.
         ``anchors`` maps a segment name to the categories of the rule that anchors it; anchored
@@ -111,14 +112,17 @@ class SegmentModel(PredictionMixin, ModelIO):
     start_ : bayesseg.model.start.StartingPoint or None
         The EM start of the chains.
     relabelled_draws_ : int
-        Draws whose segment labels were permuted to the common labelling.
+        Draws whose segment labels were permuted to the common labelling (a draw from another
+        labelling, or another mode, of the mixture).
+    em_log_likelihoods_ : list of float
+        The log-likelihood reached by each EM restart (the chains start from the best).
     sampling_time_ : float
         Seconds the sampler took (compilation included for nutpie).
 
     Raises
     ------
     bayesseg.exceptions.InputError
-        If `n_segments` < 2, more segments are anchored than exist, or a config key is unknown.
+        If `n_segments` < 1, more segments are anchored than exist, or a config key is unknown.
 
     Examples
     --------
@@ -132,8 +136,8 @@ class SegmentModel(PredictionMixin, ModelIO):
         model_config: dict[str, Any] | None = None,
         sampler_config: dict[str, Any] | None = None,
     ) -> None:
-        if int(n_segments) < 2:
-            raise InputError(f"n_segments must be at least 2, got {n_segments}")
+        if int(n_segments) < 1:
+            raise InputError(f"n_segments must be at least 1, got {n_segments}")
         self.n_segments = int(n_segments)
         for given, default, name in (
             (model_config, DEFAULT_MODEL_CONFIG, "model_config"),
@@ -163,6 +167,7 @@ class SegmentModel(PredictionMixin, ModelIO):
         self.covariate_sd_ = np.empty(0)
         self.start_: StartingPoint | None = None
         self.relabelled_draws_ = 0
+        self.em_log_likelihoods_: list[float] = []
         self.sampling_time_ = float("nan")
 
     # ------------------------------------------------------------------ identity
@@ -331,6 +336,7 @@ class SegmentModel(PredictionMixin, ModelIO):
         offsets = self.anchor_offsets([str(c) for c in data.counts[CATEGORY].values])
         trace, self.start_ = sample_posterior(model, data, self.n_segments, offsets, cfg, show)
         self.sampling_time_ = time.perf_counter() - started  # compile included for nutpie
+        self.em_log_likelihoods_ = [] if self.start_ is None else [float(v) for v in self.start_.restarts]
         self._set_fitted(data, trace)
         return self
 
@@ -339,7 +345,12 @@ class SegmentModel(PredictionMixin, ModelIO):
         self.covariate_names_ = [] if data.covariates is None else [str(c) for c in data.covariates[COVARIATE].values]
         self.covariate_mean_, self.covariate_sd_ = data.x_mean, data.x_sd
         tree, self.relabelled_draws_ = relabelled_tree(
-            trace, data, self.segment_names, self.sampler_config["relabel_authors"], self.sampler_config["random_seed"]
+            trace,
+            data,
+            self.segment_names,
+            self.sampler_config["relabel_authors"],
+            self.sampler_config["random_seed"],
+            self.sampler_config["loglik_draws"],
         )
         self.idata_ = tree
         tree.attrs.update(self.file_attrs())
@@ -362,6 +373,7 @@ class SegmentModel(PredictionMixin, ModelIO):
         self.covariate_mean_ = constant["covariate_mean"].values if "covariate_mean" in constant else np.empty(0)
         self.covariate_sd_ = constant["covariate_sd"].values if "covariate_sd" in constant else np.empty(0)
         self.relabelled_draws_ = int(attrs.get("relabelled_draws", 0))
+        self.em_log_likelihoods_ = [float(v) for v in json.loads(attrs.get("em_log_likelihoods", "[]"))]
         self.sampling_time_ = float(attrs.get("sampling_time_s", float("nan")))
 
     def summary(self, var_names: Sequence[str] = ("concentration", "intercept", "slope")) -> pd.DataFrame:
@@ -397,10 +409,25 @@ class SegmentModel(PredictionMixin, ModelIO):
     def loo(self) -> Any:
         """PSIS-LOO of the fitted model (``arviz_stats.loo`` on the pointwise log-likelihood ``y``).
 
+        The log-likelihood is kept on thinned draws (``sampler_config["loglik_draws"]``); the
+        posterior is thinned to the same draws here, so that the relative efficiency PSIS uses
+        describes the draws it weights.
+
         Returns
         -------
         arviz_stats.ELPDData
+
+        References
+        ----------
+        Vehtari, A., Gelman, A., & Gabry, J. (2017). Practical Bayesian model evaluation using
+        leave-one-out cross-validation and WAIC. *Statistics and Computing* 27, 1413-1432.
+        https://doi.org/10.1007/s11222-016-9696-4
         """
         import arviz_stats  # about a second to import: loaded when a fit is summarised, not with bayesseg
 
-        return arviz_stats.loo(self.check_fitted(), var_name="y", pointwise=True)
+        tree = self.check_fitted()
+        log_lik = tree["log_likelihood"].to_dataset()
+        posterior = tree["posterior"].to_dataset().sel(draw=log_lik["draw"])
+        return arviz_stats.loo(
+            xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": log_lik}), var_name="y", pointwise=True
+        )

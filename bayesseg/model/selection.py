@@ -1,48 +1,178 @@
-"""Choosing K: fit a range of K and compare the fits by PSIS-LOO.
+r"""Choosing K: fit a range of K, estimate each fit's expected log predictive density, keep the smallest near the best.
+
+The estimate is PSIS-LOO (Vehtari, Gelman & Gabry 2017) while it is reliable; when more than
+``HIGH_PARETO_K_SHARE`` of the authors have a Pareto k̂ above arviz-stats' threshold for the
+number of draws (``ELPDData.good_k``, :math:`\min(1 - 1/\log_{10} S, 0.7)`), the importance
+weights cannot be trusted and it falls back to exact K-fold cross-validation of each author's
+marginal likelihood (the model refitted on the other folds; folds stratified by the authors'
+label totals). The K kept is the smallest whose ``elpd_diff`` to the best is within
+``PARSIMONY_DSE`` standard errors of the difference (``dse``): the data then cannot tell it
+from the best, and it is the simpler model (a parsimony rule in the spirit of the one-standard-error
+rule of cross-validation, Hastie, Tibshirani & Friedman 2009, §7.10).
 
 References
 ----------
 Vehtari, A., Gelman, A., & Gabry, J. (2017). Practical Bayesian model evaluation using leave-one-out
 cross-validation and WAIC. *Statistics and Computing* 27, 1413-1432. https://doi.org/10.1007/s11222-016-9696-4
+
+Hastie, T., Tibshirani, R., & Friedman, J. (2009). *The Elements of Statistical Learning* (2nd ed.).
+Springer. https://doi.org/10.1007/978-0-387-84858-7
+
+Vehtari, A., Simpson, D., Gelman, A., Yao, Y., & Gabry, J. (2024). Pareto smoothed importance
+sampling. *JMLR* 25(72), 1-58. https://jmlr.org/papers/v25/19-556.html
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesseg.dims import AUTHOR
+from bayesseg.exceptions import InputError
 from bayesseg.model.segment_model import SegmentModel
 
-__all__ = ["KComparison", "compare_k"]
+__all__ = ["HIGH_PARETO_K_SHARE", "PARSIMONY_DSE", "KComparison", "compare_k", "kfold_folds", "parsimonious_k"]
+
+PARSIMONY_DSE = 2.0
+"""The K kept is the smallest within this many ``dse`` of the best expected log predictive density."""
+HIGH_PARETO_K_SHARE = 0.01
+"""PSIS-LOO is replaced by K-fold when more than this share of authors has k̂ above ``good_k`` under some K."""
+
+Criterion = Literal["auto", "loo", "kfold"]
 
 
 @dataclass
 class KComparison:
-    """Fits of a range of K and their PSIS-LOO comparison.
+    """Fits of a range of K, their expected log predictive densities, and the K kept.
 
     Attributes
     ----------
     table : pandas.DataFrame
-        ``arviz_stats.compare`` table indexed by ``K=k`` (best first), with ``n_high_pareto_k``
-        (authors with Pareto k > 0.7, where PSIS-LOO is unreliable) and ``high_pareto_k`` (flag).
+        Indexed by ``K=k``, best elpd first: ``k``, ``elpd``, ``se``, ``elpd_diff`` and ``dse``
+        (difference to the best and its standard error), ``within_rule`` (``elpd_diff <=``
+        ``PARSIMONY_DSE`` × ``dse``), ``n_high_pareto_k`` (authors with k̂ above ``good_k``),
+        ``good_k`` and ``high_pareto_k`` (more than ``HIGH_PARETO_K_SHARE`` of the authors).
     models : dict of int to SegmentModel
-        The fitted models by K.
+        The fits on all authors, by K.
     best_k : int
-        The K kept.
+        The K kept: the smallest K within the rule.
+    top_k : int
+        The K of the highest elpd.
+    criterion : {"psis-loo", "kfold"}
+        How elpd was estimated.
     """
 
     table: pd.DataFrame
     models: dict[int, SegmentModel]
     best_k: int
+    top_k: int
+    criterion: str
 
     @property
     def best(self) -> SegmentModel:
         """The model of ``best_k``."""
         return self.models[self.best_k]
+
+    @property
+    def rule(self) -> str:
+        """The rule that chose ``best_k``, in words."""
+        return (
+            f"the smallest K whose elpd is within {PARSIMONY_DSE:g} standard errors of the difference (dse) of the "
+            f"best ({'PSIS-LOO' if self.criterion == 'psis-loo' else 'exact K-fold cross-validation'})"
+        )
+
+
+def parsimonious_k(table: pd.DataFrame, multiplier: float = PARSIMONY_DSE) -> int:
+    """The smallest K whose ``elpd_diff`` is within `multiplier` × ``dse`` of the best.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``k``, ``elpd_diff`` (≥ 0; 0 for the best) and ``dse``.
+    multiplier : float, default ``PARSIMONY_DSE``
+        How many standard errors of the difference count as indistinguishable.
+
+    Returns
+    -------
+    int
+    """
+    within = table["elpd_diff"] <= multiplier * table["dse"].fillna(0.0)
+    return int(table.loc[within, "k"].min())
+
+
+def kfold_folds(totals: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Fold of each author, stratified by label total: authors sorted by total are dealt round-robin.
+
+    Parameters
+    ----------
+    totals : numpy.ndarray, shape (author,)
+        Each author's label total.
+    n_folds : int
+        Number of folds.
+    seed : int
+        Breaks ties between equal totals and shuffles the deal within each round.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (author,)
+        Values ``0 .. n_folds - 1``; fold sizes differ by at most one, and each fold spans the totals.
+    """
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(totals.size), totals))
+    folds = np.empty(totals.size, dtype=np.int64)
+    for start in range(0, totals.size, n_folds):
+        block = order[start : start + n_folds]
+        folds[block] = rng.permutation(n_folds)[: block.size]
+    return folds
+
+
+def _kfold_pointwise(
+    counts: xr.DataArray,
+    covariates: xr.DataArray | None,
+    k: int,
+    folds: np.ndarray,
+    model_config: dict[str, Any] | None,
+    sampler_config: dict[str, Any] | None,
+    weights: np.ndarray | None,
+) -> np.ndarray:
+    """Each author's log predictive density from the fit on the other folds."""
+    out = np.empty(counts.sizes[AUTHOR])
+    for f in np.unique(folds):
+        train, test = folds != f, folds == f
+        w = None if weights is None else weights[train] * train.sum() / weights[train].sum()
+        model = SegmentModel(k, model_config, sampler_config).fit(
+            counts.isel(author=train), None if covariates is None else covariates.isel(author=train), weights=w
+        )
+        held = model.log_predictive_density(
+            counts.isel(author=test), None if covariates is None else covariates.isel(author=test)
+        )
+        out[test] = held.values
+    return out
+
+
+def _difference_table(pointwise: dict[int, np.ndarray]) -> pd.DataFrame:
+    """elpd, se, elpd_diff and dse of pointwise elpds (the comparison arviz-stats makes for LOO)."""
+    elpd = {k: float(v.sum()) for k, v in pointwise.items()}
+    top = max(elpd, key=lambda k: elpd[k])
+    n = len(next(iter(pointwise.values())))
+    rows = []
+    for k, v in pointwise.items():
+        diff = pointwise[top] - v
+        rows.append(
+            {
+                "k": k,
+                "elpd": elpd[k],
+                "se": float(np.sqrt(n * np.var(v))),
+                "elpd_diff": float(diff.sum()),
+                "dse": float(np.sqrt(n * np.var(diff))),
+            }
+        )
+    return pd.DataFrame(rows, index=[f"K={r['k']}" for r in rows]).sort_values("elpd", ascending=False)
 
 
 def compare_k(
@@ -52,8 +182,12 @@ def compare_k(
     model_config: dict[str, Any] | None = None,
     sampler_config: dict[str, Any] | None = None,
     weights: Any = None,
+    *,
+    criterion: Criterion = "auto",
+    n_folds: int = 5,
+    seed: int = 0,
 ) -> KComparison:
-    """Fit a range of K and compare them with PSIS-LOO.
+    """Fit a range of K, estimate each fit's elpd, and keep the smallest K the data cannot tell from the best.
 
     Parameters
     ----------
@@ -62,30 +196,62 @@ def compare_k(
     covariates : xarray.DataArray, dims (author, covariate), optional
         Raw covariates.
     k_values : sequence of int
-        Numbers of segments to fit.
+        Numbers of segments to fit (K = 1, the population's own Dirichlet-multinomial, belongs
+        in every comparison).
     model_config, sampler_config : dict, optional
         Passed to every :class:`bayesseg.model.SegmentModel`.
     weights : array_like, dims (author,), optional
-        Sampling weights (see :meth:`bayesseg.model.SegmentModel.fit`); LOO uses the unweighted pointwise
-        log-likelihood, so with unequal weights it compares fits to the sample, not the population.
+        Sampling weights (see :meth:`bayesseg.model.SegmentModel.fit`); the elpd is of the
+        unweighted authors, so with unequal weights it compares fits to the sample, not the population.
+    criterion : {"auto", "loo", "kfold"}, default "auto"
+        ``"auto"``: PSIS-LOO, or exact K-fold when more than ``HIGH_PARETO_K_SHARE`` of the
+        authors have k̂ above ``good_k`` under some K.
+    n_folds : int, default 5
+        Folds of the K-fold cross-validation (each K is refitted `n_folds` times).
+    seed : int, default 0
+        Seed of the folds.
 
     Returns
     -------
     KComparison
-        The best K is the first row of the comparison (highest expected log predictive density).
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `k_values` is empty, or `criterion` or `n_folds` is invalid.
 
     References
     ----------
-    Vehtari, Gelman & Gabry (2017), https://doi.org/10.1007/s11222-016-9696-4
+    Vehtari, Gelman & Gabry (2017), https://doi.org/10.1007/s11222-016-9696-4;
+    Vehtari, Simpson, Gelman, Yao & Gabry (2024), https://jmlr.org/papers/v25/19-556.html
     """
     import arviz_stats  # about a second to import: loaded when K is compared, not with bayesseg
 
-    models = {
-        k: SegmentModel(k, model_config, sampler_config).fit(counts, covariates, weights=weights) for k in k_values
-    }
-    loos = {f"K={k}": m.loo() for k, m in models.items()}
-    table = arviz_stats.compare(loos)
-    table["n_high_pareto_k"] = [int((loos[name].pareto_k > 0.7).sum()) for name in table.index]
-    table["high_pareto_k"] = table["n_high_pareto_k"] > 0
-    best = {f"K={k}": k for k in models}[str(table.index[0])]
-    return KComparison(table, models, best)
+    ks = sorted({int(k) for k in k_values})
+    if not ks:
+        raise InputError("compare_k needs at least one K")
+    if criterion not in ("auto", "loo", "kfold"):
+        raise InputError(f"criterion must be 'auto', 'loo' or 'kfold', got {criterion!r}")
+    if n_folds < 2:
+        raise InputError(f"n_folds must be at least 2, got {n_folds}")
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    models = {k: SegmentModel(k, model_config, sampler_config).fit(counts, covariates, weights=w) for k in ks}
+    loos = {k: m.loo() for k, m in models.items()}
+    n_authors = counts.sizes[AUTHOR]
+    high = {k: int((np.asarray(loo.pareto_k) > loo.good_k).sum()) for k, loo in loos.items()}
+    unreliable = any(h > HIGH_PARETO_K_SHARE * n_authors for h in high.values())
+    use_kfold = criterion == "kfold" or (criterion == "auto" and unreliable)
+    if use_kfold:
+        folds = kfold_folds(counts.sum("category").values, n_folds, seed)
+        table = _difference_table(
+            {k: _kfold_pointwise(counts, covariates, k, folds, model_config, sampler_config, w) for k in ks}
+        )
+    else:
+        table = arviz_stats.compare({f"K={k}": loos[k] for k in ks})
+        table.insert(0, "k", [int(str(name).removeprefix("K=")) for name in table.index])
+    table["within_rule"] = table["elpd_diff"] <= PARSIMONY_DSE * table["dse"].fillna(0.0)
+    table["n_high_pareto_k"] = [high[int(k)] for k in table["k"]]
+    table["good_k"] = [float(loos[int(k)].good_k) for k in table["k"]]
+    table["high_pareto_k"] = table["n_high_pareto_k"] > HIGH_PARETO_K_SHARE * n_authors
+    best = parsimonious_k(table)
+    return KComparison(table, models, best, int(table["k"].iloc[0]), "kfold" if use_kfold else "psis-loo")

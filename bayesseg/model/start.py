@@ -51,7 +51,8 @@ class StartingPoint:
     ----------
     initvals : dict of str to numpy.ndarray
         Values of the model's free variables (``population_logit``, ``deviation``,
-        ``deviation_sd``, ``log_concentration*``, ``intercept_free``, ``slope_free``), for ``pm.sample(initvals=...)``.
+        ``deviation_sd``, ``log_concentration*``, ``intercept``, ``slope``; category-indexed values in
+        the counts' order), for ``pm.sample(initvals=...)``.
     responsibilities : numpy.ndarray, shape (author, segment)
         EM membership probabilities, columns in the model's segment order.
     log_likelihood : float
@@ -137,8 +138,8 @@ def em_start(
     restarts = []
     for _r in range(n_restarts):
         labels = KMeans(k, n_init=1, random_state=int(rng.integers(2**31 - 1))).fit_predict(hellinger)
-        resp0 = np.full((n, k), 0.05 / max(k - 1, 1))
-        resp0[np.arange(n), labels] = 0.95
+        resp0 = np.full((n, k), 0.05 / (k - 1) if k > 1 else 0.0)
+        resp0[np.arange(n), labels] = 0.95 if k > 1 else 1.0
         resp, log_theta = _multinomial_em(y, resp0, n_iter)
         # concentrations: responsibility-weighted DM likelihood over a grid of log κ
         log_alpha = _LOG_KAPPA_GRID[:, None, None] + log_theta[None]  # (G, K, C)
@@ -191,7 +192,9 @@ def em_start(
     }
     # gating: multinomial logit of the responsibilities (as weights) on the covariates
     p = x.shape[1]
-    if p:
+    if k == 1:  # no gating
+        gamma = np.zeros(1)
+    elif p:
         rows_x = np.repeat(x, k, axis=0)
         rows_y = np.tile(np.arange(k), n)
         w = resp.ravel() + 1e-6
@@ -201,9 +204,11 @@ def em_start(
             intercept, coef = np.r_[0.0, intercept], np.vstack([np.zeros_like(coef), coef])
         gamma = intercept - intercept[0]
         beta = (coef - coef[0]).T  # (P, K)
-        init["slope_free"] = np.clip(beta[:, 1:], -5, 5)
+        beta = np.clip(beta, -5, 5)
+        init["slope"] = beta - beta.mean(axis=1, keepdims=True)  # zero-sum over segments, as the model's
     else:
         share = np.maximum(resp.mean(axis=0), 1e-6)
         gamma = np.log(share) - np.log(share[0])
-    init["intercept_free"] = np.clip(gamma[1:], -6, 6)
+    gamma = np.clip(gamma, -6, 6)
+    init["intercept"] = gamma - gamma.mean()
     return StartingPoint(init, resp, ll, restarts)

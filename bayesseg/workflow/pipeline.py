@@ -27,7 +27,7 @@ from bayesseg._interrupts import raise_if_interrupted
 from bayesseg.config import RunSpec
 from bayesseg.data.aggregate import author_category_counts, author_covariates, trend_data
 from bayesseg.data.connect import default_warehouse_path
-from bayesseg.data.inputs import ModelInputs, model_inputs
+from bayesseg.data.inputs import ModelInputs, fold_rare_categories, model_inputs
 from bayesseg.data.quality import check_schema, data_quality
 from bayesseg.data.sources import Source
 from bayesseg.evaluation.truth import read_truth, truth_validation
@@ -134,7 +134,7 @@ def fit_segmentation(inputs: ModelInputs, spec: RunSpec, taxonomy: Taxonomy, pro
         model = SegmentModel(ks[0], model_config, sampler_config).fit(counts, covariates, weights=weights)
         return FitResult(model, None, ids, design)
     comparison = compare_k(counts, covariates, ks, model_config, sampler_config, weights=weights)
-    return FitResult(comparison.best, comparison.table, ids, design)
+    return FitResult(comparison.best, comparison.table, ids, design, comparison.rule)
 
 
 def compute_trends(source: Source, spec: RunSpec, inputs: ModelInputs, model: SegmentModel) -> TrendResult | None:
@@ -291,6 +291,7 @@ def _compute(
         inputs = model_inputs(
             counts_long, covariates, spec.covariates, taxonomy.category_names, min_labels=spec.min_labels
         )
+        inputs, taxonomy, folded = fold_rare_categories(inputs, taxonomy, spec.min_category_authors)
     with timed("fit"):
         fit = fit_segmentation(inputs, spec, taxonomy, progressbar=progressbar)
     model = fit.model
@@ -300,6 +301,8 @@ def _compute(
     with timed("score"):
         memberships = _score(model, inputs, ci_prob, dask, scheduler)
         tables = result_tables(model, memberships, inputs, run_id, fitted_at, ci_prob)
+        # segment sizes by current tier, each author's segment drawn within each posterior draw
+        assignments = model.assignment_counts(inputs.counts, inputs.covariates, inputs.authors["current_tier"])
     with timed("check"):
         converged = model.convergence()
         ppc = model.posterior_predictive(
@@ -335,6 +338,8 @@ def _compute(
         trends=trends,
         trends_error=trends_error,
         convergence=converged,
+        assignments=assignments,
+        folded_categories=folded,
         # a table this run could not rebuild is removed: left in place, another model's rows would read as this one's
         dropped=[TREND_TABLE] if spec.trends.trends and trends is None else [],
     )

@@ -19,9 +19,10 @@ import xarray as xr
 
 from bayesseg.config import TIER_NAMES
 from bayesseg.evaluation.accuracy import trend_accuracy
+from bayesseg.model import SegmentModel
 from bayesseg.survey.trends import TrendResult
 from bayesseg.workflow.html import HtmlDocument, paragraph, plot_collection_png, png, table
-from bayesseg.workflow.results import RunResult
+from bayesseg.workflow.results import RunResult, segment_shares
 
 __all__ = ["SECTIONS", "ppc_html", "trends_html", "write_report"]
 
@@ -59,11 +60,23 @@ def _summary(r: RunResult) -> str:
         "authors excluded": f"{len(r.inputs.excluded):,}",
         "sampler": f"{m.sampler_config['sampler']}, {m.sampler_config['chains']} chains × "
         f"({m.sampler_config['tune']} tuning + {m.sampler_config['draws']} draws)",
+        "convergence": _convergence_line(r),
         "tables for the warehouse": _write_plan(r),
         "stage times": ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()),
     }
     frame = pd.DataFrame({"": list(rows.values())}, index=list(rows.keys()))
     return table(frame)
+
+
+def _convergence_line(r: RunResult) -> str:
+    c = r.convergence
+    if c is None:
+        return "not checked"
+    head = "meets the rule" if c.passed else "FAILS the rule (see Convergence)"
+    return (
+        f"{head}: largest R-hat {c.max_rhat:.3f}, smallest bulk ESS {c.min_ess_bulk:,.0f}, smallest tail ESS "
+        f"{c.min_ess_tail:,.0f}, {c.divergences} divergent transitions in {c.draws:,} draws"
+    )
 
 
 def _write_plan(r: RunResult) -> str:
@@ -101,6 +114,14 @@ def _excluded(r: RunResult) -> str:
             f"{name}: missing for {n:,} segmented authors, imputed by its linear prediction from the other covariates "
             "(models/fashion.toml: missing = 'impute')."
         )
+    folded = r.folded_categories
+    if folded is not None and len(folded):
+        body += paragraph(
+            f"{len(folded)} categories used by fewer than {r.spec.min_category_authors:,} segmented authors "
+            "(data.min_category_authors) are folded into their group's _other category: their labels still "
+            "count there, and the model spends no effort on profile entries the data cannot place."
+        )
+        body += table(folded, index=False)
     return body
 
 
@@ -108,13 +129,17 @@ def _profiles(r: RunResult, top: int = 6) -> str:
     import matplotlib.pyplot as plt
 
     prof = r.tables["SEGMENT_PROFILES"]
+    ci = r.spec.output.ci_prob
+    shares = segment_shares(r.assignments, ci) if r.assignments is not None else {}
     lines = []
     for _seg, g in prof.groupby("SEGMENT", sort=True):
+        name = g["SEGMENT_NAME"].iloc[0]
         g = g.sort_values("LIFT", ascending=False).head(top)
         cats = ", ".join(f"{c} ×{lift:.1f}" for c, lift in zip(g["CATEGORY"], g["LIFT"], strict=True))
-        share = float(r.memberships["prob_mean"].sel(segment=g["SEGMENT_NAME"].iloc[0]).mean())
+        s = shares.get(name)
+        share = f"{s['mean']:.3f} ({s['low']:.3f}–{s['high']:.3f})" if s else "—"
         lines.append(
-            {"segment": g["SEGMENT_NAME"].iloc[0], "share of authors": share, f"top {top} categories by lift": cats}
+            {"segment": name, f"share of authors ({ci:.0%} interval)": share, f"top {top} categories by lift": cats}
         )
     overview = pd.DataFrame(lines)
     wide = prof.pivot(index="SEGMENT_NAME", columns="CATEGORY", values="LIFT")
@@ -129,10 +154,54 @@ def _profiles(r: RunResult, top: int = 6) -> str:
     fig.colorbar(im, ax=ax, label="log2 lift over the population profile")
     ax.set_title("Segment profiles: categories that set segments apart (posterior mean)")
     body = paragraph(
-        "Lift = a segment's posterior mean share of a category over the population profile's. "
-        "Share of authors = mean membership probability over the segmented authors."
+        "Lift = a segment's share of a category over the population's (the segments' profiles mixed in "
+        "their population proportions), posterior mean. Share of authors: every author's segment drawn from "
+        "its memberships within each posterior draw, so the interval carries the uncertainty of the "
+        "assignments, not only of the parameters."
     )
-    return body + table(overview, index=False) + png(fig)
+    return body + table(overview, index=False) + png(fig) + _rule_lifts(r.fit.model, ci)
+
+
+WEAK_RULE_LIFT = 1.5
+"""An anchored segment whose rule's categories are less than this over-represented is flagged."""
+
+
+def _rule_lifts(m: SegmentModel, ci_prob: float) -> str:
+    """How much each anchored segment over-uses its rule's categories; a warning where the data barely do.
+
+    With K fixed, an anchor whose rule no true segment over-uses still names a whole cluster of
+    authors: the name is then the prior's, not the data's, and this table is where it shows.
+    """
+    anchors = m.model_config["anchors"]
+    if not anchors:
+        return ""
+    lift = m.lift()
+    lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    rows, weak = [], []
+    for name, cats in anchors.items():
+        # geometric mean over the rule's categories, per draw
+        sel = lift.sel(segment=name, category=list(cats)).transpose("chain", "draw", "category").values
+        rule = np.exp(np.log(sel).mean(axis=-1)).ravel()
+        mean = float(rule.mean())
+        q = np.quantile(rule, [lo, hi])
+        interval = f"{mean:.2f} ({q[0]:.2f}–{q[1]:.2f})"
+        rows.append({"anchored segment": name, "rule categories": len(cats), "rule lift": interval})
+        if mean < WEAK_RULE_LIFT:
+            weak.append(f"{name} (×{mean:.2f})")
+    body = paragraph(
+        f"Rule lift: how much an anchored segment over-uses the categories of its taxonomy rule (geometric mean "
+        f"of their lifts, {ci_prob:.0%} interval). The prior puts ×{np.exp(m.model_config['anchor_lift']):.1f}; "
+        "the data decide."
+    )
+    body += table(pd.DataFrame(rows), index=False)
+    if weak:
+        body += paragraph(
+            f"Weakly supported anchors: {', '.join(weak)} — below ×{WEAK_RULE_LIFT}. With K fixed such a segment "
+            "still holds a whole cluster of authors; its name comes from the prior more than from the data. Read "
+            "its profile before its name.",
+            "warn",
+        )
+    return body
 
 
 def _effects(r: RunResult) -> str:
@@ -197,70 +266,91 @@ def _tiers(r: RunResult) -> str:
     counts = pd.crosstab(modal["SEGMENT_NAME"], tier, margins=True, margins_name="all")
     order = [t for t in (*TIER_NAMES, "unknown", "all") if t in counts.columns]
     counts = counts[order]
-    share = pd.crosstab(
-        seg["SEGMENT_NAME"],
-        seg["CURRENT_TIER"].astype("object").fillna("unknown"),
-        values=seg["PROB_MEAN"],
-        aggfunc="sum",
-        normalize="columns",
-    )
-    share = share[[t for t in order if t in share.columns]]
     body = paragraph("Authors by most likely segment (rows) and current follower tier (columns):")
     body += table(counts, floatfmt="{:.0f}")
+    if r.assignments is None:
+        return body
+    ci = r.spec.output.ci_prob
     body += paragraph(
-        "Expected segment composition of each tier (sum of membership probabilities, columns sum to one):"
+        f"Segment composition of each tier, with {ci:.0%} intervals: every author's segment drawn from its "
+        "memberships within each posterior draw (columns sum to one). The modal counts above ignore that an "
+        "author with probabilities 0.5 / 0.5 is half in each segment; these do not."
     )
-    return body + table(share, floatfmt="{:.2f}")
+    return body + table(_composition(r.assignments, ci, order))
+
+
+def _composition(assignments: xr.DataArray, ci_prob: float, order: list[str]) -> pd.DataFrame:
+    """Share of each tier (column) in each segment (row): mean (low–high), assignments drawn."""
+    with_all = xr.concat([assignments, assignments.sum("group").expand_dims(group=["all"])], dim="group")
+    share = with_all / with_all.sum("segment")
+    lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    q = share.quantile([lo, hi], dim=("chain", "draw"))
+    mean = share.mean(("chain", "draw"))
+    groups = [g for g in order if g in with_all["group"].values]
+    cells = {
+        g: [
+            f"{float(mean.sel(group=g, segment=s)):.2f} ({float(q.sel(quantile=lo, group=g, segment=s)):.2f}–"
+            f"{float(q.sel(quantile=hi, group=g, segment=s)):.2f})"
+            for s in share["segment"].values
+        ]
+        for g in groups
+    }
+    return pd.DataFrame(cells, index=pd.Index([str(s) for s in share["segment"].values], name="segment"))
 
 
 def _convergence(r: RunResult) -> str:
     m = r.fit.model
-    names = [
-        "concentration",
-        "intercept",
-        "slope",
-        "deviation_sd",
-        "log_concentration_mu",
-        "log_concentration_sd",
-    ]
-    summary = m.summary(names)
-    stats = m.check_fitted()
-    divergences = (
-        int(stats["sample_stats"]["diverging"].sum())
-        if "sample_stats" in stats.children and "diverging" in stats["sample_stats"]
-        else 0
+    c = r.convergence if r.convergence is not None else m.convergence()
+    rule = c.rule
+    verdict = (
+        f"The fit meets the convergence rule: every entry of every posterior variable has R-hat below "
+        f"{rule.max_rhat} and bulk and tail effective sample sizes of at least {rule.min_ess:g}; divergent "
+        f"transitions are at most {rule.max_divergence_share:.1%} of the draws."
+        if c.passed
+        else "The fit FAILS the convergence rule: " + "; ".join(c.failures) + ". Read its intervals with care "
+        "(refit with more tuning or more draws; `bayesseg run --strict` makes this an error)."
     )
-    rhat = summary["r_hat"].astype(float)
-    worst = float(rhat.max())
-    flag = "" if worst < 1.01 else " (above 1.01: run longer chains before trusting the intervals)"
-    body = paragraph(
-        f"R-hat and effective sample sizes after relabelling ({m.relabelled_draws_} draws relabelled). "
-        f"Largest R-hat {worst:.3f}{flag}; smallest bulk ESS {float(summary['ess_bulk'].min()):.0f}; "
-        f"{divergences} divergent transitions."
+    body = paragraph(verdict, "" if c.passed else "warn")
+    body += paragraph(
+        f"{c.draws:,} draws after warmup; {c.divergences} divergent transitions; {c.treedepth_hits} draws at the "
+        "maximum tree depth. R-hat (rank-normalised, split) and ESS are computed after relabelling."
     )
-    if worst >= 1.01 or divergences:
-        body = body.replace("<p>", '<p class="warn">', 1)
-    body += _profile_convergence(m.summary(["profile"]))
-    cols = [c for c in ("mean", "sd", "ess_bulk", "ess_tail", "r_hat") if c in summary.columns]
-    return body + table(summary[cols])
+    rows = pd.DataFrame(
+        {
+            "entries": [f"{v['entries']:,}" for v in c.variables.values()],
+            "largest R-hat": [f"{v['max_rhat']:.3f}" for v in c.variables.values()],
+            "at": [v["max_rhat_at"] for v in c.variables.values()],
+            "smallest bulk ESS": [f"{v['min_ess_bulk']:,.0f}" for v in c.variables.values()],
+            "smallest tail ESS": [f"{v['min_ess_tail']:,.0f}" for v in c.variables.values()],
+            f"entries with R-hat ≥ {rule.max_rhat}": [str(v["entries_above_rhat"]) for v in c.variables.values()],
+        },
+        index=pd.Index(list(c.variables), name="variable"),
+    )
+    if not rows.empty:
+        body += table(rows.reset_index(), index=False)
+    body += _starts(m)
+    return body
 
 
-def _profile_convergence(summary: pd.DataFrame) -> str:
-    """One paragraph on the profiles' R-hat: the largest, where, and how many entries exceed 1.01.
-
-    The profiles (segment × category) are too many for the table; a rare category's profile can
-    mix slowly while every membership parameter has converged, so it is named here.
-    """
-    if summary.empty:
-        return ""
-    rhat = summary["r_hat"].astype(float)
-    worst = str(rhat.idxmax())
-    above = int((rhat >= 1.01).sum())
-    text = (
-        f"Profiles ({len(rhat)} segment × category entries): largest R-hat {rhat.max():.3f} at {worst} "
-        f"(bulk ESS {float(summary.loc[worst, 'ess_bulk']):.0f}); {above} entries at or above 1.01."
-    )
-    return paragraph(text, "warn" if above else "")
+def _starts(m: SegmentModel) -> str:
+    """Where the chains started (the EM restarts) and whether any draw had to be relabelled."""
+    out = ""
+    ll = np.sort(np.asarray(m.em_log_likelihoods_, dtype=float))[::-1]
+    if ll.size:
+        shown = ", ".join(f"{v:,.1f}" for v in ll[:8]) + (", ..." if ll.size > 8 else "")
+        out += paragraph(
+            f"The chains start at the best of {ll.size} EM restarts (log-likelihoods, best first: {shown}); "
+            "their gating coefficients and hyper-parameters start dispersed around it. Restarts that end far "
+            "below the best are other modes of the mixture, which the chains do not visit."
+        )
+    if m.relabelled_draws_:
+        out += paragraph(
+            f"{m.relabelled_draws_:,} draws had their segment labels permuted to the common labelling: the "
+            "chains visited another labelling (or another mode) of the mixture. Their summaries are reported "
+            "after the permutation; compare the chains before trusting the profiles of the segments involved.",
+            "warn",
+        )
+    return out
 
 
 def _ppc(r: RunResult) -> str:
@@ -333,16 +423,23 @@ def _loo(r: RunResult) -> str:
 
     comparison = r.fit.comparison
     assert comparison is not None
-    pc = ap.plot_compare(comparison, backend="matplotlib")
-    flag = ""
-    if bool(comparison["high_pareto_k"].any()):
-        flag = paragraph("Some authors have Pareto k > 0.7: PSIS-LOO is unreliable for them.", "warn")
-    return (
-        paragraph("Expected log predictive density by PSIS-LOO; the first row was kept.")
-        + flag
-        + table(comparison)
-        + plot_collection_png(pc)
+    kept = r.fit.model.n_segments
+    body = paragraph(
+        f"K = {kept} was kept: {r.fit.k_rule or 'the highest expected log predictive density'}. Rows are ordered "
+        "by elpd; elpd_diff and dse are the difference to the best and its standard error."
     )
+    if bool(comparison["high_pareto_k"].any()):
+        n = int(comparison["n_high_pareto_k"].max())
+        body += paragraph(
+            f"Up to {n} authors have a Pareto k̂ above arviz-stats' threshold for this many draws "
+            f"({float(comparison['good_k'].iloc[0]):.2f}): PSIS-LOO is unreliable for them"
+            + (", so exact K-fold cross-validation was used." if "k-fold" in (r.fit.k_rule or "").lower() else "."),
+            "warn",
+        )
+    body += table(comparison)
+    if "weight" in comparison.columns:  # a PSIS-LOO comparison (arviz-stats' own table)
+        body += plot_collection_png(ap.plot_compare(comparison, backend="matplotlib"))
+    return body
 
 
 def _trends(r: RunResult) -> str:

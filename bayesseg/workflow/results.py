@@ -19,12 +19,12 @@ from bayesseg.model.segment_model import SegmentModel
 from bayesseg.survey.design import fit_sample_summary
 from bayesseg.survey.trends import TrendResult
 
-__all__ = ["FitResult", "RunResult", "run_summary"]
+__all__ = ["FitResult", "RunResult", "run_summary", "segment_shares"]
 
 
 @dataclass
 class FitResult:
-    """The fitted model, its fit sample and, when a range of K was fitted, the PSIS-LOO comparison.
+    """The fitted model, its fit sample and, when a range of K was fitted, the comparison of the K.
 
     Attributes
     ----------
@@ -36,12 +36,15 @@ class FitResult:
         The authors of the fit sample.
     design : pandas.DataFrame or None
         The fit sample's design (:func:`bayesseg.survey.design.sample_design`).
+    k_rule : str or None
+        How K was chosen from the range (:attr:`bayesseg.model.selection.KComparison.rule`).
     """
 
     model: SegmentModel
     comparison: pd.DataFrame | None = None
     fit_authors: np.ndarray = field(default_factory=lambda: np.empty(0))
     design: pd.DataFrame | None = None
+    k_rule: str | None = None
 
 
 @dataclass
@@ -88,8 +91,15 @@ class RunResult:
         Why writing them back failed (the warehouse then keeps its previous tables).
     dropped : list of str
         Tables of the previous run removed from the warehouse (a stage that could not run this time).
+    assignments : xarray.DataArray or None
+        Authors per current tier (``group``) and segment with every author's segment drawn within
+        each posterior draw (:meth:`bayesseg.model.SegmentModel.assignment_counts`): segment sizes
+        with the uncertainty of the assignments.
     stale_staging : list of str
         Tables whose staging copy, left by an interrupted earlier job, was removed before writing.
+    folded_categories : pandas.DataFrame or None
+        Categories folded into ``<group>_other`` for too few authors
+        (:func:`bayesseg.data.inputs.fold_rare_categories`): ``category``, ``authors``, ``labels``, ``into``.
     """
 
     spec: RunSpec
@@ -114,6 +124,8 @@ class RunResult:
     write_error: str | None = None
     dropped: list[str] = field(default_factory=list)
     stale_staging: list[str] = field(default_factory=list)
+    assignments: xr.DataArray | None = None
+    folded_categories: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
         """What ``run.json`` holds: ids, counts, exclusions, imputation, timings, files, validation, trends.
@@ -150,6 +162,7 @@ def run_summary(result: RunResult) -> dict[str, Any]:
         "fit_authors": len(result.fit.fit_authors),
         "excluded": {str(k): int(v) for k, v in excluded.items()},
         "imputed": result.inputs.imputed,
+        "folded_categories": ([] if result.folded_categories is None else result.folded_categories.to_dict("records")),
         # the coefficients that imputed them: `bayesseg score --source` reuses them
         "imputation": {k: [float(c) for c in v] for k, v in result.inputs.imputation.items()},
         "written": result.written,
@@ -159,6 +172,8 @@ def run_summary(result: RunResult) -> dict[str, Any]:
     }
     if result.convergence is not None:
         summary["convergence"] = result.convergence.to_dict()
+    if result.assignments is not None:
+        summary["segment_shares"] = segment_shares(result.assignments, result.spec.output.ci_prob)
     if result.dropped:
         summary["dropped"] = result.dropped
     if result.stale_staging:
@@ -183,3 +198,33 @@ def _relative(path: Path, out: Path) -> str:
         return str(Path(path).relative_to(out))
     except ValueError:
         return Path(path).name
+
+
+def segment_shares(assignments: xr.DataArray, ci_prob: float = 0.9) -> dict[str, dict[str, float]]:
+    """Each segment's share of the authors: posterior mean and equal-tailed interval, assignments drawn.
+
+    Parameters
+    ----------
+    assignments : xarray.DataArray
+        Dims (chain, draw, group, segment), from :meth:`bayesseg.model.SegmentModel.assignment_counts`.
+    ci_prob : float, default 0.9
+        Probability of the interval.
+
+    Returns
+    -------
+    dict
+        Segment name to ``mean``, ``low``, ``high`` (shares of all authors of every group).
+    """
+    total = assignments.sum("group")
+    share = total / total.sum("segment")
+    lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    q = share.quantile([lo, hi], dim=("chain", "draw"))
+    mean = share.mean(("chain", "draw"))
+    return {
+        str(s): {
+            "mean": float(mean.sel(segment=s)),
+            "low": float(q.sel(quantile=lo, segment=s)),
+            "high": float(q.sel(quantile=hi, segment=s)),
+        }
+        for s in share["segment"].values
+    }

@@ -78,8 +78,8 @@ def score_dask(
     Returns
     -------
     xarray.Dataset
-        ``prob_mean``, ``prob_low``, ``prob_high``, ``p_modal`` (author, segment) and
-        ``entropy`` (author), chunked along ``author``.
+        ``prob_mean``, ``prob_low``, ``prob_high``, ``p_modal`` (author, segment),
+        ``entropy`` and ``p_misassigned`` (author), chunked along ``author``.
 
     Raises
     ------
@@ -293,6 +293,7 @@ def score_source(
     bayesseg.exceptions.SourceError
         If a query or a write fails; the previous result tables are then left in place.
     """
+    taxonomy = taxonomy.fold_like(model.categories_)  # as the fit folded its rare categories
     if list(model.categories_) != list(taxonomy.category_names):
         raise InputError("the model's categories differ from the taxonomy's: was it fitted with another taxonomy?")
     say = progress or (lambda msg, frac: None)

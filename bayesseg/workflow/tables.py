@@ -85,10 +85,13 @@ def result_tables(
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``AUTHOR_SEGMENTS`` (AUTHORID, SEGMENT, SEGMENT_NAME, PROB_MEAN, PROB_LOW, PROB_HIGH,
-        IS_MODAL, ENTROPY, CURRENT_TIER, MODEL_ID, FITTED_AT: one row per author and segment),
+        ``AUTHOR_SEGMENTS`` (AUTHORID, SEGMENT, SEGMENT_NAME, PROB_MEAN, PROB_LOW, PROB_HIGH
+        (interval over posterior draws: parameter uncertainty only), IS_MODAL, ENTROPY,
+        P_MISASSIGNED (1 - the largest PROB_MEAN: the probability that the modal segment is wrong),
+        CURRENT_TIER, MODEL_ID, FITTED_AT: one row per author and segment),
         ``SEGMENT_PROFILES`` (SEGMENT, SEGMENT_NAME, CATEGORY, PROFILE_MEAN, PROFILE_LOW,
-        PROFILE_HIGH, LIFT (posterior mean of profile / population profile), MODEL_ID) and
+        PROFILE_HIGH, LIFT (posterior mean of the profile over the population mixture,
+        :meth:`bayesseg.model.SegmentModel.lift`), MODEL_ID) and
         ``EXCLUDED_AUTHORS`` (AUTHORID, REASON, MODEL_ID).
 
     Raises
@@ -133,7 +136,7 @@ def author_segment_rows(
     -------
     pandas.DataFrame
         Columns AUTHORID, SEGMENT, SEGMENT_NAME, PROB_MEAN, PROB_LOW, PROB_HIGH, IS_MODAL,
-        ENTROPY, CURRENT_TIER, MODEL_ID, FITTED_AT (see :func:`result_tables`).
+        ENTROPY, P_MISASSIGNED, CURRENT_TIER, MODEL_ID, FITTED_AT (see :func:`result_tables`).
     """
     segs = list(memberships["segment"].values)
     authors = memberships["author"].values
@@ -152,6 +155,7 @@ def author_segment_rows(
             "PROB_HIGH": memberships["prob_high"].transpose("author", "segment").values.ravel(),
             "IS_MODAL": (np.arange(k)[None, :] == modal[:, None]).ravel(),
             "ENTROPY": np.repeat(memberships["entropy"].values, k),
+            "P_MISASSIGNED": np.repeat(memberships["p_misassigned"].values, k),
             "CURRENT_TIER": np.repeat(tier, k),
             "MODEL_ID": model_id,
             "FITTED_AT": stamp,
@@ -183,14 +187,13 @@ def segment_profile_rows(model: SegmentModel, model_id: str, ci_prob: float = 0.
     lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
     q = prof.quantile([lo, hi], dim=("chain", "draw"))
     pm = prof.mean(("chain", "draw"))
-    pop = post["population_profile"].mean(("chain", "draw"))
     profiles = (
         xr.Dataset(
             {
                 "PROFILE_MEAN": pm,
                 "PROFILE_LOW": q.sel(quantile=lo, drop=True),
                 "PROFILE_HIGH": q.sel(quantile=hi, drop=True),
-                "LIFT": pm / pop,
+                "LIFT": model.lift().mean(("chain", "draw")),
             }
         )
         .to_dataframe()
@@ -237,13 +240,16 @@ def membership_table(memberships: xr.Dataset) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``id``, ``segment``, ``prob_mean``, ``prob_low``, ``prob_high``, ``entropy``,
-        ``p_modal``.
+        Columns ``id``, ``segment``, ``prob_mean``, ``prob_low``, ``prob_high`` (interval over
+        posterior draws: parameter uncertainty only), ``entropy``, ``p_modal`` and
+        ``p_misassigned`` (per author: the probability that its most likely segment is wrong).
     """
     frame = memberships[["prob_mean", "prob_low", "prob_high", "p_modal"]].to_dataframe().reset_index()
-    frame["entropy"] = memberships["entropy"].sel(author=frame["author"].to_numpy()).to_numpy()
+    ids = frame["author"].to_numpy()
+    frame["entropy"] = memberships["entropy"].sel(author=ids).to_numpy()
+    frame["p_misassigned"] = memberships["p_misassigned"].sel(author=ids).to_numpy()
     frame = frame.rename(columns={"author": "id"})
-    return frame[["id", "segment", "prob_mean", "prob_low", "prob_high", "entropy", "p_modal"]]
+    return frame[["id", "segment", "prob_mean", "prob_low", "prob_high", "entropy", "p_modal", "p_misassigned"]]
 
 
 def trend_rows(trends: TrendResult, model_id: str) -> pd.DataFrame:
