@@ -270,7 +270,7 @@ class Taxonomy:
         except KeyError:
             raise TaxonomyError(f"no rule {name!r} in {self.source}; known rules: {sorted(self.rules)}") from None
 
-    def fold(self, rare: Sequence[str]) -> Taxonomy:
+    def fold(self, rare: Sequence[str], exclude: Sequence[str] = ()) -> Taxonomy:
         """The taxonomy with `rare` categories folded into one ``<group>_other`` category per group.
 
         A category seen in a handful of authors has a profile entry per segment that the data
@@ -283,6 +283,9 @@ class Taxonomy:
         ----------
         rare : sequence of str
             Categories to fold (as :func:`bayesseg.data.inputs.fold_rare_categories` finds them).
+        exclude : sequence of str, optional
+            Categories whose labels are excluded instead (reason ``too_rare``): those of a group
+            whose pooled ``_other`` would still be too rare to model.
 
         Returns
         -------
@@ -297,9 +300,10 @@ class Taxonomy:
             If a name is not a category, or a ``<group>_other`` name is already a category.
         """
         rare = [str(c) for c in rare]
-        if not rare:
+        dropped = [str(c) for c in exclude]
+        if not rare and not dropped:
             return self
-        unknown = sorted(set(rare) - set(self.categories.index))
+        unknown = sorted(set(rare + dropped) - set(self.categories.index))
         if unknown:
             raise TaxonomyError(f"cannot fold unknown categories {unknown} of {self.source}")
         into = {c: f"{self.categories.loc[c, 'group']}_other" for c in rare}
@@ -309,6 +313,8 @@ class Taxonomy:
         rows: dict[str, dict[str, str]] = {}
         for name, row in self.categories.iterrows():
             target = into.get(str(name))
+            if str(name) in dropped:
+                continue
             if target is None:
                 rows[str(name)] = {"group": row["group"], "description": row["description"]}
             elif target not in rows:
@@ -320,13 +326,29 @@ class Taxonomy:
         categories = pd.DataFrame.from_dict(rows, orient="index")
         categories.index.name = self.categories.index.name
         labels = self.labels.assign(CATEGORY=self.labels["CATEGORY"].replace(into))
+        gone = labels["CATEGORY"].isin(dropped)
+        labels.loc[gone, "EXCLUDED_REASON"] = "too_rare"
+        labels.loc[gone, "CATEGORY"] = None
+        exclusions = dict(self.exclusions)
+        if dropped:
+            exclusions["too_rare"] = (
+                "a category too few authors use to be modelled, even pooled with its group's other rare "
+                f"categories (data.min_category_authors): {', '.join(dropped)}"
+            )
         rules = {}
         for name, rule in self.rules.items():
-            kept = tuple(c for c in rule.categories if c not in into)
+            kept = tuple(c for c in rule.categories if c not in into and c not in dropped)
             if not kept:
-                kept = tuple(dict.fromkeys(into[c] for c in rule.categories))
+                kept = tuple(dict.fromkeys(into[c] for c in rule.categories if c in into))
             rules[name] = Rule(rule.name, kept, rule.description)
-        return replace(self, version=f"{self.version}+folded", categories=categories, labels=labels, rules=rules)
+        return replace(
+            self,
+            version=f"{self.version}+folded",
+            categories=categories,
+            labels=labels,
+            rules=rules,
+            exclusions=exclusions,
+        )
 
     def fold_like(self, categories: Sequence[str]) -> Taxonomy:
         """The taxonomy folded as a fitted model's `categories` show (its ``<group>_other`` entries).
@@ -340,12 +362,14 @@ class Taxonomy:
         -------
         Taxonomy
             Every category of a group with a ``<group>_other`` in `categories` that is not itself
-            in `categories` folded (:meth:`fold`); the taxonomy itself when nothing was folded.
+            in `categories` folded, every other category missing from `categories` excluded
+            (:meth:`fold`); the taxonomy itself when nothing was folded.
         """
         present = set(categories)
         groups = {c[: -len("_other")] for c in present if c.endswith("_other") and c not in self.categories.index}
-        rare = [c for c in self.category_names if c not in present and self.categories.loc[c, "group"] in groups]
-        return self.fold(rare)
+        absent = [c for c in self.category_names if c not in present]
+        rare = [c for c in absent if self.categories.loc[c, "group"] in groups]
+        return self.fold(rare, exclude=[c for c in absent if c not in rare])
 
     def anchors(self, names: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
         """Anchors for :class:`bayesseg.model.SegmentModel` from named rules.

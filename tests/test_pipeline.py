@@ -89,10 +89,27 @@ def test_rare_categories_are_folded_with_every_label_kept():
     row = table.set_index("category").loc["sequin"]
     assert (row["authors"], row["labels"], row["into"]) == (4, 8, "texture_other")
     assert folded_inputs.counts["category"].values.tolist() == folded_taxonomy.category_names
+    # sequin (authors 1-4) and tweed (3-5) pool to 5 authors: folded together
     assert int(folded_inputs.counts.sel(category="texture_other").sum()) == 8 + 3
-    assert int(folded_inputs.counts.sel(category="brand_other").sum()) == 5
-    np.testing.assert_array_equal(folded_inputs.counts.sum("category"), inputs.counts.sum("category"))
+    # the brand group's rare categories pool to 1 author: excluded, with the reason, and counted
+    assert table.set_index("category").loc["brand_contemporary_shoe", "into"] == "excluded (1 authors pooled)"
+    assert "brand_other" not in folded_taxonomy.category_names
+    pairs = taxonomy.labels.loc[taxonomy.labels["CATEGORY"] == "brand_contemporary_shoe", ["TYPE", "LABEL_NAME"]]
+    lookup = folded_taxonomy.lookup(pairs)
+    assert len(lookup) and lookup["KNOWN"].all()
+    assert lookup["CATEGORY"].isna().all() and (lookup["EXCLUDED_REASON"] == "too_rare").all()
+    expected = inputs.counts.sum("category") - inputs.counts.sel(category="brand_contemporary_shoe")
+    np.testing.assert_array_equal(folded_inputs.counts.sum("category"), expected)
     np.testing.assert_array_equal(folded_inputs.counts.sel(category="top"), inputs.counts.sel(category="top"))
+    # an author whose only labels are excluded ones is excluded with the reason, never dropped silently
+    cov2 = _covariates(n=31)
+    lone = pd.DataFrame([(31, "brand_contemporary_shoe", 2)], columns=["author", "category", "count"])
+    inputs2 = model_inputs(pd.concat([counts_long, lone]), cov2, RunSpec().covariates, taxonomy.category_names)
+    folded2, _, _ = fold_rare_categories(inputs2, taxonomy, min_authors=5)
+    assert 31 not in folded2.counts["author"].values and 31 not in folded2.covariates["author"].values
+    reason = folded2.excluded.set_index("author").loc[31, "reason"]
+    assert "too rare" in reason and folded2.authors.loc[31, "reason"] == reason
+    assert not folded2.authors.loc[31, "eligible"]
     same, same_taxonomy, none = fold_rare_categories(inputs, taxonomy, min_authors=0)
     assert same is inputs and same_taxonomy is taxonomy and none.empty
 

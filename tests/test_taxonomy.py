@@ -168,6 +168,10 @@ def test_fold_pools_rare_categories_per_group_and_keeps_their_labels(taxonomy):
     assert taxonomy.fold([]) is taxonomy
     assert folded.category_names == taxonomy.fold_like(names).category_names
     assert taxonomy.fold_like(taxonomy.category_names) is taxonomy
+    # a category missing from a model's categories without its group's _other was excluded
+    excluded = taxonomy.fold_like([c for c in taxonomy.category_names if c != "socks"])
+    assert "socks" not in excluded.category_names and "garment_other" not in excluded.category_names
+    assert "too_rare" in excluded.exclusions
     with pytest.raises(TaxonomyError, match="unknown categories"):
         taxonomy.fold(["no_such_category"])
     with pytest.raises(TaxonomyError, match="already categories"):

@@ -267,13 +267,16 @@ def fold_rare_categories(
     Returns
     -------
     inputs : ModelInputs
-        The same authors; the counts of folded categories summed into their ``<group>_other``
-        (no label is dropped: every author's total is unchanged).
+        The counts of folded categories summed into their ``<group>_other``. When a group's rare
+        categories, pooled, still have fewer than `min_authors` authors, their labels are
+        excluded (reason ``too_rare`` in the taxonomy) and an author left without any label is
+        excluded with its reason, never dropped silently.
     taxonomy : bayesseg.taxonomy.Taxonomy
         :meth:`bayesseg.taxonomy.Taxonomy.fold` of the rare categories.
     folded : pandas.DataFrame
         One row per folded category: ``category``, ``authors`` (eligible authors using it),
-        ``labels`` and ``into``; empty when nothing was folded.
+        ``labels`` and ``into`` (its ``<group>_other``, or ``excluded (N authors pooled)``);
+        empty when nothing was folded.
     """
     columns = ["category", "authors", "labels", "into"]
     if min_authors <= 0:
@@ -283,18 +286,39 @@ def fold_rare_categories(
     rare = [str(c) for c in counts["category"].values if support[c] < min_authors]
     if not rare:
         return inputs, taxonomy, pd.DataFrame(columns=columns)
-    folded_taxonomy = taxonomy.fold(rare)
-    into = {c: f"{taxonomy.categories.loc[c, 'group']}_other" for c in rare}
+    group = taxonomy.categories["group"]
+    into = {c: f"{group[c]}_other" for c in rare}
+    # a group whose rare categories, pooled, are still too rare: their labels are excluded instead
+    pooled = {
+        g: int(((counts.sel(category=[c for c in rare if into[c] == g]) > 0).sum("category") > 0).sum())
+        for g in set(into.values())
+    }
+    dropped = [c for c in rare if pooled[into[c]] < min_authors]
+    folded_taxonomy = taxonomy.fold([c for c in rare if c not in dropped], exclude=dropped)
     folded_counts = fold_counts(counts, taxonomy, folded_taxonomy.category_names)
     table = pd.DataFrame(
         {
             "category": rare,
             "authors": [int(support[c]) for c in rare],
             "labels": [int(counts.sel(category=c).sum()) for c in rare],
-            "into": [into[c] for c in rare],
+            "into": [f"excluded ({pooled[into[c]]} authors pooled)" if c in dropped else into[c] for c in rare],
         }
     )
-    return replace(inputs, counts=folded_counts), folded_taxonomy, table
+    empty = folded_counts[AUTHOR].values[(folded_counts.sum("category") == 0).values]
+    if not empty.size:
+        return replace(inputs, counts=folded_counts), folded_taxonomy, table
+    # authors whose only labels were excluded ones: excluded, with the reason
+    reason = "only labels of categories too rare to model (data.min_category_authors)"
+    authors = inputs.authors.copy()
+    authors.loc[empty, "eligible"] = False
+    authors.loc[empty, "reason"] = reason
+    excluded = pd.concat([inputs.excluded, pd.DataFrame({"author": empty, "reason": reason})], ignore_index=True)
+    keep = ~np.isin(folded_counts[AUTHOR].values, empty)
+    covariates = None if inputs.covariates is None else inputs.covariates.isel({AUTHOR: keep})
+    folded_inputs = replace(
+        inputs, counts=folded_counts.isel({AUTHOR: keep}), covariates=covariates, authors=authors, excluded=excluded
+    )
+    return folded_inputs, folded_taxonomy, table
 
 
 def fold_counts(counts: xr.DataArray, taxonomy: Taxonomy, categories: Sequence[str]) -> xr.DataArray:
@@ -314,20 +338,26 @@ def fold_counts(counts: xr.DataArray, taxonomy: Taxonomy, categories: Sequence[s
     -------
     xarray.DataArray
         `counts` unchanged when nothing is to be folded; else the folded categories' counts
-        summed into their group's ``_other``, in the order of `categories` (every author's total
-        kept). Categories of `counts` outside the taxonomy are kept, for the model's own check to
-        name them.
+        summed into their group's ``_other`` and the excluded ones (too rare even pooled) left
+        out, in the order of `categories`. Categories of `counts` outside the taxonomy are kept,
+        for the model's own check to name them.
     """
     folded = taxonomy.fold_like(categories)
     if folded is taxonomy:
         return counts
     kept = set(folded.category_names)
     groups = taxonomy.categories["group"]
-    target = [
-        str(c) if str(c) in kept or str(c) not in groups.index else f"{groups[str(c)]}_other"
-        for c in counts["category"].values
-    ]
-    summed = counts.assign_coords(category=target).groupby("category").sum()
+
+    def target_of(c: str) -> str | None:
+        if c in kept or c not in groups.index:
+            return c  # kept, or outside the taxonomy: left for the model's own check to name
+        other = f"{groups[c]}_other"
+        return other if other in kept else None  # folded, or excluded as too rare
+
+    targets = [target_of(str(c)) for c in counts["category"].values]
+    present = np.array([t is not None for t in targets])
+    target = [t for t in targets if t is not None]
+    summed = counts.isel(category=present).assign_coords(category=target).groupby("category").sum()
     names = np.asarray([c for c in categories if c in set(target)] + sorted(set(target) - set(categories)), dtype=str)
     return summed.sel(category=names).astype(counts.dtype).assign_coords(category=names)
 

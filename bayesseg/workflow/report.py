@@ -118,8 +118,9 @@ def _excluded(r: RunResult) -> str:
     if folded is not None and len(folded):
         body += paragraph(
             f"{len(folded)} categories used by fewer than {r.spec.min_category_authors:,} segmented authors "
-            "(data.min_category_authors) are folded into their group's _other category: their labels still "
-            "count there, and the model spends no effort on profile entries the data cannot place."
+            "(data.min_category_authors) are folded into their group's _other category, where their labels "
+            "still count; a group whose rare categories are still too rare together has their labels excluded "
+            "(counted here). The model then spends no effort on profile entries the data cannot place."
         )
         body += table(folded, index=False)
     return body
