@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["catching_interrupts", "raise_if_interrupted"]
+__all__ = ["catching_interrupts", "raise_if_interrupted", "record_interrupts"]
 
 _received = threading.Event()
 
@@ -38,6 +38,16 @@ def _quiet_swallowed(previous: Callable[[Any], object]) -> Callable[[Any], objec
     return hook
 
 
+def record_interrupts() -> None:
+    """Record (and raise) SIGINT from now on, in the main thread: the console script's first call.
+
+    A Ctrl-C swallowed before :func:`catching_interrupts` starts (while the command line loads) is
+    raised by it on entry.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _handler)
+
+
 @contextmanager
 def catching_interrupts() -> Iterator[None]:
     """Record SIGINT while the block runs (in the main thread; elsewhere a no-op).
@@ -54,7 +64,9 @@ def catching_interrupts() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _received.clear()
+    if _received.is_set():  # recorded while the command line loaded, and swallowed there
+        _received.clear()
+        raise KeyboardInterrupt("interrupted while loading")
     previous = signal.signal(signal.SIGINT, _handler)
     hook = sys.unraisablehook
     sys.unraisablehook = _quiet_swallowed(hook)

@@ -310,7 +310,7 @@ def test_an_unreachable_scheduler_fails_at_once_with_one_line(first_run, tmp_pat
     assert time.perf_counter() - start < 60 and not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("after_s", [2, 6, 10])  # importing; building and compiling the sampler; sampling
+@pytest.mark.parametrize("after_s", [0.3, 2, 6, 10])  # loading; importing; compiling the sampler; sampling
 def test_ctrl_c_during_a_fit_says_interrupted_and_leaves_nothing(csv_data, tmp_path, after_s):
     out = tmp_path / "fit"
     proc = subprocess.Popen(

@@ -117,10 +117,11 @@ def _excluded(r: RunResult) -> str:
     folded = r.folded_categories
     if folded is not None and len(folded):
         body += paragraph(
-            f"{len(folded)} categories used by fewer than {r.spec.min_category_authors:,} segmented authors "
-            "(data.min_category_authors) are folded into their group's _other category, where their labels "
-            "still count; a group whose rare categories are still too rare together has their labels excluded "
-            "(counted here). The model then spends no effort on profile entries the data cannot place."
+            f"{len(folded)} {'category' if len(folded) == 1 else 'categories'} used by fewer than "
+            f"{r.spec.min_category_authors:,} segmented authors (data.min_category_authors): a rare category is "
+            "folded into its group's _other category, where its labels still count, and when the group's rare "
+            "categories are still too rare together their labels are excluded (counted here). The model then "
+            "spends no effort on profile entries the data cannot place."
         )
         body += table(folded, index=False)
     return body
