@@ -62,6 +62,10 @@ class Rule:
     description: str
 
 
+OTHER_SUFFIX = "_other"
+"""A folded group's category is the group's name with this suffix (:meth:`Taxonomy.fold`)."""
+
+
 @dataclass(frozen=True)
 class Taxonomy:
     """Mapping of ``(TYPE, LABEL_NAME)`` pairs to fashion categories.
@@ -270,6 +274,20 @@ class Taxonomy:
         except KeyError:
             raise TaxonomyError(f"no rule {name!r} in {self.source}; known rules: {sorted(self.rules)}") from None
 
+    def other_category(self, category: str) -> str:
+        """The ``<group>_other`` category that `category` folds into (:meth:`fold`).
+
+        Parameters
+        ----------
+        category : str
+            A category of the taxonomy.
+
+        Returns
+        -------
+        str
+        """
+        return f"{self.categories.loc[category, 'group']}{OTHER_SUFFIX}"
+
     def fold(self, rare: Sequence[str], exclude: Sequence[str] = ()) -> Taxonomy:
         """The taxonomy with `rare` categories folded into one ``<group>_other`` category per group.
 
@@ -306,7 +324,7 @@ class Taxonomy:
         unknown = sorted(set(rare + dropped) - set(self.categories.index))
         if unknown:
             raise TaxonomyError(f"cannot fold unknown categories {unknown} of {self.source}")
-        into = {c: f"{self.categories.loc[c, 'group']}_other" for c in rare}
+        into = {c: self.other_category(c) for c in rare}
         clash = sorted(set(into.values()) & set(self.categories.index))
         if clash:
             raise TaxonomyError(f"cannot fold into {clash}: already categories of {self.source}")
@@ -366,7 +384,9 @@ class Taxonomy:
             (:meth:`fold`); the taxonomy itself when nothing was folded.
         """
         present = set(categories)
-        groups = {c[: -len("_other")] for c in present if c.endswith("_other") and c not in self.categories.index}
+        groups = {
+            c.removesuffix(OTHER_SUFFIX) for c in present if c.endswith(OTHER_SUFFIX) and c not in self.categories.index
+        }
         absent = [c for c in self.category_names if c not in present]
         rare = [c for c in absent if self.categories.loc[c, "group"] in groups]
         return self.fold(rare, exclude=[c for c in absent if c not in rare])

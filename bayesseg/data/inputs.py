@@ -286,8 +286,7 @@ def fold_rare_categories(
     rare = [str(c) for c in counts["category"].values if support[c] < min_authors]
     if not rare:
         return inputs, taxonomy, pd.DataFrame(columns=columns)
-    group = taxonomy.categories["group"]
-    into = {c: f"{group[c]}_other" for c in rare}
+    into = {c: taxonomy.other_category(c) for c in rare}
     # a group whose rare categories, pooled, are still too rare: their labels are excluded instead
     pooled = {
         g: int(((counts.sel(category=[c for c in rare if into[c] == g]) > 0).sum("category") > 0).sum())
@@ -346,12 +345,11 @@ def fold_counts(counts: xr.DataArray, taxonomy: Taxonomy, categories: Sequence[s
     if folded is taxonomy:
         return counts
     kept = set(folded.category_names)
-    groups = taxonomy.categories["group"]
 
     def target_of(c: str) -> str | None:
-        if c in kept or c not in groups.index:
+        if c in kept or c not in taxonomy.categories.index:
             return c  # kept, or outside the taxonomy: left for the model's own check to name
-        other = f"{groups[c]}_other"
+        other = taxonomy.other_category(c)
         return other if other in kept else None  # folded, or excluded as too rare
 
     targets = [target_of(str(c)) for c in counts["category"].values]

@@ -33,6 +33,7 @@ import pymc as pm
 import xarray as xr
 from scipy import stats
 
+from bayesseg.dims import stack_sample_dims
 from bayesseg.exceptions import InputError
 from bayesseg.model import SegmentModel
 
@@ -66,20 +67,28 @@ def _quantities(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _arrays(data: xr.Dataset, categories: list[str]) -> dict[str, np.ndarray]:
     """Draws-first arrays of the variables :func:`_quantities` reads, from a (chain, draw, ...) dataset."""
-    stacked = data.stack(_sample=("chain", "draw"))  # noqa: PD013 - xarray, not pandas
+
+    def draws(name: str, *dims: str) -> np.ndarray:
+        return np.asarray(stack_sample_dims(data[name]).transpose("draw", *dims).values)
+
     out = {
-        "slope": stacked["slope"].transpose("_sample", "covariate", "segment").values,
-        "intercept": stacked["intercept"].transpose("_sample", "segment").values,
-        "concentration": stacked["concentration"].transpose("_sample", "segment").values,
-        "profile": stacked["profile"].transpose("_sample", "segment", "category").sel(category=categories).values,
+        "slope": draws("slope", "covariate", "segment"),
+        "intercept": draws("intercept", "segment"),
+        "concentration": draws("concentration", "segment"),
+        "profile": draws("profile", "segment", "category")[..., _positions(data["profile"], "category", categories)],
     }
-    if "population_profile" in stacked:  # a fitted posterior keeps the softmax of the population logit
-        population = stacked["population_profile"].transpose("_sample", "category").sel(category=categories)
-        out["population_logit"] = np.log(population.values)
+    if "population_profile" in data:  # a fitted posterior keeps the softmax of the population logit
+        population = draws("population_profile", "category")
+        out["population_logit"] = np.log(population[:, _positions(data["population_profile"], "category", categories)])
     else:
-        logit = stacked["population_logit"].sel(category_sampling=categories)
-        out["population_logit"] = logit.transpose("_sample", "category_sampling").values
+        logit = draws("population_logit", "category_sampling")
+        out["population_logit"] = logit[:, _positions(data["population_logit"], "category_sampling", categories)]
     return out
+
+
+def _positions(values: xr.DataArray, dim: str, labels: list[str]) -> list[int]:
+    index = {str(c): i for i, c in enumerate(values[dim].values)}
+    return [index[c] for c in labels]
 
 
 def sbc_ranks(

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+import bayesseg.model.scoring as scoring
 from bayesseg.dims import AUTHOR, CATEGORY, COVARIATE, SAMPLE_DIMS, SEGMENT
-from bayesseg.model import scoring
 from bayesseg.model.checks import align_counts, check_covariates, standardise_covariates
 
 __all__ = ["PredictionMixin"]
