@@ -48,3 +48,16 @@ def test_kfold_comparison_includes_one_segment_and_finds_two(tmp_path):
     assert "K-fold" in comparison.rule
     with pytest.raises(InputError, match="criterion"):
         compare_k(counts, cov, [1], sampler_config=TINY, criterion="waic")
+
+
+def test_psis_loo_comparison_measures_the_difference_from_the_best():
+    # arviz-stats' compare reports elpd_diff as this model minus the best (negative): the rule must
+    # read it as a distance from the best, or K = 1 would always be kept
+    counts, cov, _ = simulate_counts(150, 8, 2, separation=2.0, seed=6)
+    comparison = compare_k(counts, cov, [1, 2], sampler_config=TINY, criterion="loo")
+    table = comparison.table
+    assert comparison.criterion == "psis-loo"
+    np.testing.assert_allclose(table["elpd_diff"], table["elpd"].max() - table["elpd"])
+    assert (table["elpd_diff"] >= 0).all() and table.loc["K=2", "elpd_diff"] == 0.0
+    assert table.loc["K=1", "elpd_diff"] > PARSIMONY_DSE * table.loc["K=1", "dse"] > 0
+    assert comparison.best_k == comparison.top_k == 2

@@ -247,7 +247,11 @@ def compare_k(
             {k: _kfold_pointwise(counts, covariates, k, folds, model_config, sampler_config, w) for k in ks}
         )
     else:
-        table = arviz_stats.compare({f"K={k}": loos[k] for k in ks})
+        # unrounded (compare rounds elpd_diff to dse's significant digits by default), and elpd_diff
+        # as the best minus this K: arviz-stats reports this K minus the best, negative for worse fits,
+        # which the rule's `elpd_diff <= 2 dse` would always accept
+        table = arviz_stats.compare({f"K={k}": loos[k] for k in ks}, round_to="none")
+        table["elpd_diff"] = table["elpd"].max() - table["elpd"]
         table.insert(0, "k", [int(str(name).removeprefix("K=")) for name in table.index])
     table["within_rule"] = table["elpd_diff"] <= PARSIMONY_DSE * table["dse"].fillna(0.0)
     table["n_high_pareto_k"] = [high[int(k)] for k in table["k"]]
