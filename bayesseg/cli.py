@@ -212,6 +212,10 @@ def _print_run(result: RunResult) -> None:
     if result.convergence is not None:
         print("\n".join(result.convergence.lines()))
     _warn_fit(result.fit.model, result.convergence)
+    for check in result.predictive_checks:
+        print(f"  posterior predictive check, {check.name}: {check.verdict}")
+        if check.verdict == "fail":
+            _warn(f"posterior predictive check of {check.name}: {check.message}")
     if result.validation is not None:
         print(f"  validation against the simulator's truth: adjusted Rand index {result.validation['ari']:.3f}")
     if result.trends_error is not None:

@@ -38,6 +38,10 @@ correct = the modal segment matched to the author's true segment by the Hungaria
 reference; only where K is right); segment-share error (total variation between the posterior-mean
 population shares and the realised true shares, surplus segments counted in full); and the
 misassignment column's calibration (mean of ``p_misassigned`` minus the realised error rate).
+The report's posterior predictive checks (:func:`bayesseg.model.ppc.predictive_checks`, on the
+fitted authors, 100 draws) are run on every replicate from the eleventh on (seed 5010+): the share
+of replicates where each check fails is its power against the scenario (its false-alarm rate in
+``in_model``).
 
     .venv/bin/python benchmarks/misspecification.py --replicates 50 --first-seed 5000
 
@@ -65,6 +69,7 @@ from sklearn.metrics import adjusted_rand_score
 from bayesseg.dims import stack_sample_dims
 from bayesseg.evaluation.accuracy import expected_calibration_error, match_segments
 from bayesseg.model import SegmentModel
+from bayesseg.model.ppc import predictive_checks
 
 RESULTS = Path(__file__).parent / "results"
 SIZE = {
@@ -231,6 +236,7 @@ def replicate(scenario: str, seed: int) -> dict[str, Any]:
             surplus += share
     tv = 0.5 * (np.abs(mapped_shares - truth["shares"]).sum() + surplus)
     conv = model.convergence()
+    checks = predictive_checks(model.posterior_predictive(SIZE["n_authors"], 100, seed=seed))
     return {
         "scenario": scenario,
         "seed": seed,
@@ -246,6 +252,7 @@ def replicate(scenario: str, seed: int) -> dict[str, Any]:
         "error_rate": float(1 - correct.mean()),
         "max_rhat": conv.max_rhat,
         "seconds": round(seconds, 1),
+        **{f"ppc_{c.name}": c.verdict for c in checks},
     }
 
 
@@ -280,6 +287,12 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
                 "p_misassigned_minus_error": gap.mean(),
                 "gap_se": gap.std(ddof=1) / np.sqrt(n),
                 "max_rhat_median": g["max_rhat"].median(),
+                # the report's posterior predictive checks (recorded from replicate 11 on): share failing
+                **{
+                    f"fails_{name}": (g[f"ppc_{name}"].dropna() == "fail").mean() if f"ppc_{name}" in g else np.nan
+                    for name in ("zeros", "overdispersion", "cooccurrence")
+                },
+                "checked": int(g["ppc_zeros"].notna().sum()) if "ppc_zeros" in g else 0,
             }
         )
     return pd.DataFrame(out).set_index("scenario")

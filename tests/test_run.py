@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import warnings
+from html import escape as html_escape
 from pathlib import Path
 
 import duckdb
@@ -115,6 +116,19 @@ def test_report_and_run_json_carry_the_convergence_block(duckdb_run):
     best = max(model.em_log_likelihoods_)
     assert len(model.em_log_likelihoods_) == model.sampler_config["em_restarts"]
     assert f"log-likelihoods, best first: {best:,.1f}" in section
+
+
+def test_report_and_run_json_carry_the_predictive_checks_with_verdicts(duckdb_run):
+    out = duckdb_run[1]
+    block = json.loads((out / "run.json").read_text())["predictive_checks"]
+    assert list(block) == ["zeros", "overdispersion", "cooccurrence"]
+    section = (out / "report.html").read_text().split('<section id="ppc">')[1].split("</section>")[0]
+    verdicts = re.findall(r'<p class="verdict verdict-(\w+)"><strong>\w+</strong>([^<]*)</p>', section)
+    assert [v for v, _ in verdicts] == [b["verdict"] for b in block.values()]
+    for (_, text), check in zip(verdicts, block.values(), strict=True):
+        assert text == html_escape(check["message"])
+        assert f"{check['n_extreme']} of {check['n_elements']}" in check["message"]
+        assert check["verdict"] in ("pass", "look", "fail")
 
 
 def test_trend_series_written_back_and_to_csv(duckdb_run):

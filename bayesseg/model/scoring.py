@@ -44,6 +44,7 @@ __all__ = [
     "SEGMENT_VARS",
     "assignment_counts",
     "count_statistics",
+    "draw_segments",
     "flatten_draws",
     "log_dm",
     "log_membership",
@@ -304,6 +305,32 @@ def membership_probabilities(draws: Draws, counts: np.ndarray, x: np.ndarray, ba
     return np.concatenate(pieces, axis=1)
 
 
+def draw_segments(draws: Draws, counts: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    r"""Each author's segment drawn from its membership probabilities, within each posterior draw.
+
+    :math:`z_i^{(s)} \sim \mathrm{Categorical}(r_i^{(s)})`: draws of the latent segments from
+    their posterior, for realised discrepancies (:mod:`bayesseg.model.ppc`).
+
+    Parameters
+    ----------
+    draws : dict of str to numpy.ndarray
+        The draws of :data:`SEGMENT_VARS` (S draws).
+    counts : numpy.ndarray of int, shape (n, C)
+        Counts in the model's category order.
+    x : numpy.ndarray, shape (n, P)
+        Standardised covariates.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (S, n)
+    """
+    log_r, _ = log_membership(draws, SparseCounts.from_dense(counts), x, loglik=False)
+    u = rng.random(log_r.shape[:2])
+    return np.minimum((np.cumsum(np.exp(log_r), axis=-1) < u[..., None]).sum(axis=-1), log_r.shape[-1] - 1)
+
+
 def assignment_counts(
     draws: Draws,
     counts: np.ndarray,
@@ -411,7 +438,15 @@ def segment_log_predictive(draws: Draws, counts: np.ndarray) -> np.ndarray:
     return special.logsumexp(values, axis=0) - np.log(values.shape[0])
 
 
-def replicate_counts(draws: Draws, counts: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def replicate_counts(
+    draws: Draws,
+    counts: np.ndarray,
+    x: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    return_segments: bool = False,
+    segments: np.ndarray | None = None,
+) -> Any:
     r"""Replicate authors' counts from the posterior predictive distribution of the gated mixture.
 
     For each draw and author the segment is drawn from the gating probabilities
@@ -429,24 +464,35 @@ def replicate_counts(draws: Draws, counts: np.ndarray, x: np.ndarray, rng: np.ra
         Standardised covariates.
     rng : numpy.random.Generator
         Source of randomness.
+    return_segments : bool, default False
+        Also return the segment each replicate was drawn from.
+    segments : numpy.ndarray of int, shape (S, n), optional
+        Replicate from these segments instead of drawing them from the gating (e.g. segments drawn
+        from the authors' memberships: replicates given the latent segments, for realised
+        discrepancies).
 
     Returns
     -------
     numpy.ndarray of int, shape (S, n, C)
+        The replicates; with `return_segments`, a tuple of them and the segments, int, shape (S, n).
     """
     totals = counts.sum(axis=1)
-    eta = draws["intercept"][:, None, :] + np.einsum("np,spk->snk", x, draws["slope"])
-    gate = special.softmax(eta, axis=-1)  # (S, n, K)
-    cum = gate.cumsum(axis=-1)
-    u = rng.random(gate.shape[:2])[..., None]
-    z = np.minimum((cum < u).sum(axis=-1), gate.shape[-1] - 1)  # (S, n)
+    if segments is None:
+        eta = draws["intercept"][:, None, :] + np.einsum("np,spk->snk", x, draws["slope"])
+        gate = special.softmax(eta, axis=-1)  # (S, n, K)
+        cum = gate.cumsum(axis=-1)
+        u = rng.random(gate.shape[:2])[..., None]
+        z = np.minimum((cum < u).sum(axis=-1), gate.shape[-1] - 1)  # (S, n)
+    else:
+        z = np.asarray(segments)
     alpha = draws["concentration"][..., None] * draws["profile"]  # (S, K, C)
     alpha_z = np.take_along_axis(alpha, z[..., None], axis=1)  # (S, n, C)
     g = rng.gamma(alpha_z)
     p = g / np.maximum(g.sum(axis=-1, keepdims=True), 1e-300)
     # float noise can push sum(p) a hair above 1, which numpy's multinomial rejects
     p = p / p.sum(axis=-1, keepdims=True) * (1 - 1e-12)
-    return rng.multinomial(np.broadcast_to(totals, z.shape), p)
+    y_rep = rng.multinomial(np.broadcast_to(totals, z.shape), p)
+    return (y_rep, z) if return_segments else y_rep
 
 
 def count_statistics(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -466,7 +512,15 @@ def count_statistics(counts: np.ndarray) -> dict[str, np.ndarray]:
     return {"n_categories": (counts > 0).sum(axis=-1), "max_share": counts.max(axis=-1) / tot}
 
 
-def ppc_tree(y: np.ndarray, y_rep: np.ndarray, authors: np.ndarray, categories: np.ndarray) -> xr.DataTree:
+def ppc_tree(
+    y: np.ndarray,
+    y_rep: np.ndarray,
+    authors: np.ndarray,
+    categories: np.ndarray,
+    segments_rep: np.ndarray | None = None,
+    segments_obs: np.ndarray | None = None,
+    y_rep_given: np.ndarray | None = None,
+) -> xr.DataTree:
     """Observed and replicated counts as the DataTree ``arviz_plots.plot_ppc_*`` read.
 
     Parameters
@@ -477,13 +531,21 @@ def ppc_tree(y: np.ndarray, y_rep: np.ndarray, authors: np.ndarray, categories: 
         Replicates (:func:`replicate_counts`).
     authors, categories : numpy.ndarray
         Coordinates.
+    segments_rep : numpy.ndarray of int, shape (S, n), optional
+        The segment each replicate was drawn from (``posterior_predictive/segment``).
+    segments_obs : numpy.ndarray of int, shape (S, n), optional
+        The observed authors' segments drawn from their memberships under the same draws
+        (``posterior/segment``).
+    y_rep_given : numpy.ndarray of int, shape (S, n, C), optional
+        Replicates drawn from `segments_obs` (``posterior_predictive/counts_given_segment``).
 
     Returns
     -------
     xarray.DataTree
         Groups ``posterior_predictive`` (``chain`` of length 1, ``draw``, ``author``, and
         ``category`` for ``counts``) and ``observed_data``, each with ``counts``,
-        ``n_categories`` and ``max_share``.
+        ``n_categories`` and ``max_share``; with the segments, ``posterior_predictive/segment``
+        and a ``posterior`` group with ``segment``.
     """
     rep = count_statistics(y_rep)
     obs = count_statistics(y)
@@ -503,4 +565,13 @@ def ppc_tree(y: np.ndarray, y_rep: np.ndarray, authors: np.ndarray, categories: 
         },
         coords={AUTHOR: authors, CATEGORY: categories},
     )
-    return xr.DataTree.from_dict({"posterior_predictive": pp, "observed_data": od})
+    groups = {"posterior_predictive": pp, "observed_data": od}
+    sample = ("chain", "draw", AUTHOR)
+    if segments_rep is not None:
+        pp["segment"] = (sample, np.asarray(segments_rep)[None])
+    if y_rep_given is not None:
+        pp["counts_given_segment"] = (("chain", "draw", AUTHOR, CATEGORY), np.asarray(y_rep_given)[None])
+    if segments_obs is not None:
+        coords = {"chain": [0], "draw": np.arange(y_rep.shape[0]), AUTHOR: authors}
+        groups["posterior"] = xr.Dataset({"segment": (sample, np.asarray(segments_obs)[None])}, coords=coords)
+    return xr.DataTree.from_dict(groups)

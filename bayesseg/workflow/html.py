@@ -24,6 +24,7 @@ __all__ = [
     "png",
     "quality_html",
     "table",
+    "verdict_line",
     "write_quality_html",
 ]
 
@@ -35,6 +36,10 @@ th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 section { margin-bottom: 2.5em; } .note { color: #555; font-size: 0.92em; }
 .warn { color: #a40; font-weight: bold; }
+.verdict { padding: 4px 8px; border-left: 5px solid; }
+.verdict strong { text-transform: uppercase; margin-right: 0.5em; }
+.verdict-pass { border-color: #2a7; } .verdict-look { border-color: #d90; }
+.verdict-fail { border-color: #c22; background: #fdf1f1; }
 """
 
 
@@ -114,6 +119,30 @@ def paragraph(text: str, cls: str = "") -> str:
     """
     attr = f' class="{cls}"' if cls else ""
     return f"<p{attr}>{html.escape(text)}</p>"
+
+
+def verdict_line(status: str, text: str) -> str:
+    """A check's one-line verdict, marked by its status.
+
+    Parameters
+    ----------
+    status : {"pass", "look", "fail"}
+        The verdict.
+    text : str
+        What was found and what to do, plain text.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `status` is not one of the three.
+    """
+    if status not in ("pass", "look", "fail"):
+        raise InputError(f"a verdict is 'pass', 'look' or 'fail', got {status!r}")
+    return f'<p class="verdict verdict-{status}"><strong>{status}</strong>{html.escape(text)}</p>'
 
 
 class HtmlDocument:

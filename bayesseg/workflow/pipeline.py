@@ -32,6 +32,7 @@ from bayesseg.data.quality import check_schema, data_quality
 from bayesseg.data.sources import Source
 from bayesseg.evaluation.truth import read_truth, truth_validation
 from bayesseg.exceptions import ConvergenceError, InputError, SourceError, WeightsError
+from bayesseg.model.ppc import predictive_checks
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.model.selection import compare_k
 from bayesseg.simulate.calibration import Size
@@ -308,6 +309,7 @@ def _compute(
         ppc = model.posterior_predictive(
             spec.output.ppc_authors, spec.output.ppc_draws, seed=int(spec.sampler.get("random_seed", 0))
         )
+        checks = predictive_checks(ppc)
         truth = read_truth(source)
         validation = truth_validation(model, memberships, truth, ci_prob) if truth is not None else None
     trends = trends_error = None
@@ -330,6 +332,7 @@ def _compute(
         tables=tables,
         written={},
         ppc=ppc,
+        predictive_checks=checks,
         validation=validation,
         model_id=run_id,
         fitted_at=fitted_at,

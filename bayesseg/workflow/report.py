@@ -11,6 +11,7 @@ backend); simple histograms and heatmaps with matplotlib.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,9 @@ import xarray as xr
 from bayesseg.config import TIER_NAMES
 from bayesseg.evaluation.accuracy import trend_accuracy
 from bayesseg.model import SegmentModel
+from bayesseg.model.ppc import PredictiveCheck, predictive_checks
 from bayesseg.survey.trends import TrendResult
-from bayesseg.workflow.html import HtmlDocument, paragraph, plot_collection_png, png, table
+from bayesseg.workflow.html import HtmlDocument, paragraph, plot_collection_png, png, table, verdict_line
 from bayesseg.workflow.results import RunResult, segment_shares
 
 __all__ = ["SECTIONS", "ppc_html", "trends_html", "write_report"]
@@ -356,10 +358,10 @@ def _starts(m: SegmentModel) -> str:
 
 
 def _ppc(r: RunResult) -> str:
-    return ppc_html(r.ppc)
+    return ppc_html(r.ppc, r.predictive_checks)
 
 
-def ppc_html(tree: xr.DataTree) -> str:
+def ppc_html(tree: xr.DataTree, checks: list[PredictiveCheck] | None = None) -> str:
     """HTML of posterior predictive checks of label counts (rootogram, PIT, authors per category).
 
     Parameters
@@ -367,14 +369,16 @@ def ppc_html(tree: xr.DataTree) -> str:
     tree : xarray.DataTree
         From :meth:`bayesseg.model.SegmentModel.posterior_predictive`: groups
         ``posterior_predictive`` and ``observed_data`` with ``counts``, ``n_categories`` and
-        ``max_share``.
+        ``max_share``, and the segments (``posterior_predictive/segment``, ``posterior/segment``).
+    checks : list of bayesseg.model.ppc.PredictiveCheck, optional
+        :func:`bayesseg.model.ppc.predictive_checks` of `tree`, when already computed.
 
     Returns
     -------
     str
         HTML fragments: the rootogram of distinct categories per author, the PIT of the largest
-        category share, and the categories whose number of users falls outside the replicated
-        90 % interval.
+        category share, and the checks of zeros per category, within-segment overdispersion and
+        category co-occurrence, each with its verdict and its most discrepant rows.
 
     References
     ----------
@@ -397,26 +401,19 @@ def ppc_html(tree: xr.DataTree) -> str:
     with np.errstate(divide="ignore", invalid="ignore"):
         pc = ap.plot_ppc_pit(tree, var_names=["max_share"], backend="matplotlib")
     body += "<h3>Share of an author's largest category (PIT; uniform when calibrated)</h3>" + plot_collection_png(pc)
-    obs = tree["observed_data"]["counts"]
-    rep = tree["posterior_predictive"]["counts"]
-    users_obs = (obs > 0).sum("author")
-    users_rep = (rep > 0).sum("author")
-    lo, hi = users_rep.quantile([0.05, 0.95], dim=("chain", "draw"))
-    users = pd.DataFrame(
-        {
-            "authors using it (observed)": users_obs.values,
-            "replicated 5 %": lo.values,
-            "replicated 95 %": hi.values,
-        },
-        index=obs["category"].values,
+    if not checks:
+        checks = predictive_checks(tree)
+    body += "<h3>What the Dirichlet-multinomial mixture assumes</h3>" + paragraph(
+        "Each statistic of the observed authors is compared with the same statistic of every replicate, per "
+        "category (or pair of categories). A p-value is the share of replicates at least as large as the observed "
+        "statistic; the discrepancy is the observed minus the replicated statistic in standard deviations of the "
+        "replicates. The segments of the within-segment check are drawn from each author's membership "
+        "probabilities under the replicate's posterior draw. The most discrepant rows are shown.",
+        "note",
     )
-    outside = users[(users.iloc[:, 0] < users.iloc[:, 1]) | (users.iloc[:, 0] > users.iloc[:, 2])]
-    body += paragraph(
-        f"Authors using each category: the observed number falls outside the replicated 90 % interval for "
-        f"{len(outside)} of {len(users)} categories (about {0.1 * len(users):.0f} expected by chance)."
-    )
-    if len(outside):
-        body += table(outside, floatfmt="{:.0f}")
+    for check in checks:
+        body += f"<h4>{html.escape(check.title)}</h4>" + verdict_line(check.verdict, check.message)
+        body += table(check.table, floatfmt="{:.3g}")
     return body
 
 

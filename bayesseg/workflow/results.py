@@ -15,6 +15,7 @@ from bayesseg.config import RunSpec
 from bayesseg.data.inputs import ModelInputs
 from bayesseg.data.quality import DataQualityReport
 from bayesseg.model.diagnostics import Convergence
+from bayesseg.model.ppc import PredictiveCheck
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.survey.design import fit_sample_summary
 from bayesseg.survey.trends import TrendResult
@@ -100,6 +101,9 @@ class RunResult:
     folded_categories : pandas.DataFrame or None
         Categories folded into ``<group>_other`` for too few authors
         (:func:`bayesseg.data.inputs.fold_rare_categories`): ``category``, ``authors``, ``labels``, ``into``.
+    predictive_checks : list of bayesseg.model.ppc.PredictiveCheck
+        Zeros per category, within-segment overdispersion and category co-occurrence, with verdicts
+        (:func:`bayesseg.model.ppc.predictive_checks` of `ppc`).
     """
 
     spec: RunSpec
@@ -126,6 +130,7 @@ class RunResult:
     stale_staging: list[str] = field(default_factory=list)
     assignments: xr.DataArray | None = None
     folded_categories: pd.DataFrame | None = None
+    predictive_checks: list[PredictiveCheck] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """What ``run.json`` holds: ids, counts, exclusions, imputation, timings, files, validation, trends.
@@ -172,6 +177,8 @@ def run_summary(result: RunResult) -> dict[str, Any]:
     }
     if result.convergence is not None:
         summary["convergence"] = result.convergence.to_dict()
+    if result.predictive_checks:
+        summary["predictive_checks"] = {c.name: c.to_dict() for c in result.predictive_checks}
     if result.assignments is not None:
         summary["segment_shares"] = segment_shares(result.assignments, result.spec.output.ci_prob)
     if result.dropped:
