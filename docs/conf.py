@@ -19,6 +19,8 @@ extensions = [
 ]
 exclude_patterns = ["_build", "jupyter_execute"]
 html_theme = "furo"
+html_static_path = ["_static"]
+html_css_files = ["tables.css"]
 html_title = "bayesseg"
 
 autosummary_generate = True

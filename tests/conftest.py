@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import duckdb
@@ -79,3 +80,38 @@ def small_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def small_frames(small_warehouse: Path) -> dict[str, pd.DataFrame]:
     return read_tables(small_warehouse)
+
+
+def _pages_module():
+    """scripts/pages.py, the browser checks the screenshots command runs."""
+    path = Path(__file__).parent.parent / "scripts" / "pages.py"
+    spec = importlib.util.spec_from_file_location("bayesseg_pages", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pages = _pages_module()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (Debian's chromium and chromium-driver; CI installs them: a missing one fails)."""
+    with pages.browser() as driver:
+        yield driver
+
+
+@pytest.fixture
+def page_check(browser, tmp_path):
+    """Check an HTML page in the browser at every width of ``pages.WIDTHS``; screenshots under the test's tmp_path."""
+
+    def check(path: Path) -> list[str]:
+        problems = []
+        for width in pages.WIDTHS:
+            found = pages.check_page(browser, path, width, tmp_path / f"{Path(path).stem}-{width}.png")
+            assert found["images"] == 0 or (tmp_path / f"{Path(path).stem}-{width}.png").stat().st_size > 10_000
+            problems += [f"{Path(path).name}: {p}" for p in found["problems"]]
+        return problems
+
+    return check

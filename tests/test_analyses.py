@@ -36,7 +36,7 @@ def fast_model(demo_warehouse, taxonomy, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", list(SECTIONS))
-def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_path):
+def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_path, page_check):
     out = tmp_path / f"{name}.html"
     proc = subprocess.run(
         [
@@ -62,3 +62,4 @@ def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_pat
     conclusion = html.split('<section id="conclusion">')[1]
     assert len(re.sub(r"<[^>]+>", "", conclusion)) > 400  # a written conclusion, not a heading
     assert "nan" not in re.sub(r"<[^>]+>", " ", conclusion).split()  # its numbers are computed
+    assert page_check(out) == []  # as a browser shows it, at 1280 and 800 px

@@ -118,6 +118,24 @@ def test_report_and_run_json_carry_the_convergence_block(duckdb_run):
     assert f"log-likelihoods, best first: {best:,.1f}" in section
 
 
+def test_report_and_data_quality_page_pass_the_browser_checks(duckdb_run, page_check):
+    # no sideways scroll at 1280 and 800 px, every image decodes, no console error, anchors resolve
+    out = duckdb_run[1]
+    assert page_check(out / "report.html") + page_check(out / "data_quality.html") == []
+
+
+def test_no_absolute_path_of_the_machine_in_run_json_or_the_pages(duckdb_run):
+    warehouse, out = duckdb_run
+    doc = json.loads((out / "run.json").read_text())
+    # the spec under the working directory is relative, the shipped taxonomy is named as shipped
+    assert doc["spec_path"] == str(TINY.resolve().relative_to(Path.cwd().resolve()))
+    assert doc["spec"]["taxonomy"] is None  # the tiny spec uses the shipped taxonomy
+    for name in ("run.json", "report.html", "data_quality.html"):
+        text = (out / name).read_text()
+        for root in (str(Path.cwd().resolve()), str(warehouse.parent), str(Path.home())):
+            assert root not in text, f"{name} holds {root}"
+
+
 def test_report_and_run_json_carry_the_predictive_checks_with_verdicts(duckdb_run):
     out = duckdb_run[1]
     block = json.loads((out / "run.json").read_text())["predictive_checks"]

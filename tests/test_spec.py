@@ -88,3 +88,17 @@ def test_relative_taxonomy_path_resolves_against_the_file(tmp_path):
     (tmp_path / "tax.toml").write_text(Path(Taxonomy.from_toml().source).read_text())
     spec = RunSpec.from_dict({"segments": {"k": 2}, "data": {"taxonomy": "tax.toml"}}, source=tmp_path / "s.toml")
     assert spec.taxonomy == tmp_path / "tax.toml"
+
+
+def test_paths_are_shown_as_shipped_relative_or_by_name(tmp_path, monkeypatch):
+    from bayesseg._resources import display_path, shipped_file
+
+    assert display_path(shipped_file("taxonomy.toml", "taxonomy")) == "shipped:models/taxonomy.toml"
+    assert display_path(None) is None
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "spec.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert display_path(tmp_path / "sub" / "spec.toml") == "sub/spec.toml"
+    assert display_path("sub/spec.toml") == "sub/spec.toml"
+    monkeypatch.chdir(tmp_path / "sub")
+    assert display_path(tmp_path / "elsewhere.duckdb") == "elsewhere.duckdb"  # outside: the name alone

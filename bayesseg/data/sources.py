@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from bayesseg._interrupts import raise_if_interrupted
+from bayesseg._resources import display_path
 from bayesseg.data.sql import DUCKDB, Dialect, render, sql_literal
 from bayesseg.exceptions import SourceError
 
@@ -439,7 +440,8 @@ class DuckDBSource(Source):
         )
 
     def describe(self) -> str:  # noqa: D102
-        return f"duckdb:{self.path} (schema {self.schema_name})"
+        # relative to the working directory where it can be: the report says nothing of the machine
+        return f"duckdb:{display_path(self.path)} (schema {self.schema_name})"
 
     def qualified_schema(self, name: str) -> str:  # noqa: D102
         return f'"{self.catalog}".{name}'

@@ -278,7 +278,7 @@ class PredictiveCheck:
     above, below : int
         Extreme elements whose observed statistic is above (p-value < EXTREME) or below the replicates.
     table : pandas.DataFrame
-        The :data:`SHOWN` most extreme elements: ``observed``, ``replicated 5 %``, ``replicated median``,
+        The ten most discrepant elements: ``observed``, ``replicated 5 %``, ``replicated median``,
         ``replicated 95 %``, ``p-value``, ``discrepancy`` (standardised), most discrepant first.
     """
 

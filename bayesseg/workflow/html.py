@@ -31,9 +31,10 @@ __all__ = [
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.45; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+.table-box { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+img { max-width: 100%; box-sizing: border-box; border: 1px solid #eee; margin: 0.5em 0; }
 section { margin-bottom: 2.5em; } .note { color: #555; font-size: 0.92em; }
 .warn { color: #a40; font-weight: bold; }
 .verdict { padding: 4px 8px; border-left: 5px solid; }
@@ -99,8 +100,10 @@ def table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) -> 
     Returns
     -------
     str
+        The table in a box that scrolls sideways when the table is wider than the page.
     """
-    return frame.to_html(index=index, border=0, float_format=lambda v: floatfmt.format(v), na_rep="", escape=True)
+    inner = frame.to_html(index=index, border=0, float_format=lambda v: floatfmt.format(v), na_rep="", escape=True)
+    return f'<div class="table-box">{inner}</div>'
 
 
 def paragraph(text: str, cls: str = "") -> str:
@@ -217,7 +220,8 @@ class HtmlDocument:
         body = "".join(f'<section id="{k}"><h2>{html.escape(t)}</h2>\n{b}\n</section>' for k, t, b in self.sections)
         title = html.escape(self.title)
         return (
-            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>'
             f"<style>{_CSS}</style></head><body><h1>{title}</h1><ul>{toc}</ul>{body}</body></html>"
         )
 
@@ -261,7 +265,8 @@ def quality_html(report: DataQualityReport) -> str:
         unknown = f"<p>Unknown labels: {items}</p>"
     return (
         f"<section><h2>Data quality</h2><p>Source: {html.escape(report.source)}</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{unknown}</section>"
+        f'<div class="table-box"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+        f"{unknown}</section>"
     )
 
 
@@ -282,7 +287,9 @@ def write_quality_html(report: DataQualityReport, path: str | os.PathLike[str]) 
     """
     target = Path(path)
     target.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>bayesseg data quality</title></head>"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>bayesseg data quality</title><style>{_CSS}</style></head>"
         f"<body>{quality_html(report)}</body></html>",
         encoding="utf-8",
     )

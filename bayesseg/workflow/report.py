@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesseg._resources import display_path
 from bayesseg.config import TIER_NAMES
 from bayesseg.evaluation.accuracy import trend_accuracy
 from bayesseg.model import SegmentModel
@@ -54,7 +55,9 @@ def _summary(r: RunResult) -> str:
         "source": r.source,
         "model id": r.model_id,
         "fitted at (UTC)": r.fitted_at.isoformat(),
-        "specification": f"{r.spec.path or '(in memory)'} (version {r.spec.version}, hash {r.spec.spec_hash[:12]})",
+        "specification": (
+            f"{display_path(r.spec.path) or '(in memory)'} (version {r.spec.version}, hash {r.spec.spec_hash[:12]})"
+        ),
         "segments (K)": f"{m.n_segments}: {', '.join(m.segment_names)}",
         "authors in the warehouse": f"{len(r.inputs.authors):,}",
         "authors segmented": f"{r.memberships.sizes['author']:,}",
@@ -99,7 +102,7 @@ def _quality(r: RunResult) -> str:
     found = checks[checks["n"] > 0]
     body = paragraph(
         f"{len(checks)} checks ran; {len(found)} found something. Each row says what was done about it. "
-        f"The full report is {r.paths.get('data_quality', 'data_quality.html')}."
+        f"The full report is {Path(r.paths.get('data_quality', 'data_quality.html')).name}, beside this one."
     )
     return body + table(found, index=False)
 

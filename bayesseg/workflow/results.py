@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesseg._resources import display_path
 from bayesseg.config import RunSpec
 from bayesseg.data.inputs import ModelInputs
 from bayesseg.data.quality import DataQualityReport
@@ -160,7 +161,9 @@ def run_summary(result: RunResult) -> dict[str, Any]:
         "model_id": result.model_id,
         "fitted_at": result.fitted_at.isoformat(),
         "source": result.source,
-        "spec": result.spec.to_dict(),
+        # paths as the report shows them: shipped:models/..., relative to the working directory, or a name
+        "spec": {**result.spec.to_dict(), "taxonomy": display_path(result.spec.taxonomy)},
+        "spec_path": display_path(result.spec.path),
         "spec_hash": result.spec.spec_hash,
         "authors": len(result.inputs.authors),
         "segmented": int(result.memberships.sizes["author"]),
