@@ -525,3 +525,46 @@ def test_ppc_report_is_quiet_on_tied_tails(duckdb_run):
         warnings.simplefilter("error", RuntimeWarning)
         html = ppc_html(tree)
     assert html.count("<img") >= 2
+
+
+def test_trend_axes_follow_the_series_and_mark_the_bands_they_cut():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import xarray as xr
+
+    from bayesseg.workflow.report import _axis_top, _clipped_band
+
+    weeks = pd.date_range("2024-01-01", periods=6, freq="W-MON")
+    series = xr.DataArray([0.01, 0.02, 0.015, 0.02, 0.01, 0.012], dims="week")
+    low = series * 0.5
+    high = xr.DataArray([0.02, 0.8, 0.03, 0.6, 0.02, 0.02], dims="week")
+    top = _axis_top([series, series * 1.2])
+    assert top == pytest.approx(1.5 * 0.024)
+    fig, ax = plt.subplots()
+    assert _clipped_band(ax, weeks, low, high, top, "C0", 0.2) == 2  # the two weeks whose band runs above
+    assert ax.get_ylim()[1] == pytest.approx(top * 1.04)
+    markers = [line for line in ax.get_lines() if line.get_marker() == "^"]
+    assert len(markers) == 1 and len(markers[0].get_xdata()) == 2
+    plt.close(fig)
+    assert _axis_top([xr.DataArray([np.nan, np.nan], dims="week")]) == 1.0
+
+
+def test_free_segments_read_as_their_top_categories(duckdb_run):
+    from bayesseg.workflow.report import reads_as
+
+    assert reads_as("luxury", ["bag", "heels"]) == "luxury"
+    assert reads_as("segment_5", ["non_fashion_object", "sport_equipment", "shorts", "socks"]) == (
+        "non_fashion_object / sport_equipment / shorts"
+    )
+    # in the report: each segment's reading beside its id, from its highest-lift categories
+    out = duckdb_run[1]
+    section = (out / "report.html").read_text().split('<section id="profiles">')[1].split("</section>")[0]
+    overview = pd.read_html(io.StringIO(section))[0]
+    assert list(overview.columns[:2]) == ["segment", "reads as"]
+    for row in overview.itertuples():
+        if str(row.segment).startswith("segment_"):
+            assert row._2.split(" / ")[0] == row._4.split(" ×")[0]  # the top category by lift
+        else:
+            assert row._2 == row.segment

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -146,11 +147,17 @@ def _profiles(r: RunResult, top: int = 6) -> str:
         s = shares.get(name)
         share = f"{s['mean']:.3f} ({s['low']:.3f}–{s['high']:.3f})" if s else "—"
         lines.append(
-            {"segment": name, f"share of authors ({ci:.0%} interval)": share, f"top {top} categories by lift": cats}
+            {
+                "segment": name,
+                "reads as": reads_as(name, g["CATEGORY"].tolist()),
+                f"share of authors ({ci:.0%} interval)": share,
+                f"top {top} categories by lift": cats,
+            }
         )
     overview = pd.DataFrame(lines)
     wide = prof.pivot(index="SEGMENT_NAME", columns="CATEGORY", values="LIFT")
     wide = wide.loc[overview["segment"]]
+    wide.index = [f"{n} ({d})" if d != n else n for n, d in zip(overview["segment"], overview["reads as"], strict=True)]
     keep = np.log(wide).abs().max(axis=0).sort_values(ascending=False).index[:30]
     data = np.log2(wide[keep].to_numpy())
     fig, ax = plt.subplots(figsize=(12, 0.5 * len(wide) + 2.5))
@@ -167,6 +174,32 @@ def _profiles(r: RunResult, top: int = 6) -> str:
         "assignments, not only of the parameters."
     )
     return body + table(overview, index=False) + png(fig) + _rule_lifts(r.fit.model, ci)
+
+
+FREE_PREFIX = "segment_"
+"""Segments no taxonomy rule anchors are named ``segment_<k>``; the report describes them by their profile."""
+
+
+def reads_as(name: str, categories_by_lift: list[str], top: int = 3) -> str:
+    """What a segment reads as: an anchored segment's rule name; a free one's top categories by lift.
+
+    Parameters
+    ----------
+    name : str
+        The segment's name (a rule name, or ``segment_<k>`` for a free segment).
+    categories_by_lift : list of str
+        Its categories, highest lift first.
+    top : int, default 3
+        Categories named for a free segment.
+
+    Returns
+    -------
+    str
+        `name` for an anchored segment; ``"c1 / c2 / c3"`` for a free one.
+    """
+    if not name.startswith(FREE_PREFIX):
+        return name
+    return " / ".join(categories_by_lift[:top])
 
 
 WEAK_RULE_LIFT = 1.5
@@ -489,13 +522,22 @@ def trends_html(t: TrendResult) -> str:
     target = s["weighted_share"].sel(panel="all")
     n = s.sizes["trend"]
     fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), sharex=True, squeeze=False)
+    clipped = 0
     for ax, trend in zip(axes[:, 0], s["trend"].values, strict=True):
-        ax.fill_between(weeks, ff["low"].sel(trend=trend), ff["high"].sel(trend=trend), color="C0", alpha=0.25, lw=0)
-        ax.plot(weeks, ff["raw_share"].sel(trend=trend), color="C3", lw=1, label="fashion-forward, raw")
-        ax.plot(weeks, ff["weighted_share"].sel(trend=trend), color="C0", lw=1.4, label="fashion-forward, corrected")
-        ax.plot(weeks, target.sel(trend=trend), color="k", lw=1, ls="--", label="all authors (target)")
+        lines = [ff["raw_share"].sel(trend=trend), ff["weighted_share"].sel(trend=trend), target.sel(trend=trend)]
+        top = _axis_top(lines)
+        clipped += _clipped_band(ax, weeks, ff["low"].sel(trend=trend), ff["high"].sel(trend=trend), top, "C0", 0.25)
+        ax.plot(weeks, lines[0], color="C3", lw=1, label="fashion-forward, raw")
+        ax.plot(weeks, lines[1], color="C0", lw=1.4, label="fashion-forward, corrected")
+        ax.plot(weeks, lines[2], color="k", lw=1, ls="--", label="all authors (target)")
         ax.set_title(str(trend), fontsize=9, loc="left")
         ax.set_ylabel("share of posts", fontsize=8)
+    if clipped:
+        body += paragraph(
+            f"The axes follow the series, not the bands: in {clipped:,} trend-week(s) the band runs above the axis "
+            "(marked ▲), where the panel is too small for its weekly share to be read; read the level over months "
+            "there, not the week-to-week moves."
+        )
     raw = trend_accuracy(ff["raw_share"], target)
     corrected = trend_accuracy(ff["weighted_share"], target, ff["low"], ff["high"])
     distances = pd.DataFrame(
@@ -504,6 +546,8 @@ def trends_html(t: TrendResult) -> str:
             "RMSE raw": raw["rmse"],
             "RMSE corrected": corrected["rmse"],
             "weeks in band": corrected["coverage"],
+            # a band that covers everything is no evidence: its width says how much the coverage means
+            "median band width": (ff["high"] - ff["low"]).median("week").to_series(),
         }
     )
     axes[0, 0].legend(fontsize=7, loc="upper left")
@@ -521,9 +565,10 @@ def trends_html(t: TrendResult) -> str:
     if segs:
         fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), sharex=True, squeeze=False)
         for ax, trend in zip(axes[:, 0], s["trend"].values, strict=True):
+            top = _axis_top([s.sel(trend=trend, panel=p)["weighted_share"] for p in segs])
             for j, p in enumerate(segs):
                 sub = s.sel(trend=trend, panel=p)
-                ax.fill_between(weeks, sub["low"], sub["high"], color=f"C{j}", alpha=0.15, lw=0)
+                _clipped_band(ax, weeks, sub["low"], sub["high"], top, f"C{j}", 0.15)
                 ax.plot(weeks, sub["weighted_share"], color=f"C{j}", lw=1, label=str(p).removeprefix("segment:"))
             ax.set_title(str(trend), fontsize=9, loc="left")
         axes[0, 0].legend(fontsize=7, ncol=3, loc="upper left")
@@ -531,6 +576,25 @@ def trends_html(t: TrendResult) -> str:
         body += "<h3>Trend series by segment (soft membership, bands over posterior draws and resamples)</h3>"
         body += png(fig)
     return body
+
+
+def _axis_top(lines: list[xr.DataArray]) -> float:
+    """Upper limit of a share axis that shows the series whole: 1.5 times their largest value."""
+    peak = max(float(np.nanmax(np.asarray(line, dtype=float))) for line in lines)
+    return max(1.5 * peak, 1e-3) if np.isfinite(peak) else 1.0
+
+
+def _clipped_band(
+    ax: Any, weeks: Any, low: xr.DataArray, high: xr.DataArray, top: float, color: str, alpha: float
+) -> int:
+    """Draw a band cut at `top`, ▲ where it runs above; return the weeks cut and set the axis to [0, top]."""
+    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    ax.fill_between(weeks, np.minimum(lo, top), np.minimum(hi, top), color=color, alpha=alpha, lw=0)
+    above = hi > top
+    if above.any():
+        ax.plot(np.asarray(weeks)[above], np.full(above.sum(), top), ls="none", marker="^", ms=3.5, color=color)
+    ax.set_ylim(0, top * 1.04)
+    return int(above.sum())
 
 
 def _validation(r: RunResult) -> str:
