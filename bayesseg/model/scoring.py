@@ -327,8 +327,13 @@ def draw_segments(draws: Draws, counts: np.ndarray, x: np.ndarray, rng: np.rando
     numpy.ndarray of int, shape (S, n)
     """
     log_r, _ = log_membership(draws, SparseCounts.from_dense(counts), x, loglik=False)
-    u = rng.random(log_r.shape[:2])
-    return np.minimum((np.cumsum(np.exp(log_r), axis=-1) < u[..., None]).sum(axis=-1), log_r.shape[-1] - 1)
+    return _draw_categorical(log_r, rng)
+
+
+def _draw_categorical(log_p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row of the last axis of log-probabilities `log_p` (inverse CDF of one uniform each)."""
+    u = rng.random(log_p.shape[:-1])
+    return np.minimum((np.cumsum(np.exp(log_p), axis=-1) < u[..., None]).sum(axis=-1), log_p.shape[-1] - 1)
 
 
 def assignment_counts(
@@ -373,8 +378,7 @@ def assignment_counts(
     for start in range(0, counts.shape[0], batch_authors):
         sl = slice(start, start + batch_authors)
         log_r, _ = log_membership(draws, SparseCounts.from_dense(counts[sl]), x[sl], loglik=False)
-        u = rng.random(log_r.shape[:2])  # (S, n)
-        z = np.minimum((np.cumsum(np.exp(log_r), axis=-1) < u[..., None]).sum(axis=-1), k - 1)
+        z = _draw_categorical(log_r, rng)  # (S, n)
         cell = (np.arange(n_draws)[:, None] * n_groups + groups[sl][None, :]) * k + z
         out += np.bincount(cell.ravel(), minlength=out.size)
     return out.reshape(n_draws, n_groups, k)
