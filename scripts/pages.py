@@ -93,7 +93,14 @@ def check_page(driver: Any, page: Path, width: int, screenshot: Path | None = No
         ``scrollWidth``, ``innerWidth``, ``height``, ``images``, ``brokenImages``, ``deadLinks``,
         ``wide`` (up to five elements past the right edge, outside scrolling boxes), ``consoleErrors``
         and ``problems`` (the failed checks, in words; empty when the page passes).
+
+    Raises
+    ------
+    FileNotFoundError
+        If `page` is not a file.
     """
+    if not Path(page).is_file():
+        raise FileNotFoundError(f"no page at {page}")
     metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     driver.get(Path(page).resolve().as_uri())
@@ -105,6 +112,8 @@ def check_page(driver: Any, page: Path, width: int, screenshot: Path | None = No
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": int(found["height"])})
         driver.save_screenshot(str(screenshot))
     problems = []
+    if not driver.current_url.startswith("file:"):  # the browser's own error page
+        problems.append(f"did not load: {driver.current_url}")
     if found["scrollWidth"] > found["innerWidth"]:
         wide = ", ".join(found["wide"])
         problems.append(f"scrolls sideways at {width} px: {found['scrollWidth']} > {found['innerWidth']} ({wide})")

@@ -68,3 +68,16 @@ def test_built_docs_pass_the_browser_checks(page_check, tmp_path_factory) -> Non
         ]
         subprocess.run(sphinx, check=True, capture_output=True, timeout=900)
     assert page_check(html / "index.html") + page_check(html / "tutorials" / "segmentation.html") == []
+
+
+def test_the_page_check_refuses_a_missing_page_and_flags_a_page_that_scrolls(browser, tmp_path) -> None:
+    from tests.conftest import pages
+
+    with pytest.raises(FileNotFoundError, match="no page"):
+        pages.check_page(browser, tmp_path / "none.html", 800)
+    wide = tmp_path / "wide.html"
+    wide.write_text('<html><body><div style="width:2000px">x</div><a href="#gone">a</a></body></html>')
+    problems = pages.check_page(browser, wide, 800, tmp_path / "wide.png")["problems"]
+    assert any("scrolls sideways at 800 px" in p for p in problems)
+    assert any("missing anchors: ['gone']" in p for p in problems)
+    assert (tmp_path / "wide.png").stat().st_size > 0

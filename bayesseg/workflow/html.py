@@ -29,7 +29,8 @@ __all__ = [
 ]
 
 _CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; line-height: 1.45; }
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+body { line-height: 1.45; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 .table-box { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
