@@ -108,6 +108,9 @@ def test_report_and_run_json_carry_the_convergence_block(duckdb_run):
         assert rows.loc[name, "at"] == rhat.idxmax()
         assert rows.loc[name, "smallest bulk ESS"] == pytest.approx(entries["ess_bulk"].min(), abs=0.5)
     block = json.loads((out / "run.json").read_text())["convergence"]
+    # the section opens with its verdict line
+    status = "pass" if block["passed"] else "fail"
+    assert re.search(rf'<p class="verdict verdict-{status}"><strong>{status}</strong>The fit', section)
     assert block["max_rhat"] == pytest.approx(summary["r_hat"].max(), abs=1e-9)
     assert block["max_rhat_at"] == summary["r_hat"].astype(float).idxmax()
     assert block["min_ess_tail"] == pytest.approx(summary["ess_tail"].min(), abs=1e-9)

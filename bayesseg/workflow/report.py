@@ -350,7 +350,7 @@ def _convergence(r: RunResult) -> str:
         else "The fit FAILS the convergence rule: " + "; ".join(c.failures) + ". Read its intervals with care "
         "(refit with more tuning or more draws; `bayesseg run --strict` makes this an error)."
     )
-    body = paragraph(verdict, "" if c.passed else "warn")
+    body = verdict_line("pass" if c.passed else "fail", verdict)
     body += paragraph(
         f"{c.draws:,} draws after warmup; {c.divergences} divergent transitions; {c.treedepth_hits} draws at the "
         "maximum tree depth. R-hat (rank-normalised, split) and ESS are computed after relabelling."
