@@ -156,7 +156,7 @@ def test_categories_dispersed_unlike_one_concentration_read_as_mixed():
     y = np.stack([observed_author() for _ in range(n)])
     y_given = rng.multinomial(total, rng.dirichlet(12.0 * profile, size=(s, n)))
     z = np.zeros((s, n), dtype=np.int64)
-    tree = ppc_tree(y, y_given, np.arange(n), np.array([f"c{i}" for i in range(6)]), z, z, y_rep_given=y_given)
+    tree = ppc_tree(y, y_given, np.arange(n), np.array([f"c{i}" for i in range(6)]), z, y_rep_given=y_given)
     check = predictive_checks(tree)[1]
     assert check.verdict == "fail" and check.above == 3 and check.below == 3
     assert "one concentration" in check.message

@@ -12,6 +12,7 @@ never prints or logs connection parameters; :meth:`Source.describe` names the co
 
 from __future__ import annotations
 
+import contextlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -408,10 +409,9 @@ class DuckDBSource(Source):
         # qualify with the catalog: a file called techtest.duckdb has a catalog that a bare
         # TECHTEST would make ambiguous with the schema
         # bayesseg reports progress by stage; DuckDB's own bar would print over it on long queries
-        try:
+        # in Jupyter, DuckDB refuses to touch its (widget) bar without ipywidgets; it shows none then
+        with contextlib.suppress(duckdb.InvalidInputException):
             self.con.execute("SET enable_progress_bar = false")
-        except duckdb.InvalidInputException:
-            pass  # in Jupyter, DuckDB refuses to touch its (widget) bar without ipywidgets; it shows none then
         if memory_limit is not None:
             try:
                 self.con.execute(f"SET memory_limit = '{memory_limit}'")

@@ -466,9 +466,8 @@ class PredictionMixin(ABC):
             and, for ``counts``, ``category``) and ``observed_data`` with the variables
             ``counts`` (label counts), ``n_categories`` (distinct categories per author) and
             ``max_share`` (share of the author's largest category), ready for
-            ``arviz_plots.plot_ppc_*``; ``posterior_predictive/segment``, the segment each
-            replicate was drawn from, and ``posterior/segment``, each observed author's segment
-            drawn from its memberships under the same draw, and
+            ``arviz_plots.plot_ppc_*``; ``posterior/segment``, each observed author's segment
+            drawn from its memberships under each draw, and
             ``posterior_predictive/counts_given_segment``, replicates of the authors from those
             segments (for :func:`bayesseg.model.ppc.predictive_checks`).
 
@@ -485,9 +484,9 @@ class PredictionMixin(ABC):
         y = counts.values[sub].astype(np.int64)
         x = self.standardise(None if cov is None else cov.isel(author=sub), len(sub))
         draws = self.posterior_draws(n_draws)
-        y_rep, z_rep = scoring.replicate_counts(draws, y, x, rng, return_segments=True)
+        y_rep = scoring.replicate_counts(draws, y, x, rng)
         z_obs = scoring.draw_segments(draws, y, x, rng)
         y_given = scoring.replicate_counts(draws, y, x, rng, segments=z_obs)
         return scoring.ppc_tree(
-            y, y_rep, counts[AUTHOR].values[sub], counts[CATEGORY].values, z_rep, z_obs, y_rep_given=y_given
+            y, y_rep, counts[AUTHOR].values[sub], counts[CATEGORY].values, z_obs, y_rep_given=y_given
         )

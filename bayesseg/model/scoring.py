@@ -327,13 +327,13 @@ def draw_segments(draws: Draws, counts: np.ndarray, x: np.ndarray, rng: np.rando
     numpy.ndarray of int, shape (S, n)
     """
     log_r, _ = log_membership(draws, SparseCounts.from_dense(counts), x, loglik=False)
-    return _draw_categorical(log_r, rng)
+    return _draw_categorical(np.exp(log_r), rng)
 
 
-def _draw_categorical(log_p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One index per row of the last axis of log-probabilities `log_p` (inverse CDF of one uniform each)."""
-    u = rng.random(log_p.shape[:-1])
-    return np.minimum((np.cumsum(np.exp(log_p), axis=-1) < u[..., None]).sum(axis=-1), log_p.shape[-1] - 1)
+def _draw_categorical(prob: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row of the last axis of probabilities `prob` (inverse CDF of one uniform each)."""
+    u = rng.random(prob.shape[:-1])
+    return np.minimum((np.cumsum(prob, axis=-1) < u[..., None]).sum(axis=-1), prob.shape[-1] - 1)
 
 
 def assignment_counts(
@@ -378,7 +378,7 @@ def assignment_counts(
     for start in range(0, counts.shape[0], batch_authors):
         sl = slice(start, start + batch_authors)
         log_r, _ = log_membership(draws, SparseCounts.from_dense(counts[sl]), x[sl], loglik=False)
-        z = _draw_categorical(log_r, rng)  # (S, n)
+        z = _draw_categorical(np.exp(log_r), rng)  # (S, n)
         cell = (np.arange(n_draws)[:, None] * n_groups + groups[sl][None, :]) * k + z
         out += np.bincount(cell.ravel(), minlength=out.size)
     return out.reshape(n_draws, n_groups, k)
@@ -448,9 +448,8 @@ def replicate_counts(
     x: np.ndarray,
     rng: np.random.Generator,
     *,
-    return_segments: bool = False,
     segments: np.ndarray | None = None,
-) -> Any:
+) -> np.ndarray:
     r"""Replicate authors' counts from the posterior predictive distribution of the gated mixture.
 
     For each draw and author the segment is drawn from the gating probabilities
@@ -468,8 +467,6 @@ def replicate_counts(
         Standardised covariates.
     rng : numpy.random.Generator
         Source of randomness.
-    return_segments : bool, default False
-        Also return the segment each replicate was drawn from.
     segments : numpy.ndarray of int, shape (S, n), optional
         Replicate from these segments instead of drawing them from the gating (e.g. segments drawn
         from the authors' memberships: replicates given the latent segments, for realised
@@ -478,15 +475,11 @@ def replicate_counts(
     Returns
     -------
     numpy.ndarray of int, shape (S, n, C)
-        The replicates; with `return_segments`, a tuple of them and the segments, int, shape (S, n).
     """
     totals = counts.sum(axis=1)
     if segments is None:
         eta = draws["intercept"][:, None, :] + np.einsum("np,spk->snk", x, draws["slope"])
-        gate = special.softmax(eta, axis=-1)  # (S, n, K)
-        cum = gate.cumsum(axis=-1)
-        u = rng.random(gate.shape[:2])[..., None]
-        z = np.minimum((cum < u).sum(axis=-1), gate.shape[-1] - 1)  # (S, n)
+        z = _draw_categorical(special.softmax(eta, axis=-1), rng)  # (S, n)
     else:
         z = np.asarray(segments)
     alpha = draws["concentration"][..., None] * draws["profile"]  # (S, K, C)
@@ -495,8 +488,7 @@ def replicate_counts(
     p = g / np.maximum(g.sum(axis=-1, keepdims=True), 1e-300)
     # float noise can push sum(p) a hair above 1, which numpy's multinomial rejects
     p = p / p.sum(axis=-1, keepdims=True) * (1 - 1e-12)
-    y_rep = rng.multinomial(np.broadcast_to(totals, z.shape), p)
-    return (y_rep, z) if return_segments else y_rep
+    return rng.multinomial(np.broadcast_to(totals, z.shape), p)
 
 
 def count_statistics(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -521,7 +513,6 @@ def ppc_tree(
     y_rep: np.ndarray,
     authors: np.ndarray,
     categories: np.ndarray,
-    segments_rep: np.ndarray | None = None,
     segments_obs: np.ndarray | None = None,
     y_rep_given: np.ndarray | None = None,
 ) -> xr.DataTree:
@@ -535,8 +526,6 @@ def ppc_tree(
         Replicates (:func:`replicate_counts`).
     authors, categories : numpy.ndarray
         Coordinates.
-    segments_rep : numpy.ndarray of int, shape (S, n), optional
-        The segment each replicate was drawn from (``posterior_predictive/segment``).
     segments_obs : numpy.ndarray of int, shape (S, n), optional
         The observed authors' segments drawn from their memberships under the same draws
         (``posterior/segment``).
@@ -548,8 +537,8 @@ def ppc_tree(
     xarray.DataTree
         Groups ``posterior_predictive`` (``chain`` of length 1, ``draw``, ``author``, and
         ``category`` for ``counts``) and ``observed_data``, each with ``counts``,
-        ``n_categories`` and ``max_share``; with the segments, ``posterior_predictive/segment``
-        and a ``posterior`` group with ``segment``.
+        ``n_categories`` and ``max_share``; with `segments_obs`, a ``posterior`` group with
+        ``segment``, and with `y_rep_given`, ``posterior_predictive/counts_given_segment``.
     """
     rep = count_statistics(y_rep)
     obs = count_statistics(y)
@@ -571,8 +560,6 @@ def ppc_tree(
     )
     groups = {"posterior_predictive": pp, "observed_data": od}
     sample = ("chain", "draw", AUTHOR)
-    if segments_rep is not None:
-        pp["segment"] = (sample, np.asarray(segments_rep)[None])
     if y_rep_given is not None:
         pp["counts_given_segment"] = (("chain", "draw", AUTHOR, CATEGORY), np.asarray(y_rep_given)[None])
     if segments_obs is not None:

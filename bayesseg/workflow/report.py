@@ -405,7 +405,8 @@ def ppc_html(tree: xr.DataTree, checks: list[PredictiveCheck] | None = None) -> 
     tree : xarray.DataTree
         From :meth:`bayesseg.model.SegmentModel.posterior_predictive`: groups
         ``posterior_predictive`` and ``observed_data`` with ``counts``, ``n_categories`` and
-        ``max_share``, and the segments (``posterior_predictive/segment``, ``posterior/segment``).
+        ``max_share``, and the realised-discrepancy groups (``posterior/segment``,
+        ``posterior_predictive/counts_given_segment``).
     checks : list of bayesseg.model.ppc.PredictiveCheck, optional
         :func:`bayesseg.model.ppc.predictive_checks` of `tree`, when already computed.
 
