@@ -44,6 +44,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from bayesseg._interrupts import catching_interrupts
+from bayesseg._progress import ProgressLines
 from bayesseg._version import __version__
 from bayesseg.config import RunSpec, default_spec_path
 from bayesseg.data.aggregate import aggregate
@@ -75,8 +76,17 @@ class CLIError(BayessegError):
     """A command-line usage error shown to the user as one line."""
 
 
+def _live() -> bool:
+    """Whether progress shows as rich's live bars (a terminal, or ``BAYESSEG_PROGRESS=1``); else as lines."""
+    return console.is_terminal or os.environ.get("BAYESSEG_PROGRESS") == "1"
+
+
 @contextmanager
 def _progress(description: str) -> Iterator[Callable[[str, float], None]]:
+    if not _live():  # a log: a line at each tenth and every 30 s (bayesseg._progress)
+        with ProgressLines(description, console.file) as lines:
+            yield lines
+        return
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -85,7 +95,6 @@ def _progress(description: str) -> Iterator[Callable[[str, float], None]]:
         TextColumn("{task.fields[note]}"),
         console=console,
         transient=False,
-        disable=not console.is_terminal and os.environ.get("BAYESSEG_PROGRESS") != "1",
     ) as progress:
         task = progress.add_task(description, total=1.0, note="")
 
@@ -96,10 +105,15 @@ def _progress(description: str) -> Iterator[Callable[[str, float], None]]:
 
 
 @contextmanager
-def _stage(name: str) -> Iterator[None]:
+def _stage(name: str) -> Iterator[Callable[[str, float], None] | None]:
+    """Print a stage's name and its time; in a log, its progress lines (a stage yields their callback)."""
     start = time.perf_counter()
     console.print(f"[bold cyan]▶ {name}[/]")
-    yield
+    if _live():
+        yield None
+    else:
+        with ProgressLines("", console.file) as lines:
+            yield lines
     console.print(f"  done in {time.perf_counter() - start:.1f} s")
 
 
@@ -396,9 +410,9 @@ def _cmd_trends(args: argparse.Namespace) -> int:
             inputs, taxonomy, _ = fold_rare_categories(inputs, taxonomy, spec.min_category_authors)
             with _stage("fit the segmentation model (no --model given)"):
                 model = fit_segmentation(inputs, spec, taxonomy, progressbar=console.is_terminal).model
-        with _stage("trend series of every panel, raw and corrected, with bootstrap bands"):
+        with _stage("trend series of every panel, raw and corrected, with bootstrap bands") as progress:
             try:
-                result = compute_trends(source, spec, inputs, model)
+                result = compute_trends(source, spec, inputs, model, progress=progress)
             except WeightsError as exc:
                 raise CLIError(f"the panel cannot be weighted: {exc}") from None
         assert result is not None

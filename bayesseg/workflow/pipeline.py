@@ -138,7 +138,13 @@ def fit_segmentation(inputs: ModelInputs, spec: RunSpec, taxonomy: Taxonomy, pro
     return FitResult(comparison.best, comparison.table, ids, design, comparison.rule)
 
 
-def compute_trends(source: Source, spec: RunSpec, inputs: ModelInputs, model: SegmentModel) -> TrendResult | None:
+def compute_trends(
+    source: Source,
+    spec: RunSpec,
+    inputs: ModelInputs,
+    model: SegmentModel,
+    progress: Callable[[str, float], None] | None = None,
+) -> TrendResult | None:
     """Trend series of every panel (:func:`bayesseg.survey.trends.trend_series`) for a fitted model.
 
     Parameters
@@ -152,6 +158,8 @@ def compute_trends(source: Source, spec: RunSpec, inputs: ModelInputs, model: Se
         covariates of the segmented authors.
     model : bayesseg.model.SegmentModel
         Fitted; ``spec.trends.replicates`` thinned posterior draws give the memberships.
+    progress : callable, optional
+        ``progress(note, fraction)`` as the bootstrap replicates advance.
 
     Returns
     -------
@@ -168,7 +176,7 @@ def compute_trends(source: Source, spec: RunSpec, inputs: ModelInputs, model: Se
         return None
     data = trend_data(source, cfg.trends)
     r = model.membership_draws(inputs.counts, inputs.covariates, max_draws=cfg.replicates)
-    return trend_series(data, inputs.authors, r, cfg, ci_prob=spec.output.ci_prob)
+    return trend_series(data, inputs.authors, r, cfg, ci_prob=spec.output.ci_prob, progress=progress)
 
 
 def run_job(
@@ -200,7 +208,9 @@ def run_job(
         leaves the previous folder as it was.
     stage : callable, optional
         ``stage(description)`` returns a context manager wrapped around each stage (the CLI
-        prints progress with it).
+        prints progress with it). What it yields, when not ``None``, is called as
+        ``progress(note, fraction)`` by the stages that know their fraction done (the trend
+        replicates).
     progressbar : bool, default False
         Show the sampler's progress bar.
     write_back : bool, optional
@@ -241,10 +251,11 @@ def run_job(
     timings: dict[str, float] = {}
 
     @contextlib.contextmanager
-    def timed(key: str) -> Iterator[None]:
+    def timed(key: str) -> Iterator[Any]:
         start = time.perf_counter()
-        with stage(dict(RUN_STAGES)[key]):
-            yield
+        with stage(dict(RUN_STAGES)[key]) as progress:
+            # the stage's progress callback; nullcontext (the default) yields its argument, the description
+            yield progress if callable(progress) else None
         timings[key] = time.perf_counter() - start
 
     with StagedFolder(Path(out)) as folder:
@@ -269,7 +280,7 @@ def _compute(
     spec: RunSpec,
     taxonomy: Taxonomy,
     folder: StagedFolder,
-    timed: Callable[[str], AbstractContextManager[None]],
+    timed: Callable[[str], AbstractContextManager[Any]],
     progressbar: bool,
     dask: bool,
     scheduler: str | None,
@@ -314,9 +325,9 @@ def _compute(
         validation = truth_validation(model, memberships, truth, ci_prob) if truth is not None else None
     trends = trends_error = None
     if spec.trends.trends:
-        with timed("trends"):
+        with timed("trends") as progress:
             try:
-                trends = compute_trends(source, spec, inputs, model)
+                trends = compute_trends(source, spec, inputs, model, progress=progress)
             except (WeightsError, InputError) as exc:
                 trends_error = str(exc)
         if trends is not None:
