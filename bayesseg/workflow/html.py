@@ -9,6 +9,7 @@ import base64
 import html
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ section { margin-bottom: 2.5em; } .note { color: #555; font-size: 0.92em; }
 .verdict strong { text-transform: uppercase; margin-right: 0.5em; }
 .verdict-pass { border-color: #2a7; } .verdict-look { border-color: #d90; }
 .verdict-fail { border-color: #c22; background: #fdf1f1; }
+tr.flag td, tr.flag th { background: #fbe3e3; }
 """
 
 
@@ -86,8 +88,10 @@ def plot_collection_png(pc: Any) -> str:
     return png(fig)
 
 
-def table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) -> str:
-    """HTML of a DataFrame; floats formatted with `floatfmt`, text escaped.
+def table(
+    frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True, flagged: Sequence[bool] | None = None
+) -> str:
+    """HTML of a DataFrame; floats formatted with `floatfmt`, text escaped; flagged rows highlighted.
 
     Parameters
     ----------
@@ -97,13 +101,33 @@ def table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) -> 
         Format of floats.
     index : bool, default True
         Show the index.
+    flagged : sequence of bool, optional
+        One per row: rows that fail a check get the ``flag`` class (a red background). Sort them
+        first before calling: a reader looks at the top of a long table.
 
     Returns
     -------
     str
         The table in a box that scrolls sideways when the table is wider than the page.
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `flagged` does not have one value per row.
     """
     inner = frame.to_html(index=index, border=0, float_format=lambda v: floatfmt.format(v), na_rep="", escape=True)
+    if flagged is not None:
+        flags = list(flagged)
+        if len(flags) != len(frame):
+            raise InputError(f"flagged has {len(flags)} values for a table of {len(frame)} rows")
+        head, sep, body = inner.partition("<tbody>")
+        rows = body.split("<tr>")  # pandas writes every body row as a bare "<tr>"
+        if len(rows) != len(flags) + 1:
+            raise InputError(f"cannot flag the rows of a table with {len(rows) - 1} body rows")
+        body = rows[0] + "".join(
+            ('<tr class="flag">' if flag else "<tr>") + row for flag, row in zip(flags, rows[1:], strict=True)
+        )
+        inner = head + sep + body
     return f'<div class="table-box">{inner}</div>'
 
 
@@ -178,9 +202,11 @@ class HtmlDocument:
         return plot_collection_png(fig) if hasattr(fig, "viz") else png(fig)
 
     @staticmethod
-    def table(frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True) -> str:
-        """HTML of a DataFrame; floats formatted with `floatfmt`."""
-        return table(frame, floatfmt=floatfmt, index=index)
+    def table(
+        frame: pd.DataFrame, floatfmt: str = "{:.3g}", index: bool = True, flagged: Sequence[bool] | None = None
+    ) -> str:
+        """HTML of a DataFrame; floats formatted with `floatfmt`; `flagged` rows highlighted (:func:`table`)."""
+        return table(frame, floatfmt=floatfmt, index=index, flagged=flagged)
 
     @staticmethod
     def paragraph(text: str, cls: str = "") -> str:
