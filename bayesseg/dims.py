@@ -15,6 +15,7 @@ __all__ = [
     "CHAIN",
     "COVARIATE",
     "DRAW",
+    "MONTH",
     "PANEL",
     "REPLICATE",
     "SAMPLE_DIMS",
@@ -34,6 +35,8 @@ COVARIATE = "covariate"
 """A gating covariate (standardised inside the model)."""
 WEEK = "week"
 """A calendar week (its Monday)."""
+MONTH = "month"
+"""A calendar month (its first day): weeks pooled by the month their Monday falls in."""
 TREND = "trend"
 """A trend: labels crossed on one item or shown in one image."""
 PANEL = "panel"

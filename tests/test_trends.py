@@ -168,6 +168,78 @@ def test_series_invariants_and_independent_computations(demo_trends: tuple) -> N
     assert before > 0.5 and after < before / 4
 
 
+def test_monthly_series_pool_the_posts_of_each_calendar_month(demo_trends: tuple) -> None:
+    data, truth, authors = demo_trends
+    ids = data["author"].values
+    calls: list[tuple[str, float]] = []
+    cfg = TrendConfig(trends=(), replicates=20, smooth_weeks=2.0, trim_ratio=0.0)
+    res = trend_series(data, authors, oracle_memberships(authors, ids), cfg, progress=lambda n, f: calls.append((n, f)))
+    m = res.monthly
+    assert m is not None
+    # independently: the truth's weekly posts and shares, grouped by the month of each Monday in pandas
+    ref = truth[(truth["TREND"] == "pattern:stripes") & (truth["POPULATION"] == "all")].copy()
+    ref["hits"] = ref["SHARE"] * ref["N_POSTS"]
+    by_month = ref.groupby(ref["WEEK"].dt.to_period("M"))[["hits", "N_POSTS"]].sum()
+    months = pd.to_datetime(m["month"].values).to_period("M")
+    expected = (by_month["hits"] / by_month["N_POSTS"]).reindex(months).to_numpy()
+    np.testing.assert_allclose(m["weighted_share"].sel(trend="pattern:stripes", panel="all").values, expected)
+    assert int(m["weeks"].sum()) == data.sizes["week"] and set(m["weeks"].values) <= {4, 5} | {
+        int(m["weeks"][0]),
+        int(m["weeks"][-1]),
+    }
+    # the weighted panel pooled under the point weights
+    panel = authors.loc[ids, "FASHION_INTEREST_SEGMENT"].to_numpy(bool)
+    w = res.weights["weight"].to_numpy()
+    frame = (
+        pd.DataFrame(
+            {
+                "hits": w @ data["hits"].sel(trend="bag_brand:chanel").values[panel],
+                "posts": w @ data["posts"].values[panel],
+            },
+            index=pd.to_datetime(data["week"].values).to_period("M"),
+        )
+        .groupby(level=0)
+        .sum()
+    )
+    np.testing.assert_allclose(
+        m["weighted_share"].sel(trend="bag_brand:chanel", panel="fashion_forward").values,
+        (frame["hits"] / frame["posts"]).reindex(months).to_numpy(),
+        rtol=1e-10,
+    )
+    # ESS per month: Kish over the authors' monthly contributions w_i n_i,month
+    monthly_posts = (
+        pd.DataFrame(data["posts"].values[panel].T, index=pd.to_datetime(data["week"].values).to_period("M"))
+        .groupby(level=0)
+        .sum()
+        .reindex(months)
+        .to_numpy()
+    )
+    np.testing.assert_allclose(
+        m["ess"].sel(panel="fashion_forward").values, kish_ess(monthly_posts * w[None, :], axis=1), rtol=1e-10
+    )
+    lo, hi, mid = m["low"].values, m["high"].values, m["weighted_share"].values
+    ok = np.isfinite(lo)
+    # (the logit band clips a share of 0 to 1e-6)
+    assert np.all(lo[ok] <= mid[ok] + 1e-6) and np.all(mid[ok] <= hi[ok] + 1e-12)
+    # the replicates report their progress, ending at 1
+    assert len(calls) == cfg.replicates and calls[-1] == (f"replicate {cfg.replicates} of {cfg.replicates}", 1.0)
+    # the demo's 43-author panel: most weeks are under the ESS floor, so it is read by month
+    assert res.summary["weeks_below_ess_floor"] > res.summary["weeks"] / 2
+    assert res.weekly_readable is False and res.summary["weekly_readable"] is False
+    loose = trend_series(data, authors, None, TrendConfig(replicates=20, ess_floor=1.0, weighting="none"))
+    assert loose.weekly_readable is True
+
+
+def test_month_pool_puts_every_week_in_the_month_of_its_monday() -> None:
+    from bayesseg.survey.weekly import month_pool
+
+    weeks = pd.date_range("2024-01-29", periods=6, freq="W-MON").to_numpy()
+    pool, months = month_pool(weeks)
+    np.testing.assert_array_equal(pool.sum(axis=1), 1.0)
+    assert [str(x)[:7] for x in months] == ["2024-01", "2024-02", "2024-03"]
+    np.testing.assert_array_equal(pool.sum(axis=0), [1, 4, 1])
+
+
 def test_every_weighting_gives_positive_weights_summing_to_the_target(demo_trends: tuple) -> None:
     data, _, authors = demo_trends
     ids = data["author"].values

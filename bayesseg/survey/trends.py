@@ -51,23 +51,25 @@ D. Basu. In *Foundations of Statistical Inference*, Holt, Rinehart and Winston, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from bayesseg.config import TIER_NAMES, TrendConfig
-from bayesseg.dims import AUTHOR, PANEL, REPLICATE, SEGMENT, TREND, WEEK, stack_sample_dims
+from bayesseg.dims import AUTHOR, MONTH, PANEL, REPLICATE, SEGMENT, TREND, WEEK, stack_sample_dims
 from bayesseg.exceptions import InputError, WeightsError
 from bayesseg.survey.reweight import asmd, panel_weights, trim_weights
-from bayesseg.survey.weekly import bands, bootstrap_counts, panel_diagnostics, weekly_shares
+from bayesseg.survey.weekly import bands, bootstrap_counts, month_pool, panel_diagnostics, weekly_shares
 
 __all__ = [
     "TREND_SERIES_COLUMNS",
     "PanelWeighting",
+    "Replicates",
     "TrendInputs",
     "TrendResult",
     "prepare_trend_inputs",
@@ -99,9 +101,17 @@ class TrendResult:
         Index ``covariate``: ``asmd_before`` and ``asmd_after``, the panel against the target.
     summary : dict
         Counts (target, panel, authors without a segmentation and how they were handled), the
-        weighting, trimming and its design effects, replicates.
+        weighting, trimming and its design effects, replicates, weeks and months below the ESS
+        floor, and ``weekly_readable`` (:attr:`weekly_readable`).
     warnings : list of str
         What the reader must know: weeks under the ESS floor, weeks without posts, trimming.
+    monthly : xarray.Dataset, optional
+        The same series pooled by calendar month (dim ``month``, the first day): a month's share is
+        its weeks' trend posts over their posts, under the same weights and replicates (no
+        smoothing; percentile bands of the pooled replicates, which a month without a trend post in
+        some replicates does not break). ``raw_share``, ``weighted_share``, ``low``, ``high`` (trend, panel, month);
+        ``ess``, ``design_effect``, ``n_authors``, ``n_posts`` (panel, month); ``weeks``
+        (month), the weeks pooled.
     """
 
     series: xr.Dataset
@@ -109,6 +119,17 @@ class TrendResult:
     balance: pd.DataFrame
     summary: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    monthly: xr.Dataset | None = None
+
+    @property
+    def weekly_readable(self) -> bool:
+        """Whether the fashion-forward panel can be read week by week.
+
+        ``False`` when more than half of its weeks have an effective sample size below the ESS
+        floor (``summary["weeks_below_ess_floor"]`` of ``summary["weeks"]``): its weekly series is
+        then mostly noise, and the report shows the monthly one first.
+        """
+        return bool(self.summary["weeks_below_ess_floor"] <= self.summary["weeks"] / 2)
 
     def table(self) -> pd.DataFrame:
         """The TREND_SERIES table: one row per trend, panel and week.
@@ -390,7 +411,25 @@ class PanelWeighting:
         return full, extra
 
 
-def replicate_shares(inputs: TrendInputs, weighting: PanelWeighting, config: TrendConfig) -> tuple[np.ndarray, int]:
+class Replicates(NamedTuple):
+    """The bootstrap × posterior replicates of :func:`replicate_shares`."""
+
+    weekly: np.ndarray
+    """(replicate, trend, panel, week); NaN for a replicate whose panel could not be weighted."""
+    pooled: np.ndarray | None
+    """(replicate, trend, panel, period) with a ``pool``, else ``None``."""
+    failed: int
+    """Replicates whose panel could not be weighted."""
+
+
+def replicate_shares(
+    inputs: TrendInputs,
+    weighting: PanelWeighting,
+    config: TrendConfig,
+    *,
+    pool: np.ndarray | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> Replicates:
     """The bootstrap × posterior replicates of every panel's series.
 
     Replicate *b* resamples the authors (panel and non-panel apart), takes posterior draw
@@ -404,19 +443,23 @@ def replicate_shares(inputs: TrendInputs, weighting: PanelWeighting, config: Tre
         The panel's weighting.
     config : TrendConfig
         ``replicates``, ``seed``, ``smooth_weeks``.
+    pool : numpy.ndarray, shape (week, period), optional
+        Also pool each replicate's weeks into periods (:func:`bayesseg.survey.weekly.month_pool`),
+        under the same resample and weights.
+    progress : callable, optional
+        Called as ``progress(note, fraction)`` after each replicate.
 
     Returns
     -------
-    replicates : numpy.ndarray, shape (replicate, trend, panel, week)
-        NaN for a replicate whose panel could not be weighted.
-    failed : int
-        Such replicates.
+    Replicates
     """
     rng = np.random.default_rng(config.seed)
     r_draws = inputs.memberships
-    reps = np.empty((config.replicates, inputs.n_trends, len(inputs.panels), inputs.n_weeks))
+    n_b, n_p = config.replicates, len(inputs.panels)
+    reps = np.empty((n_b, inputs.n_trends, n_p, inputs.n_weeks))
+    pooled = None if pool is None else np.empty((n_b, inputs.n_trends, n_p, pool.shape[1]))
     failed = 0
-    for b in range(config.replicates):
+    for b in range(n_b):
         m = bootstrap_counts(rng, inputs.panel)
         r = None if r_draws is None else r_draws[b % r_draws.shape[0]]
         try:
@@ -424,10 +467,16 @@ def replicate_shares(inputs: TrendInputs, weighting: PanelWeighting, config: Tre
         except WeightsError:
             failed += 1
             reps[b] = np.nan
-            continue
-        w = inputs.weight_matrix(m, ff, r)
-        reps[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, config.smooth_weeks)
-    return reps, failed
+            if pooled is not None:
+                pooled[b] = np.nan
+        else:
+            w = inputs.weight_matrix(m, ff, r)
+            reps[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, config.smooth_weeks)
+            if pooled is not None:
+                pooled[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, 0.0, pool)
+        if progress is not None:
+            progress(f"replicate {b + 1} of {n_b}", (b + 1) / n_b)
+    return Replicates(reps, pooled, failed)
 
 
 def _balance(weighting: PanelWeighting, r_mean: np.ndarray | None, ff0: np.ndarray) -> pd.DataFrame:
@@ -481,8 +530,9 @@ def trend_series(
     *,
     ci_prob: float = 0.9,
     tiers: Sequence[str] = TIER_NAMES,
+    progress: Callable[[str, float], None] | None = None,
 ) -> TrendResult:
-    """Raw and corrected weekly trend series of every panel, with bootstrap-posterior bands.
+    """Raw and corrected weekly (and monthly) trend series of every panel, with bootstrap-posterior bands.
 
     Parameters
     ----------
@@ -503,10 +553,14 @@ def trend_series(
         Probability of the equal-tailed bands.
     tiers : sequence of str
         Names of the current tiers, in order.
+    progress : callable, optional
+        ``progress(note, fraction)`` as the bootstrap replicates advance.
 
     Returns
     -------
     TrendResult
+        Weekly series, and the same pooled by calendar month (``monthly``), from the same
+        replicates.
 
     Raises
     ------
@@ -537,15 +591,18 @@ def trend_series(
         return weekly_shares(w, inp.numerator, inp.denominator, inp.n_trends, sd)
 
     point, raw, raw_weekly = shares(w0), shares(raw_w), shares(raw_w, 0.0)
-    reps, failed = replicate_shares(inp, weighting, config)
+    weeks = data[WEEK].values
+    pool, months = month_pool(weeks)
+    reps, reps_m, failed = replicate_shares(inp, weighting, config, pool=pool, progress=progress)
     if failed:
         notes.append(f"{failed} of {config.replicates} bootstrap replicates could not be weighted and were left out")
     summary["failed_replicates"] = failed
     wide = shares(w0, config.smooth_weeks * np.sqrt(2.0)) if config.band == "logit_bias" else None
     low, high = bands(point, reps, config, ci_prob, ones @ inp.denominator, wide)
     diag = panel_diagnostics(w0, raw_w, inp.denominator, inp.posts, config.smooth_weeks)
-    weeks = data[WEEK].values
     notes += _notes(inp, diag, w0, config, weeks)
+    assert reps_m is not None
+    monthly = _monthly(inp, config, w0, raw_w, reps_m, pool, months, data[TREND].values, ci_prob)
     trim = extra0["trim"].model
     summary.update(
         {
@@ -553,8 +610,11 @@ def trend_series(
             "trim_cap": trim["cap"],
             "design_effect_before_trim": trim["design_effect_before"],
             "design_effect_after_trim": trim["design_effect_after"],
+            "ess_floor": config.ess_floor,
             "weeks_below_ess_floor": int((diag["ess"][1] < config.ess_floor).sum()),
             "weeks": inp.n_weeks,
+            "months_below_ess_floor": int((monthly["ess"].sel(panel="fashion_forward") < config.ess_floor).sum()),
+            "months": len(months),
         }
     )
     if trim["n_trimmed"]:
@@ -586,4 +646,41 @@ def trend_series(
             "band": config.band,
         },
     )
-    return TrendResult(series, weights, _balance(weighting, r_mean, ff0), summary, notes)
+    result = TrendResult(series, weights, _balance(weighting, r_mean, ff0), summary, notes, monthly)
+    summary["weekly_readable"] = result.weekly_readable
+    return result
+
+
+def _monthly(
+    inp: TrendInputs,
+    config: TrendConfig,
+    w0: np.ndarray,
+    raw_w: np.ndarray,
+    reps: np.ndarray,
+    pool: np.ndarray,
+    months: np.ndarray,
+    trends: np.ndarray,
+    ci_prob: float,
+) -> xr.Dataset:
+    """Every panel's series pooled by month: point estimates, bands from the pooled replicates, diagnostics."""
+    point = weekly_shares(w0, inp.numerator, inp.denominator, inp.n_trends, 0.0, pool)
+    raw = weekly_shares(raw_w, inp.numerator, inp.denominator, inp.n_trends, 0.0, pool)
+    # percentile bands: a small panel's month is often without a trend post in some replicates, and
+    # the logit band's variance then runs to the clip at 1e-6 (bands of ~0.5 around shares of ~0.01);
+    # no kernel inside a month, so no pooling bias term either
+    target_posts = np.ones(len(inp.target)) @ inp.denominator @ pool
+    low, high = bands(point, reps, dataclasses.replace(config, band="percentile"), ci_prob, target_posts)
+    diag = panel_diagnostics(w0, raw_w, inp.denominator @ pool, inp.posts @ pool, 0.0)
+    dims3 = (TREND, PANEL, MONTH)
+    return xr.Dataset(
+        {
+            "raw_share": (dims3, raw),
+            "weighted_share": (dims3, point),
+            "low": (dims3, low),
+            "high": (dims3, high),
+            **{name: ((PANEL, MONTH), v) for name, v in diag.items()},
+            "weeks": ((MONTH,), pool.sum(axis=0).astype(int)),
+        },
+        coords={TREND: trends, PANEL: inp.panels, MONTH: months},
+        attrs={"ci_prob": ci_prob, "weighting": config.weighting, "band": "percentile"},
+    )

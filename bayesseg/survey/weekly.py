@@ -22,7 +22,7 @@ from scipy.ndimage import gaussian_filter1d
 from bayesseg.config import TrendConfig
 from bayesseg.survey.reweight import design_effect, kish_ess
 
-__all__ = ["bands", "bootstrap_counts", "panel_diagnostics", "smooth_weeks", "weekly_shares"]
+__all__ = ["bands", "bootstrap_counts", "month_pool", "panel_diagnostics", "smooth_weeks", "weekly_shares"]
 
 
 def bootstrap_counts(rng: np.random.Generator, groups: np.ndarray) -> np.ndarray:
@@ -68,11 +68,18 @@ def smooth_weeks(a: np.ndarray, sd: float) -> np.ndarray:
 
 
 def weekly_shares(
-    weights: np.ndarray, numerator: np.ndarray, denominator: np.ndarray, n_trends: int, sd: float
+    weights: np.ndarray,
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    n_trends: int,
+    sd: float,
+    pool: np.ndarray | None = None,
 ) -> np.ndarray:
-    r"""Weighted weekly shares of every trend in every panel, pooled over neighbouring weeks.
+    r"""Weighted weekly shares of every trend in every panel, pooled over neighbouring weeks or into periods.
 
-    :math:`s_{pt} = \sum_s K(t-s) \sum_i w_{pi} h_{is} / \sum_s K(t-s) \sum_i w_{pi} n_{is}`.
+    :math:`s_{pt} = \sum_s K(t-s) \sum_i w_{pi} h_{is} / \sum_s K(t-s) \sum_i w_{pi} n_{is}`; with
+    `pool`, :math:`K(t-s)` is the (week, period) matrix itself: a period's share is its weeks'
+    posts showing the trend over its weeks' posts (months pooled, not the mean of weekly shares).
 
     Parameters
     ----------
@@ -86,18 +93,47 @@ def weekly_shares(
         Trends (the numerator's leading block size).
     sd : float
         Kernel standard deviation in weeks (:func:`smooth_weeks`); 0 gives plain weekly shares.
+        Ignored with `pool`.
+    pool : numpy.ndarray, shape (week, period), optional
+        Pools weeks into periods (:func:`month_pool`: 1 where a week belongs to a month).
 
     Returns
     -------
-    numpy.ndarray, shape (trend, panel, week)
-        NaN where a panel has no post within the kernel.
+    numpy.ndarray, shape (trend, panel, week) or (trend, panel, period) with `pool`
+        NaN where a panel has no post within the kernel (the period).
     """
     n_w = denominator.shape[1]
-    top = smooth_weeks((weights @ numerator).reshape(len(weights), n_trends, n_w), sd)
-    bottom = smooth_weeks(weights @ denominator, sd)
+    top = (weights @ numerator).reshape(len(weights), n_trends, n_w)
+    bottom = weights @ denominator
+    if pool is None:
+        top, bottom = smooth_weeks(top, sd), smooth_weeks(bottom, sd)
+    else:
+        top, bottom = top @ pool, bottom @ pool
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(bottom[:, None, :] > 0, top / np.where(bottom > 0, bottom, 1.0)[:, None, :], np.nan)
     return out.transpose(1, 0, 2)
+
+
+def month_pool(weeks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (week, month) matrix that pools weeks into the calendar month of their first day.
+
+    Parameters
+    ----------
+    weeks : numpy.ndarray of datetime64, shape (week,)
+        The weeks' first days (Mondays), increasing.
+
+    Returns
+    -------
+    pool : numpy.ndarray, shape (week, month)
+        1 where the week belongs to the month, else 0; every week in exactly one month.
+    months : numpy.ndarray of datetime64, shape (month,)
+        The months' first days, increasing (months without a week are absent).
+    """
+    start = np.asarray(weeks, dtype="datetime64[M]")
+    months, index = np.unique(start, return_inverse=True)
+    pool = np.zeros((len(start), len(months)))
+    pool[np.arange(len(start)), index] = 1.0
+    return pool, months.astype("datetime64[ns]")
 
 
 def bands(
