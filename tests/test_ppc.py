@@ -107,10 +107,17 @@ def test_the_model_passes_its_own_data(simulated):
     assert tree["posterior"]["segment"].shape == (1, 100, 300)
     assert tree["posterior_predictive"]["counts_given_segment"].shape == (1, 100, 300, 10)
     checks = predictive_checks(tree)
-    assert [c.name for c in checks] == ["zeros", "overdispersion", "cooccurrence"]
+    assert [c.name for c in checks] == ["zeros", "overdispersion", "cooccurrence", "max_share"]
     # pairs with a category every author uses have no correlation, and are left out
     defined = int(np.isfinite(cooccurrence(counts.values)[np.triu_indices(10, k=1)]).sum())
-    assert [c.n_elements for c in checks] == [10, 10, defined] and defined >= 28
+    assert [c.n_elements for c in checks] == [10, 10, defined, 300] and defined >= 28
+    # the largest-share check: p-values are one minus each author's PIT, from a direct count
+    obs = counts.values.max(axis=1) / counts.values.sum(axis=1)
+    rep = tree["posterior_predictive"]["max_share"].values[0]
+    pit = ((rep < obs) + 0.5 * (rep == obs)).mean(axis=0)
+    share = checks[3]
+    assert share.n_extreme == int(((1 - pit < EXTREME) | (1 - pit > 1 - EXTREME)).sum())
+    assert share.n_far == 0  # the far rule is for statistics averaged over authors, not one author's share
     assert all(c.verdict != "fail" for c in checks), [c.message for c in checks]
     assert all(c.to_dict()["verdict"] == c.verdict for c in checks)
 
