@@ -35,7 +35,8 @@ from bayesseg.evaluation.baselines import kmeans_shares
 from bayesseg.evaluation.metrics import agreement, coassignment, membership_entropy, panel_composition
 from bayesseg.workflow.html import HtmlDocument
 from bayesseg.workflow.pipeline import compute_trends
-from bayesseg.workflow.report import ppc_html, trends_html
+from bayesseg.workflow.report import ppc_html
+from bayesseg.workflow.trends_section import trends_html
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from bayesseg.evaluation.accuracy import trend_accuracy
 from bayesseg.exceptions import WeightsError
 from bayesseg.workflow.html import HtmlDocument
 from bayesseg.workflow.pipeline import compute_trends
-from bayesseg.workflow.report import trends_html
+from bayesseg.workflow.trends_section import trends_html
 
 
 def main() -> None:

@@ -142,11 +142,14 @@ def test_no_absolute_path_of_the_machine_in_run_json_or_the_pages(duckdb_run):
 def test_report_and_run_json_carry_the_predictive_checks_with_verdicts(duckdb_run):
     out = duckdb_run[1]
     block = json.loads((out / "run.json").read_text())["predictive_checks"]
-    assert list(block) == ["zeros", "overdispersion", "cooccurrence"]
+    assert list(block) == ["zeros", "overdispersion", "cooccurrence", "max_share"]
     section = (out / "report.html").read_text().split('<section id="ppc">')[1].split("</section>")[0]
     verdicts = re.findall(r'<p class="verdict verdict-(\w+)"><strong>\w+</strong>([^<]*)</p>', section)
-    assert [v for v, _ in verdicts] == [b["verdict"] for b in block.values()]
-    for (_, text), check in zip(verdicts, block.values(), strict=True):
+    # the largest-share verdict stands with its PIT plot, before the three others
+    shown = [block["max_share"], block["zeros"], block["overdispersion"], block["cooccurrence"]]
+    assert [v for v, _ in verdicts] == [b["verdict"] for b in shown]
+    assert "p=" not in section  # arviz-plots' uniformity p-value, which rejects a correct model, is left off
+    for (_, text), check in zip(verdicts, shown, strict=True):
         assert text == html_escape(check["message"])
         assert f"{check['n_extreme']} of {check['n_elements']}" in check["message"]
         assert check["verdict"] in ("pass", "look", "fail")
@@ -182,6 +185,45 @@ def test_trend_series_written_back_and_to_csv(duckdb_run):
     assert 'id="trends"' in html and "Distance of the fashion-forward series" in html
 
 
+def test_trends_section_reads_a_small_panel_by_month_with_verdicts(duckdb_run):
+    out = duckdb_run[1]
+    summary = json.loads((out / "run.json").read_text())["trends"]
+    section = (out / "report.html").read_text().split('<section id="trends">')[1].split("</section>")[0]
+    verdicts = re.findall(r'<p class="verdict verdict-(\w+)"><strong>\w+</strong>([^<]*)</p>', section)
+    assert [text.split(":")[0] for _, text in verdicts] == ["Effective sample size", "Balance"]
+    ess_status, ess_text = verdicts[0]
+    below, weeks = summary["weeks_below_ess_floor"], summary["weeks"]
+    assert ess_status == ("pass" if below == 0 else "look" if below <= weeks / 2 else "fail")
+    if below:
+        assert f"{below} of {weeks} weeks" in ess_text
+    # the tiny run's panel is too small for weekly reading: monthly charts, the weekly view behind a toggle
+    assert summary["weekly_readable"] is False and below > weeks / 2
+    assert "Shown by month" in section and section.count("<details>") == 1
+    assert "(months)</h3>" in section and section.index("<details>") < section.index("(months)</h3>")
+    # balance: failing rows first, highlighted, as many as the verdict counts
+    balance = section.split("Balance of the panel")[1]
+    rows = balance.split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
+    flags = [r.startswith(' class="flag"') for r in rows]
+    assert flags == sorted(flags, reverse=True)
+    if any(flags):
+        assert verdicts[1][0] in ("look", "fail") and f"{sum(flags)} weighting variable(s)" in verdicts[1][1]
+    else:
+        assert verdicts[1][0] == "pass"
+
+
+def test_free_segments_carry_their_reading_in_every_section(duckdb_run):
+    out = duckdb_run[1]
+    html = (out / "report.html").read_text()
+    profiles = pd.read_html(io.StringIO(html.split('<section id="profiles">')[1].split("</section>")[0]))[0]
+    free = {r.segment: f"{r.segment} ({r._2})" for r in profiles.itertuples() if str(r.segment).startswith("segment_")}
+    assert free, "the tiny spec leaves a free segment"
+    for key in ("effects", "tiers", "trends"):
+        section = html.split(f'<section id="{key}">')[1].split("</section>")[0]
+        for name, label in free.items():
+            assert html_escape(label) in section, (key, label)
+            assert re.search(rf"{name}(?! \()\b", section) is None, (key, name)  # never the bare id
+
+
 def test_trends_command_reuses_a_saved_model(duckdb_run, tmp_path, capsys):
     warehouse, out = duckdb_run
     copy = tmp_path / "w.duckdb"
@@ -192,7 +234,11 @@ def test_trends_command_reuses_a_saved_model(duckdb_run, tmp_path, capsys):
     expected = pd.read_csv(out / "trend_series.csv")
     # the same model, data and seed: the same series
     pd.testing.assert_frame_equal(got, expected)
-    assert "trend_series.csv" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "trend_series.csv" in captured.out
+    # stderr is not a terminal here: the replicates report their progress as lines, the last at 100 %
+    progress = [line for line in captured.err.splitlines() if "replicate" in line]
+    assert len(progress) == 10 and progress[-1].startswith("  ... 100 % (")
     # a specification without trends is a clear error
     no_trends = tmp_path / "no_trends.toml"
     no_trends.write_text(TINY.read_text().split("[trends]")[0])
@@ -537,7 +583,8 @@ def test_trend_axes_follow_the_series_and_mark_the_bands_they_cut():
     import matplotlib.pyplot as plt
     import xarray as xr
 
-    from bayesseg.workflow.report import _axis_top, _clipped_band
+    from bayesseg.workflow.trends_section import axis_top as _axis_top
+    from bayesseg.workflow.trends_section import clipped_band as _clipped_band
 
     weeks = pd.date_range("2024-01-01", periods=6, freq="W-MON")
     series = xr.DataArray([0.01, 0.02, 0.015, 0.02, 0.01, 0.012], dims="week")

@@ -12,8 +12,8 @@ backend); simple histograms and heatmaps with matplotlib.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,14 +21,13 @@ import xarray as xr
 
 from bayesseg._resources import display_path
 from bayesseg.config import TIER_NAMES
-from bayesseg.evaluation.accuracy import trend_accuracy
 from bayesseg.model import SegmentModel
-from bayesseg.model.ppc import PredictiveCheck, predictive_checks
-from bayesseg.survey.trends import TrendResult
+from bayesseg.model.ppc import EXTREME, PredictiveCheck, far_threshold, predictive_checks
 from bayesseg.workflow.html import HtmlDocument, paragraph, plot_collection_png, png, table, verdict_line
 from bayesseg.workflow.results import RunResult, segment_shares
+from bayesseg.workflow.trends_section import trends_html
 
-__all__ = ["SECTIONS", "ppc_html", "trends_html", "write_report"]
+__all__ = ["SECTIONS", "ppc_html", "segment_labels", "write_report"]
 
 SECTIONS: dict[str, str] = {
     "summary": "Run",
@@ -202,6 +201,42 @@ def reads_as(name: str, categories_by_lift: list[str], top: int = 3) -> str:
     return " / ".join(categories_by_lift[:top])
 
 
+def segment_labels(profiles: pd.DataFrame, top: int = 3) -> dict[str, str]:
+    """Each segment's name as the report shows it: a free segment's id with what it reads as.
+
+    Parameters
+    ----------
+    profiles : pandas.DataFrame
+        The SEGMENT_PROFILES table (``SEGMENT_NAME``, ``CATEGORY``, ``LIFT``).
+    top : int, default 3
+        Categories named for a free segment.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"luxury": "luxury", "segment_5": "segment_5 (generic_object / plain / suede)", ...}``: the
+        id stays, so the label still matches the tables of the warehouse.
+    """
+    out = {}
+    for name, g in profiles.groupby("SEGMENT_NAME", sort=False):
+        cats = g.sort_values("LIFT", ascending=False)["CATEGORY"].tolist()
+        described = reads_as(str(name), cats, top)
+        out[str(name)] = str(name) if described == name else f"{name} ({described})"
+    return out
+
+
+def _relabel(text: str, labels: dict[str, str]) -> str:
+    """`text` with every free segment's id replaced by its label (whole words only)."""
+    for name, label in labels.items():
+        if label != name:
+            text = re.sub(rf"\b{re.escape(name)}\b", label, text)
+    return text
+
+
+def _labels(r: RunResult) -> dict[str, str]:
+    return segment_labels(r.tables["SEGMENT_PROFILES"])
+
+
 WEAK_RULE_LIFT = 1.5
 """An anchored segment whose rule's categories are less than this over-represented is flagged."""
 
@@ -250,11 +285,13 @@ def _effects(r: RunResult) -> str:
     m = r.fit.model
     if not m.covariate_names_:
         return paragraph("The model has no covariates.")
-    post = m.check_fitted()
-    ref = m.segment_names[0]
-    free = [s for s in m.segment_names if s != ref]
+    labels = _labels(r)
+    posterior = m.check_fitted()["posterior"].to_dataset()[["slope"]]
+    posterior = posterior.assign_coords(segment=[labels.get(str(s), str(s)) for s in posterior["segment"].values])
+    ref = labels.get(m.segment_names[0], m.segment_names[0])
+    free = [labels.get(s, s) for s in m.segment_names[1:]]
     pc = ap.plot_forest(
-        post,
+        xr.DataTree.from_dict({"posterior": posterior}),
         group="posterior",
         var_names=["slope"],
         coords={"segment": free},
@@ -263,6 +300,7 @@ def _effects(r: RunResult) -> str:
         ci_probs=[0.5, 0.9],
     )
     summary = m.summary(("slope",))
+    summary.index = [_relabel(str(i), labels) for i in summary.index]
     cols = [c for c in summary.columns if c in ("mean", "sd") or c.startswith(("eti", "hdi"))]
     body = paragraph(
         f"Gating slopes: the change in the log-odds of a segment against the reference segment ({ref}) per standard "
@@ -303,7 +341,9 @@ def _tiers(r: RunResult) -> str:
     seg = r.tables["AUTHOR_SEGMENTS"]
     modal = seg[seg["IS_MODAL"]]
     tier = modal["CURRENT_TIER"].astype("object").fillna("unknown")
-    counts = pd.crosstab(modal["SEGMENT_NAME"], tier, margins=True, margins_name="all")
+    labels = _labels(r)
+    counts = pd.crosstab(modal["SEGMENT_NAME"].map(lambda s: labels.get(s, s)), tier, margins=True, margins_name="all")
+    counts.index.name, counts.columns.name = "segment", "current tier"
     order = [t for t in (*TIER_NAMES, "unknown", "all") if t in counts.columns]
     counts = counts[order]
     body = paragraph("Authors by most likely segment (rows) and current follower tier (columns):")
@@ -316,7 +356,9 @@ def _tiers(r: RunResult) -> str:
         "memberships within each posterior draw (columns sum to one). The modal counts above ignore that an "
         "author with probabilities 0.5 / 0.5 is half in each segment; these do not."
     )
-    return body + table(_composition(r.assignments, ci, order))
+    composition = _composition(r.assignments, ci, order)
+    composition.index = pd.Index([labels.get(s, s) for s in composition.index], name="segment")
+    return body + table(composition)
 
 
 def _composition(assignments: xr.DataArray, ci_prob: float, order: list[str]) -> pd.DataFrame:
@@ -355,6 +397,10 @@ def _convergence(r: RunResult) -> str:
         f"{c.draws:,} draws after warmup; {c.divergences} divergent transitions; {c.treedepth_hits} draws at the "
         "maximum tree depth. R-hat (rank-normalised, split) and ESS are computed after relabelling."
     )
+    failing = [
+        v["max_rhat"] >= rule.max_rhat or min(v["min_ess_bulk"], v["min_ess_tail"]) < rule.min_ess
+        for v in c.variables.values()
+    ]
     rows = pd.DataFrame(
         {
             "entries": [f"{v['entries']:,}" for v in c.variables.values()],
@@ -367,7 +413,14 @@ def _convergence(r: RunResult) -> str:
         index=pd.Index(list(c.variables), name="variable"),
     )
     if not rows.empty:
-        body += table(rows.reset_index(), index=False)
+        # failing variables first, then by largest R-hat: the rows a reader must see are at the top
+        order = sorted(range(len(rows)), key=lambda i: (not failing[i], -list(c.variables.values())[i]["max_rhat"]))
+        if any(failing):
+            body += paragraph(
+                f"Variables that fail the rule (R-hat ≥ {rule.max_rhat} or an ESS below {rule.min_ess:g}) come "
+                "first, highlighted; then by largest R-hat."
+            )
+        body += table(rows.reset_index().iloc[order], index=False, flagged=[failing[i] for i in order])
     body += _starts(m)
     return body
 
@@ -435,11 +488,26 @@ def ppc_html(tree: xr.DataTree, checks: list[PredictiveCheck] | None = None) -> 
     # a ratio of small counts ties: arviz-stats' Pareto tail fit of the PIT then meets degenerate
     # tails, gets NaN and falls back to the randomised PIT of those authors; numpy's warnings about
     # that NaN are not the user's concern
+    # its uniformity p-value is left off the plot: in-sample PITs crowd toward one half under a
+    # correct model, so that test rejects one (bayesseg.model.ppc); the verdict below counts the tails
     with np.errstate(divide="ignore", invalid="ignore"):
-        pc = ap.plot_ppc_pit(tree, var_names=["max_share"], backend="matplotlib")
-    body += "<h3>Share of an author's largest category (PIT; uniform when calibrated)</h3>" + plot_collection_png(pc)
+        pc = ap.plot_ppc_pit(tree, var_names=["max_share"], backend="matplotlib", visuals={"p_value_text": False})
     if not checks:
         checks = predictive_checks(tree)
+    by_name = {c.name: c for c in checks}
+    body += "<h3>Share of each author's largest category (PIT)</h3>"
+    if "max_share" in by_name:
+        body += verdict_line(by_name["max_share"].verdict, by_name["max_share"].message)
+    body += plot_collection_png(pc) + paragraph(
+        "The curve is the empirical distribution of each author's PIT (the share of replicates below the "
+        "observed share) minus the uniform one. Above zero on the left: many authors spread their labels more "
+        "than their replicates; below zero on the right: they concentrate more. In-sample PITs crowd toward the "
+        "middle even when the model is right, so the curve's shape alone is no verdict; the verdict above counts "
+        "the authors in the tails (below 2.5 % or above 97.5 %), of whom a fitting model has at most 5 %.",
+        "note",
+    )
+    if "max_share" in by_name:
+        body += _check_table(by_name["max_share"])
     body += "<h3>What the Dirichlet-multinomial mixture assumes</h3>" + paragraph(
         "Each statistic of the observed authors is compared with the same statistic of every replicate, per "
         "category (or pair of categories). A p-value is the share of replicates at least as large as the observed "
@@ -449,9 +517,20 @@ def ppc_html(tree: xr.DataTree, checks: list[PredictiveCheck] | None = None) -> 
         "note",
     )
     for check in checks:
+        if check.name == "max_share":
+            continue
         body += f"<h4>{html.escape(check.title)}</h4>" + verdict_line(check.verdict, check.message)
-        body += table(check.table, floatfmt="{:.3g}")
+        body += _check_table(check)
     return body
+
+
+def _check_table(check: PredictiveCheck) -> str:
+    """A check's most discrepant rows, those outside the replicates highlighted."""
+    p = check.table["p-value"]
+    outside = (p < EXTREME) | (p > 1 - EXTREME)
+    if check.n_far:
+        outside |= check.table["discrepancy"].abs() > far_threshold(check.n_elements)
+    return table(check.table, floatfmt="{:.3g}", flagged=outside.tolist())
 
 
 def _loo(r: RunResult) -> str:
@@ -481,126 +560,13 @@ def _loo(r: RunResult) -> str:
 def _trends(r: RunResult) -> str:
     if r.trends is None:
         return paragraph(f"The trend series could not be built: {r.trends_error}", "warn")
-    return trends_html(r.trends)
-
-
-def trends_html(t: TrendResult) -> str:
-    """HTML of trend series: raw and corrected fashion-forward series with bands, distances to the target, balance.
-
-    The run report's trends section, for analyses that build series themselves.
-
-    Parameters
-    ----------
-    t : bayesseg.survey.trends.TrendResult
-        From :func:`bayesseg.survey.trends.trend_series`.
-
-    Returns
-    -------
-    str
-        HTML fragments: a description, warnings, one figure per trend (and one of the segment
-        series when segments are panels), the RMSE table against the all-authors series and the
-        ASMD table.
-    """
-    import matplotlib.pyplot as plt
-
-    s = t.series
-    ci = float(s.attrs["ci_prob"])
-    smooth = float(s.attrs["smooth_weeks"])
-    sm = t.summary
-    body = paragraph(
-        f"Share of posts showing each trend, per week. The fashion-forward panel ({sm['panel_authors']:,} of "
-        f"{sm['target_authors']:,} authors with posts) is weighted toward all authors by {sm['weighting']}; the band "
-        f"is the {ci:.0%} interval over {sm['replicates']} replicates, each a bootstrap resample of the authors with "
-        "one posterior draw of the memberships. "
-        + (f"Weeks are pooled with a Gaussian kernel of {smooth:g} weeks (raw and corrected alike). " if smooth else "")
-        + "The all-authors series is the target the correction aims at; in this warehouse it can be computed "
-        "directly, so the distance of each panel series to it measures the panel's bias."
-    )
-    for w in t.warnings:
-        body += paragraph(w, "warn")
-    weeks = pd.to_datetime(s["week"].values)
-    ff = s.sel(panel="fashion_forward")
-    target = s["weighted_share"].sel(panel="all")
-    n = s.sizes["trend"]
-    fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), sharex=True, squeeze=False)
-    clipped = 0
-    for ax, trend in zip(axes[:, 0], s["trend"].values, strict=True):
-        lines = [ff["raw_share"].sel(trend=trend), ff["weighted_share"].sel(trend=trend), target.sel(trend=trend)]
-        top = _axis_top(lines)
-        clipped += _clipped_band(ax, weeks, ff["low"].sel(trend=trend), ff["high"].sel(trend=trend), top, "C0", 0.25)
-        ax.plot(weeks, lines[0], color="C3", lw=1, label="fashion-forward, raw")
-        ax.plot(weeks, lines[1], color="C0", lw=1.4, label="fashion-forward, corrected")
-        ax.plot(weeks, lines[2], color="k", lw=1, ls="--", label="all authors (target)")
-        ax.set_title(str(trend), fontsize=9, loc="left")
-        ax.set_ylabel("share of posts", fontsize=8)
-    if clipped:
-        body += paragraph(
-            f"The axes follow the series, not the bands: in {clipped:,} trend-week(s) the band runs above the axis "
-            "(marked ▲), where the panel is too small for its weekly share to be read; read the level over months "
-            "there, not the week-to-week moves."
-        )
-    raw = trend_accuracy(ff["raw_share"], target)
-    corrected = trend_accuracy(ff["weighted_share"], target, ff["low"], ff["high"])
-    distances = pd.DataFrame(
-        {
-            "target mean share": target.mean("week").to_series(),
-            "RMSE raw": raw["rmse"],
-            "RMSE corrected": corrected["rmse"],
-            "weeks in band": corrected["coverage"],
-            # a band that covers everything is no evidence: its width says how much the coverage means
-            "median band width": (ff["high"] - ff["low"]).median("week").to_series(),
-        }
-    )
-    axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    body += png(fig)
-    body += "<h3>Distance of the fashion-forward series to the all-authors series</h3>"
-    body += table(distances, floatfmt="{:.4f}")
-    body += "<h3>Balance of the panel on the weighting variables (absolute standardised mean differences)</h3>"
-    body += paragraph(
-        f"Below 0.1 reads as balanced. Kish design effect of the weights: {sm['design_effect_after_trim']:.2f} "
-        f"({sm['trimmed']} weight(s) trimmed; before trimming {sm['design_effect_before_trim']:.2f})."
-    )
-    body += table(t.balance, floatfmt="{:.3f}")
-    segs = [p for p in s["panel"].values if str(p).startswith("segment:")]
-    if segs:
-        fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), sharex=True, squeeze=False)
-        for ax, trend in zip(axes[:, 0], s["trend"].values, strict=True):
-            top = _axis_top([s.sel(trend=trend, panel=p)["weighted_share"] for p in segs])
-            for j, p in enumerate(segs):
-                sub = s.sel(trend=trend, panel=p)
-                _clipped_band(ax, weeks, sub["low"], sub["high"], top, f"C{j}", 0.15)
-                ax.plot(weeks, sub["weighted_share"], color=f"C{j}", lw=1, label=str(p).removeprefix("segment:"))
-            ax.set_title(str(trend), fontsize=9, loc="left")
-        axes[0, 0].legend(fontsize=7, ncol=3, loc="upper left")
-        fig.tight_layout()
-        body += "<h3>Trend series by segment (soft membership, bands over posterior draws and resamples)</h3>"
-        body += png(fig)
-    return body
-
-
-def _axis_top(lines: list[xr.DataArray]) -> float:
-    """Upper limit of a share axis that shows the series whole: 1.5 times their largest value."""
-    peak = max(float(np.nanmax(np.asarray(line, dtype=float))) for line in lines)
-    return max(1.5 * peak, 1e-3) if np.isfinite(peak) else 1.0
-
-
-def _clipped_band(
-    ax: Any, weeks: Any, low: xr.DataArray, high: xr.DataArray, top: float, color: str, alpha: float
-) -> int:
-    """Draw a band cut at `top`, ▲ where it runs above; return the weeks cut and set the axis to [0, top]."""
-    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
-    ax.fill_between(weeks, np.minimum(lo, top), np.minimum(hi, top), color=color, alpha=alpha, lw=0)
-    above = hi > top
-    if above.any():
-        ax.plot(np.asarray(weeks)[above], np.full(above.sum(), top), ls="none", marker="^", ms=3.5, color=color)
-    ax.set_ylim(0, top * 1.04)
-    return int(above.sum())
+    return trends_html(r.trends, _labels(r))
 
 
 def _validation(r: RunResult) -> str:
     v = r.validation
     assert v is not None
+    labels = _labels(r)
     body = paragraph(
         f"On {v['n_authors']:,} segmented authors with known true segments: adjusted Rand index of the most likely "
         f"segments {v['ari']:.3f}, normalised mutual information {v['nmi']:.3f}."
@@ -612,11 +578,15 @@ def _validation(r: RunResult) -> str:
         "whose labels do not tell their segment apart, not a fault of the fit."
     )
     body += "<h3>Calibration of the memberships</h3>" + table(v["calibration"], floatfmt="{:.3f}")
-    body += "<h3>Segments matched to true segments</h3>" + table(v["matching"], floatfmt="{:.2f}", index=False)
-    body += "<h3>Most likely segment (rows) against true segment (columns)</h3>" + table(
-        v["confusion"], floatfmt="{:.0f}"
-    )
+    matching = v["matching"].assign(segment=v["matching"]["segment"].map(lambda x: labels.get(str(x), str(x))))
+    body += "<h3>Segments matched to true segments</h3>" + table(matching, floatfmt="{:.2f}", index=False)
+    confusion = v["confusion"].copy()
+    confusion.index = pd.Index([labels.get(str(x), str(x)) for x in confusion.index], name="most likely segment")
+    confusion.columns = pd.Index([str(c) for c in confusion.columns], name="true segment")
+    body += "<h3>Most likely segment (rows) against true segment (columns)</h3>" + table(confusion, floatfmt="{:.0f}")
     coef = v["coefficients"]
+    if "segment" in coef.columns:
+        coef = coef.assign(segment=coef["segment"].map(lambda x: labels.get(str(x), str(x))))
     if len(coef):
         body += "<h3>Gating contrasts against the reference segment: recovered and true</h3>"
         body += paragraph(

@@ -1,0 +1,250 @@
+"""The trends section of the run report: panel series read at the panel's size, with verdicts.
+
+A panel whose weeks are mostly below the effective-sample-size floor is shown by calendar month,
+its weekly view behind a toggle; the section opens with the effective-sample-size and balance
+verdicts; band runs above the plotted range are marked, not drawn. Used by
+:mod:`bayesseg.workflow.report` and by analyses that build series themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesseg.evaluation.accuracy import trend_accuracy
+from bayesseg.survey.trends import TrendResult
+from bayesseg.workflow.html import paragraph, png, table, verdict_line
+
+__all__ = ["BALANCED_ASMD", "LOOK_ASMD", "axis_top", "clipped_band", "trends_html"]
+
+BALANCED_ASMD, LOOK_ASMD = 0.1, 0.25
+"""Absolute standardised mean differences after weighting: balanced below the first; fail above the second."""
+
+
+def trends_html(t: TrendResult, labels: Mapping[str, str] | None = None) -> str:
+    """HTML of trend series: raw and corrected fashion-forward series with bands, distances to the target, balance.
+
+    The run report's trends section, for analyses that build series themselves. A panel too small
+    to be read week by week (:attr:`bayesseg.survey.trends.TrendResult.weekly_readable`) is shown by
+    month, its weekly view behind a toggle.
+
+    Parameters
+    ----------
+    t : bayesseg.survey.trends.TrendResult
+        From :func:`bayesseg.survey.trends.trend_series`.
+    labels : mapping of str to str, optional
+        Segment names as shown (:func:`bayesseg.workflow.report.segment_labels`); the ids otherwise.
+
+    Returns
+    -------
+    str
+        HTML fragments: a description, the effective-sample-size and balance verdicts, one figure
+        per trend (monthly or weekly; and one of the segment series when segments are panels), the
+        distances to the all-authors series and the sorted balance table.
+    """
+    labels = dict(labels or {})
+    s = t.series
+    ci = float(s.attrs["ci_prob"])
+    smooth = float(s.attrs["smooth_weeks"])
+    sm = t.summary
+    by_month = t.monthly is not None and not t.weekly_readable
+    body = paragraph(
+        f"Share of posts showing each trend. The fashion-forward panel ({sm['panel_authors']:,} of "
+        f"{sm['target_authors']:,} authors with posts) is weighted toward all authors by {sm['weighting']}; the band "
+        f"is the {ci:.0%} interval over {sm['replicates']} replicates, each a bootstrap resample of the authors with "
+        "one posterior draw of the memberships. "
+        + (f"Weekly series pool neighbouring weeks with a Gaussian kernel of {smooth:g} weeks. " if smooth else "")
+        + "The all-authors series is the target the correction aims at; in this warehouse it can be computed "
+        "directly, so the distance of each panel series to it measures the panel's bias."
+    )
+    for w in t.warnings:
+        if not (w.startswith("fashion_forward:") and "effective sample size" in w):  # said by the verdict below
+            body += paragraph(w, "warn")
+    # the propensity model's segment columns are p_<segment>
+    shown_as = {f"p_{name}": f"p_{label}" for name, label in labels.items()}
+    balance = t.balance.sort_values("asmd_after", ascending=False)
+    balance.index = pd.Index([shown_as.get(str(c), str(c)) for c in balance.index], name=balance.index.name)
+    body += _ess_verdict(t)
+    body += _balance_verdict(balance, str(sm["weighting"]))
+    weekly_fig, clipped = _panel_figure(s, "week")
+    weekly_note = (
+        paragraph(
+            f"The axes follow the series, not the bands: in {clipped:,} trend-week(s) the band runs above the axis "
+            "(marked ▲), where the panel is too small for its weekly share to be read."
+        )
+        if clipped
+        else ""
+    )
+    if by_month:
+        assert t.monthly is not None
+        monthly_fig, clipped_m = _panel_figure(t.monthly, "month")
+        body += paragraph(
+            "Shown by month: the panel is too small to be read week by week (see the verdict above), so each point "
+            "pools a calendar month's posts; the weekly view is behind the toggle below the chart."
+        )
+        if clipped_m:
+            body += paragraph(f"In {clipped_m:,} trend-month(s) the band runs above the axis (marked ▲).")
+        body += monthly_fig
+        body += (
+            "<details><summary>Weekly view (most weeks below the effective sample size floor)</summary>"
+            + weekly_note
+            + weekly_fig
+            + "</details>"
+        )
+        shown, unit = t.monthly.rename(month="week"), "months"
+    else:
+        body += weekly_note + weekly_fig
+        shown, unit = s, "weeks"
+    ff, target = shown.sel(panel="fashion_forward"), shown["weighted_share"].sel(panel="all")
+    raw = trend_accuracy(ff["raw_share"], target)
+    corrected = trend_accuracy(ff["weighted_share"], target, ff["low"], ff["high"])
+    distances = pd.DataFrame(
+        {
+            "target mean share": target.mean("week").to_series(),
+            "RMSE raw": raw["rmse"],
+            "RMSE corrected": corrected["rmse"],
+            f"{unit} in band": corrected["coverage"],
+            # a band that covers everything is no evidence: its width says how much the coverage means
+            "median band width": (ff["high"] - ff["low"]).median("week").to_series(),
+        }
+    )
+    body += f"<h3>Distance of the fashion-forward series to the all-authors series ({unit})</h3>"
+    body += table(distances, floatfmt="{:.4f}")
+    body += "<h3>Balance of the panel on the weighting variables (absolute standardised mean differences)</h3>"
+    body += paragraph(
+        f"Below {BALANCED_ASMD} reads as balanced; rows above it come first, highlighted. Kish design effect of the "
+        f"weights: {sm['design_effect_after_trim']:.2f} ({sm['trimmed']} weight(s) trimmed; before trimming "
+        f"{sm['design_effect_before_trim']:.2f})."
+    )
+    body += table(balance, floatfmt="{:.3f}", flagged=(balance["asmd_after"] >= BALANCED_ASMD).tolist())
+    body += _segment_trends(s, labels)
+    return body
+
+
+def _ess_verdict(t: TrendResult) -> str:
+    """One line on whether the fashion-forward panel is large enough to be read week by week."""
+    sm = t.summary
+    floor = float(sm.get("ess_floor", 30.0))
+    below, weeks = int(sm["weeks_below_ess_floor"]), int(sm["weeks"])
+    ess = t.series["ess"].sel(panel="fashion_forward")
+    median = float(ess.median())
+    if below == 0:
+        return verdict_line(
+            "pass", f"Effective sample size: every week of the panel has at least {floor:g} effective authors "
+            f"(median {median:.0f}); the weekly series can be read."
+        )  # fmt: skip
+    if t.weekly_readable:
+        return verdict_line(
+            "look", f"Effective sample size: {below} of {weeks} weeks have fewer than {floor:g} effective authors "
+            f"(median {median:.0f}); read the corrected shares of those weeks with care."
+        )  # fmt: skip
+    months = ""
+    if t.monthly is not None:
+        m_below, n_months = int(sm.get("months_below_ess_floor", 0)), int(sm.get("months", 0))
+        m_median = float(t.monthly["ess"].sel(panel="fashion_forward").median())
+        months = f" By month the median is {m_median:.0f} effective authors" + (
+            f", still below {floor:g} in {m_below} of {n_months} months: read the level over a quarter, not the "
+            "moves from month to month."
+            if m_below
+            else "."
+        )
+    return verdict_line(
+        "fail", f"Effective sample size: {below} of {weeks} weeks have fewer than {floor:g} effective authors (median "
+        f"{median:.0f}): the panel is too small to be read week by week, so it is shown by month.{months} A larger "
+        "panel, or weights with a smaller design effect, would make weekly reading possible."
+    )  # fmt: skip
+
+
+def _balance_verdict(balance: pd.DataFrame, weighting: str) -> str:
+    """One line on the balance of the weighted panel against the target (`balance`: ``asmd_after`` per variable)."""
+    after = balance["asmd_after"].dropna().sort_values(ascending=False)
+    if after.empty:
+        return ""
+    worst = ", ".join(f"{c} {v:.2f}" for c, v in after[after >= BALANCED_ASMD].head(4).items())
+    if after.iloc[0] < BALANCED_ASMD:
+        return verdict_line(
+            "pass", f"Balance: after weighting every weighting variable is within {BALANCED_ASMD} standardised "
+            f"mean difference of all authors (largest {after.index[0]} {after.iloc[0]:.3f})."
+        )  # fmt: skip
+    status = "look" if after.iloc[0] < LOOK_ASMD else "fail"
+    return verdict_line(
+        status, f"Balance: after weighting, {int((after >= BALANCED_ASMD).sum())} weighting variable(s) still differ "
+        f"from all authors by {BALANCED_ASMD} standardised mean difference or more ({worst}): "
+        + (
+            'the panel is not weighted (weighting = "none"), so its series keeps its difference on them.'
+            if weighting == "none"
+            else "the corrected series keeps part of the panel's bias on them"
+            + ("; raise the trimming ratio or add them to the weighting model." if status == "fail" else ".")
+        )
+    )  # fmt: skip
+
+
+def _panel_figure(ds: xr.Dataset, time: str) -> tuple[str, int]:
+    """Raw and corrected fashion-forward series and the target, one axis per trend; cut bands counted."""
+    import matplotlib.pyplot as plt
+
+    times = pd.to_datetime(ds[time].values)
+    ff = ds.sel(panel="fashion_forward")
+    target = ds["weighted_share"].sel(panel="all")
+    n = ds.sizes["trend"]
+    marker = "o" if time == "month" else None
+    fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), sharex=True, squeeze=False)
+    clipped = 0
+    for ax, trend in zip(axes[:, 0], ds["trend"].values, strict=True):
+        lines = [ff["raw_share"].sel(trend=trend), ff["weighted_share"].sel(trend=trend), target.sel(trend=trend)]
+        top = axis_top(lines)
+        clipped += clipped_band(ax, times, ff["low"].sel(trend=trend), ff["high"].sel(trend=trend), top, "C0", 0.25)
+        ax.plot(times, lines[0], color="C3", lw=1, marker=marker, ms=3, label="fashion-forward, raw")
+        ax.plot(times, lines[1], color="C0", lw=1.4, marker=marker, ms=3, label="fashion-forward, corrected")
+        ax.plot(times, lines[2], color="k", lw=1, ls="--", label="all authors (target)")
+        ax.set_title(f"{trend} (by {time})", fontsize=9, loc="left")
+        ax.set_ylabel("share of posts", fontsize=8)
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return png(fig), clipped
+
+
+def _segment_trends(s: xr.Dataset, labels: Mapping[str, str]) -> str:
+    """Weekly series of every segment panel (soft membership), when segments are panels."""
+    import matplotlib.pyplot as plt
+
+    segs = [p for p in s["panel"].values if str(p).startswith("segment:")]
+    if not segs:
+        return ""
+    weeks = pd.to_datetime(s["week"].values)
+    n = s.sizes["trend"]
+    fig, axes = plt.subplots(n, 1, figsize=(9, 2.3 * n), sharex=True, squeeze=False)
+    for ax, trend in zip(axes[:, 0], s["trend"].values, strict=True):
+        top = axis_top([s.sel(trend=trend, panel=p)["weighted_share"] for p in segs])
+        for j, p in enumerate(segs):
+            sub = s.sel(trend=trend, panel=p)
+            name = str(p).removeprefix("segment:")
+            clipped_band(ax, weeks, sub["low"], sub["high"], top, f"C{j}", 0.15)
+            ax.plot(weeks, sub["weighted_share"], color=f"C{j}", lw=1, label=labels.get(name, name))
+        ax.set_title(str(trend), fontsize=9, loc="left")
+    axes[0, 0].legend(fontsize=7, ncol=2, loc="upper left")
+    fig.tight_layout()
+    return "<h3>Trend series by segment (soft membership, bands over posterior draws and resamples)</h3>" + png(fig)
+
+
+def axis_top(lines: list[xr.DataArray]) -> float:
+    """Upper limit of a share axis that shows the series whole: 1.5 times their largest value."""
+    peak = max(float(np.nanmax(np.asarray(line, dtype=float))) for line in lines)
+    return max(1.5 * peak, 1e-3) if np.isfinite(peak) else 1.0
+
+
+def clipped_band(
+    ax: Any, weeks: Any, low: xr.DataArray, high: xr.DataArray, top: float, color: str, alpha: float
+) -> int:
+    """Draw a band cut at `top`, ▲ where it runs above; return the weeks cut and set the axis to [0, top]."""
+    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    ax.fill_between(weeks, np.minimum(lo, top), np.minimum(hi, top), color=color, alpha=alpha, lw=0)
+    above = hi > top
+    if above.any():
+        ax.plot(np.asarray(weeks)[above], np.full(above.sum(), top), ls="none", marker="^", ms=3.5, color=color)
+    ax.set_ylim(0, top * 1.04)
+    return int(above.sum())
