@@ -1,0 +1,221 @@
+r"""What a panel's series says beside the target's: its gap, split into composition and behaviour, and its lead.
+
+**Composition and behaviour.** Over the whole window, a panel's share of posts showing a trend
+differs from the target's by a gap :math:`s^{raw} - s^{target}`. Reweighting the panel to the
+target's composition on the weighting variables (followers, engagement, segment memberships:
+:class:`bayesseg.survey.trends.PanelWeighting`) gives :math:`s^{w}`, and
+
+.. math::
+
+    \underbrace{s^{raw} - s^{target}}_{\text{gap}}
+    = \underbrace{s^{raw} - s^{w}}_{\text{composition}}
+    + \underbrace{s^{w} - s^{target}}_{\text{behaviour}},
+
+the reweighting decomposition of DiNardo, Fortin & Lemieux (1996): *composition* is the part of
+the gap the panel's make-up on the weighting variables explains (big, luxury-heavy accounts);
+*behaviour* is what remains at the target's composition: the panel's authors posting the trend
+differently from comparable authors, together with any composition on variables the weights do not
+see. Each share pools the window's posts (the trend's posts over all posts); the bands are
+percentiles over the bootstrap × posterior replicates of :func:`bayesseg.survey.trends.replicate_shares`.
+
+**Lead.** Per trend and panel, the lead :math:`L` (weeks) is the shift that best aligns the
+panel's weekly series with the target's up to a constant factor,
+:math:`\hat L = \arg\min_L \operatorname{Var}_t(\log s^{panel}_t - \log s^{target}_{t+L})`
+over :math:`|L| \le` ``max_lead`` and the weeks both series cover (a positive lead: the panel
+shows the trend's moves :math:`L` weeks before the target). A constant factor absorbs a level
+difference (behaviour) without absorbing a shift, since a shift changes the shape of the log series.
+The interval is the percentile interval of :math:`\hat L` over the replicates. A lead is *not
+identified* when the target series is flat (coefficient of variation over the weeks below
+``min_variation``: a shift of a flat series changes nothing), when the estimate or its interval
+reaches an end of the search window (the fit cannot tell shifts apart), or when the estimate lies
+outside its own interval (the criterion has several minima, which the replicates share out).
+
+References
+----------
+DiNardo, J., Fortin, N. M., & Lemieux, T. (1996). Labor market institutions and the distribution of
+wages, 1973-1992: a semiparametric approach. *Econometrica* 64(5), 1001-1044.
+https://doi.org/10.2307/2171954
+
+Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall.
+https://doi.org/10.1201/9780429246593
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesseg.dims import PANEL, REPLICATE, TREND, WEEK
+from bayesseg.exceptions import InputError
+
+__all__ = ["LEAD_COLUMNS", "best_shift", "gap_decomposition", "panel_lead"]
+
+LEAD_COLUMNS = ("TREND", "PANEL", "LEAD_WEEKS", "LOW", "HIGH", "N_WEEKS", "STATUS")
+"""Columns of ``panel_lead.csv`` and of the PANEL_LEAD table."""
+
+_FLOOR = 1e-6
+"""Shares are floored here before their log (a week without a trend post)."""
+
+
+def gap_decomposition(point: np.ndarray, replicates: np.ndarray, trends: list[str], ci_prob: float) -> pd.DataFrame:
+    """Split each trend's panel-minus-target gap into a composition part and a behaviour part, with bands.
+
+    Parameters
+    ----------
+    point : numpy.ndarray, shape (trend, 3)
+        Window-pooled shares: the target's, the panel's reweighted to the target, the panel's raw.
+    replicates : numpy.ndarray, shape (replicate, trend, 3)
+        The same per bootstrap × posterior replicate (NaN rows: replicates that failed).
+    trends : list of str
+        Trend names.
+    ci_prob : float
+        Probability of the percentile bands.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``trend``: ``target_share``, ``panel_raw_share``, ``panel_weighted_share``, and
+        ``gap``, ``composition``, ``behaviour`` (share points; gap = composition + behaviour),
+        each of the last three with ``_low`` and ``_high``.
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If the shapes disagree.
+    """
+    point, replicates = np.asarray(point, dtype=float), np.asarray(replicates, dtype=float)
+    if point.shape != (len(trends), 3) or replicates.shape[1:] != point.shape:
+        raise InputError(f"point {point.shape} and replicates {replicates.shape} do not match {len(trends)} trends x 3")
+
+    def parts(a: np.ndarray) -> dict[str, np.ndarray]:
+        target, weighted, raw = a[..., 0], a[..., 1], a[..., 2]
+        return {"gap": raw - target, "composition": raw - weighted, "behaviour": weighted - target}
+
+    lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    frame = pd.DataFrame(
+        {"target_share": point[:, 0], "panel_raw_share": point[:, 2], "panel_weighted_share": point[:, 1]},
+        index=pd.Index(trends, name=TREND),
+    )
+    reps = parts(replicates)
+    for name, value in parts(point).items():
+        frame[name] = value
+        frame[f"{name}_low"] = np.nanquantile(reps[name], lo, axis=0)
+        frame[f"{name}_high"] = np.nanquantile(reps[name], hi, axis=0)
+    return frame
+
+
+def best_shift(panel: np.ndarray, target: np.ndarray, max_lead: int) -> tuple[np.ndarray, np.ndarray]:
+    """The shift aligning `panel` with `target` best up to a constant factor (the module's criterion).
+
+    Parameters
+    ----------
+    panel, target : numpy.ndarray, shape (week,) or (replicate, week)
+        Weekly shares, one series or one per row (NaN weeks are left out; shares floored at 1e-6
+        before the log).
+    max_lead : int
+        Shifts from ``-max_lead`` to ``max_lead`` weeks are compared.
+
+    Returns
+    -------
+    lead : numpy.ndarray of float, shape () or (replicate,)
+        Weeks by which `panel` is ahead of `target` (NaN where no shift leaves 3 common weeks); of
+        shifts that fit equally well, the one nearest zero.
+    n_weeks : numpy.ndarray of int, shape () or (replicate,)
+        Weeks compared at that shift.
+    """
+    lp = np.log(np.maximum(np.asarray(panel, dtype=float), _FLOOR))
+    lt = np.log(np.maximum(np.asarray(target, dtype=float), _FLOOR))
+    one = lp.ndim == 1
+    lp, lt = np.atleast_2d(lp), np.atleast_2d(lt)
+    n = lp.shape[1]
+    shifts = sorted(range(-max_lead, max_lead + 1), key=abs)  # nearest zero first: ties keep it
+    fits = np.full((len(shifts), lp.shape[0]), np.inf)
+    counts = np.zeros((len(shifts), lp.shape[0]), dtype=int)
+    for j, lead in enumerate(shifts):
+        # panel at week t against target at week t + lead
+        d = lp[:, max(0, -lead) : n - max(0, lead)] - lt[:, max(0, lead) : n - max(0, -lead)]
+        ok = np.isfinite(d)
+        counts[j] = ok.sum(axis=1)
+        mean = np.where(ok, d, 0.0).sum(axis=1) / np.maximum(counts[j], 1)
+        var = np.where(ok, (d - mean[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(counts[j], 1)
+        fits[j] = np.where(counts[j] >= 3, var, np.inf)
+    best = np.argmin(fits, axis=0)  # the first minimum: the shift nearest zero among equals
+    found = np.isfinite(fits[best, np.arange(lp.shape[0])])
+    lead_out = np.where(found, np.asarray(shifts, dtype=float)[best], np.nan)
+    n_out = np.where(found, counts[best, np.arange(lp.shape[0])], 0)
+    return (lead_out[0], n_out[0]) if one else (lead_out, n_out)
+
+
+def panel_lead(
+    series: xr.Dataset,
+    *,
+    max_lead: int = 8,
+    ci_prob: float = 0.9,
+    min_variation: float = 0.1,
+    target: str = "all",
+) -> pd.DataFrame:
+    """The lead of each panel's (weighted) weekly series over the target's, per trend, with a bootstrap interval.
+
+    Parameters
+    ----------
+    series : xarray.Dataset
+        The ``series`` of a :class:`bayesseg.survey.trends.TrendResult`: ``weighted_share`` (trend, panel, week) and
+        ``share`` (replicate, trend, panel, week).
+    max_lead : int, default 8
+        Largest shift compared, in weeks, either way.
+    ci_prob : float, default 0.9
+        Probability of the percentile interval over the replicates.
+    min_variation : float, default 0.1
+        A target series whose coefficient of variation over the weeks is below this is flat: its
+        lead is not identified.
+    target : str, default "all"
+        The panel the others are compared with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`bayesseg.survey.panel.LEAD_COLUMNS`, a row per trend and panel other than `target`:
+        ``LEAD_WEEKS`` (positive: the panel moves first), ``LOW``, ``HIGH``, ``N_WEEKS`` (weeks compared),
+        ``STATUS`` (``identified``, ``not identified: flat trend``, ``not identified: interval
+        reaches the search window`` or ``not identified: estimate outside its interval``, when the
+        fit's criterion has several minima the replicates share out; LEAD_WEEKS, LOW and HIGH are
+        then NaN).
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `max_lead` is not positive or leaves fewer than 3 weeks, or `target` is not a panel.
+    """
+    n_weeks = series.sizes[WEEK]
+    if max_lead < 1 or n_weeks - max_lead < 3:
+        raise InputError(f"max_lead must be between 1 and {n_weeks - 3} weeks for {n_weeks} weeks, got {max_lead}")
+    if target not in series[PANEL].values:
+        raise InputError(f"target panel {target!r} is not among the panels {list(series[PANEL].values)}")
+    lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    rows = []
+    for trend in series[TREND].values:
+        ref = series["weighted_share"].sel(trend=trend, panel=target).values
+        ref_reps = series["share"].sel(trend=trend, panel=target).transpose(REPLICATE, WEEK).values
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variation = float(np.nanstd(ref) / np.nanmean(ref)) if np.isfinite(ref).any() else 0.0
+        for panel in series[PANEL].values:
+            if panel == target:
+                continue
+            lead_0, n_0 = best_shift(series["weighted_share"].sel(trend=trend, panel=panel).values, ref, max_lead)
+            lead, n = float(lead_0), int(n_0)
+            reps = series["share"].sel(trend=trend, panel=panel).transpose(REPLICATE, WEEK).values
+            draws = best_shift(reps, ref_reps, max_lead)[0]
+            draws = draws[np.isfinite(draws)]
+            low, high = np.quantile(draws, [lo, hi]) if draws.size else (np.nan, np.nan)
+            status = "identified"
+            if not variation >= min_variation:
+                status = "not identified: flat trend"
+            elif not draws.size or not np.isfinite(lead) or min(low, lead) <= -max_lead or max(high, lead) >= max_lead:
+                status = "not identified: interval reaches the search window"
+            elif not low <= lead <= high:
+                status = "not identified: estimate outside its interval"
+            if status != "identified":
+                lead, low, high = np.nan, np.nan, np.nan
+            rows.append((str(trend), str(panel), lead, float(low), float(high), n, status))
+    return pd.DataFrame(rows, columns=list(LEAD_COLUMNS))
