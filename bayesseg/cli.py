@@ -59,13 +59,14 @@ from bayesseg.model.diagnostics import Convergence
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.model.selection import compare_k
 from bayesseg.simulate.warehouse import simulate_warehouse
+from bayesseg.survey.margins import Margins, read_margins
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.html import write_quality_html
 from bayesseg.workflow.outputs import StagedFolder, write_json
 from bayesseg.workflow.pipeline import RUN_STAGES, compute_trends, ensure_warehouse, fit_segmentation, run_job
 from bayesseg.workflow.results import RunResult
 from bayesseg.workflow.scale import dask_client, score_dask, score_source
-from bayesseg.workflow.tables import TREND_TABLE, membership_table, model_id, trend_rows
+from bayesseg.workflow.tables import LEAD_TABLE, TREND_TABLE, membership_table, model_id, trend_tables
 
 __all__ = ["main"]
 
@@ -177,8 +178,28 @@ def _spec(args: argparse.Namespace) -> RunSpec:
     return spec.replace(taxonomy=Path(args.taxonomy)) if args.taxonomy else spec
 
 
+TARGET_HELP = (
+    "population the trend series speak for: all (the warehouse's authors, default) or margins:FILE, the platform's "
+    "known margins (CSV variable,level,share; docs/trends.md): adds a 'platform' panel calibrated to them"
+)
+
+
+def _target(text: str) -> Margins | None:
+    """``--target``: ``all`` (None) or ``margins:FILE`` (read and checked now, before any work)."""
+    if text == "all":
+        return None
+    kind, sep, path = text.partition(":")
+    if kind != "margins" or not sep or not path:
+        raise CLIError(f"--target must be 'all' or 'margins:FILE', got {text!r}")
+    try:
+        return read_margins(path)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     spec = _spec(args)
+    margins = _target(args.target)
     write_back = spec.output.write_back and not args.no_write_back
     out = Path(args.out)
     if args.dry_run:
@@ -207,6 +228,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             dask=args.dask,
             scheduler=args.scheduler,
             strict=args.strict,
+            margins=margins,
         )
     _print_run(result)
     return 0
@@ -389,6 +411,7 @@ def _run_info(path: str, spec: RunSpec, model: SegmentModel) -> tuple[str, dict[
 
 def _cmd_trends(args: argparse.Namespace) -> int:
     spec = _spec(args)
+    margins = _target(args.target)
     if not spec.trends.trends:
         raise CLIError(f"the specification {spec.path or '(default)'} declares no trend: add [trends] series")
     write_back = spec.output.write_back and not args.no_write_back
@@ -412,16 +435,20 @@ def _cmd_trends(args: argparse.Namespace) -> int:
                 model = fit_segmentation(inputs, spec, taxonomy, progressbar=console.is_terminal).model
         with _stage("trend series of every panel, raw and corrected, with bootstrap bands") as progress:
             try:
-                result = compute_trends(source, spec, inputs, model, progress=progress)
+                result = compute_trends(source, spec, inputs, model, progress=progress, margins=margins)
             except WeightsError as exc:
                 raise CLIError(f"the panel cannot be weighted: {exc}") from None
         assert result is not None
-        table = trend_rows(result, _run_info(args.model, spec, model)[0] if args.model else model_id(spec, model))
-        table.to_csv(out / "trend_series.csv", index=False)
+        tables = trend_tables(result, _run_info(args.model, spec, model)[0] if args.model else model_id(spec, model))
+        tables[TREND_TABLE].to_csv(out / "trend_series.csv", index=False)
+        tables[LEAD_TABLE].to_csv(out / "panel_lead.csv", index=False)
+        assert result.decomposition is not None
+        result.decomposition.to_csv(out / "panel_decomposition.csv")
         if write_back:
-            with _stage(f"write {spec.output.schema}.{TREND_TABLE} back to the warehouse"):
-                written = source.write_tables({TREND_TABLE: table}, spec.output.schema)
-            console.print(f"  wrote {spec.output.schema}.{TREND_TABLE}: {written[TREND_TABLE]:,} rows")
+            with _stage(f"write {spec.output.schema}.{TREND_TABLE} and {LEAD_TABLE} back to the warehouse"):
+                written = source.write_tables(tables, spec.output.schema)
+            for name, n in written.items():
+                console.print(f"  wrote {spec.output.schema}.{name}: {n:,} rows")
     sm = result.summary
     console.print(
         f"{len(spec.trends.trends)} trend(s) x {result.series.sizes['panel']} panels x "
@@ -432,6 +459,8 @@ def _cmd_trends(args: argparse.Namespace) -> int:
     for w in result.warnings:
         _warn(w)
     print(out / "trend_series.csv")
+    print(out / "panel_lead.csv")
+    print(out / "panel_decomposition.csv")
     return 0
 
 
@@ -560,6 +589,7 @@ def _add_job_commands(sub: Any) -> None:
         action="store_true",
         help="when the fit fails the convergence rule: write the output folder, not the warehouse; exit with an error",
     )
+    r.add_argument("--target", default="all", help=TARGET_HELP)
     r.set_defaults(func=_cmd_run)
 
     rk = sub.add_parser("rank", help="rank new posts by how typical their labels are of a segment")
@@ -580,8 +610,13 @@ def _add_job_commands(sub: Any) -> None:
         help="model specification TOML with a [trends] table (default: models/fashion.toml)",
     )
     t.add_argument("--model", help="a saved model (model.nc or the folder of a run); default: fit one")
-    t.add_argument("--out", required=True, help="output folder: trend_series.csv")
-    t.add_argument("--no-write-back", action="store_true", help="do not write TREND_SERIES to the warehouse")
+    t.add_argument("--target", default="all", help=TARGET_HELP)
+    t.add_argument(
+        "--out", required=True, help="output folder: trend_series.csv, panel_lead.csv, panel_decomposition.csv"
+    )
+    t.add_argument(
+        "--no-write-back", action="store_true", help="do not write TREND_SERIES and PANEL_LEAD to the warehouse"
+    )
     t.set_defaults(func=_cmd_trends)
 
 

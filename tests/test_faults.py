@@ -91,13 +91,13 @@ def test_null_dates_remove_the_stale_trend_table_and_say_so(copies, capsys):
     captured = capsys.readouterr()
     after = _tables(warehouse)
     # the previous model's trend table is gone, not left to read as this run's; the CLI says both why and what
-    assert "TREND_SERIES" not in after
+    assert "TREND_SERIES" not in after and "PANEL_LEAD" not in after
     assert "no post has a publication date" in captured.err and "removed BAYESSEG.TREND_SERIES" in captured.err
     # every table written back names this run's fit
     run = json.loads((out / "run.json").read_text())
     for name in ("AUTHOR_SEGMENTS", "SEGMENT_PROFILES", "EXCLUDED_AUTHORS"):
         assert set(after[name]["MODEL_ID"]) == {run["model_id"]} != set(before[name]["MODEL_ID"])
-    assert run["dropped"] == ["TREND_SERIES"] and "publication date" in run["trends_error"]
+    assert run["dropped"] == ["TREND_SERIES", "PANEL_LEAD"] and "publication date" in run["trends_error"]
     # the data-quality page counts the rows without a date
     assert (
         "rows without a date" in (out / "data_quality.html").read_text()

@@ -20,10 +20,11 @@ from bayesseg.data.inputs import load_inputs
 from bayesseg.data.sources import DuckDBSource
 from bayesseg.model import SegmentModel
 from bayesseg.model.diagnostics import POSTERIOR_VARIABLES
+from bayesseg.survey.panel import LEAD_COLUMNS
 from bayesseg.survey.trends import TREND_SERIES_COLUMNS
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.report import SECTIONS, ppc_html
-from bayesseg.workflow.tables import RESULT_TABLES, TREND_TABLE
+from bayesseg.workflow.tables import LEAD_TABLE, RESULT_TABLES, TREND_TABLE
 
 TINY = Path(__file__).parent / "data" / "tiny_spec.toml"
 KEYS = ["AUTHORID", "SEGMENT"]
@@ -32,7 +33,7 @@ KEYS = ["AUTHORID", "SEGMENT"]
 def _read(path: Path, schema: str = "BAYESSEG") -> dict[str, pd.DataFrame]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.execute(f"SELECT * FROM {schema}.{t}").df() for t in (*RESULT_TABLES, TREND_TABLE)}
+        return {t: con.execute(f"SELECT * FROM {schema}.{t}").df() for t in (*RESULT_TABLES, TREND_TABLE, LEAD_TABLE)}
     finally:
         con.close()
 
@@ -183,6 +184,25 @@ def test_trend_series_written_back_and_to_csv(duckdb_run):
     np.testing.assert_allclose(ff["WEIGHTED_SHARE"], ff["RAW_SHARE"], rtol=1e-12)
     html = (out / "report.html").read_text()
     assert 'id="trends"' in html and "Distance of the fashion-forward series" in html
+    # each panel's lead over all authors: the warehouse table is the CSV, one row per trend and panel
+    lead = tables[LEAD_TABLE]
+    assert list(lead.columns) == [*LEAD_COLUMNS, "MODEL_ID"]
+    assert len(lead) == table["TREND"].nunique() * (table["PANEL"].nunique() - 1)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "panel_lead.csv"), lead.astype({"N_WEEKS": "int64"}), check_dtype=False
+    )
+    ok = lead["STATUS"] == "identified"
+    assert (lead.loc[ok, "LOW"] <= lead.loc[ok, "LEAD_WEEKS"]).all() and (
+        lead.loc[ok, "LEAD_WEEKS"] <= lead.loc[ok, "HIGH"]
+    ).all()
+    assert lead.loc[~ok, "LEAD_WEEKS"].isna().all() and lead.loc[ok, "LEAD_WEEKS"].abs().max() < 8
+    # the gap decomposition: composition + behaviour = gap, in the CSV, run.json and the report
+    decomposition = pd.read_csv(out / "panel_decomposition.csv", index_col="trend")
+    np.testing.assert_allclose(decomposition["gap"], decomposition["composition"] + decomposition["behaviour"])
+    run = json.loads((out / "run.json").read_text())["trends"]
+    assert [r["trend"] for r in run["decomposition"]] == list(decomposition.index)
+    assert len(run["fashion_forward_lead"]) == len(decomposition)
+    assert "Why the panel differs: composition and behaviour" in html and "Does a panel move first?" in html
 
 
 def test_trends_section_reads_a_small_panel_by_month_with_verdicts(duckdb_run):
@@ -190,7 +210,8 @@ def test_trends_section_reads_a_small_panel_by_month_with_verdicts(duckdb_run):
     summary = json.loads((out / "run.json").read_text())["trends"]
     section = (out / "report.html").read_text().split('<section id="trends">')[1].split("</section>")[0]
     verdicts = re.findall(r'<p class="verdict verdict-(\w+)"><strong>\w+</strong>([^<]*)</p>', section)
-    assert [text.split(":")[0] for _, text in verdicts] == ["Effective sample size", "Balance"]
+    assert [text.split(":")[0] for _, text in verdicts[:2]] == ["Effective sample size", "Balance"]
+    assert len(verdicts) == 3 and verdicts[2][1].startswith("The fashion-forward panel is ")  # its lead
     ess_status, ess_text = verdicts[0]
     below, weeks = summary["weeks_below_ess_floor"], summary["weeks"]
     assert ess_status == ("pass" if below == 0 else "look" if below <= weeks / 2 else "fail")
@@ -234,6 +255,10 @@ def test_trends_command_reuses_a_saved_model(duckdb_run, tmp_path, capsys):
     expected = pd.read_csv(out / "trend_series.csv")
     # the same model, data and seed: the same series
     pd.testing.assert_frame_equal(got, expected)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "panel_lead.csv").drop(columns="MODEL_ID"),
+        pd.read_csv(out / "panel_lead.csv").drop(columns="MODEL_ID"),
+    )
     captured = capsys.readouterr()
     assert "trend_series.csv" in captured.out
     # stderr is not a terminal here: the replicates report their progress as lines, the last at 100 %
@@ -244,6 +269,31 @@ def test_trends_command_reuses_a_saved_model(duckdb_run, tmp_path, capsys):
     no_trends.write_text(TINY.read_text().split("[trends]")[0])
     assert main(["trends", "--source", f"duckdb:{copy}", "--config", str(no_trends), "--out", str(tmp_path)]) == 2
     assert "declares no trend" in capsys.readouterr().err
+
+
+def test_trends_command_speaks_for_a_platform_known_by_its_margins(duckdb_run, tmp_path, capsys):
+    warehouse, out = duckdb_run
+    margins = tmp_path / "platform.csv"
+    margins.write_text("variable,level,share\nfollowers,0-1000,0.7\nfollowers,1000-,0.3\n")
+    args = ["trends", "--source", f"duckdb:{warehouse}", "--config", str(TINY), "--model", str(out), "--no-write-back"]
+    assert main([*args, "--out", str(tmp_path), "--target", f"margins:{margins}"]) == 0
+    series = pd.read_csv(tmp_path / "trend_series.csv")
+    assert "platform" in set(series["PANEL"])
+    # the other panels are those of the run without a target
+    base = pd.read_csv(out / "trend_series.csv")
+    kept = series[series["PANEL"] != "platform"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept.drop(columns="MODEL_ID"), base.drop(columns="MODEL_ID"))
+    # bad targets are one clear line, before any work
+    capsys.readouterr()
+    for target, message in (
+        ("platform", "--target must be 'all' or 'margins:FILE'"),
+        (f"margins:{tmp_path / 'none.csv'}", "margins file"),
+    ):
+        assert main([*args, "--out", str(tmp_path), "--target", target]) == 2
+        assert message in capsys.readouterr().err
+    margins.write_text("variable,level,share\ncountry,US,1\n")
+    assert main([*args, "--out", str(tmp_path), "--target", f"margins:{margins}"]) == 2
+    assert "platform.csv, row 2: unknown variable 'country'" in capsys.readouterr().err
 
 
 def test_rank_command_ranks_posts_for_a_segment(duckdb_run, tmp_path):

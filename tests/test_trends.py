@@ -12,7 +12,7 @@ import xarray as xr
 from bayesseg.config import RunSpec, Trend, TrendConfig
 from bayesseg.data.aggregate import author_covariates, trend_data, trend_post_counts
 from bayesseg.data.sources import DuckDBSource
-from bayesseg.exceptions import SpecError, WeightsError
+from bayesseg.exceptions import InputError, SpecError, WeightsError
 from bayesseg.simulate import TRENDS
 from bayesseg.survey.reweight import kish_ess
 from bayesseg.survey.trends import TREND_SERIES_COLUMNS, trend_series
@@ -228,6 +228,68 @@ def test_monthly_series_pool_the_posts_of_each_calendar_month(demo_trends: tuple
     assert res.weekly_readable is False and res.summary["weekly_readable"] is False
     loose = trend_series(data, authors, None, TrendConfig(replicates=20, ess_floor=1.0, weighting="none"))
     assert loose.weekly_readable is True
+
+
+def test_gap_decomposition_pools_the_window_and_the_lead_covers_every_panel(demo_trends: tuple) -> None:
+    from bayesseg.survey.panel import LEAD_COLUMNS
+
+    data, _, authors = demo_trends
+    ids = data["author"].values
+    res = trend_series(data, authors, oracle_memberships(authors, ids), TrendConfig(replicates=20, trim_ratio=0.0))
+    d = res.decomposition
+    assert d is not None and list(d.index) == list(data["trend"].values)
+    panel = authors.loc[ids, "FASHION_INTEREST_SEGMENT"].to_numpy(bool)
+    w = res.weights["weight"].to_numpy()
+    for trend in ("bag_brand:chanel", "pattern:leopard"):
+        hits, posts = data["hits"].sel(trend=trend).values.sum(axis=1), data["posts"].values.sum(axis=1)
+        raw = hits[panel].sum() / posts[panel].sum()
+        weighted = (w @ hits[panel]) / (w @ posts[panel])
+        target = hits.sum() / posts.sum()
+        assert d.loc[trend, "panel_raw_share"] == pytest.approx(raw, rel=1e-10)
+        assert d.loc[trend, "panel_weighted_share"] == pytest.approx(weighted, rel=1e-10)
+        assert d.loc[trend, "composition"] == pytest.approx(raw - weighted, rel=1e-8)
+        assert d.loc[trend, "behaviour"] == pytest.approx(weighted - target, rel=1e-8)
+        assert d.loc[trend, "gap_low"] <= d.loc[trend, "gap_high"]
+    # the simulator's panel posts a luxury bag because it is luxury-heavy: composition, not behaviour
+    assert d.loc["bag_brand:chanel", "composition_low"] > 0
+    lead = res.lead
+    assert lead is not None and list(lead.columns) == list(LEAD_COLUMNS)
+    assert len(lead) == data.sizes["trend"] * (res.series.sizes["panel"] - 1)
+    assert set(lead["PANEL"]) == set(res.series["panel"].values) - {"all"}
+
+
+def test_platform_panel_is_the_warehouse_calibrated_to_the_margins(demo_trends: tuple, tmp_path: Path) -> None:
+    from bayesseg.survey.margins import read_margins
+
+    data, _, authors = demo_trends
+    ids = data["author"].values
+    # the crawl over-samples large accounts: the platform has more small ones than the warehouse
+    path = tmp_path / "margins.csv"
+    path.write_text("variable,level,share\nfollowers,0-2000,0.8\nfollowers,2000-,0.2\n")
+    cfg = TrendConfig(replicates=20, smooth_weeks=0.0, weighting="none")
+    res = trend_series(data, authors, None, cfg, margins=read_margins(path))
+    s = res.series
+    assert s["panel"].values[-1] == "platform"
+    # independently: one margin is post-stratification, each range's authors sharing its population total
+    f = authors.loc[ids, "followers"].to_numpy(dtype=float)
+    known, small = np.isfinite(f), f < 2000
+    n = known.sum()
+    w = np.where(~known, 0.0, np.where(small, 0.8 * n / (small & known).sum(), 0.2 * n / (~small & known).sum()))
+    hits = data["hits"].sel(trend="pattern:leopard").values
+    expected = (w @ hits) / (w @ data["posts"].values)
+    np.testing.assert_allclose(s["weighted_share"].sel(trend="pattern:leopard", panel="platform").values, expected)
+    b = res.margin_balance
+    assert b is not None and b["calibrated"].to_numpy() == pytest.approx([0.8, 0.2], abs=1e-8)
+    assert b.loc[("followers", "0-2000"), "warehouse"] == pytest.approx(small[known].mean())
+    platform = res.summary["platform"]
+    assert platform["authors_without_followers"] == int((~known).sum()) and platform["source"] == "margins.csv"
+    assert platform["design_effect"] == pytest.approx(float(n * (w[known] ** 2).sum() / w[known].sum() ** 2))
+    # the platform's bands come from re-calibrated replicates, around its series
+    lo, hi = s["low"].sel(panel="platform").values, s["high"].sel(panel="platform").values
+    ok = np.isfinite(lo)
+    assert ok.mean() > 0.9 and np.all(lo[ok] <= hi[ok])
+    with pytest.raises(InputError, match="lacks column 'followers'"):
+        trend_series(data, authors.drop(columns="followers"), None, cfg, margins=read_margins(path))
 
 
 def test_month_pool_puts_every_week_in_the_month_of_its_monday() -> None:

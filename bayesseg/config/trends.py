@@ -106,6 +106,9 @@ class TrendConfig:
         difference between the series pooled with σ√2 and with σ estimates it (on the logit
         scale) without any tuning constant; the band widens where a trend peaks or turns within
         a few weeks, and not elsewhere. ``"percentile"``: the replicates' equal-tailed quantiles.
+    max_lead : int
+        Largest lead (or lag) of a panel's series over the target's, in weeks, that
+        :func:`bayesseg.survey.panel.panel_lead` compares.
     """
 
     trends: tuple[Trend, ...] = ()
@@ -120,6 +123,7 @@ class TrendConfig:
     seed: int = 0
     smooth_weeks: float = 2.0
     band: str = "logit_bias"
+    max_lead: int = 8
 
     KEYS = (
         "series",
@@ -134,6 +138,7 @@ class TrendConfig:
         "seed",
         "smooth_weeks",
         "band",
+        "max_lead",
     )
 
     @classmethod
@@ -193,7 +198,7 @@ class TrendConfig:
         if 0 < nums["trim_ratio"] <= 1:
             raise fail("trends.trim_ratio", "must be 0 (no trimming) or > 1 (a cap at the mean trims every weight)")
         ints: dict[str, Any] = {}
-        for key, low in (("replicates", 20), ("seed", 0)):
+        for key, low in (("replicates", 20), ("seed", 0), ("max_lead", 1)):
             v = doc.get(key, getattr(default, key))
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise fail(f"trends.{key}", f"must be an integer >= {low}, got {v!r}")
@@ -223,4 +228,5 @@ class TrendConfig:
             "seed": self.seed,
             "smooth_weeks": self.smooth_weeks,
             "band": self.band,
+            "max_lead": self.max_lead,
         }

@@ -4,6 +4,7 @@ Nothing here imports the model: memberships arrive as arrays (per posterior draw
 """
 
 from bayesseg.survey.design import fit_sample_summary, sample_design, stratified_sample
+from bayesseg.survey.panel import LEAD_COLUMNS, gap_decomposition, panel_lead
 from bayesseg.survey.reweight import (
     WeightResult,
     asmd,
@@ -18,13 +19,16 @@ from bayesseg.survey.reweight import (
 from bayesseg.survey.trends import TREND_SERIES_COLUMNS, TrendResult, trend_series
 
 __all__ = [
+    "LEAD_COLUMNS",
     "TREND_SERIES_COLUMNS",
     "TrendResult",
     "WeightResult",
     "asmd",
     "design_effect",
     "fit_sample_summary",
+    "gap_decomposition",
     "kish_ess",
+    "panel_lead",
     "panel_weights",
     "poststratify_weights",
     "propensity_weights",

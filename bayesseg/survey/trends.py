@@ -16,7 +16,9 @@ Panels (the ``panel`` dimension):
   the segment and tier margins);
 * ``tier:<name>``: the current follower tiers;
 * ``segment:<name>``: bayesseg's segments with soft membership, author *i* counting with weight
-  :math:`r_{ik}` (its posterior membership probability under one posterior draw).
+  :math:`r_{ik}` (its posterior membership probability under one posterior draw);
+* ``platform``, with margins: every author calibrated to the platform population's known margins
+  (:mod:`bayesseg.survey.margins`).
 
 Uncertainty. Bands come from :math:`B` replicates, each pairing one posterior draw of the
 memberships with one bootstrap resample of the authors (panel and non-panel authors resampled
@@ -51,7 +53,6 @@ D. Basu. In *Foundations of Statistical Inference*, Holt, Rinehart and Winston, 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -63,8 +64,17 @@ import xarray as xr
 from bayesseg.config import TIER_NAMES, TrendConfig
 from bayesseg.dims import AUTHOR, MONTH, PANEL, REPLICATE, SEGMENT, TREND, WEEK, stack_sample_dims
 from bayesseg.exceptions import InputError, WeightsError
+from bayesseg.survey.margins import Margins, PlatformTarget
+from bayesseg.survey.panel import gap_decomposition, panel_lead
 from bayesseg.survey.reweight import asmd, panel_weights, trim_weights
-from bayesseg.survey.weekly import bands, bootstrap_counts, month_pool, panel_diagnostics, weekly_shares
+from bayesseg.survey.weekly import (
+    bands,
+    bootstrap_counts,
+    month_pool,
+    monthly_series,
+    panel_diagnostics,
+    weekly_shares,
+)
 
 __all__ = [
     "TREND_SERIES_COLUMNS",
@@ -112,6 +122,15 @@ class TrendResult:
         some replicates does not break). ``raw_share``, ``weighted_share``, ``low``, ``high`` (trend, panel, month);
         ``ess``, ``design_effect``, ``n_authors``, ``n_posts`` (panel, month); ``weeks``
         (month), the weeks pooled.
+    decomposition : pandas.DataFrame, optional
+        Per trend, the fashion-forward panel's gap to the target over the whole window, split into
+        composition and behaviour, with bands (:func:`bayesseg.survey.panel.gap_decomposition`).
+    lead : pandas.DataFrame, optional
+        Per trend and panel, the lead in weeks over the target's series, with its interval
+        (:func:`bayesseg.survey.panel.panel_lead`, columns :data:`bayesseg.survey.panel.LEAD_COLUMNS`).
+    margin_balance : pandas.DataFrame, optional
+        With margins, the warehouse's shares of their levels before and after calibration
+        (:func:`bayesseg.survey.margins.margin_balance`).
     """
 
     series: xr.Dataset
@@ -120,6 +139,9 @@ class TrendResult:
     summary: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     monthly: xr.Dataset | None = None
+    decomposition: pd.DataFrame | None = None
+    lead: pd.DataFrame | None = None
+    margin_balance: pd.DataFrame | None = None
 
     @property
     def weekly_readable(self) -> bool:
@@ -147,18 +169,7 @@ class TrendResult:
             .reset_index()
             .merge(s["ess"].to_dataframe().reset_index(), on=["panel", "week"])
         )
-        frame = frame.rename(
-            columns={
-                "trend": "TREND",
-                "panel": "PANEL",
-                "week": "WEEK",
-                "raw_share": "RAW_SHARE",
-                "weighted_share": "WEIGHTED_SHARE",
-                "low": "LOW",
-                "high": "HIGH",
-                "ess": "ESS",
-            }
-        )
+        frame = frame.rename(columns=str.upper)  # trend -> TREND, raw_share -> RAW_SHARE, ...
         frame["WEEK"] = pd.to_datetime(frame["WEEK"]).dt.date
         return frame[list(TREND_SERIES_COLUMNS)].sort_values(["TREND", "PANEL", "WEEK"]).reset_index(drop=True)
 
@@ -195,6 +206,8 @@ class TrendInputs:
     summary : dict
         Counts (target, panel, unknown flags, unsegmented authors).
     warnings : list of str
+    platform : callable, optional
+        ``platform(m, r)``: weights of the ``platform`` panel (:class:`bayesseg.survey.margins.PlatformTarget`).
     """
 
     target: np.ndarray
@@ -212,17 +225,21 @@ class TrendInputs:
     n_weeks: int
     summary: dict[str, Any]
     warnings: list[str]
+    platform: Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None = None
 
     @property
     def panels(self) -> list[str]:
         """Names of the panels, in the order of the series' ``panel`` dim."""
-        return ["all", "fashion_forward"] + [f"tier:{t}" for t in self.tiers] + [f"segment:{s}" for s in self.segments]
+        tiers, segments = [f"tier:{t}" for t in self.tiers], [f"segment:{s}" for s in self.segments]
+        return ["all", "fashion_forward", *tiers, *segments] + (["platform"] if self.platform is not None else [])
 
     def weight_matrix(self, m: np.ndarray, ff: np.ndarray, r: np.ndarray | None) -> np.ndarray:
         """(panel, author) weights of every panel for bootstrap multiplicities `m` and memberships `r`."""
         rows = [m, ff] + [m * self.tier_onehot[:, j] for j in range(len(self.tiers))]
         if r is not None:
             rows += [m * self.segmented * r[:, k] for k in range(len(self.segments))]
+        if self.platform is not None:
+            rows.append(self.platform(m, r))
         return np.vstack(rows)
 
 
@@ -417,7 +434,8 @@ class Replicates(NamedTuple):
     weekly: np.ndarray
     """(replicate, trend, panel, week); NaN for a replicate whose panel could not be weighted."""
     pooled: np.ndarray | None
-    """(replicate, trend, panel, period) with a ``pool``, else ``None``."""
+    """(replicate, trend, panel + 1, period) with a ``pool``, else ``None``: the last panel is the
+    fashion-forward panel unweighted (what the weighting changes, per replicate)."""
     failed: int
     """Replicates whose panel could not be weighted."""
 
@@ -445,7 +463,7 @@ def replicate_shares(
         ``replicates``, ``seed``, ``smooth_weeks``.
     pool : numpy.ndarray, shape (week, period), optional
         Also pool each replicate's weeks into periods (:func:`bayesseg.survey.weekly.month_pool`),
-        under the same resample and weights.
+        under the same resample and weights, with the unweighted fashion-forward panel as a last panel.
     progress : callable, optional
         Called as ``progress(note, fraction)`` after each replicate.
 
@@ -457,7 +475,7 @@ def replicate_shares(
     r_draws = inputs.memberships
     n_b, n_p = config.replicates, len(inputs.panels)
     reps = np.empty((n_b, inputs.n_trends, n_p, inputs.n_weeks))
-    pooled = None if pool is None else np.empty((n_b, inputs.n_trends, n_p, pool.shape[1]))
+    pooled = None if pool is None else np.empty((n_b, inputs.n_trends, n_p + 1, pool.shape[1]))
     failed = 0
     for b in range(n_b):
         m = bootstrap_counts(rng, inputs.panel)
@@ -473,7 +491,8 @@ def replicate_shares(
             w = inputs.weight_matrix(m, ff, r)
             reps[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, config.smooth_weeks)
             if pooled is not None:
-                pooled[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, 0.0, pool)
+                w_raw = np.vstack([w, m * inputs.panel])
+                pooled[b] = weekly_shares(w_raw, inputs.numerator, inputs.denominator, inputs.n_trends, 0.0, pool)
         if progress is not None:
             progress(f"replicate {b + 1} of {n_b}", (b + 1) / n_b)
     return Replicates(reps, pooled, failed)
@@ -531,6 +550,7 @@ def trend_series(
     ci_prob: float = 0.9,
     tiers: Sequence[str] = TIER_NAMES,
     progress: Callable[[str, float], None] | None = None,
+    margins: Margins | None = None,
 ) -> TrendResult:
     """Raw and corrected weekly (and monthly) trend series of every panel, with bootstrap-posterior bands.
 
@@ -555,6 +575,9 @@ def trend_series(
         Names of the current tiers, in order.
     progress : callable, optional
         ``progress(note, fraction)`` as the bootstrap replicates advance.
+    margins : bayesseg.survey.margins.Margins, optional
+        The platform population's margins: adds a ``platform`` panel, every author with posts
+        calibrated to them (needs a ``followers`` column in `authors`).
 
     Returns
     -------
@@ -572,6 +595,10 @@ def trend_series(
         variance, a post-stratification cell with target authors but no panel author...
     """
     inp = prepare_trend_inputs(data, authors, memberships, config, tiers)
+    if margins is not None:
+        if "followers" not in authors.columns:
+            raise InputError("authors table lacks column 'followers', which the margins' calibration needs")
+        inp.platform = PlatformTarget(margins, inp.info["followers"].to_numpy(dtype=float), inp.segments)
     weighting = PanelWeighting(inp, config)
     summary, notes = inp.summary, list(inp.warnings)
     if config.weighting == "propensity":
@@ -593,7 +620,9 @@ def trend_series(
     point, raw, raw_weekly = shares(w0), shares(raw_w), shares(raw_w, 0.0)
     weeks = data[WEEK].values
     pool, months = month_pool(weeks)
-    reps, reps_m, failed = replicate_shares(inp, weighting, config, pool=pool, progress=progress)
+    # months, and the whole window as a last period (the gap decomposition)
+    pooled_all = np.hstack([pool, np.ones((inp.n_weeks, 1))])
+    reps, reps_pooled, failed = replicate_shares(inp, weighting, config, pool=pooled_all, progress=progress)
     if failed:
         notes.append(f"{failed} of {config.replicates} bootstrap replicates could not be weighted and were left out")
     summary["failed_replicates"] = failed
@@ -601,8 +630,16 @@ def trend_series(
     low, high = bands(point, reps, config, ci_prob, ones @ inp.denominator, wide)
     diag = panel_diagnostics(w0, raw_w, inp.denominator, inp.posts, config.smooth_weeks)
     notes += _notes(inp, diag, w0, config, weeks)
-    assert reps_m is not None
-    monthly = _monthly(inp, config, w0, raw_w, reps_m, pool, months, data[TREND].values, ci_prob)
+    assert reps_pooled is not None
+    trends = data[TREND].values
+    monthly = monthly_series(
+        (w0, raw_w, reps_pooled[:, :, :-1, :-1]), (inp.numerator, inp.denominator, inp.posts), pool, config, ci_prob,
+        coords={TREND: trends, PANEL: inp.panels, MONTH: months},
+    )  # fmt: skip
+    window = weekly_shares(np.vstack([w0, raw_w[1]]), inp.numerator, inp.denominator, inp.n_trends, 0.0, pooled_all)
+    decomposition = gap_decomposition(
+        window[:, [0, 1, -1], -1], reps_pooled[:, :, [0, 1, -1], -1], [str(t) for t in trends], ci_prob
+    )
     trim = extra0["trim"].model
     summary.update(
         {
@@ -637,7 +674,7 @@ def trend_series(
             "high": (dims3, high),
             **{name: ((PANEL, WEEK), v) for name, v in diag.items()},
         },
-        coords={TREND: data[TREND].values, PANEL: inp.panels, WEEK: weeks, REPLICATE: np.arange(config.replicates)},
+        coords={TREND: trends, PANEL: inp.panels, WEEK: weeks, REPLICATE: np.arange(config.replicates)},
         attrs={
             "ci_prob": ci_prob,
             "weighting": config.weighting,
@@ -646,41 +683,11 @@ def trend_series(
             "band": config.band,
         },
     )
-    result = TrendResult(series, weights, _balance(weighting, r_mean, ff0), summary, notes, monthly)
+    result = TrendResult(
+        series, weights, _balance(weighting, r_mean, ff0), summary, notes, monthly, decomposition,
+        panel_lead(series, max_lead=config.max_lead, ci_prob=ci_prob),
+    )  # fmt: skip
+    if isinstance(inp.platform, PlatformTarget):
+        result.margin_balance, summary["platform"] = inp.platform.summary(r_mean)
     summary["weekly_readable"] = result.weekly_readable
     return result
-
-
-def _monthly(
-    inp: TrendInputs,
-    config: TrendConfig,
-    w0: np.ndarray,
-    raw_w: np.ndarray,
-    reps: np.ndarray,
-    pool: np.ndarray,
-    months: np.ndarray,
-    trends: np.ndarray,
-    ci_prob: float,
-) -> xr.Dataset:
-    """Every panel's series pooled by month: point estimates, bands from the pooled replicates, diagnostics."""
-    point = weekly_shares(w0, inp.numerator, inp.denominator, inp.n_trends, 0.0, pool)
-    raw = weekly_shares(raw_w, inp.numerator, inp.denominator, inp.n_trends, 0.0, pool)
-    # percentile bands: a small panel's month is often without a trend post in some replicates, and
-    # the logit band's variance then runs to the clip at 1e-6 (bands of ~0.5 around shares of ~0.01);
-    # no kernel inside a month, so no pooling bias term either
-    target_posts = np.ones(len(inp.target)) @ inp.denominator @ pool
-    low, high = bands(point, reps, dataclasses.replace(config, band="percentile"), ci_prob, target_posts)
-    diag = panel_diagnostics(w0, raw_w, inp.denominator @ pool, inp.posts @ pool, 0.0)
-    dims3 = (TREND, PANEL, MONTH)
-    return xr.Dataset(
-        {
-            "raw_share": (dims3, raw),
-            "weighted_share": (dims3, point),
-            "low": (dims3, low),
-            "high": (dims3, high),
-            **{name: ((PANEL, MONTH), v) for name, v in diag.items()},
-            "weeks": ((MONTH,), pool.sum(axis=0).astype(int)),
-        },
-        coords={TREND: trends, PANEL: inp.panels, MONTH: months},
-        attrs={"ci_prob": ci_prob, "weighting": config.weighting, "band": "percentile"},
-    )

@@ -13,16 +13,28 @@ Kish, L. (1965). *Survey Sampling*. Wiley. ISBN 978-0-471-10949-5.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from typing import Any
 
 import numpy as np
+import xarray as xr
 from scipy import special, stats
 from scipy.ndimage import gaussian_filter1d
 
 from bayesseg.config import TrendConfig
+from bayesseg.dims import MONTH, PANEL, TREND
 from bayesseg.survey.reweight import design_effect, kish_ess
 
-__all__ = ["bands", "bootstrap_counts", "month_pool", "panel_diagnostics", "smooth_weeks", "weekly_shares"]
+__all__ = [
+    "bands",
+    "bootstrap_counts",
+    "month_pool",
+    "monthly_series",
+    "panel_diagnostics",
+    "smooth_weeks",
+    "weekly_shares",
+]
 
 
 def bootstrap_counts(rng: np.random.Generator, groups: np.ndarray) -> np.ndarray:
@@ -222,3 +234,62 @@ def panel_diagnostics(
         "n_authors": ((weights[:, :, None] > 0) & (posts[None] > 0)).sum(axis=1),
         "n_posts": raw_weights @ posts,  # posts of the panel's authors (segments: soft counts)
     }
+
+
+def monthly_series(
+    weights: tuple[np.ndarray, np.ndarray, np.ndarray],
+    counts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pool: np.ndarray,
+    config: TrendConfig,
+    ci_prob: float,
+    coords: dict[str, Any],
+) -> xr.Dataset:
+    """Every panel's series pooled by period (month): point estimates, percentile bands, diagnostics.
+
+    Parameters
+    ----------
+    weights : tuple of numpy.ndarray
+        The point weights (panel, author), the unweighted panels' weights (panel, author) and the
+        replicates pooled by period (replicate, trend, panel, period).
+    counts : tuple of numpy.ndarray
+        Numerator (author, trend × week), denominator and posts (author, week), as
+        :func:`weekly_shares` and :func:`panel_diagnostics`.
+    pool : numpy.ndarray, shape (week, period)
+        :func:`month_pool`.
+    config : TrendConfig
+        The series' configuration (the band is percentile whatever ``config.band`` says).
+    ci_prob : float
+        Probability of the bands.
+    coords : dict
+        ``trend``, ``panel`` and ``month`` coordinates.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``raw_share``, ``weighted_share``, ``low``, ``high`` (trend, panel, month); ``ess``,
+        ``design_effect``, ``n_authors``, ``n_posts`` (panel, month); ``weeks`` (month).
+    """
+    w0, raw_w, reps = weights
+    numerator, denominator, posts = counts
+    n_trends = len(coords[TREND])
+    point = weekly_shares(w0, numerator, denominator, n_trends, 0.0, pool)
+    raw = weekly_shares(raw_w, numerator, denominator, n_trends, 0.0, pool)
+    # percentile bands: a small panel's month is often without a trend post in some replicates, and
+    # the logit band's variance then runs to the clip at 1e-6 (bands of ~0.5 around shares of ~0.01);
+    # no kernel inside a month, so no pooling bias term either
+    target_posts = np.ones(denominator.shape[0]) @ denominator @ pool
+    low, high = bands(point, reps, dataclasses.replace(config, band="percentile"), ci_prob, target_posts)
+    diag = panel_diagnostics(w0, raw_w, denominator @ pool, posts @ pool, 0.0)
+    dims3 = (TREND, PANEL, MONTH)
+    return xr.Dataset(
+        {
+            "raw_share": (dims3, raw),
+            "weighted_share": (dims3, point),
+            "low": (dims3, low),
+            "high": (dims3, high),
+            **{name: ((PANEL, MONTH), v) for name, v in diag.items()},
+            "weeks": ((MONTH,), pool.sum(axis=0).astype(int)),
+        },
+        coords=coords,
+        attrs={"ci_prob": ci_prob, "weighting": config.weighting, "band": "percentile"},
+    )

@@ -38,6 +38,7 @@ from bayesseg.model.selection import compare_k
 from bayesseg.simulate.calibration import Size
 from bayesseg.simulate.warehouse import simulate_warehouse
 from bayesseg.survey.design import sample_design
+from bayesseg.survey.margins import Margins
 from bayesseg.survey.trends import TrendResult, trend_series
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.html import write_quality_html
@@ -45,7 +46,14 @@ from bayesseg.workflow.outputs import StagedFolder, write_json
 from bayesseg.workflow.report import write_report
 from bayesseg.workflow.results import FitResult, RunResult
 from bayesseg.workflow.scale import check_scheduler, dask_client, score_dask
-from bayesseg.workflow.tables import TREND_TABLE, membership_table, model_id, result_tables, trend_rows
+from bayesseg.workflow.tables import (
+    LEAD_TABLE,
+    TREND_TABLE,
+    membership_table,
+    model_id,
+    result_tables,
+    trend_tables,
+)
 
 __all__ = ["RUN_STAGES", "compute_trends", "ensure_warehouse", "fit_segmentation", "run_job"]
 
@@ -58,7 +66,10 @@ RUN_STAGES: tuple[tuple[str, str], ...] = (
     ("score", "memberships with intervals for every eligible author"),
     ("check", "convergence diagnostics and posterior predictive checks"),
     ("trends", "trend series of every panel, raw and corrected toward all authors, with bootstrap bands"),
-    ("write", "write AUTHOR_SEGMENTS, SEGMENT_PROFILES, EXCLUDED_AUTHORS (and TREND_SERIES) back to the warehouse"),
+    (
+        "write",
+        "write AUTHOR_SEGMENTS, SEGMENT_PROFILES, EXCLUDED_AUTHORS (and TREND_SERIES, PANEL_LEAD) to the warehouse",
+    ),
     ("report", "write the HTML report (report.html) and save the model (model.nc)"),
 )
 """The stages of :func:`run_job`, with what each does."""
@@ -144,6 +155,7 @@ def compute_trends(
     inputs: ModelInputs,
     model: SegmentModel,
     progress: Callable[[str, float], None] | None = None,
+    margins: Margins | None = None,
 ) -> TrendResult | None:
     """Trend series of every panel (:func:`bayesseg.survey.trends.trend_series`) for a fitted model.
 
@@ -160,6 +172,8 @@ def compute_trends(
         Fitted; ``spec.trends.replicates`` thinned posterior draws give the memberships.
     progress : callable, optional
         ``progress(note, fraction)`` as the bootstrap replicates advance.
+    margins : bayesseg.survey.margins.Margins, optional
+        The platform population's margins (a ``platform`` panel calibrated to them).
 
     Returns
     -------
@@ -176,7 +190,7 @@ def compute_trends(
         return None
     data = trend_data(source, cfg.trends)
     r = model.membership_draws(inputs.counts, inputs.covariates, max_draws=cfg.replicates)
-    return trend_series(data, inputs.authors, r, cfg, ci_prob=spec.output.ci_prob, progress=progress)
+    return trend_series(data, inputs.authors, r, cfg, ci_prob=spec.output.ci_prob, progress=progress, margins=margins)
 
 
 def run_job(
@@ -190,6 +204,7 @@ def run_job(
     dask: bool = False,
     scheduler: str | None = None,
     strict: bool = False,
+    margins: Margins | None = None,
 ) -> RunResult:
     """Run the main job on an open source.
 
@@ -202,7 +217,8 @@ def run_job(
     out : str or pathlib.Path
         Output folder: ``data_quality.html``, ``counts.parquet`` and ``covariates.parquet`` (the
         aggregates), ``report.html``, ``model.nc``, ``memberships.csv``, ``excluded.csv``,
-        ``loo.csv`` (with a K range), ``trend_series.csv`` (with trends), ``run.json`` (a summary
+        ``loo.csv`` (with a K range), ``trend_series.csv``, ``panel_lead.csv`` and
+        ``panel_decomposition.csv`` (with trends), ``run.json`` (a summary
         with timings and the convergence block). Written through a staging copy that replaces the
         folder whole at the end (:class:`bayesseg.workflow.outputs.StagedFolder`): an interrupted run
         leaves the previous folder as it was.
@@ -225,6 +241,9 @@ def run_job(
     strict : bool, default False
         When the fit fails the convergence rule, write the output folder but not the warehouse,
         and raise.
+    margins : bayesseg.survey.margins.Margins, optional
+        The platform population's margins: the trend series gain a ``platform`` panel calibrated
+        to them (``bayesseg run --target margins:FILE``).
 
     Returns
     -------
@@ -259,7 +278,9 @@ def run_job(
         timings[key] = time.perf_counter() - start
 
     with StagedFolder(Path(out)) as folder:
-        result = _compute(source, spec, taxonomy, folder, timed, progressbar, dask or bool(scheduler), scheduler)
+        result = _compute(
+            source, spec, taxonomy, folder, timed, progressbar, dask or bool(scheduler), scheduler, margins
+        )
         result.timings = timings
         result.write_back = write_back and (result.convergence is None or result.convergence.passed or not strict)
         with timed("report"):
@@ -284,6 +305,7 @@ def _compute(
     progressbar: bool,
     dask: bool,
     scheduler: str | None,
+    margins: Margins | None = None,
 ) -> RunResult:
     """Every stage up to the trend series: what the run knows before it writes anything that lasts."""
     paths: dict[str, Path] = {}
@@ -327,11 +349,11 @@ def _compute(
     if spec.trends.trends:
         with timed("trends") as progress:
             try:
-                trends = compute_trends(source, spec, inputs, model, progress=progress)
+                trends = compute_trends(source, spec, inputs, model, progress=progress, margins=margins)
             except (WeightsError, InputError) as exc:
                 trends_error = str(exc)
         if trends is not None:
-            tables[TREND_TABLE] = trend_rows(trends, run_id)
+            tables.update(trend_tables(trends, run_id))
     return RunResult(
         spec=spec,
         out=folder.out,
@@ -355,7 +377,7 @@ def _compute(
         assignments=assignments,
         folded_categories=folded,
         # a table this run could not rebuild is removed: left in place, another model's rows would read as this one's
-        dropped=[TREND_TABLE] if spec.trends.trends and trends is None else [],
+        dropped=[TREND_TABLE, LEAD_TABLE] if spec.trends.trends and trends is None else [],
     )
 
 
@@ -376,6 +398,12 @@ def _save_outputs(result: RunResult, folder: StagedFolder) -> None:
     if TREND_TABLE in result.tables:
         files["trend_series"] = "trend_series.csv"
         result.tables[TREND_TABLE].to_csv(folder.file(files["trend_series"]), index=False)
+    if LEAD_TABLE in result.tables:
+        files["panel_lead"] = "panel_lead.csv"
+        result.tables[LEAD_TABLE].to_csv(folder.file(files["panel_lead"]), index=False)
+    if result.trends is not None and result.trends.decomposition is not None:
+        files["panel_decomposition"] = "panel_decomposition.csv"
+        result.trends.decomposition.to_csv(folder.file(files["panel_decomposition"]))
     if result.fit.comparison is not None:
         files["loo"] = "loo.csv"
         result.fit.comparison.to_csv(folder.file(files["loo"]), index_label="model")

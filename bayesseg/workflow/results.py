@@ -197,6 +197,13 @@ def run_summary(result: RunResult) -> dict[str, Any]:
     if result.trends is not None:
         trend_summary: dict[str, Any] = {k: v for k, v in result.trends.summary.items() if k != "cov_columns"}
         trend_summary["warnings"] = result.trends.warnings
+        if result.trends.decomposition is not None:
+            trend_summary["decomposition"] = _records(result.trends.decomposition.reset_index())
+        if result.trends.margin_balance is not None:
+            trend_summary["margin_balance"] = _records(result.trends.margin_balance.reset_index())
+        if result.trends.lead is not None:
+            ff = result.trends.lead[result.trends.lead["PANEL"] == "fashion_forward"]
+            trend_summary["fashion_forward_lead"] = _records(ff.drop(columns="PANEL"))
         summary["trends"] = trend_summary
     if result.trends_error is not None:
         summary["trends_error"] = result.trends_error
@@ -238,3 +245,11 @@ def segment_shares(assignments: xr.DataArray, ci_prob: float = 0.9) -> dict[str,
         }
         for s in share["segment"].values
     }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON objects, NaN as null (a lead that is not identified)."""
+    return [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]

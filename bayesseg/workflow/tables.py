@@ -19,6 +19,7 @@ from bayesseg.model.segment_model import SegmentModel
 from bayesseg.survey.trends import TrendResult
 
 __all__ = [
+    "LEAD_TABLE",
     "RESULT_TABLES",
     "TREND_TABLE",
     "author_segment_rows",
@@ -28,12 +29,15 @@ __all__ = [
     "result_tables",
     "segment_profile_rows",
     "trend_rows",
+    "trend_tables",
 ]
 
 RESULT_TABLES = ("AUTHOR_SEGMENTS", "SEGMENT_PROFILES", "EXCLUDED_AUTHORS")
 """The tables every run writes back to the warehouse (the trend series go to :data:`TREND_TABLE`)."""
 TREND_TABLE = "TREND_SERIES"
 """The table of the trend series."""
+LEAD_TABLE = "PANEL_LEAD"
+"""The table of each panel's lead over all authors, per trend (:func:`bayesseg.survey.panel.panel_lead`)."""
 
 
 def model_id(spec: RunSpec, model: SegmentModel, fitted_at: dt.datetime | None = None) -> str:
@@ -268,3 +272,25 @@ def trend_rows(trends: TrendResult, model_id: str) -> pd.DataFrame:
         :data:`bayesseg.survey.trends.TREND_SERIES_COLUMNS` and ``MODEL_ID``.
     """
     return trends.table().assign(MODEL_ID=model_id)
+
+
+def trend_tables(trends: TrendResult, model_id: str) -> dict[str, pd.DataFrame]:
+    """The trend tables of a run, with the fit's id: :data:`TREND_TABLE` and :data:`LEAD_TABLE`.
+
+    Parameters
+    ----------
+    trends : bayesseg.survey.trends.TrendResult
+        The series, with their leads.
+    model_id : str
+        Identifies the fit whose memberships weighted them.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``TREND_SERIES`` (:func:`trend_rows`) and ``PANEL_LEAD``
+        (:data:`bayesseg.survey.panel.LEAD_COLUMNS` and ``MODEL_ID``), when the result has leads.
+    """
+    out = {TREND_TABLE: trend_rows(trends, model_id)}
+    if trends.lead is not None:
+        out[LEAD_TABLE] = trends.lead.assign(MODEL_ID=model_id)
+    return out

@@ -121,8 +121,125 @@ def trends_html(t: TrendResult, labels: Mapping[str, str] | None = None) -> str:
         f"{sm['design_effect_before_trim']:.2f})."
     )
     body += table(balance, floatfmt="{:.3f}", flagged=(balance["asmd_after"] >= BALANCED_ASMD).tolist())
+    body += _platform(t) + _decomposition(t) + _lead(t, labels)
     body += _segment_trends(s, labels)
     return body
+
+
+def _platform(t: TrendResult) -> str:
+    """The warehouse calibrated to the platform's margins: how far it was from them, and what calibration costs."""
+    b = t.margin_balance
+    if b is None:
+        return ""
+    info = t.summary.get("platform", {})
+    worst = b["asmd_before"].idxmax()
+    shown = b.rename(
+        columns={"population": "platform", "warehouse": "warehouse, raw", "calibrated": "warehouse, calibrated"}
+    )
+    return (
+        "<h3>The platform population: the warehouse calibrated to known margins</h3>"
+        + verdict_line(
+            "pass" if float(b["asmd_after"].max()) < BALANCED_ASMD else "fail",
+            f"The warehouse's authors are raked to the margins of {info.get('source', 'the margins file')}: every "
+            f"level now within {float(b['asmd_after'].max()):.3f} standardised difference (before: up to "
+            f"{float(b['asmd_before'].max()):.2f}, at {worst[0]} {worst[1]}). The calibrated weights have a design "
+            f"effect of {info.get('design_effect', float('nan')):.2f} (effective sample size "
+            f"{info.get('kish_ess', float('nan')):,.0f} authors); "
+            f"{info.get('authors_without_followers', 0):,} author(s) without a follower count are left out.",
+        )
+        + paragraph(
+            "The dotted green line of each chart is the platform series: every author of the warehouse, weighted so "
+            "that the warehouse matches the platform's margins. It is the series a trend report speaks for when the "
+            "warehouse is a crawler's sample; the all-authors series is the warehouse's own."
+        )
+        + table(shown, floatfmt="{:.3f}", flagged=(b["asmd_before"] >= BALANCED_ASMD).tolist())
+    )
+
+
+def _decomposition(t: TrendResult) -> str:
+    """The panel's gap to all authors over the window, split into composition and behaviour."""
+    d = t.decomposition
+    if d is None:
+        return ""
+    ci = float(t.series.attrs["ci_prob"])
+
+    def cell(name: str) -> pd.Series:
+        return d.apply(lambda r: f"{r[name]:+.4f} [{r[f'{name}_low']:+.4f}, {r[f'{name}_high']:+.4f}]", axis=1)
+
+    shown = pd.DataFrame(
+        {
+            "all authors": d["target_share"].map("{:.4f}".format),
+            "panel, raw": d["panel_raw_share"].map("{:.4f}".format),
+            "panel at the target's composition": d["panel_weighted_share"].map("{:.4f}".format),
+            "gap (raw − all)": cell("gap"),
+            "composition (raw − reweighted)": cell("composition"),
+            "behaviour (reweighted − all)": cell("behaviour"),
+        }
+    )
+    return (
+        "<h3>Why the panel differs: composition and behaviour (whole window)</h3>"
+        + paragraph(
+            "Each share pools the window's posts. The gap between the fashion-forward panel and all authors splits "
+            "into composition, the part its make-up on the weighting variables explains (reweighting the panel to "
+            "all authors' composition removes it), and behaviour, what remains at equal composition: the panel's "
+            "authors posting the trend differently from comparable authors, or differing on something the weights "
+            f"do not see. Shares of posts, with {ci:.0%} bootstrap bands in brackets; a band across zero is no "
+            "evidence of that part."
+        )
+        + table(shown)
+    )
+
+
+def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
+    """Each panel's lead over all authors, per trend (fashion-forward first, then tiers and segments)."""
+    lead = t.lead
+    if lead is None or lead.empty:
+        return ""
+    ci = float(t.series.attrs["ci_prob"])
+    rows = lead.assign(
+        panel=lead["PANEL"].map(
+            lambda p: (
+                f"segment:{labels.get(p.removeprefix('segment:'), p.removeprefix('segment:'))}"
+                if p.startswith("segment:")
+                else p
+            )
+        ),
+        lead=lead.apply(
+            lambda r: (
+                f"{r['LEAD_WEEKS']:+.0f} [{r['LOW']:+.0f}, {r['HIGH']:+.0f}]" if r["STATUS"] == "identified" else "—"
+            ),
+            axis=1,
+        ),
+    )
+    wide = rows.pivot(index="panel", columns="TREND", values="lead")
+    order = [p for p in rows["panel"].drop_duplicates()]
+    wide = wide.loc[order, list(dict.fromkeys(rows["TREND"]))]
+    wide.columns.name = None
+    ff = lead[lead["PANEL"] == "fashion_forward"]
+    ahead = ff[(ff["STATUS"] == "identified") & (ff["LOW"] > 0)]["TREND"].tolist()
+    behind = ff[(ff["STATUS"] == "identified") & (ff["HIGH"] < 0)]["TREND"].tolist()
+    unknown = int((ff["STATUS"] != "identified").sum())
+    found = (
+        f"The fashion-forward panel is ahead of all authors on {', '.join(ahead)}. "
+        if ahead
+        else "The fashion-forward panel is ahead of all authors on no trend (no interval above zero). "
+    ) + (f"It is behind on {', '.join(behind)}. " if behind else "")
+    return (
+        "<h3>Does a panel move first? Lead over all authors, in weeks</h3>"
+        + verdict_line(
+            "pass" if ahead else "look",
+            found + (f"For {unknown} trend(s) its lead cannot be told (see below)." if unknown else ""),
+        )
+        + paragraph(
+            "The lead is the shift that best aligns a panel's weekly series (corrected toward all authors' "
+            f"composition) with all authors' series up to a constant factor (positive: the panel moves first), with "
+            f"its {ci:.0%} bootstrap interval in brackets, in whole weeks; — where it is not identified (a flat trend, "
+            "an estimate or interval reaching the search window, or an estimate outside its interval). Weekly series "
+            "are pooled over neighbouring weeks, so a lead of a week or two is within the pooling; panel_lead.csv "
+            "has every figure."
+        )
+        + table(wide)
+    )
 
 
 def _ess_verdict(t: TrendResult) -> str:
@@ -201,6 +318,9 @@ def _panel_figure(ds: xr.Dataset, time: str) -> tuple[str, int]:
         ax.plot(times, lines[0], color="C3", lw=1, marker=marker, ms=3, label="fashion-forward, raw")
         ax.plot(times, lines[1], color="C0", lw=1.4, marker=marker, ms=3, label="fashion-forward, corrected")
         ax.plot(times, lines[2], color="k", lw=1, ls="--", label="all authors (target)")
+        if "platform" in ds["panel"].values:  # the warehouse calibrated to the platform's margins
+            platform = ds["weighted_share"].sel(panel="platform", trend=trend)
+            ax.plot(times, np.minimum(platform, top), color="C2", lw=1.2, ls=":", label="platform (margins)")
         ax.set_title(f"{trend} (by {time})", fontsize=9, loc="left")
         ax.set_ylabel("share of posts", fontsize=8)
     axes[0, 0].legend(fontsize=7, loc="upper left")
