@@ -1,0 +1,245 @@
+r"""Selection the data cannot see: bounds on a corrected share under the marginal sensitivity model.
+
+Inverse-propensity weights remove the selection the propensity model sees. Curators may pick on
+what it does not (an eye for accounts that adopt trends early). The marginal sensitivity model
+(Tan 2006; Zhao, Small & Bhattacharya 2019) lets the true selection odds of every panel author
+differ from the fitted ones by at most a factor :math:`\Gamma \ge 1`:
+
+.. math::
+
+    \Gamma^{-1} \le \frac{e_i / (1 - e_i)}{e^*_i / (1 - e^*_i)} \le \Gamma
+    \quad\Longleftrightarrow\quad
+    w^*_i = 1 / e^*_i \in \Big[1 + \frac{1/e_i - 1}{\Gamma},\; 1 + \Gamma\,(1/e_i - 1)\Big].
+
+The corrected share of a week is a ratio :math:`\sum_i w_i h_i / \sum_i w_i n_i` (trend posts
+over posts of the panel's authors). Its smallest and largest values over every weight inside
+those boxes are reached with each weight at an end of its box, the authors sorted by their share
+:math:`h_i / n_i` and the weights switching from one end to the other at a threshold (the
+linear-fractional program of Zhao et al. 2019, section 4; Dorn & Guo 2022 show these bounds are
+valid, if not sharp). :func:`share_bounds` computes them for every week at once.
+
+A conclusion drawn from the corrected series (here: the trend is rising, its late share above its
+early share) *flips* at the smallest :math:`\Gamma` whose bounds admit the opposite;
+:func:`flip_gamma` finds it by bisection, bounding the late and the early share apart (a
+conservative flip: one set of weights cannot reach both bounds at once).
+
+References
+----------
+Tan, Z. (2006). A distributional approach for causal inference using propensity scores. *JASA*
+101(476), 1619-1637. https://doi.org/10.1198/016214506000000023
+
+Zhao, Q., Small, D. S., & Bhattacharya, B. B. (2019). Sensitivity analysis for inverse probability
+weighting estimators via the percentile bootstrap. *JRSS B* 81(4), 735-761.
+https://doi.org/10.1111/rssb.12327
+
+Dorn, J., & Guo, K. (2022). Sharp sensitivity analysis for inverse propensity weighting via
+quantile balancing. *JASA* 118(544), 2645-2657. https://doi.org/10.1080/01621459.2022.2069029
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bayesseg.exceptions import InputError
+
+__all__ = ["GAMMAS", "flip_gamma", "ratio_bounds", "sensitivity_table", "share_bounds", "weight_bounds"]
+
+GAMMAS = (1.0, 1.25, 1.5, 2.0, 3.0)
+"""The sensitivity parameters the report tabulates."""
+
+
+def weight_bounds(propensity: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The box of each panel author's true inverse-propensity weight at sensitivity `gamma`.
+
+    Parameters
+    ----------
+    propensity : numpy.ndarray, shape (author,)
+        Fitted probabilities of being in the panel, in (0, 1].
+    gamma : float
+        The largest factor between true and fitted selection odds (>= 1; 1: the fitted weights).
+
+    Returns
+    -------
+    low, high : numpy.ndarray, shape (author,)
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `gamma` < 1 or a propensity is outside (0, 1].
+    """
+    e = np.asarray(propensity, dtype=float)
+    if not gamma >= 1:
+        raise InputError(f"the sensitivity parameter gamma must be >= 1, got {gamma}")
+    if not np.all((e > 0) & (e <= 1)):
+        raise InputError("propensities must lie in (0, 1]")
+    odds = 1.0 / e - 1.0
+    return 1.0 + odds / gamma, 1.0 + odds * gamma
+
+
+def ratio_bounds(y: np.ndarray, n: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Smallest and largest :math:`\sum_i w_i n_i y_i / \sum_i w_i n_i` over :math:`w_i \in [low_i, high_i]`.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (author, column)
+        Each author's value per column (a week's trend share; any value where ``n`` is 0).
+    n : numpy.ndarray, shape (author, column)
+        Each author's mass per column (posts), >= 0.
+    low, high : numpy.ndarray, shape (author,)
+        The weights' boxes (0 < low <= high).
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray, shape (column,)
+        NaN for a column without mass.
+    """
+    y, n = np.atleast_2d(np.asarray(y, dtype=float)), np.atleast_2d(np.asarray(n, dtype=float))
+    order = np.argsort(np.where(n > 0, y, 0.0), axis=0, kind="stable")
+    ys = np.take_along_axis(np.where(n > 0, y, 0.0), order, axis=0)
+    ns = np.take_along_axis(n, order, axis=0)
+    lo, hi = low[order], high[order]
+
+    def extreme(first: np.ndarray, second: np.ndarray, pick: str) -> np.ndarray:
+        # weights `first` on the k authors of smallest y, `second` on the rest, for every threshold k
+        a_num = np.vstack([np.zeros(ys.shape[1]), np.cumsum(first * ns * ys, axis=0)])
+        a_den = np.vstack([np.zeros(ys.shape[1]), np.cumsum(first * ns, axis=0)])
+        b_num = np.vstack([np.cumsum((second * ns * ys)[::-1], axis=0)[::-1], np.zeros(ys.shape[1])])
+        b_den = np.vstack([np.cumsum((second * ns)[::-1], axis=0)[::-1], np.zeros(ys.shape[1])])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = (a_num + b_num) / (a_den + b_den)
+        ratio = np.where(np.isfinite(ratio), ratio, np.nan)
+        if np.isnan(ratio).all(axis=0).any():
+            out = np.full(ys.shape[1], np.nan)
+            ok = ~np.isnan(ratio).all(axis=0)
+            out[ok] = (np.nanmin if pick == "min" else np.nanmax)(ratio[:, ok], axis=0)
+            return out
+        return np.nanmin(ratio, axis=0) if pick == "min" else np.nanmax(ratio, axis=0)
+
+    # the minimum puts large weights on small values; the maximum, small weights on small values
+    return extreme(hi, lo, "min"), extreme(lo, hi, "max")
+
+
+def share_bounds(
+    propensity: np.ndarray, hits: np.ndarray, posts: np.ndarray, gamma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the panel's inverse-propensity-weighted share of every column at sensitivity `gamma`.
+
+    Parameters
+    ----------
+    propensity : numpy.ndarray, shape (author,)
+        The panel authors' fitted propensities.
+    hits, posts : numpy.ndarray, shape (author, column)
+        Trend posts and posts of each panel author per column (a week, or a period pooled).
+    gamma : float
+        Sensitivity parameter (>= 1).
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray, shape (column,)
+    """
+    low, high = weight_bounds(propensity, gamma)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.where(posts > 0, hits / np.where(posts > 0, posts, 1.0), 0.0)
+    return ratio_bounds(y, posts, low, high)
+
+
+def flip_gamma(
+    propensity: np.ndarray,
+    early: tuple[np.ndarray, np.ndarray],
+    late: tuple[np.ndarray, np.ndarray],
+    max_gamma: float = 10.0,
+    tol: float = 0.01,
+) -> float:
+    """The smallest sensitivity at which "the late share is above the early share" can fail.
+
+    Parameters
+    ----------
+    propensity : numpy.ndarray, shape (author,)
+        The panel authors' fitted propensities.
+    early, late : tuple of numpy.ndarray, shape (author,)
+        Each author's trend posts and posts over the early and the late period.
+    max_gamma : float, default 10.0
+        Largest sensitivity searched.
+    tol : float, default 0.01
+        Bisection tolerance.
+
+    Returns
+    -------
+    float
+        1.0 when the conclusion does not hold even with the fitted weights; ``inf`` when it
+        survives `max_gamma`.
+    """
+
+    def holds(gamma: float) -> bool:
+        late_low = share_bounds(propensity, late[0][:, None], late[1][:, None], gamma)[0][0]
+        early_high = share_bounds(propensity, early[0][:, None], early[1][:, None], gamma)[1][0]
+        return bool(late_low > early_high)
+
+    if not holds(1.0):
+        return 1.0
+    if holds(max_gamma):
+        return float("inf")
+    lo, hi = 1.0, max_gamma
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if holds(mid) else (lo, mid)
+    return round(hi, 2)
+
+
+def sensitivity_table(
+    propensity: np.ndarray,
+    hits: np.ndarray,
+    posts: np.ndarray,
+    trends: list[str],
+    period_weeks: int = 13,
+    gammas: tuple[float, ...] = GAMMAS,
+) -> pd.DataFrame:
+    """Per trend: the corrected early and late shares' bounds at each gamma, and the gamma that flips "rising".
+
+    Parameters
+    ----------
+    propensity : numpy.ndarray, shape (author,)
+        The panel authors' fitted propensities.
+    hits : numpy.ndarray, shape (author, trend, week)
+        The panel authors' trend posts per week.
+    posts : numpy.ndarray, shape (author, week)
+        Their posts per week.
+    trends : list of str
+        Trend names.
+    period_weeks : int, default 13
+        The early period is the first `period_weeks` weeks, the late one the last.
+    gammas : tuple of float
+        Sensitivities tabulated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (``trend``, ``gamma``): ``early_low``, ``early_high``, ``late_low``, ``late_high``;
+        and, repeated on each row of a trend, ``direction`` (``rising`` or ``falling`` under the
+        fitted weights) and ``flip_gamma`` (:func:`flip_gamma`, for the direction found).
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If the window is shorter than two periods.
+    """
+    n_weeks = posts.shape[1]
+    if n_weeks < 2 * period_weeks:
+        raise InputError(f"{n_weeks} weeks are fewer than two periods of {period_weeks} weeks")
+    rows = []
+    for j, trend in enumerate(trends):
+        early = (hits[:, j, :period_weeks].sum(axis=1), posts[:, :period_weeks].sum(axis=1))
+        late = (hits[:, j, -period_weeks:].sum(axis=1), posts[:, -period_weeks:].sum(axis=1))
+        bounds = {}
+        for g in gammas:
+            e_lo, e_hi = share_bounds(propensity, early[0][:, None], early[1][:, None], g)
+            l_lo, l_hi = share_bounds(propensity, late[0][:, None], late[1][:, None], g)
+            bounds[g] = (e_lo[0], e_hi[0], l_lo[0], l_hi[0])
+        rising = bounds[1.0][2] > bounds[1.0][0]
+        # a falling trend flips when its early share can fall below its late one: swap the periods
+        flip = flip_gamma(propensity, early, late) if rising else flip_gamma(propensity, late, early)
+        for g, (e_lo, e_hi, l_lo, l_hi) in bounds.items():
+            rows.append((trend, g, e_lo, e_hi, l_lo, l_hi, "rising" if rising else "falling", flip))
+    cols = ["trend", "gamma", "early_low", "early_high", "late_low", "late_high", "direction", "flip_gamma"]
+    return pd.DataFrame(rows, columns=cols).set_index(["trend", "gamma"])
