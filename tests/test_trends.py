@@ -252,6 +252,19 @@ def test_gap_decomposition_pools_the_window_and_the_lead_covers_every_panel(demo
         assert d.loc[trend, "gap_low"] <= d.loc[trend, "gap_high"]
     # the simulator's panel posts a luxury bag because it is luxury-heavy: composition, not behaviour
     assert d.loc["bag_brand:chanel", "composition_low"] > 0
+    # hidden selection: at gamma 1 the bounds are the untrimmed inverse-propensity shares of the two periods
+    sens = res.sensitivity
+    assert sens is not None and set(sens.index.get_level_values("gamma")) == {1.0, 1.25, 1.5, 2.0, 3.0}
+    e = res.weights["propensity"].to_numpy()
+    hits = data["hits"].sel(trend="pattern:leopard").values[panel]
+    posts = data["posts"].values[panel]
+    early = (hits[:, :13].sum(1) / e).sum() / (posts[:, :13].sum(1) / e).sum()
+    late = (hits[:, -13:].sum(1) / e).sum() / (posts[:, -13:].sum(1) / e).sum()
+    row = sens.loc[("pattern:leopard", 1.0)]
+    assert row["early_low"] == pytest.approx(early) and row["late_high"] == pytest.approx(late)
+    assert row["direction"] == ("rising" if late > early else "falling") and row["flip_gamma"] >= 1.0
+    wide = sens.loc[("pattern:leopard", 3.0)]
+    assert wide["late_low"] <= late <= wide["late_high"]
     lead = res.lead
     assert lead is not None and list(lead.columns) == list(LEAD_COLUMNS)
     assert len(lead) == data.sizes["trend"] * (res.series.sizes["panel"] - 1)

@@ -67,6 +67,7 @@ from bayesseg.exceptions import InputError, WeightsError
 from bayesseg.survey.margins import Margins, PlatformTarget
 from bayesseg.survey.panel import gap_decomposition, panel_lead
 from bayesseg.survey.reweight import asmd, panel_weights, trim_weights
+from bayesseg.survey.sensitivity import sensitivity_table
 from bayesseg.survey.weekly import (
     bands,
     bootstrap_counts,
@@ -131,6 +132,9 @@ class TrendResult:
     margin_balance : pandas.DataFrame, optional
         With margins, the warehouse's shares of their levels before and after calibration
         (:func:`bayesseg.survey.margins.margin_balance`).
+    sensitivity : pandas.DataFrame, optional
+        With propensity weights, the corrected early and late shares' bounds under hidden
+        selection, and the sensitivity that flips "rising" (:func:`bayesseg.survey.sensitivity.sensitivity_table`).
     """
 
     series: xr.Dataset
@@ -142,14 +146,13 @@ class TrendResult:
     decomposition: pd.DataFrame | None = None
     lead: pd.DataFrame | None = None
     margin_balance: pd.DataFrame | None = None
+    sensitivity: pd.DataFrame | None = None
 
     @property
     def weekly_readable(self) -> bool:
-        """Whether the fashion-forward panel can be read week by week.
+        """Whether the fashion-forward panel can be read week by week (most weeks at or above the ESS floor).
 
-        ``False`` when more than half of its weeks have an effective sample size below the ESS
-        floor (``summary["weeks_below_ess_floor"]`` of ``summary["weeks"]``): its weekly series is
-        then mostly noise, and the report shows the monthly one first.
+        Else the report shows its monthly series first (``summary["weeks_below_ess_floor"]``).
         """
         return bool(self.summary["weeks_below_ess_floor"] <= self.summary["weeks"] / 2)
 
@@ -689,5 +692,8 @@ def trend_series(
     )  # fmt: skip
     if isinstance(inp.platform, PlatformTarget):
         result.margin_balance, summary["platform"] = inp.platform.summary(r_mean)
+    if "propensity" in extra0 and inp.n_weeks >= 26:  # selection the propensity model cannot see
+        hits = data["hits"].transpose(AUTHOR, TREND, WEEK).values[inp.panel]
+        result.sensitivity = sensitivity_table(extra0["propensity"], hits, inp.posts[inp.panel], list(map(str, trends)))
     summary["weekly_readable"] = result.weekly_readable
     return result

@@ -199,6 +199,8 @@ def run_summary(result: RunResult) -> dict[str, Any]:
         trend_summary["warnings"] = result.trends.warnings
         if result.trends.decomposition is not None:
             trend_summary["decomposition"] = _records(result.trends.decomposition.reset_index())
+        if result.trends.sensitivity is not None:
+            trend_summary["sensitivity"] = _records(result.trends.sensitivity.reset_index())
         if result.trends.margin_balance is not None:
             trend_summary["margin_balance"] = _records(result.trends.margin_balance.reset_index())
         if result.trends.lead is not None:

@@ -121,7 +121,7 @@ def trends_html(t: TrendResult, labels: Mapping[str, str] | None = None) -> str:
         f"{sm['design_effect_before_trim']:.2f})."
     )
     body += table(balance, floatfmt="{:.3f}", flagged=(balance["asmd_after"] >= BALANCED_ASMD).tolist())
-    body += _platform(t) + _decomposition(t) + _lead(t, labels)
+    body += _platform(t) + _decomposition(t) + _sensitivity(t) + _lead(t, labels)
     body += _segment_trends(s, labels)
     return body
 
@@ -153,6 +153,45 @@ def _platform(t: TrendResult) -> str:
             "warehouse is a crawler's sample; the all-authors series is the warehouse's own."
         )
         + table(shown, floatfmt="{:.3f}", flagged=(b["asmd_before"] >= BALANCED_ASMD).tolist())
+    )
+
+
+def _sensitivity(t: TrendResult) -> str:
+    """How much hidden selection each trend's direction survives (marginal sensitivity model)."""
+    sens = t.sensitivity
+    if sens is None:
+        return ""
+    first = sens.groupby(level="trend", sort=False).first()
+    wide = sens.apply(
+        lambda r: f"{r['early_low']:.4f}–{r['early_high']:.4f} → {r['late_low']:.4f}–{r['late_high']:.4f}", axis=1
+    )
+    shown = wide.unstack("gamma")
+    shown.columns = [f"Γ = {g:g}" for g in shown.columns]
+    shown.insert(
+        0, "flips at Γ", first["flip_gamma"].map(lambda g: "never (≤ 10)" if g == float("inf") else f"{g:.2f}")
+    )
+    shown.insert(0, "direction", first["direction"])
+    fragile = first[first["flip_gamma"] < 1.5].index.tolist()
+    return (
+        "<h3>Selection the weights cannot see: how much would flip a trend's direction?</h3>"
+        + verdict_line(
+            "look" if fragile else "pass",
+            (
+                f"{', '.join(fragile)}: the direction flips if curators' picks differ from the propensity model's by "
+                "a factor under 1.5 in the odds; read it as undetermined. "
+                if fragile
+                else "Every trend's direction survives selection odds 1.5 times off the propensity model's. "
+            )
+            + "Γ is the largest factor by which an author's true odds of being picked may differ from the fitted ones.",
+        )
+        + paragraph(
+            "Corrected share of the first and of the last 13 weeks (early → late), bounded over every weighting the "
+            "marginal sensitivity model allows at each Γ (Zhao, Small & Bhattacharya 2019; untrimmed inverse "
+            "propensities). Γ = 1 is the corrected estimate; 'flips at Γ' is the smallest Γ at which the late "
+            "share's lower bound meets the early share's upper bound (conservative: the two bounds need not come "
+            "from one weighting)."
+        )
+        + table(shown)
     )
 
 
