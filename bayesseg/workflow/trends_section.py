@@ -2,7 +2,9 @@
 
 A panel whose weeks are mostly below the effective-sample-size floor is shown by calendar month,
 its weekly view behind a toggle; the section opens with the effective-sample-size and balance
-verdicts; band runs above the plotted range are marked, not drawn. Used by
+verdicts; band runs above the plotted range are marked, not drawn; the panel's gap, lead and
+sensitivity to hidden selection follow (:mod:`bayesseg.survey.panel`,
+:mod:`bayesseg.survey.sensitivity`). Used by
 :mod:`bayesseg.workflow.report` and by analyses that build series themselves.
 """
 
@@ -43,8 +45,10 @@ def trends_html(t: TrendResult, labels: Mapping[str, str] | None = None) -> str:
     -------
     str
         HTML fragments: a description, the effective-sample-size and balance verdicts, one figure
-        per trend (monthly or weekly; and one of the segment series when segments are panels), the
-        distances to the all-authors series and the sorted balance table.
+        per trend (monthly or weekly), the distances to the all-authors series, the sorted balance
+        table; then, when the result has them, the platform's margin balance, the composition /
+        behaviour split of the panel's gap, the directions' sensitivity to hidden selection, each
+        panel's lead, and the segment series.
     """
     labels = dict(labels or {})
     s = t.series
