@@ -131,6 +131,7 @@ def test_bundled_labels_fail_the_cooccurrence_check(simulated):
     check = predictive_checks(model.posterior_predictive(300, 100, seed=1))[2]
     assert check.verdict == "fail" and check.n_far >= 2
     assert set(check.table.index[:2]) == {"c1 & c2", "c3 & c4"}
+    assert check.outside().iloc[:2].all()  # the rows the report highlights, by the verdict's own rule
     assert (check.table["observed"].iloc[:2] == 1.0).all() and (check.table["discrepancy"].iloc[:2] > 0).all()
     assert "bundles" in check.message
 

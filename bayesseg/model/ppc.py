@@ -300,6 +300,21 @@ class PredictiveCheck:
     below: int
     table: pd.DataFrame
 
+    def outside(self) -> pd.Series:
+        """Which rows of ``table`` lie outside the replicates, as the verdict counts them.
+
+        Returns
+        -------
+        pandas.Series of bool
+            An extreme p-value, or a discrepancy beyond :func:`far_threshold` when the check
+            applies the far rule (``n_far`` counts those).
+        """
+        p = self.table["p-value"]
+        out = (p < EXTREME) | (p > 1 - EXTREME)
+        if self.n_far:
+            out |= self.table["discrepancy"].abs() > far_threshold(self.n_elements)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The check without its table, for ``run.json``."""
         return {

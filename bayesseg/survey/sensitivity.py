@@ -100,7 +100,7 @@ def ratio_bounds(y: np.ndarray, n: np.ndarray, low: np.ndarray, high: np.ndarray
     ns = np.take_along_axis(n, order, axis=0)
     lo, hi = low[order], high[order]
 
-    def extreme(first: np.ndarray, second: np.ndarray, pick: str) -> np.ndarray:
+    def extreme(first: np.ndarray, second: np.ndarray, reduce: np.ufunc) -> np.ndarray:
         # weights `first` on the k authors of smallest y, `second` on the rest, for every threshold k
         a_num = np.vstack([np.zeros(ys.shape[1]), np.cumsum(first * ns * ys, axis=0)])
         a_den = np.vstack([np.zeros(ys.shape[1]), np.cumsum(first * ns, axis=0)])
@@ -108,16 +108,11 @@ def ratio_bounds(y: np.ndarray, n: np.ndarray, low: np.ndarray, high: np.ndarray
         b_den = np.vstack([np.cumsum((second * ns)[::-1], axis=0)[::-1], np.zeros(ys.shape[1])])
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = (a_num + b_num) / (a_den + b_den)
-        ratio = np.where(np.isfinite(ratio), ratio, np.nan)
-        if np.isnan(ratio).all(axis=0).any():
-            out = np.full(ys.shape[1], np.nan)
-            ok = ~np.isnan(ratio).all(axis=0)
-            out[ok] = (np.nanmin if pick == "min" else np.nanmax)(ratio[:, ok], axis=0)
-            return out
-        return np.nanmin(ratio, axis=0) if pick == "min" else np.nanmax(ratio, axis=0)
+        # fmin / fmax skip NaN (a threshold with no mass) and give NaN only to a column without any
+        return reduce.reduce(np.where(np.isfinite(ratio), ratio, np.nan), axis=0)
 
     # the minimum puts large weights on small values; the maximum, small weights on small values
-    return extreme(hi, lo, "min"), extreme(lo, hi, "max")
+    return extreme(hi, lo, np.fmin), extreme(lo, hi, np.fmax)
 
 
 def share_bounds(

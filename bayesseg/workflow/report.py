@@ -22,7 +22,7 @@ import xarray as xr
 from bayesseg._resources import display_path
 from bayesseg.config import TIER_NAMES
 from bayesseg.model import SegmentModel
-from bayesseg.model.ppc import EXTREME, PredictiveCheck, far_threshold, predictive_checks
+from bayesseg.model.ppc import PredictiveCheck, predictive_checks
 from bayesseg.workflow.html import HtmlDocument, paragraph, plot_collection_png, png, table, verdict_line
 from bayesseg.workflow.results import RunResult, segment_shares
 from bayesseg.workflow.trends_section import trends_html
@@ -526,11 +526,7 @@ def ppc_html(tree: xr.DataTree, checks: list[PredictiveCheck] | None = None) -> 
 
 def _check_table(check: PredictiveCheck) -> str:
     """A check's most discrepant rows, those outside the replicates highlighted."""
-    p = check.table["p-value"]
-    outside = (p < EXTREME) | (p > 1 - EXTREME)
-    if check.n_far:
-        outside |= check.table["discrepancy"].abs() > far_threshold(check.n_elements)
-    return table(check.table, floatfmt="{:.3g}", flagged=outside.tolist())
+    return table(check.table, floatfmt="{:.3g}", flagged=check.outside().tolist())
 
 
 def _loo(r: RunResult) -> str:
