@@ -2,7 +2,7 @@
 
 Commands
 --------
-``bayesseg simulate --size {demo,techtest} --seed N --out PATH.duckdb``
+``bayesseg simulate --size {demo,techtest} --seed N --out PATH.duckdb [--scenario NAME]``
     Write a simulated warehouse with its truth.
 ``bayesseg quality [--source SPEC] [--html FILE]``
     Check the schema and print the data-quality report.
@@ -58,6 +58,7 @@ from bayesseg.exceptions import BayessegError, ConvergenceError, WeightsError
 from bayesseg.model.diagnostics import Convergence
 from bayesseg.model.segment_model import SegmentModel
 from bayesseg.model.selection import compare_k
+from bayesseg.simulate.scenario import SCENARIOS
 from bayesseg.simulate.warehouse import simulate_warehouse
 from bayesseg.survey.margins import Margins, read_margins
 from bayesseg.taxonomy import Taxonomy
@@ -121,7 +122,14 @@ def _stage(name: str) -> Iterator[Callable[[str, float], None] | None]:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     size: str | int = int(args.authors) if args.authors else args.size
     with _progress(f"simulating {size} warehouse") as update:
-        result = simulate_warehouse(args.out, size, seed=args.seed, overwrite=args.overwrite, progress=update)  # type: ignore[arg-type]
+        result = simulate_warehouse(
+            args.out,
+            size,  # type: ignore[arg-type]
+            seed=args.seed,
+            overwrite=args.overwrite,
+            progress=update,
+            scenario=SCENARIOS[args.scenario],
+        )
     for table, n in result.row_counts.items():
         console.print(f"  {table:40s} {n:>12,} rows")
     print(f"{result.path}\t{result.checksum}")
@@ -500,6 +508,13 @@ def _add_warehouse_commands(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="target .duckdb file")
     s.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    s.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default="in_model",
+        help="conditions the trend estimators do not assume: a platform behind a crawl (its margins in "
+        "TRUTH.PLATFORM_MARGINS), adopters, a panel that leads (bayesseg.simulate.scenario)",
+    )
     s.set_defaults(func=_cmd_simulate)
 
     q = sub.add_parser("quality", help="check the schema and report data quality")

@@ -30,6 +30,10 @@ For author *i*:
   ``e_k`` and (a, b, c) solved so that the rates by follower tier match the contract
   (mainstream 0.68 %, trendy 2.2 %, edgy 8.3 %).
 
+:class:`bayesseg.simulate.scenario.Scenario` breaks what the trend estimators assume: a platform
+behind a crawl (with its follower margins and expected series in ``TRUTH``), trend adoption
+clustered within authors and rising with followers, a panel chosen on adoption, a panel that leads.
+
 Same seed, same tables: every random draw comes from a generator seeded by ``(seed, chunk)``,
 rows are written in a fixed order, and :func:`warehouse_checksum` hashes the contents.
 """

@@ -33,8 +33,10 @@ __all__ = [
     "N_CAPTIONS",
     "TYPE_BLOCKS",
     "Chunk",
+    "author_curves",
     "label_profiles",
     "membership_flags",
+    "panel_parameters",
     "population",
     "simulate_chunk",
     "text_pool",
@@ -105,7 +107,7 @@ def _tier(followers: np.ndarray) -> np.ndarray:
     return np.where(followers <= lo, 0, np.where(followers <= hi, 1, 2))
 
 
-def _panel_parameters(cal: Calibration, log_f: np.ndarray, tier: np.ndarray, seg_effect: np.ndarray) -> np.ndarray:
+def panel_parameters(cal: Calibration, log_f: np.ndarray, tier: np.ndarray, seg_effect: np.ndarray) -> np.ndarray:
     """Solve the panel-selection coefficients so that tier rates match the contract.
 
     ``logit P = a + b u + c u² + segment effect`` with ``u = log_followers - 9``; three tier
@@ -164,7 +166,7 @@ def population(rng: np.random.Generator, n: int, cal: Calibration) -> tuple[pd.D
     u = rng.random(n)
     segment = np.minimum((np.cumsum(prob, axis=1) < u[:, None]).sum(axis=1), len(SEGMENT_NAMES) - 1)
     seg_effect = np.array([cal.panel_segment_effects[s] for s in SEGMENT_NAMES])[segment]
-    a, b, c = _panel_parameters(cal, log_f, tier, seg_effect)
+    a, b, c = panel_parameters(cal, log_f, tier, seg_effect)
     u = log_f - 9.0
     p_panel = special.expit(a + b * u + c * u**2 + seg_effect)
     panel = rng.random(n) < p_panel
@@ -273,8 +275,14 @@ def week_starts(cal: Calibration) -> pd.DatetimeIndex:
     return pd.date_range(first_monday, pd.Timestamp(cal.end), freq="7D")
 
 
-def trend_curves(cal: Calibration) -> np.ndarray:
-    """Per-image trend probability, shape (trend, segment, week)."""
+def trend_curves(cal: Calibration, rising_shape: str = "exponential") -> np.ndarray:
+    """Per-image trend probability, shape (trend, segment, week).
+
+    ``rising`` trends grow as ``exp(a (t - 1/2))`` over the window's fraction ``t``, or, with
+    `rising_shape` ``"logistic"``, as ``exp(a (logistic(20 (t - 1/2)) - 1/2))``: the same range,
+    S-shaped in the log, steepest mid-window (an exponential rise is the same curve at every
+    shift up to a factor, so no lead can be read from it).
+    """
     weeks = week_starts(cal)
     t = np.asarray((weeks - weeks[0]).days, dtype=float) / max((weeks[-1] - weeks[0]).days, 1)
     doy = weeks.day_of_year.to_numpy()
@@ -284,11 +292,38 @@ def trend_curves(cal: Calibration) -> np.ndarray:
             a = tr.strength[s]
             if tr.shape == "seasonal":
                 shape = 1 + a * np.cos(2 * np.pi * (doy - 196) / 365.25)
+            elif tr.shape == "rising" and rising_shape == "logistic":
+                shape = np.exp(a * (special.expit(20.0 * (t - 0.5)) - 0.5))
             elif tr.shape == "rising":
                 shape = np.exp(a * (t - 0.5))
             else:  # holiday: peak in December
                 shape = 1 + a * np.exp(-0.5 * ((np.minimum(np.abs(doy - 350), 365 - np.abs(doy - 350))) / 12) ** 2)
             out[j, k] = np.clip(tr.base[s] * shape, 0.0, 0.5)
+    return out
+
+
+def author_curves(curves: np.ndarray, segment: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Per-image trend probabilities of each author, shape (trend, author, week).
+
+    Parameters
+    ----------
+    curves : numpy.ndarray, shape (trend, segment, week)
+        The segments' curves (:func:`trend_curves`).
+    segment : numpy.ndarray of int, shape (author,)
+        True segment.
+    multiplier : numpy.ndarray, shape (author,)
+        The author's multiplier of its segment's curve (the product is clipped at 0.5).
+    shift : numpy.ndarray of int, shape (author,)
+        Weeks by which the author shows ``rising`` trends ahead of its segment (the last week
+        repeats past the window's end).
+    """
+    n_weeks = curves.shape[2]
+    out = np.empty((curves.shape[0], segment.size, n_weeks))
+    week = np.arange(n_weeks)
+    for j, tr in enumerate(TRENDS):
+        lag = shift if tr.shape == "rising" else np.zeros_like(shift)
+        idx = np.minimum(week[None, :] + lag[:, None], n_weeks - 1)
+        out[j] = np.clip(curves[j][segment[:, None], idx] * multiplier[:, None], 0.0, 0.5)
     return out
 
 
@@ -490,8 +525,13 @@ def simulate_chunk(
     post_week = np.minimum(((t_post + offset) // (7 * 86400)).astype(np.int64), len(weeks) - 1)
     img_week = post_week[img_post]
     img_seg = seg[img_author]
+    if "TREND_MULTIPLIER" in authors:  # a Scenario's adopters and leaders (bayesseg.simulate.scenario)
+        own = author_curves(curves, seg, authors["TREND_MULTIPLIER"].to_numpy(), authors["TREND_SHIFT"].to_numpy())
     for j, code in enumerate(trend_codes):
-        q = curves[j, img_seg[li], img_week[li]]
+        if "TREND_MULTIPLIER" in authors:
+            q = own[j, img_author[li], img_week[li]]
+        else:
+            q = curves[j, img_seg[li], img_week[li]]
         has = li[rng.random(li.size) < q]
         keys.append(has * n_vocab_total + code)
     key = np.unique(np.concatenate(keys))

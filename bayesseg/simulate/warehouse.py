@@ -35,6 +35,7 @@ from bayesseg.simulate.generative import (
     trend_curves,
     week_starts,
 )
+from bayesseg.simulate.scenario import Scenario, apply_scenario, platform_margins, platform_series
 from bayesseg.taxonomy import Taxonomy
 
 __all__ = ["SimulationResult", "setup_simulation", "simulate_warehouse", "truth_tables", "warehouse_checksum"]
@@ -184,10 +185,38 @@ class _Plan:
     weeks: pd.DatetimeIndex
     type_index: np.ndarray
     type_mass: np.ndarray
+    scenario_truth: dict[str, pd.DataFrame]
 
 
-def _plan(rng: np.random.Generator, n_authors: int, taxonomy: Taxonomy, cal: Calibration) -> _Plan:
-    authors, params = population(rng, n_authors, cal)
+def _plan(
+    rng: np.random.Generator,
+    n_authors: int,
+    taxonomy: Taxonomy,
+    cal: Calibration,
+    scenario: Scenario,
+    rng_scenario: np.random.Generator,
+) -> _Plan:
+    scenario_truth: dict[str, pd.DataFrame] = {}
+    curves = trend_curves(cal, scenario.rising_shape)
+    if scenario.active:
+        # the platform behind the warehouse, about n_authors / crawl_rate authors, crawled
+        platform_authors, params = population(rng, round(n_authors / scenario.crawl_rate), cal)
+        authors, platform = apply_scenario(rng_scenario, platform_authors, cal, scenario)
+        scenario_truth = {
+            "PLATFORM_SERIES": platform_series(platform, curves, week_starts(cal), cal),
+            "PLATFORM_MARGINS": platform_margins(platform),
+            "LEAD": pd.DataFrame(
+                {
+                    "TREND": [t.name for t in TRENDS],
+                    "PANEL": "fashion_forward",
+                    "LEAD_WEEKS": [scenario.lead_weeks if t.shape == "rising" else 0 for t in TRENDS],
+                }
+            ),
+        }
+        params = {**params, "scenario": asdict(scenario), "platform_authors": len(platform)}
+        n_authors = len(authors)
+    else:
+        authors, params = population(rng, n_authors, cal)
     has_posts, in_mart = membership_flags(rng, n_authors, cal)
     authors["HAS_POSTS"] = has_posts
     authors["IN_MART_AUTHORS"] = in_mart
@@ -209,7 +238,7 @@ def _plan(rng: np.random.Generator, n_authors: int, taxonomy: Taxonomy, cal: Cal
     type_mass = np.array([theta_pop[type_index == t].sum() for t in range(len(TYPE_BLOCKS))])
     return _Plan(
         authors, params, vocab, theta, codebook, np.arange(len(vocab) + 2, len(codebook)),
-        trend_curves(cal), week_starts(cal), type_index, type_mass,
+        curves, week_starts(cal), type_index, type_mass, scenario_truth,
     )  # fmt: skip
 
 
@@ -347,6 +376,7 @@ def simulate_warehouse(
     chunk_authors: int = 2_000,
     overwrite: bool = False,
     progress: Callable[[str, float], None] | None = None,
+    scenario: Scenario | None = None,
 ) -> SimulationResult:
     """Write a simulated TECHTEST warehouse and its truth into a DuckDB file.
 
@@ -371,6 +401,10 @@ def simulate_warehouse(
         Replace an existing file.
     progress : callable, optional
         Called as ``progress(message, fraction_done)``.
+    scenario : bayesseg.simulate.scenario.Scenario, optional
+        Conditions the trend estimators do not assume (a platform behind a crawl, adopters, a
+        panel chosen on adoption or leading); the default changes nothing. With a crawl, `size`
+        is the warehouse's expected number of authors.
 
     Returns
     -------
@@ -389,7 +423,11 @@ def simulate_warehouse(
     ``TRUTH``: ``AUTHORS`` (true segment, covariates, membership and panel probabilities),
     ``SEGMENTS`` (intercepts, concentrations, panel effects), ``GATING`` (coefficients),
     ``PROFILES`` (label profile of each segment), ``TRENDS`` and ``TREND_SERIES`` (weekly
-    population and per-segment truth) and ``PARAMETERS`` (everything else, as JSON).
+    population and per-segment truth) and ``PARAMETERS`` (everything else, as JSON). With an
+    active `scenario`: ``PLATFORM_SERIES`` (the platform's expected weekly shares),
+    ``PLATFORM_MARGINS`` (its follower margins, in the margins-file format) and ``LEAD`` (the
+    panel's true lead per trend); ``AUTHORS`` gains ``ADOPTION``, ``TREND_MULTIPLIER``,
+    ``TREND_SHIFT`` and ``CRAWL_PROBABILITY``.
     """
     n_authors = SIZES.get(size, 0) if isinstance(size, str) else int(size)
     if isinstance(size, str) and size not in SIZES:
@@ -399,7 +437,8 @@ def simulate_warehouse(
     path, taxonomy, cal, say = setup_simulation(path, overwrite, taxonomy, calibration, progress)
     root = np.random.SeedSequence(seed)
     rng_pop, rng_tables, rng_text, rng_chunks = (np.random.default_rng(s) for s in root.spawn(4))
-    plan = _plan(rng_pop, n_authors, taxonomy, cal)
+    rng_scenario = np.random.default_rng(root.spawn(1)[0])  # a fifth stream: the plain draws are untouched
+    plan = _plan(rng_pop, n_authors, taxonomy, cal, scenario or Scenario(), rng_scenario)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(suffix=".duckdb", dir=path.parent)
@@ -423,6 +462,7 @@ def simulate_warehouse(
         truth = truth_tables(
             plan.theta, plan.vocab, cal, plan.params, plan.curves, plan.weeks, trend_posts, all_posts, seed, n_authors
         )
+        truth.update(plan.scenario_truth)
         _write_truth(con, plan.authors, truth)
         counts = _row_counts(con)
         con.execute("CHECKPOINT")

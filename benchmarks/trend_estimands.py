@@ -1,0 +1,327 @@
+"""The trend estimands of issue 20 under conditions the estimators do not assume.
+
+For each scenario of :data:`bayesseg.simulate.scenario.SCENARIOS` and seed: simulate a
+techtest-size warehouse crawled from a larger platform (its follower margins written where a user
+would have them), fit the segmentation on a stratified sample, score every author, and build the
+trend series with ``bayesseg.workflow.pipeline.compute_trends`` (the code path of ``bayesseg run
+--target margins:FILE``). Compared with the truth:
+
+* **platform**: the warehouse's raw weekly series and the ``platform`` panel's calibrated series
+  against the platform's expected weekly share (``TRUTH.PLATFORM_SERIES``): RMSE, and coverage of
+  the 90 % bands over all weeks and at peak weeks (the trend's top decile of weeks);
+* **lead**: the fashion-forward panel's lead over the warehouse (``panel_lead``) against the true
+  lead (``TRUTH.LEAD``): within one week, interval coverage, false leads (interval excluding 0
+  where the truth is 0), share not identified;
+* **fashion forward**: the corrected panel series against the warehouse's realised share
+  (``TRUTH.TREND_SERIES``, population ``all``), as ``benchmarks/trend_bias.py``;
+* **sensitivity**: the smallest gamma of :data:`bayesseg.survey.sensitivity.GAMMAS` whose bounds on
+  the corrected early and late shares contain the warehouse's true early and late shares.
+
+Usage::
+
+    .venv/bin/python benchmarks/trend_estimands.py --scenarios lead_0 lead_2 lead_4 early_adopters \
+        --seeds 20 --first-seed 7000 --cache benchmarks/out/estimands-cache
+
+Rows go to ``benchmarks/out/trend_estimands_{platform,lead,ff,sensitivity}.csv`` as each
+(scenario, seed) finishes; a rerun skips those already there (resumable) and, with ``--cache``,
+recomputes the trends from the cached counts and memberships without simulating or fitting.
+``--summary`` prints the tables of RESULTS.md from the CSVs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesseg.config import RunSpec
+from bayesseg.data.aggregate import trend_data
+from bayesseg.data.inputs import load_inputs
+from bayesseg.data.sources import DuckDBSource
+from bayesseg.simulate import TRENDS, simulate_warehouse
+from bayesseg.simulate.scenario import SCENARIOS
+from bayesseg.survey.margins import read_margins
+from bayesseg.survey.sensitivity import GAMMAS
+from bayesseg.survey.trends import TrendResult, trend_series
+from bayesseg.taxonomy import Taxonomy
+from bayesseg.workflow.pipeline import fit_segmentation
+
+OUT = Path(__file__).parent / "out"
+KINDS = ("platform", "lead", "ff", "sensitivity")
+TRUTH_TABLES = ("TREND_SERIES", "PLATFORM_SERIES", "LEAD")
+
+
+@dataclass
+class Seed:
+    """What one (scenario, seed) needs for its figures: the trends result and the truth."""
+
+    result: TrendResult
+    truth: dict[str, pd.DataFrame]
+    seconds: float
+
+
+def _compute(scenario: str, seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Path | None) -> Seed:
+    t0 = time.perf_counter()
+    seed_dir = None if cache is None else cache / f"{scenario}-{size}-seed{seed}-fit{spec.fit_authors}"
+    margins_csv = (seed_dir or workdir) / "margins.csv"
+    margins_csv.parent.mkdir(parents=True, exist_ok=True)
+    if seed_dir is not None and (seed_dir / "done").exists():
+        data = xr.load_dataset(seed_dir / "data.nc")
+        authors = pd.read_parquet(seed_dir / "authors.parquet")
+        r = xr.load_dataarray(seed_dir / "memberships.nc")
+        truth = {t: pd.read_parquet(seed_dir / f"{t}.parquet") for t in TRUTH_TABLES}
+    else:
+        path = workdir / f"estimands-{scenario}-{seed}.duckdb"
+        simulate_warehouse(path, size=size, seed=seed, overwrite=True, scenario=SCENARIOS[scenario])
+        taxonomy = Taxonomy.from_toml(spec.taxonomy)
+        with DuckDBSource(path) as src:
+            inputs = load_inputs(src, spec, taxonomy)
+            fit = fit_segmentation(inputs, spec, taxonomy)
+            data = trend_data(src, spec.trends.trends)
+            authors = inputs.authors
+            r = fit.model.membership_draws(inputs.counts, inputs.covariates, max_draws=spec.trends.replicates)
+            truth = {t: src.read_table("TRUTH", t) for t in TRUTH_TABLES}
+            src.read_table("TRUTH", "PLATFORM_MARGINS").rename(columns=str.lower).to_csv(margins_csv, index=False)
+        path.unlink()
+        if seed_dir is not None:
+            seed_dir.mkdir(parents=True, exist_ok=True)
+            data.to_netcdf(seed_dir / "data.nc")
+            authors.to_parquet(seed_dir / "authors.parquet")
+            r.astype(np.float32).to_netcdf(seed_dir / "memberships.nc")
+            for name, frame in truth.items():
+                frame.to_parquet(seed_dir / f"{name}.parquet")
+            (seed_dir / "done").touch()
+    res = trend_series(data, authors, r, spec.trends, ci_prob=spec.output.ci_prob, margins=read_margins(margins_csv))
+    for frame in truth.values():
+        if "WEEK" in frame:
+            frame["WEEK"] = pd.to_datetime(frame["WEEK"])
+    return Seed(res, truth, time.perf_counter() - t0)
+
+
+def _aligned(truth: pd.DataFrame, trend: str, weeks: pd.DatetimeIndex) -> np.ndarray:
+    return truth[truth["TREND"] == trend].set_index("WEEK")["SHARE"].reindex(weeks).to_numpy(dtype=float)
+
+
+def platform_rows(s: Seed) -> list[dict]:
+    """Per trend: the warehouse's raw series and the platform panel's against the platform truth."""
+    weeks = pd.to_datetime(s.result.series["week"].values)
+    series = s.result.series
+    rows = []
+    for trend in [t.name for t in TRENDS]:
+        tt = _aligned(s.truth["PLATFORM_SERIES"], trend, weeks)
+        raw = series["raw_weekly_share"].sel(trend=trend, panel="all").values
+        est = series["weighted_share"].sel(trend=trend, panel="platform").values
+        lo = series["low"].sel(trend=trend, panel="platform").values
+        hi = series["high"].sel(trend=trend, panel="platform").values
+        peak = tt >= np.nanquantile(tt, 0.9)
+        inside = (tt >= lo) & (tt <= hi)
+        rows.append(
+            {
+                "trend": trend,
+                "weeks": int(np.isfinite(tt).sum()),
+                "peak_weeks": int(peak.sum()),
+                "sse_raw": float(np.nansum((raw - tt) ** 2)),
+                "sse_corrected": float(np.nansum((est - tt) ** 2)),
+                "covered": int(inside.sum()),
+                "covered_peak": int(inside[peak].sum()),
+                "band_width": float(np.nanmean(hi - lo)),
+            }
+        )
+    return rows
+
+
+def lead_rows(s: Seed) -> list[dict]:
+    """Per trend: the fashion-forward panel's lead over the warehouse against the true lead."""
+    lead = s.result.lead
+    assert lead is not None
+    ff = lead[lead["PANEL"] == "fashion_forward"].set_index("TREND")
+    true = s.truth["LEAD"].set_index("TREND")["LEAD_WEEKS"]
+    rows = []
+    for trend in [t.name for t in TRENDS]:
+        row = ff.loc[trend]
+        rows.append(
+            {
+                "trend": trend,
+                "true_lead": int(true[trend]),
+                "lead": float(row["LEAD_WEEKS"]),
+                "low": float(row["LOW"]),
+                "high": float(row["HIGH"]),
+                "status": str(row["STATUS"]),
+            }
+        )
+    return rows
+
+
+def ff_rows(s: Seed) -> list[dict]:
+    """Per trend: the fashion-forward panel's raw and corrected series against the warehouse's realised share."""
+    weeks = pd.to_datetime(s.result.series["week"].values)
+    truth = s.truth["TREND_SERIES"]
+    truth = truth[truth["POPULATION"] == "all"]
+    ff = s.result.series.sel(panel="fashion_forward")
+    rows = []
+    for trend in [t.name for t in TRENDS]:
+        tt = _aligned(truth, trend, weeks)
+        get = {v: ff[v].sel(trend=trend).values for v in ("raw_weekly_share", "weighted_share", "low", "high")}
+        rows.append(
+            {
+                "trend": trend,
+                "weeks": int(np.isfinite(tt).sum()),
+                "sse_raw": float(np.nansum((get["raw_weekly_share"] - tt) ** 2)),
+                "sse_corrected": float(np.nansum((get["weighted_share"] - tt) ** 2)),
+                "covered": int(np.sum((tt >= get["low"]) & (tt <= get["high"]))),
+                "panel_authors": s.result.summary["panel_authors"],
+            }
+        )
+    return rows
+
+
+def sensitivity_rows(s: Seed, period_weeks: int = 13) -> list[dict]:
+    """Per trend: the smallest tabulated gamma whose bounds contain the warehouse's true early and late shares."""
+    table = s.result.sensitivity
+    if table is None:
+        return []
+    truth = s.truth["TREND_SERIES"]
+    truth = truth[truth["POPULATION"] == "all"].sort_values("WEEK")
+    rows = []
+    for trend in [t.name for t in TRENDS]:
+        t = truth[truth["TREND"] == trend]
+        hits, posts = (t["SHARE"] * t["N_POSTS"]).to_numpy(), t["N_POSTS"].to_numpy()
+        early = hits[:period_weeks].sum() / posts[:period_weeks].sum()
+        late = hits[-period_weeks:].sum() / posts[-period_weeks:].sum()
+        bounds = table.loc[trend]
+        ok = (
+            (bounds["early_low"] <= early)
+            & (early <= bounds["early_high"])
+            & (bounds["late_low"] <= late)
+            & (late <= bounds["late_high"])
+        )
+        contained = [g for g in GAMMAS if bool(ok.get(g, False))]
+        rows.append(
+            {
+                "trend": trend,
+                "true_rising": bool(late > early),
+                "direction": str(bounds["direction"].iloc[0]),
+                "flip_gamma": float(bounds["flip_gamma"].iloc[0]),
+                "gamma_containing": min(contained) if contained else np.inf,
+            }
+        )
+    return rows
+
+
+def _rmse(sse: pd.Series, n: pd.Series) -> float:
+    return float(np.sqrt(sse.sum() / n.sum()))
+
+
+def summary(frames: dict[str, pd.DataFrame]) -> None:
+    """Print the tables of RESULTS.md."""
+    p = frames.get("platform")
+    if p is not None and len(p):
+        out = p.groupby(["scenario", "trend"]).apply(
+            lambda g: pd.Series(
+                {
+                    "seeds": g["seed"].nunique(),
+                    "rmse_raw": _rmse(g["sse_raw"], g["weeks"]),
+                    "rmse_corrected": _rmse(g["sse_corrected"], g["weeks"]),
+                    "coverage": g["covered"].sum() / g["weeks"].sum(),
+                    "coverage_peak": g["covered_peak"].sum() / g["peak_weeks"].sum(),
+                    "band_width": g["band_width"].mean(),
+                }
+            ),
+            include_groups=False,
+        )
+        print("platform target\n", out.round(5).to_string())
+    lead = frames.get("lead")
+    if lead is not None and len(lead):
+        lead = lead.assign(
+            identified=lead["status"] == "identified",
+            within_1=(lead["lead"] - lead["true_lead"]).abs() <= 1,
+            covers=(lead["low"] <= lead["true_lead"]) & (lead["true_lead"] <= lead["high"]),
+            excludes_0=(lead["low"] > 0) | (lead["high"] < 0),
+        )
+        keys = ["scenario", "trend", "true_lead"]
+        out = lead.groupby(keys)[["identified", "within_1", "covers", "excludes_0"]].mean()
+        out["seeds"] = lead.groupby(["scenario", "trend", "true_lead"])["seed"].nunique()
+        print("panel lead (fractions of seeds; NaN leads count as misses)\n", out.round(2).to_string())
+    ff = frames.get("ff")
+    if ff is not None and len(ff):
+        out = ff.groupby(["scenario", "trend"]).apply(
+            lambda g: pd.Series(
+                {
+                    "rmse_raw": _rmse(g["sse_raw"], g["weeks"]),
+                    "rmse_corrected": _rmse(g["sse_corrected"], g["weeks"]),
+                    "coverage": g["covered"].sum() / g["weeks"].sum(),
+                }
+            ),
+            include_groups=False,
+        )
+        print("fashion-forward panel against the warehouse\n", out.round(5).to_string())
+    sens = frames.get("sensitivity")
+    if sens is not None and len(sens):
+        out = sens.groupby(["scenario", "trend"]).agg(
+            seeds=("seed", "nunique"),
+            direction_right=("direction", lambda d: 0.0),
+            median_gamma_containing=("gamma_containing", "median"),
+            contained_by_2=("gamma_containing", lambda g: float((g <= 2).mean())),
+        )
+        right = sens.assign(ok=(sens["direction"] == "rising") == sens["true_rising"])
+        out["direction_right"] = right.groupby(["scenario", "trend"])["ok"].mean()
+        print("sensitivity (gamma whose bounds contain the truth)\n", out.round(2).to_string())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenarios", nargs="+", default=["lead_0", "lead_2", "lead_4", "early_adopters"])
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--first-seed", type=int, default=7000)
+    ap.add_argument("--size", default="techtest", help="simulator size: demo, techtest or a number of authors")
+    ap.add_argument("--fit-authors", type=int, default=2000)
+    ap.add_argument("--tune", type=int, default=150)
+    ap.add_argument("--draws", type=int, default=100)
+    ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--summary", action="store_true", help="print the tables from the CSVs and stop")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore", FutureWarning)
+    files = {k: args.out / f"trend_estimands_{k}.csv" for k in KINDS}
+    frames = {k: pd.read_csv(f) if f.exists() else pd.DataFrame() for k, f in files.items()}
+    if args.summary:
+        summary(frames)
+        return
+    spec = RunSpec.from_toml()
+    spec = spec.replace(fit_authors=args.fit_authors, sampler={**spec.sampler, "tune": args.tune, "draws": args.draws})
+    size: str | int = int(args.size) if args.size.isdigit() else args.size
+    args.out.mkdir(parents=True, exist_ok=True)
+    done = set() if frames["lead"].empty else set(zip(frames["lead"]["scenario"], frames["lead"]["seed"], strict=True))
+    makers = {"platform": platform_rows, "lead": lead_rows, "ff": ff_rows, "sensitivity": sensitivity_rows}
+    with tempfile.TemporaryDirectory() as tmp:
+        # seed-major: every scenario advances together, so a partial run is balanced
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for scenario in args.scenarios:
+                if (scenario, seed) in done:
+                    continue
+                s = _compute(scenario, seed, size, spec, Path(tmp), args.cache)
+                for kind, make in makers.items():
+                    new = pd.DataFrame(make(s)).assign(scenario=scenario, seed=seed, seconds=s.seconds)
+                    frames[kind] = pd.concat([frames[kind], new], ignore_index=True)
+                    frames[kind].to_csv(files[kind], index=False)
+                lead = frames["lead"].query("scenario == @scenario and seed == @seed")
+                print(
+                    f"{scenario} seed {seed}: {s.seconds:.0f} s; ff lead "
+                    + ", ".join(
+                        f"{r.trend} {r.lead:+.0f} [{r.low:+.0f},{r.high:+.0f}] (true {r.true_lead})"
+                        for r in lead.itertuples()
+                    ),
+                    flush=True,
+                )
+    summary(frames)
+
+
+if __name__ == "__main__":
+    main()
