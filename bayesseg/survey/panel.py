@@ -3,7 +3,7 @@ r"""What a panel's series says beside the target's: its gap, split into composit
 **Composition and behaviour.** Over the whole window, a panel's share of posts showing a trend
 differs from the target's by a gap :math:`s^{raw} - s^{target}`. Reweighting the panel to the
 target's composition on the weighting variables (followers, engagement, segment memberships:
-:class:`bayesseg.survey.trends.PanelWeighting`) gives :math:`s^{w}`, and
+:class:`bayesseg.survey.weighting.PanelWeighting`) gives :math:`s^{w}`, and
 
 .. math::
 
