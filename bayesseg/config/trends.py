@@ -109,6 +109,16 @@ class TrendConfig:
     max_lead : int
         Largest lead (or lag) of a panel's series over the target's, in weeks, that
         :func:`bayesseg.survey.panel.panel_lead` compares.
+    pre_period_weeks : int
+        The first weeks of the window form the *pre-period*: each author's trend shares over them
+        (what a curator could see before picking) are tested as predictors of panel membership
+        beyond the propensity model's covariates (:func:`bayesseg.survey.weighting.pre_period_test`),
+        and enter the propensity model with `condition_on_pre_period`. 0 turns both off.
+    condition_on_pre_period : bool
+        Add the pre-period trend shares (empirical logits, standardised) to the propensity
+        model, so that selection on early adoption is selection on observables for the weeks
+        after the cut; the pre-period's own corrected shares then match the target by
+        construction and are not evidence.
     """
 
     trends: tuple[Trend, ...] = ()
@@ -124,6 +134,8 @@ class TrendConfig:
     smooth_weeks: float = 2.0
     band: str = "logit_bias"
     max_lead: int = 8
+    pre_period_weeks: int = 26
+    condition_on_pre_period: bool = False
 
     KEYS = (
         "series",
@@ -139,6 +151,8 @@ class TrendConfig:
         "smooth_weeks",
         "band",
         "max_lead",
+        "pre_period_weeks",
+        "condition_on_pre_period",
     )
 
     @classmethod
@@ -184,7 +198,7 @@ class TrendConfig:
         if not isinstance(covs, list) or not all(isinstance(c, str) for c in covs):
             raise fail("trends.propensity_covariates", f"must be a list of covariate names, got {covs!r}")
         flags: dict[str, Any] = {}
-        for key in ("propensity_quadratic", "propensity_segments", "normalise_authors"):
+        for key in ("propensity_quadratic", "propensity_segments", "normalise_authors", "condition_on_pre_period"):
             v = doc.get(key, getattr(default, key))
             if not isinstance(v, bool):
                 raise fail(f"trends.{key}", f"must be true or false, got {v!r}")
@@ -198,11 +212,13 @@ class TrendConfig:
         if 0 < nums["trim_ratio"] <= 1:
             raise fail("trends.trim_ratio", "must be 0 (no trimming) or > 1 (a cap at the mean trims every weight)")
         ints: dict[str, Any] = {}
-        for key, low in (("replicates", 20), ("seed", 0), ("max_lead", 1)):
+        for key, low in (("replicates", 20), ("seed", 0), ("max_lead", 1), ("pre_period_weeks", 0)):
             v = doc.get(key, getattr(default, key))
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise fail(f"trends.{key}", f"must be an integer >= {low}, got {v!r}")
             ints[key] = int(v)
+        if flags["condition_on_pre_period"] and not ints["pre_period_weeks"]:
+            raise fail("trends.condition_on_pre_period", "needs pre_period_weeks > 0 (the cut)")
         return cls(
             trends=trends,
             weighting=weighting,
@@ -229,4 +245,6 @@ class TrendConfig:
             "smooth_weeks": self.smooth_weeks,
             "band": self.band,
             "max_lead": self.max_lead,
+            "pre_period_weeks": self.pre_period_weeks,
+            "condition_on_pre_period": self.condition_on_pre_period,
         }

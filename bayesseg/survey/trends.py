@@ -76,7 +76,14 @@ from bayesseg.survey.weekly import (
     panel_diagnostics,
     weekly_shares,
 )
-from bayesseg.survey.weighting import PanelWeighting, TrendInputs, balance_table, prepare_trend_inputs
+from bayesseg.survey.weighting import (
+    PanelWeighting,
+    TrendInputs,
+    balance_table,
+    pre_period_design,
+    pre_period_test,
+    prepare_trend_inputs,
+)
 
 __all__ = [
     "TREND_SERIES_COLUMNS",
@@ -264,6 +271,33 @@ def _notes(
     return notes
 
 
+def _pre_period(weighting: PanelWeighting, r_mean: np.ndarray | None, weeks: Any) -> tuple[dict[str, Any], list[str]]:
+    """The pre-period test (:func:`bayesseg.survey.weighting.pre_period_test`) and what the reader must know of it."""
+    inp, config = weighting.inputs, weighting.config
+    cut = config.pre_period_weeks
+    if config.weighting != "propensity" or not 0 < cut < inp.n_weeks:
+        return {"verdict": "not computed", "reason": "needs propensity weighting and 0 < pre_period_weeks < weeks"}, []
+    design = weighting.design(r_mean)
+    base = design[[c for c in design.columns if not str(c).startswith("pre:")]]
+    test = pre_period_test(inp.panel, base, pre_period_design(inp, cut))
+    first = str(pd.Timestamp(weeks[cut]).date())
+    test.update({"pre_period_weeks": cut, "first_week_after": first, "conditioned": config.condition_on_pre_period})
+    notes = []
+    if config.condition_on_pre_period:
+        notes.append(
+            f"the weights condition on the authors' trend shares before {first}: the corrected shares of those "
+            f"{cut} weeks match the target by construction; read the weeks from {first}"
+        )
+    elif test["verdict"] == "fail":
+        notes.append(
+            f"authors' trend shares in the first {cut} weeks predict panel membership beyond the weighting "
+            f"covariates (likelihood ratio {test['lr_statistic']:.1f} on {test['df']} df, p = {test['p_value']:.2g}): "
+            "the panel was picked on what it posted; set condition_on_pre_period = true and read the weeks "
+            f"from {first}, and see the sensitivity bounds"
+        )
+    return test, notes
+
+
 def trend_series(
     data: xr.Dataset,
     authors: pd.DataFrame,
@@ -343,6 +377,8 @@ def trend_series(
     point, raw, raw_weekly = shares(w0), shares(raw_w), shares(raw_w, 0.0)
     weeks = data[WEEK].values
     pool, months = month_pool(weeks)
+    summary["pre_period_test"], pre_notes = _pre_period(weighting, r_mean, weeks)
+    notes += pre_notes
     # months, and the whole window as a last period (the gap decomposition)
     pooled_all = np.hstack([pool, np.ones((inp.n_weeks, 1))])
     reps, reps_pooled, failed = replicate_shares(inp, weighting, config, pool=pooled_all, progress=progress)

@@ -9,6 +9,7 @@ composes them.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,18 @@ from bayesseg.dims import AUTHOR, SEGMENT, TREND, WEEK, stack_sample_dims
 from bayesseg.exceptions import InputError, WeightsError
 from bayesseg.survey.reweight import asmd, panel_weights, trim_weights
 
-__all__ = ["PanelWeighting", "TrendInputs", "balance_table", "prepare_trend_inputs"]
+__all__ = [
+    "PRE_PERIOD_PSEUDO_POSTS",
+    "PanelWeighting",
+    "TrendInputs",
+    "balance_table",
+    "pre_period_design",
+    "pre_period_test",
+    "prepare_trend_inputs",
+]
+
+PRE_PERIOD_PSEUDO_POSTS = 2.0
+"""An author's pre-period trend share is shrunk toward the target's by this many pseudo-posts."""
 
 
 @dataclass
@@ -59,6 +71,10 @@ class TrendInputs:
     warnings : list of str
     platform : callable, optional
         ``platform(m, r)``: weights of the ``platform`` panel (:class:`bayesseg.survey.margins.PlatformTarget`).
+    hits : numpy.ndarray, shape (author, trend, week), optional
+        Posts showing each trend.
+    trend_names : list of str
+        The trends, in the order of `hits`.
     """
 
     target: np.ndarray
@@ -77,6 +93,8 @@ class TrendInputs:
     summary: dict[str, Any]
     warnings: list[str]
     platform: Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None = None
+    hits: np.ndarray | None = None
+    trend_names: list[str] = field(default_factory=list)
 
     @property
     def panels(self) -> list[str]:
@@ -183,6 +201,7 @@ def prepare_trend_inputs(
     return TrendInputs(
         target, info, panel, list(tiers), tier_1h, segs, r_draws, segmented,
         num.reshape(n_a, n_t * n_w), den, posts, n_t, n_w, summary, notes,
+        hits=hits, trend_names=[str(t) for t in data[TREND].values],
     )  # fmt: skip
 
 
@@ -218,6 +237,9 @@ class PanelWeighting:
             self.base_design[c] = z
             if self.config.propensity_quadratic:
                 self.base_design[f"{c}^2"] = z**2
+        if self.config.condition_on_pre_period:
+            pre = pre_period_design(self.inputs, self.config.pre_period_weeks)
+            self.base_design = self.base_design.join(pre)
 
     def design(self, r: np.ndarray | None) -> pd.DataFrame:
         """The propensity design for memberships `r` (author, segment) of one draw."""
@@ -301,3 +323,118 @@ def balance_table(weighting: PanelWeighting, r_mean: np.ndarray | None, ff0: np.
     )
     table.index.name = "covariate"
     return table
+
+
+def pre_period_design(inputs: TrendInputs, weeks: int) -> pd.DataFrame:
+    r"""Each author's trend shares over the first `weeks` weeks, as standardised empirical logits.
+
+    The share of author *i* for trend *j* is shrunk toward the target's pooled pre-period share
+    :math:`\bar p_j` by :data:`PRE_PERIOD_PSEUDO_POSTS` pseudo-posts,
+    :math:`\tilde p_{ij} = (h_{ij} + a \bar p_j) / (n_i + a)`, so that an author without a
+    pre-period post sits at the target's share and a handful of posts does not give a share of 0
+    or 1; the column is :math:`\mathrm{logit}\,\tilde p_{ij}`, standardised over the target. A
+    trend without any pre-period post carries no information and has no column.
+
+    Parameters
+    ----------
+    inputs : TrendInputs
+        The aligned arrays (``hits`` and ``posts``).
+    weeks : int
+        Weeks of the pre-period, from the window's start.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index the target's authors; a column ``pre:<trend>`` per trend seen in the pre-period.
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `weeks` leaves no week after the cut, or the inputs carry no trend counts.
+    """
+    if inputs.hits is None:
+        raise InputError("the trend inputs carry no per-trend counts")
+    if not 0 < weeks < inputs.n_weeks:
+        raise InputError(f"pre_period_weeks must be between 1 and {inputs.n_weeks - 1}, got {weeks}")
+    h = inputs.hits[:, :, :weeks].sum(axis=2)
+    n = inputs.posts[:, :weeks].sum(axis=1)
+    a = PRE_PERIOD_PSEUDO_POSTS
+    pooled = h.sum(axis=0) / max(n.sum(), 1.0)
+    frame = pd.DataFrame(index=pd.Index(inputs.target, name=AUTHOR))
+    for j, name in enumerate(inputs.trend_names):
+        if not 0 < pooled[j] < 1:
+            continue
+        p = (h[:, j] + a * pooled[j]) / (n + a)
+        z = np.log(p) - np.log1p(-p)
+        sd = z.std()
+        if sd > 0:
+            frame[f"pre:{name}"] = (z - z.mean()) / sd
+    return frame
+
+
+def pre_period_test(panel: np.ndarray, base: pd.DataFrame, pre: pd.DataFrame, alpha: float = 0.05) -> dict[str, Any]:
+    r"""Does pre-period behaviour predict panel membership beyond the weighting covariates? A likelihood-ratio test.
+
+    Two logistic models of panel membership are fitted on the whole target: on `base` (the
+    propensity model's design), and on `base` and `pre` (:func:`pre_period_design`). Under the
+    hypothesis that curators picked on the weighting covariates alone, twice the gain in
+    log-likelihood is :math:`\chi^2` with as many degrees of freedom as `pre` has columns (Wilks
+    1938). A small p-value says the panel was picked on what its authors posted: weights on
+    followers and segment leave that selection in the series.
+
+    Parameters
+    ----------
+    panel : numpy.ndarray of bool, shape (author,)
+        Panel membership in the target.
+    base : pandas.DataFrame, shape (author, covariate)
+        The propensity design (no constant).
+    pre : pandas.DataFrame, shape (author, trend)
+        The pre-period design.
+    alpha : float, default 0.05
+        Level of the verdict.
+
+    Returns
+    -------
+    dict
+        ``lr_statistic``, ``df``, ``p_value``, ``odds_ratio_per_sd`` (per trend, from the larger
+        model), ``verdict`` (``pass``: no evidence at `alpha`; ``fail``: pre-period behaviour
+        predicts membership), or ``verdict = "not computed"`` and ``reason`` when a model cannot be
+        fitted (separation, no pre-period column).
+
+    References
+    ----------
+    Wilks, S. S. (1938). The large-sample distribution of the likelihood ratio for testing
+    composite hypotheses. *Annals of Mathematical Statistics* 9(1), 60-62.
+    https://doi.org/10.1214/aoms/1177732360
+
+    Imbens, G. W., & Wooldridge, J. M. (2009). Recent developments in the econometrics of program
+    evaluation. *Journal of Economic Literature* 47(1), 5-86 (lagged outcomes as covariates).
+    https://doi.org/10.1257/jel.47.1.5
+    """
+    import statsmodels.api as sm
+    from scipy import stats
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+
+    if pre.shape[1] == 0:
+        return {"verdict": "not computed", "reason": "no trend has a post in the pre-period"}
+    y = np.asarray(panel, dtype=float)
+    fits = []
+    with warnings.catch_warnings(), np.errstate(over="ignore", under="ignore"):
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        warnings.simplefilter("error", ConvergenceWarning)
+        for x in (base, base.join(pre)):
+            design = sm.add_constant(x.astype(float), has_constant="add")
+            try:
+                fits.append(sm.GLM(y, design, family=sm.families.Binomial()).fit())
+            except (PerfectSeparationWarning, ConvergenceWarning, np.linalg.LinAlgError) as exc:
+                return {"verdict": "not computed", "reason": f"a logistic model cannot be fitted: {exc}"}
+    lr = max(2.0 * (fits[1].llf - fits[0].llf), 0.0)
+    df = int(pre.shape[1])
+    p_value = float(stats.chi2.sf(lr, df))
+    return {
+        "lr_statistic": float(lr),
+        "df": df,
+        "p_value": p_value,
+        "odds_ratio_per_sd": {str(c).removeprefix("pre:"): float(np.exp(fits[1].params[c])) for c in pre.columns},
+        "verdict": "fail" if p_value < alpha else "pass",
+    }

@@ -125,7 +125,7 @@ def trends_html(t: TrendResult, labels: Mapping[str, str] | None = None) -> str:
         f"{sm['design_effect_before_trim']:.2f})."
     )
     body += table(balance, floatfmt="{:.3f}", flagged=(balance["asmd_after"] >= BALANCED_ASMD).tolist())
-    body += _platform(t) + _decomposition(t) + _sensitivity(t) + _lead(t, labels)
+    body += _platform(t) + _decomposition(t) + _pre_period(t) + _sensitivity(t) + _lead(t, labels)
     body += _segment_trends(s, labels)
     return body
 
@@ -157,6 +157,42 @@ def _platform(t: TrendResult) -> str:
             "warehouse is a crawler's sample; the all-authors series is the warehouse's own."
         )
         + table(shown, floatfmt="{:.3f}", flagged=(b["asmd_before"] >= BALANCED_ASMD).tolist())
+    )
+
+
+def _pre_period(t: TrendResult) -> str:
+    """Whether authors' early trend shares predict panel membership beyond the weighting covariates."""
+    test = t.summary.get("pre_period_test") or {}
+    if test.get("verdict") not in ("pass", "fail"):
+        return ""
+    weeks, first = test["pre_period_weeks"], test["first_week_after"]
+    stat = f"likelihood ratio {test['lr_statistic']:.1f} on {test['df']} df, p = {test['p_value']:.2g}"
+    if test["verdict"] == "pass":
+        text = (
+            f"Authors' trend shares in the first {weeks} weeks do not predict panel "
+            f"membership beyond the weighting covariates ({stat}): no sign that curators picked early adopters."
+        )
+    elif test["conditioned"]:
+        text = (
+            f"Picked on what they posted: authors' trend shares in the first {weeks} weeks predict panel membership "
+            f"beyond followers and segment ({stat}). The weights condition on them, so read the corrected series "
+            f"from {first}; before it they match all authors by construction."
+        )
+    else:
+        text = (
+            f"Picked on what they posted: authors' trend shares in the first {weeks} weeks predict panel membership "
+            f"beyond followers and segment ({stat}). The corrected series keeps that selection: set "
+            f"condition_on_pre_period = true in [trends] and read the weeks from {first}, and see how far the "
+            "directions below survive hidden selection."
+        )
+    odds = pd.DataFrame(
+        {"odds ratio of being in the panel, per sd of the early share": pd.Series(test["odds_ratio_per_sd"])}
+    )
+    odds.index.name = "trend"
+    return (
+        "<h3>Was the panel picked on what it posted?</h3>"
+        + verdict_line("look" if test["verdict"] == "fail" and test["conditioned"] else test["verdict"], text)
+        + table(odds, floatfmt="{:.2f}")
     )
 
 
