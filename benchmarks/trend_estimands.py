@@ -34,7 +34,8 @@ import argparse
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,18 +59,28 @@ KINDS = ("platform", "lead", "ff", "sensitivity")
 TRUTH_TABLES = ("TREND_SERIES", "PLATFORM_SERIES", "LEAD")
 
 
+VARIANTS = {"weights": False, "pre_period": True}
+"""The shipped weights, and the same conditioned on the first 26 weeks' trend shares (``condition_on_pre_period``)."""
+
+
 @dataclass
 class Seed:
-    """What one (scenario, seed) needs for its figures: the trends result and the truth."""
+    """What one (scenario, seed, variant) needs for its figures: the trends result and the truth."""
 
     result: TrendResult
     truth: dict[str, pd.DataFrame]
     seconds: float
 
 
-def _compute(scenario: str, seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Path | None) -> Seed:
+def _seed_dir(cache: Path | None, scenario: str, size: str | int, seed: int, spec: RunSpec) -> Path | None:
+    return None if cache is None else cache / f"{scenario}-{size}-seed{seed}-fit{spec.fit_authors}"
+
+
+def _compute(
+    scenario: str, seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Path | None
+) -> dict[str, Seed]:
     t0 = time.perf_counter()
-    seed_dir = None if cache is None else cache / f"{scenario}-{size}-seed{seed}-fit{spec.fit_authors}"
+    seed_dir = _seed_dir(cache, scenario, size, seed, spec)
     margins_csv = (seed_dir or workdir) / "margins.csv"
     margins_csv.parent.mkdir(parents=True, exist_ok=True)
     if seed_dir is not None and (seed_dir / "done").exists():
@@ -98,11 +109,17 @@ def _compute(scenario: str, seed: int, size: str | int, spec: RunSpec, workdir: 
             for name, frame in truth.items():
                 frame.to_parquet(seed_dir / f"{name}.parquet")
             (seed_dir / "done").touch()
-    res = trend_series(data, authors, r, spec.trends, ci_prob=spec.output.ci_prob, margins=read_margins(margins_csv))
     for frame in truth.values():
         if "WEEK" in frame:
             frame["WEEK"] = pd.to_datetime(frame["WEEK"])
-    return Seed(res, truth, time.perf_counter() - t0)
+    out = {}
+    for variant, conditioned in VARIANTS.items():
+        if conditioned and not SCENARIOS[scenario].panel_adoption:
+            continue  # the pre-period variant where the panel is picked on adoption (time: ~1 min a variant)
+        cfg = replace(spec.trends, condition_on_pre_period=conditioned)
+        res = trend_series(data, authors, r, cfg, ci_prob=spec.output.ci_prob, margins=read_margins(margins_csv))
+        out[variant] = Seed(res, truth, time.perf_counter() - t0)
+    return out
 
 
 def _aligned(truth: pd.DataFrame, trend: str, weeks: pd.DatetimeIndex) -> np.ndarray:
@@ -177,6 +194,9 @@ def ff_rows(s: Seed) -> list[dict]:
                 "sse_corrected": float(np.nansum((get["weighted_share"] - tt) ** 2)),
                 "covered": int(np.sum((tt >= get["low"]) & (tt <= get["high"]))),
                 "panel_authors": s.result.summary["panel_authors"],
+                "pre_period_p": s.result.summary["pre_period_test"].get("p_value", np.nan),
+                "after_cut_weeks": int(np.isfinite(tt[26:]).sum()),
+                "sse_corrected_after_cut": float(np.nansum((get["weighted_share"][26:] - tt[26:]) ** 2)),
             }
         )
     return rows
@@ -203,9 +223,15 @@ def sensitivity_rows(s: Seed, period_weeks: int = 13) -> list[dict]:
             & (late <= bounds["late_high"])
         )
         contained = [g for g in GAMMAS if bool(ok.get(g, False))]
+        true_lead = float(s.truth["LEAD"].set_index("TREND").loc[trend, "LEAD_WEEKS"])
+        has_lead = (bounds["lead_low"] <= true_lead) & (true_lead <= bounds["lead_high"])
+        with_lead = [g for g in GAMMAS if bool(has_lead.get(g, False))]
         rows.append(
             {
                 "trend": trend,
+                "true_lead": true_lead,
+                "lead_flip_gamma": float(bounds["lead_flip_gamma"].iloc[0]),
+                "gamma_containing_lead": min(with_lead) if with_lead else np.inf,
                 "true_rising": bool(late > early),
                 "direction": str(bounds["direction"].iloc[0]),
                 "flip_gamma": float(bounds["flip_gamma"].iloc[0]),
@@ -219,24 +245,28 @@ def _rmse(sse: pd.Series, n: pd.Series) -> float:
     return float(np.sqrt(sse.sum() / n.sum()))
 
 
-def summary(frames: dict[str, pd.DataFrame]) -> None:
-    """Print the tables of RESULTS.md."""
+def _by(frame: pd.DataFrame, keys: list[str], fn: Callable[[pd.DataFrame], dict]) -> pd.DataFrame:
+    return pd.DataFrame({k: fn(g) for k, g in frame.groupby(keys)}).T.rename_axis(keys)
+
+
+def summary(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables of RESULTS.md, pooled over trends (and per trend for the platform), printed and returned."""
+    out: dict[str, pd.DataFrame] = {}
     p = frames.get("platform")
     if p is not None and len(p):
-        out = p.groupby(["scenario", "trend"]).apply(
-            lambda g: pd.Series(
-                {
-                    "seeds": g["seed"].nunique(),
-                    "rmse_raw": _rmse(g["sse_raw"], g["weeks"]),
-                    "rmse_corrected": _rmse(g["sse_corrected"], g["weeks"]),
-                    "coverage": g["covered"].sum() / g["weeks"].sum(),
-                    "coverage_peak": g["covered_peak"].sum() / g["peak_weeks"].sum(),
-                    "band_width": g["band_width"].mean(),
-                }
-            ),
-            include_groups=False,
-        )
-        print("platform target\n", out.round(5).to_string())
+        p = p[p["variant"] == "weights"] if "variant" in p else p  # the platform panel does not use the propensity
+
+        def plat(g: pd.DataFrame) -> dict:
+            return {
+                "seeds": g["seed"].nunique(),
+                "rmse_raw": _rmse(g["sse_raw"], g["weeks"]),
+                "rmse_corrected": _rmse(g["sse_corrected"], g["weeks"]),
+                "coverage": g["covered"].sum() / g["weeks"].sum(),
+                "coverage_peak": g["covered_peak"].sum() / g["peak_weeks"].sum(),
+            }
+
+        pooled = _by(p.assign(trend="all trends"), ["scenario", "trend"], plat)
+        out["platform"] = pd.concat([pooled, _by(p, ["scenario", "trend"], plat)]).sort_index()
     lead = frames.get("lead")
     if lead is not None and len(lead):
         lead = lead.assign(
@@ -245,34 +275,45 @@ def summary(frames: dict[str, pd.DataFrame]) -> None:
             covers=(lead["low"] <= lead["true_lead"]) & (lead["true_lead"] <= lead["high"]),
             excludes_0=(lead["low"] > 0) | (lead["high"] < 0),
         )
-        keys = ["scenario", "trend", "true_lead"]
-        out = lead.groupby(keys)[["identified", "within_1", "covers", "excludes_0"]].mean()
-        out["seeds"] = lead.groupby(["scenario", "trend", "true_lead"])["seed"].nunique()
-        print("panel lead (fractions of seeds; NaN leads count as misses)\n", out.round(2).to_string())
+
+        def lead_fig(g: pd.DataFrame) -> dict:
+            return {
+                "trend_seeds": len(g),
+                **{c: g[c].mean() for c in ("identified", "within_1", "covers", "excludes_0")},
+            }
+
+        out["lead"] = _by(lead, ["scenario", "variant", "true_lead"], lead_fig)
     ff = frames.get("ff")
     if ff is not None and len(ff):
-        out = ff.groupby(["scenario", "trend"]).apply(
-            lambda g: pd.Series(
-                {
-                    "rmse_raw": _rmse(g["sse_raw"], g["weeks"]),
-                    "rmse_corrected": _rmse(g["sse_corrected"], g["weeks"]),
-                    "coverage": g["covered"].sum() / g["weeks"].sum(),
-                }
-            ),
-            include_groups=False,
-        )
-        print("fashion-forward panel against the warehouse\n", out.round(5).to_string())
+
+        def ff_fig(g: pd.DataFrame) -> dict:
+            return {
+                "seeds": g["seed"].nunique(),
+                "rmse_raw": _rmse(g["sse_raw"], g["weeks"]),
+                "rmse_corrected": _rmse(g["sse_corrected"], g["weeks"]),
+                "rmse_corrected_after_cut": _rmse(g["sse_corrected_after_cut"], g["after_cut_weeks"]),
+                "coverage": g["covered"].sum() / g["weeks"].sum(),
+                "pre_period_test_fails": (g.groupby("seed")["pre_period_p"].first() < 0.05).mean(),
+            }
+
+        out["ff"] = _by(ff, ["scenario", "variant"], ff_fig)
     sens = frames.get("sensitivity")
     if sens is not None and len(sens):
-        out = sens.groupby(["scenario", "trend"]).agg(
-            seeds=("seed", "nunique"),
-            direction_right=("direction", lambda d: 0.0),
-            median_gamma_containing=("gamma_containing", "median"),
-            contained_by_2=("gamma_containing", lambda g: float((g <= 2).mean())),
-        )
-        right = sens.assign(ok=(sens["direction"] == "rising") == sens["true_rising"])
-        out["direction_right"] = right.groupby(["scenario", "trend"])["ok"].mean()
-        print("sensitivity (gamma whose bounds contain the truth)\n", out.round(2).to_string())
+
+        def sens_fig(g: pd.DataFrame) -> dict:
+            right = (g["direction"] == "rising") == g["true_rising"]
+            return {
+                "trend_seeds": len(g),
+                "direction_right": right.mean(),
+                **{f"shares_in_bounds_gamma_{x:g}": (g["gamma_containing"] <= x).mean() for x in (1, 1.5, 2, 3)},
+                **{f"lead_in_range_gamma_{x:g}": (g["gamma_containing_lead"] <= x).mean() for x in (1, 1.5, 2, 3)},
+            }
+
+        out["sensitivity"] = _by(sens, ["scenario", "variant"], sens_fig)
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        for name, table in out.items():
+            print(f"\n{name}\n", table.astype(float).round(4).to_string())
+    return out
 
 
 def main() -> None:
@@ -287,6 +328,9 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--summary", action="store_true", help="print the tables from the CSVs and stop")
+    ap.add_argument(
+        "--recompute", action="store_true", help="recompute every cached (scenario, seed) with this code; skip the rest"
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
     files = {k: args.out / f"trend_estimands_{k}.csv" for k in KINDS}
@@ -298,28 +342,34 @@ def main() -> None:
     spec = spec.replace(fit_authors=args.fit_authors, sampler={**spec.sampler, "tune": args.tune, "draws": args.draws})
     size: str | int = int(args.size) if args.size.isdigit() else args.size
     args.out.mkdir(parents=True, exist_ok=True)
-    done = set() if frames["lead"].empty else set(zip(frames["lead"]["scenario"], frames["lead"]["seed"], strict=True))
+    if args.recompute:  # every figure again from the cached counts and memberships, with this code
+        frames = {k: pd.DataFrame() for k in KINDS}
+    keys = ["scenario", "seed"]
+    done = set() if frames["lead"].empty else set(map(tuple, frames["lead"][keys].to_numpy().tolist()))
     makers = {"platform": platform_rows, "lead": lead_rows, "ff": ff_rows, "sensitivity": sensitivity_rows}
     with tempfile.TemporaryDirectory() as tmp:
         # seed-major: every scenario advances together, so a partial run is balanced
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for scenario in args.scenarios:
-                if (scenario, seed) in done:
+                cached = _seed_dir(args.cache, scenario, size, seed, spec)
+                if (scenario, seed) in done or (args.recompute and not (cached and (cached / "done").exists())):
                     continue
-                s = _compute(scenario, seed, size, spec, Path(tmp), args.cache)
-                for kind, make in makers.items():
-                    new = pd.DataFrame(make(s)).assign(scenario=scenario, seed=seed, seconds=s.seconds)
-                    frames[kind] = pd.concat([frames[kind], new], ignore_index=True)
-                    frames[kind].to_csv(files[kind], index=False)
-                lead = frames["lead"].query("scenario == @scenario and seed == @seed")
-                print(
-                    f"{scenario} seed {seed}: {s.seconds:.0f} s; ff lead "
-                    + ", ".join(
-                        f"{r.trend} {r.lead:+.0f} [{r.low:+.0f},{r.high:+.0f}] (true {r.true_lead})"
-                        for r in lead.itertuples()
-                    ),
-                    flush=True,
-                )
+                for variant, s in _compute(scenario, seed, size, spec, Path(tmp), args.cache).items():
+                    for kind, make in makers.items():
+                        new = pd.DataFrame(make(s)).assign(
+                            scenario=scenario, seed=seed, variant=variant, seconds=s.seconds
+                        )
+                        frames[kind] = pd.concat([frames[kind], new], ignore_index=True)
+                        frames[kind].to_csv(files[kind], index=False)
+                    lead = frames["lead"].query("scenario == @scenario and seed == @seed and variant == @variant")
+                    print(
+                        f"{scenario} seed {seed} {variant}: {s.seconds:.0f} s; ff lead "
+                        + ", ".join(
+                            f"{r.trend} {r.lead:+.0f} [{r.low:+.0f},{r.high:+.0f}] (true {r.true_lead})"
+                            for r in lead.itertuples()
+                        ),
+                        flush=True,
+                    )
     summary(frames)
 
 

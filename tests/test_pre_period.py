@@ -140,7 +140,11 @@ def test_report_says_whether_the_panel_was_picked_on_what_it_posted() -> None:
         assert f'verdict-{status}"' in html and words in html and "Was the panel picked on what it posted?" in html
     data, authors, r, _ = adopters_panel(0, 0.0, n=3000)
     res = trend_series(data, authors, r, TrendConfig(replicates=20, pre_period_weeks=CUT))
-    section = trends_html(res).split("Was the panel picked on what it posted?")[1]
+    # the trend is flat, so the panel's lead is not identified and has no sensitivity range
+    assert res.sensitivity is not None and res.sensitivity[["lead_low", "lead_flip_gamma"]].isna().all().all()
+    html = trends_html(res)
+    assert "lead flips at Γ" in html and "not identified" in html.split("lead flips at Γ")[1]
+    section = html.split("Was the panel picked on what it posted?")[1]
     assert section.split("<h3>")[0].count('verdict-pass"') == 1
     raked = trends_html(trend_series(data, authors, r, TrendConfig(replicates=20, weighting="rake")))
     assert "Was the panel picked" not in raked

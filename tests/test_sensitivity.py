@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from bayesseg.exceptions import InputError
-from bayesseg.survey.sensitivity import flip_gamma, ratio_bounds, sensitivity_table, share_bounds, weight_bounds
+from bayesseg.survey.panel import best_shift
+from bayesseg.survey.sensitivity import (
+    flip_gamma,
+    lead_bounds,
+    lead_sensitivity_table,
+    ratio_bounds,
+    sensitivity_table,
+    share_bounds,
+    weight_bounds,
+)
 
 
 def brute_force(y, n, low, high):
@@ -89,3 +98,59 @@ def test_sensitivity_table_per_trend_and_gamma():
     assert (t["early_low"] <= t["early_high"]).all() and (t["late_low"] <= t["late_high"]).all()
     with pytest.raises(InputError, match="fewer than two periods"):
         sensitivity_table(e, hits.astype(float), posts, ["up", "down"], period_weeks=20)
+
+
+def pulses(n_authors: int, weeks: int, rng: np.random.Generator, early: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each author shows the trend in a pulse around its own week; the first `early` authors pulse 4 weeks early."""
+    centre = rng.uniform(20, 30, size=n_authors)
+    centre[:early] -= 4.0
+    t = np.arange(weeks)
+    posts = np.full((n_authors, weeks), 10.0)
+    rate = 0.02 + 0.3 * np.exp(-0.5 * ((t[None, :] - centre[:, None]) / 3.0) ** 2)
+    return posts * rate, posts
+
+
+def test_lead_bounds_at_gamma_one_are_the_weighted_panel_lead_and_widen_with_gamma():
+    rng = np.random.default_rng(3)
+    hits, posts = pulses(40, 52, rng, early=20)
+    e = rng.uniform(0.05, 0.6, size=40)
+    target = (hits[20:] / e[20:, None]).sum(0) / (posts[20:] / e[20:, None]).sum(0)  # the late authors only
+    w = 1 / e
+    panel = (w @ hits) / (w @ posts)
+    point = best_shift(panel, target, 8)[0]
+    assert point > 0
+    assert lead_bounds(e, hits, posts, target, 1.0, 8) == (point, point)
+    ranges = [lead_bounds(e, hits, posts, target, g, 8) for g in (1.0, 1.5, 3.0, 10.0)]
+    lows, highs = zip(*ranges, strict=True)
+    assert list(lows) == sorted(lows, reverse=True) and list(highs) == sorted(highs)
+    assert lows[1] < point < highs[1] and lows[-1] < 0  # hidden selection of 10-fold odds can undo the lead
+
+
+def test_lead_bounds_lie_inside_the_range_over_every_vertex():
+    # the search visits threshold vertices only: its range is inside the exact one over all 2^n vertices
+    rng = np.random.default_rng(5)
+    hits, posts = pulses(9, 40, rng, early=4)
+    e = rng.uniform(0.1, 0.6, size=9)
+    target = hits[4:].sum(0) / posts[4:].sum(0)
+    low_w, high_w = weight_bounds(e, 2.0)
+    leads = []
+    for corner in itertools.product(*zip(low_w, high_w, strict=True)):
+        w = np.array(corner)
+        leads.append(best_shift((w @ hits) / (w @ posts), target, 6)[0])
+    low, high = lead_bounds(e, hits, posts, target, 2.0, 6)
+    assert min(leads) <= low <= high <= max(leads)
+    assert low == min(leads) and high == max(leads)  # here the timing order finds the extremes
+
+
+def test_lead_flip_gamma_is_where_the_range_first_reaches_zero():
+    rng = np.random.default_rng(7)
+    hits, posts = pulses(60, 52, rng, early=30)
+    e = rng.uniform(0.05, 0.6, size=60)
+    target = hits[30:].sum(0) / posts[30:].sum(0)
+    table = lead_sensitivity_table(e, hits[:, None, :], posts, target[None, :], ["t"], 8)
+    flip = float(table["lead_flip_gamma"].iloc[0])
+    assert 1 < flip < np.inf
+    assert lead_bounds(e, hits, posts, target, flip, 8)[0] <= 0 < lead_bounds(e, hits, posts, target, flip - 0.02, 8)[0]
+    # a trend without a lead under the fitted weights has no flip
+    flat = lead_sensitivity_table(e, hits[30:, None, :], posts[30:], target[None, :], ["t"], 8)
+    assert np.isnan(flat["lead_flip_gamma"]).all()

@@ -16,6 +16,7 @@ from bayesseg.exceptions import InputError, SpecError, WeightsError
 from bayesseg.simulate import TRENDS
 from bayesseg.survey.reweight import kish_ess
 from bayesseg.survey.trends import TREND_SERIES_COLUMNS, trend_series
+from bayesseg.survey.weekly import cluster_design_effect
 
 
 # ------------------------------------------------------------------------------ definitions
@@ -409,7 +410,8 @@ def test_bands_equal_their_definitions() -> None:
 
     data, authors, r, _ = synthetic_panel(0)
     base = dict(replicates=60, smooth_weeks=0.0, propensity_quadratic=False)
-    logit = trend_series(data, authors, r, TrendConfig(**base, band="logit"), ci_prob=0.8).series.sel(trend="t")
+    logit_res = trend_series(data, authors, r, TrendConfig(**base, band="logit"), ci_prob=0.8)
+    logit = logit_res.series.sel(trend="t")
     pct = trend_series(data, authors, r, TrendConfig(**base, band="percentile"), ci_prob=0.8).series.sel(trend="t")
     # the same replicates: the band is the only difference
     np.testing.assert_array_equal(logit["share"].values, pct["share"].values)
@@ -421,9 +423,13 @@ def test_bands_equal_their_definitions() -> None:
     sd = special.logit(reps).std(axis=0, ddof=1)
     for j, p in enumerate(logit["panel"].values):
         extra = 0.0
-        if p == "fashion_forward":  # plus the binomial variance of the target's weekly share
+        if p == "fashion_forward":  # plus the target's weekly share's variance, posts clustered in authors
             n_t = data["posts"].values.sum(axis=0)
-            extra = 1 / (n_t * point[j] * (1 - point[j]))
+            h, n = data["hits"].values[0], data["posts"].values
+            share = h.sum(0) / n_t
+            deff = (((h - share * n) ** 2).sum(0) / n_t**2).sum() / (share * (1 - share) / n_t).sum()
+            assert logit_res.summary["target_design_effect"]["t"] == pytest.approx(deff, abs=1e-3)
+            extra = deff / (n_t * point[j] * (1 - point[j]))
         half = z * np.sqrt(sd[j] ** 2 + extra)
         np.testing.assert_allclose(logit["low"].values[j], special.expit(special.logit(point[j]) - half), rtol=1e-9)
         np.testing.assert_allclose(logit["high"].values[j], special.expit(special.logit(point[j]) + half), rtol=1e-9)
@@ -469,3 +475,23 @@ def test_logit_bias_band_adds_the_pooling_bias_estimate() -> None:
         (special.logit(biased["high"].values) - special.logit(point))[ok], expected[ok], rtol=1e-6
     )
     assert (biased["high"].values[ok] >= plain["high"].values[ok]).all()
+
+
+def test_cluster_design_effect_is_one_for_independent_posts_and_matches_the_sampling_variance() -> None:
+    rng = np.random.default_rng(0)
+    n_a, weeks = 3000, 20
+    posts = rng.poisson(4.0, size=(n_a, weeks)).astype(float)
+    independent = rng.binomial(posts.astype(int), 0.05).astype(float)
+    assert cluster_design_effect(independent, posts, 1)[0] == pytest.approx(1.0, abs=0.05)
+    # authors with their own rate (lognormal frailty): the share of a week varies more than binomially;
+    # the linearisation variance must match the variance over repeated draws of the authors
+    shares, estimates = [], []
+    for _ in range(300):
+        rate = np.minimum(0.05 * rng.lognormal(-0.5, 1.0, size=n_a), 0.9)
+        n = rng.poisson(4.0, size=(n_a, 1)).astype(float)
+        h = rng.binomial(n.astype(int), rate[:, None]).astype(float)
+        shares.append(h.sum() / n.sum())
+        p = h.sum() / n.sum()
+        estimates.append(cluster_design_effect(h, n, 1)[0] * p * (1 - p) / n.sum())
+    assert np.var(shares, ddof=1) == pytest.approx(np.mean(estimates), rel=0.2)
+    assert cluster_design_effect(h, n, 1)[0] > 1.2

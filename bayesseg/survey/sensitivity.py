@@ -23,6 +23,14 @@ early share) *flips* at the smallest :math:`\Gamma` whose bounds admit the oppos
 :func:`flip_gamma` finds it by bisection, bounding the late and the early share apart (a
 conservative flip: one set of weights cannot reach both bounds at once).
 
+The panel's lead (:func:`bayesseg.survey.panel.best_shift`) is not a ratio of sums, and its
+extremes over the box have no closed form. :func:`lead_bounds` searches the weightings that move
+the panel's series earliest and latest: the panel's authors sorted by the mean week of their trend
+posts, the weights at the top of their box for the earliest authors and at the bottom for the rest
+(and the reverse), at every threshold. Over that family the range of leads is a lower bound on the
+range the box allows (a search, not a proof); the lead *flips* at the smallest :math:`\Gamma` whose
+range reaches 0 (:func:`lead_sensitivity_table`).
+
 References
 ----------
 Tan, Z. (2006). A distributional approach for causal inference using propensity scores. *JASA*
@@ -38,12 +46,25 @@ quantile balancing. *JASA* 118(544), 2645-2657. https://doi.org/10.1080/01621459
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from bayesseg.exceptions import InputError
+from bayesseg.survey.panel import best_shift
+from bayesseg.survey.weekly import smooth_weeks
 
-__all__ = ["GAMMAS", "flip_gamma", "ratio_bounds", "sensitivity_table", "share_bounds", "weight_bounds"]
+__all__ = [
+    "GAMMAS",
+    "flip_gamma",
+    "lead_bounds",
+    "lead_sensitivity_table",
+    "ratio_bounds",
+    "sensitivity_table",
+    "share_bounds",
+    "weight_bounds",
+]
 
 GAMMAS = (1.0, 1.25, 1.5, 2.0, 3.0)
 """The sensitivity parameters the report tabulates."""
@@ -171,6 +192,11 @@ def flip_gamma(
         early_high = share_bounds(propensity, early[0][:, None], early[1][:, None], gamma)[1][0]
         return bool(late_low > early_high)
 
+    return _first_failure(holds, max_gamma, tol)
+
+
+def _first_failure(holds: Callable[[float], bool], max_gamma: float, tol: float) -> float:
+    """The smallest gamma at which a conclusion stops holding (bisection; 1 if it fails at 1, inf past `max_gamma`)."""
     if not holds(1.0):
         return 1.0
     if holds(max_gamma):
@@ -238,3 +264,128 @@ def sensitivity_table(
             rows.append((trend, g, e_lo, e_hi, l_lo, l_hi, "rising" if rising else "falling", flip))
     cols = ["trend", "gamma", "early_low", "early_high", "late_low", "late_high", "direction", "flip_gamma"]
     return pd.DataFrame(rows, columns=cols).set_index(["trend", "gamma"])
+
+
+def lead_bounds(
+    propensity: np.ndarray,
+    hits: np.ndarray,
+    posts: np.ndarray,
+    target: np.ndarray,
+    gamma: float,
+    max_lead: int,
+    smooth_sd: float = 0.0,
+) -> tuple[float, float]:
+    """The range of the panel's lead over `target` across the timing-ordered threshold weightings of the box.
+
+    Parameters
+    ----------
+    propensity : numpy.ndarray, shape (author,)
+        The panel authors' fitted propensities.
+    hits, posts : numpy.ndarray, shape (author, week)
+        Each panel author's trend posts and posts per week.
+    target : numpy.ndarray, shape (week,)
+        The target's series (pooled as the panel's is).
+    gamma : float
+        Sensitivity parameter (>= 1).
+    max_lead : int
+        Shifts compared, either way (:func:`bayesseg.survey.panel.best_shift`).
+    smooth_sd : float, default 0.0
+        Gaussian pooling of the weeks, as the series (:func:`bayesseg.survey.weekly.smooth_weeks`).
+
+    Returns
+    -------
+    low, high : float
+        Smallest and largest lead found (NaN when no weighting gives one).
+    """
+    low_w, high_w = weight_bounds(propensity, gamma)
+    hits, posts = np.asarray(hits, dtype=float), np.asarray(posts, dtype=float)
+    week = np.arange(hits.shape[1], dtype=float)
+    total = hits.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        timing = np.where(total > 0, hits @ week / total, np.nan)
+    timing = np.where(np.isfinite(timing), timing, np.nanmedian(timing) if np.isfinite(timing).any() else 0.0)
+    order = np.argsort(timing, kind="stable")
+    h, n, lo, hi = hits[order], posts[order], low_w[order], high_w[order]
+    series = []
+    for first, second in ((hi, lo), (lo, hi)):  # the earliest authors up-weighted, then down-weighted
+        num = np.vstack([np.zeros((1, h.shape[1])), np.cumsum(first[:, None] * h, axis=0)])
+        num += np.vstack([np.cumsum((second[:, None] * h)[::-1], axis=0)[::-1], np.zeros((1, h.shape[1]))])
+        den = np.vstack([np.zeros((1, n.shape[1])), np.cumsum(first[:, None] * n, axis=0)])
+        den += np.vstack([np.cumsum((second[:, None] * n)[::-1], axis=0)[::-1], np.zeros((1, n.shape[1]))])
+        num, den = smooth_weeks(num, smooth_sd), smooth_weeks(den, smooth_sd)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            series.append(np.where(den > 0, num / den, np.nan))
+    panel = np.vstack(series)
+    leads, _ = best_shift(panel, np.broadcast_to(target, panel.shape), max_lead)
+    if not np.isfinite(leads).any():
+        return float("nan"), float("nan")
+    return float(np.nanmin(leads)), float(np.nanmax(leads))
+
+
+def _sign_flip(bounds: Callable[[float], tuple[float, float]], point: float, max_gamma: float, tol: float) -> float:
+    """The smallest gamma whose range `bounds(gamma)` reaches 0, for a `point` lead other than 0 (bisection)."""
+    if not np.isfinite(point) or point == 0:
+        return float("nan")
+
+    def holds(g: float) -> bool:
+        low, high = bounds(g)
+        return bool(low > 0) if point > 0 else bool(high < 0)
+
+    return _first_failure(holds, max_gamma, tol)
+
+
+def lead_sensitivity_table(
+    propensity: np.ndarray,
+    hits: np.ndarray,
+    posts: np.ndarray,
+    target: np.ndarray,
+    trends: list[str],
+    max_lead: int,
+    smooth_sd: float = 0.0,
+    gammas: tuple[float, ...] = GAMMAS,
+    max_gamma: float = 10.0,
+    tol: float = 0.01,
+) -> pd.DataFrame:
+    """Per trend: the lead's range at each gamma (:func:`lead_bounds`) and the gamma at which its sign can flip.
+
+    Parameters
+    ----------
+    propensity : numpy.ndarray, shape (author,)
+        The panel authors' fitted propensities.
+    hits : numpy.ndarray, shape (author, trend, week)
+        The panel authors' trend posts per week.
+    posts : numpy.ndarray, shape (author, week)
+        Their posts per week.
+    target : numpy.ndarray, shape (trend, week)
+        The target's series.
+    trends : list of str
+        Trend names.
+    max_lead : int
+        Shifts compared, either way.
+    smooth_sd : float, default 0.0
+        Gaussian pooling of the weeks.
+    gammas : tuple of float
+        Sensitivities tabulated.
+    max_gamma, tol : float
+        Range and tolerance of the bisection.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (``trend``, ``gamma``): ``lead_low``, ``lead_high``; and, repeated on each row of a
+        trend, ``lead_flip_gamma``: for a lead other than 0 under the fitted weights, the smallest
+        gamma whose range reaches 0 (``inf`` beyond `max_gamma`); NaN for a lead of 0 or none.
+    """
+    rows = []
+    for j, trend in enumerate(trends):
+
+        def bounds(g: float, j: int = j) -> tuple[float, float]:
+            return lead_bounds(propensity, hits[:, j], posts, target[j], g, max_lead, smooth_sd)
+
+        found = {g: bounds(g) for g in gammas}
+        flip = _sign_flip(bounds, bounds(1.0)[0], max_gamma, tol)
+        for g, (low, high) in found.items():
+            rows.append((trend, g, low, high, flip))
+    return pd.DataFrame(rows, columns=["trend", "gamma", "lead_low", "lead_high", "lead_flip_gamma"]).set_index(
+        ["trend", "gamma"]
+    )

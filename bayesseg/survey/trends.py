@@ -67,13 +67,15 @@ from bayesseg.dims import AUTHOR, MONTH, PANEL, REPLICATE, TREND, WEEK
 from bayesseg.exceptions import InputError, WeightsError
 from bayesseg.survey.margins import Margins, PlatformTarget
 from bayesseg.survey.panel import gap_decomposition, panel_lead
-from bayesseg.survey.sensitivity import sensitivity_table
+from bayesseg.survey.sensitivity import lead_sensitivity_table, sensitivity_table
 from bayesseg.survey.weekly import (
     bands,
     bootstrap_counts,
+    cluster_design_effect,
     month_pool,
     monthly_series,
     panel_diagnostics,
+    smooth_weeks,
     weekly_shares,
 )
 from bayesseg.survey.weighting import (
@@ -386,7 +388,9 @@ def trend_series(
         notes.append(f"{failed} of {config.replicates} bootstrap replicates could not be weighted and were left out")
     summary["failed_replicates"] = failed
     wide = shares(w0, config.smooth_weeks * np.sqrt(2.0)) if config.band == "logit_bias" else None
-    low, high = bands(point, reps, config, ci_prob, ones @ inp.denominator, wide)
+    deff = cluster_design_effect(inp.numerator, inp.denominator, inp.n_trends)
+    summary["target_design_effect"] = dict(zip(map(str, data[TREND].values), np.round(deff, 3).tolist(), strict=True))
+    low, high = bands(point, reps, config, ci_prob, ones @ inp.denominator, wide, np.nan_to_num(deff, nan=1.0))
     diag = panel_diagnostics(w0, raw_w, inp.denominator, inp.posts, config.smooth_weeks)
     notes += _notes(inp, diag, w0, config, weeks)
     assert reps_pooled is not None
@@ -448,8 +452,21 @@ def trend_series(
     )  # fmt: skip
     if isinstance(inp.platform, PlatformTarget):
         result.margin_balance, summary["platform"] = inp.platform.summary(r_mean)
-    if "propensity" in extra0 and inp.n_weeks >= 26:  # selection the propensity model cannot see
-        hits = data["hits"].transpose(AUTHOR, TREND, WEEK).values[inp.panel]
-        result.sensitivity = sensitivity_table(extra0["propensity"], hits, inp.posts[inp.panel], list(map(str, trends)))
+    if "propensity" in extra0 and inp.n_weeks >= 26 and inp.hits is not None:  # selection the weights cannot see
+        hits, posts = inp.hits[inp.panel], inp.posts[inp.panel]
+        names = list(map(str, trends))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            target = smooth_weeks(inp.hits.sum(axis=0), config.smooth_weeks) / smooth_weeks(
+                inp.posts.sum(axis=0), config.smooth_weeks
+            )
+        lead_sens = lead_sensitivity_table(
+            extra0["propensity"], hits, posts, target, names, config.max_lead, config.smooth_weeks
+        )
+        # a lead that is not identified (a flat trend, a lead at the search's edge) has no sensitivity
+        assert result.lead is not None
+        ff = result.lead[result.lead["PANEL"] == "fashion_forward"].set_index("TREND")["STATUS"]
+        unidentified = lead_sens.index.get_level_values("trend").map(ff) != "identified"
+        lead_sens.loc[unidentified, :] = np.nan
+        result.sensitivity = sensitivity_table(extra0["propensity"], hits, posts, names).join(lead_sens)
     summary["weekly_readable"] = result.weekly_readable
     return result

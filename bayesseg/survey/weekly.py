@@ -29,6 +29,7 @@ from bayesseg.survey.reweight import design_effect, kish_ess
 __all__ = [
     "bands",
     "bootstrap_counts",
+    "cluster_design_effect",
     "month_pool",
     "monthly_series",
     "panel_diagnostics",
@@ -155,6 +156,7 @@ def bands(
     ci_prob: float,
     target_posts: np.ndarray,
     wide: np.ndarray | None = None,
+    target_deff: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Equal-tailed bands of every series from its replicates (``config.band``: :class:`bayesseg.config.TrendConfig`).
 
@@ -173,6 +175,9 @@ def bands(
     wide : numpy.ndarray, shape (trend, panel, week), optional
         The point series pooled with ``smooth_weeks × √2`` (``logit_bias``: their difference
         estimates the pooling's bias).
+    target_deff : numpy.ndarray, shape (trend,), optional
+        Design effect of the target's weekly share, posts clustered within authors
+        (:func:`cluster_design_effect`); it multiplies the binomial variance. Default 1.
 
     Returns
     -------
@@ -188,13 +193,59 @@ def bands(
         eps = 1e-6
         logit_point = special.logit(np.clip(point, eps, 1 - eps))
         var = np.nanvar(special.logit(np.clip(replicates, eps, 1 - eps)), axis=0, ddof=1)
-        # the fashion-forward band covers the target's realised weekly share: add its binomial variance
+        # the fashion-forward band covers the target's realised weekly share: add its variance, the
+        # binomial one times the design effect of posts clustered within authors
         p_ff = np.clip(point[:, 1, :], eps, 1 - eps)
-        var[:, 1, :] += 1.0 / (np.where(target_posts > 0, target_posts, np.nan)[None, :] * p_ff * (1 - p_ff))
+        deff = np.ones(point.shape[0]) if target_deff is None else np.asarray(target_deff, dtype=float)
+        n_t = np.where(target_posts > 0, target_posts, np.nan)[None, :]
+        var[:, 1, :] += deff[:, None] / (n_t * p_ff * (1 - p_ff))
         if config.band == "logit_bias" and config.smooth_weeks > 0 and wide is not None:
             var += (special.logit(np.clip(wide, eps, 1 - eps)) - logit_point) ** 2
         half = stats.norm.ppf(hi_q) * np.sqrt(var)
         return special.expit(logit_point - half), special.expit(logit_point + half)
+
+
+def cluster_design_effect(numerator: np.ndarray, denominator: np.ndarray, n_trends: int) -> np.ndarray:
+    r"""Design effect of each trend's weekly share of all posts when posts are clustered within authors.
+
+    The weekly share :math:`p_t = \sum_i h_{it} / \sum_i n_{it}` is a ratio of totals over
+    authors; its linearisation variance with authors as clusters is
+    :math:`\sum_i (h_{it} - p_t n_{it})^2 / (\sum_i n_{it})^2` (Cochran 1977, §6.11), against
+    :math:`p_t (1 - p_t) / \sum_i n_{it}` if posts were independent. The design effect of a trend is
+    the ratio of the two summed over its weeks (one figure per trend: a single week's ratio is too
+    noisy for a rare trend). Authors who post a trend again and again make it above 1.
+
+    Parameters
+    ----------
+    numerator : numpy.ndarray, shape (author, trend × week)
+        Trend posts (trend-major, as :class:`bayesseg.survey.weighting.TrendInputs`).
+    denominator : numpy.ndarray, shape (author, week)
+        Posts.
+    n_trends : int
+        Trends.
+
+    Returns
+    -------
+    numpy.ndarray, shape (trend,)
+        NaN for a trend without a week of share strictly between 0 and 1.
+
+    References
+    ----------
+    Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley. ISBN 978-0-471-16240-7.
+
+    Kish, L. (1965). *Survey Sampling*. Wiley (the design effect).
+    """
+    n_a, n_w = denominator.shape
+    h = numerator.reshape(n_a, n_trends, n_w)
+    total = denominator.sum(axis=0)  # (week,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = h.sum(axis=0) / total  # (trend, week)
+        cluster = ((h - p[None] * denominator[:, None, :]) ** 2).sum(axis=0) / total**2
+        binomial = p * (1 - p) / total
+    ok = np.isfinite(p) & (p > 0) & (p < 1)
+    num = np.where(ok, cluster, 0.0).sum(axis=1)
+    den = np.where(ok, binomial, 0.0).sum(axis=1)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
 def panel_diagnostics(
