@@ -23,6 +23,8 @@ from bayesseg.data.sources import Source
 from bayesseg.evaluation.metrics import predictive_auc
 from bayesseg.evaluation.truth import SimulatorTruth, read_truth
 from bayesseg.model import SegmentModel
+from bayesseg.survey.margins import Margins, read_margins
+from bayesseg.survey.trends import TrendResult
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.html import HtmlDocument
 from bayesseg.workflow.pipeline import ensure_warehouse, fit_segmentation
@@ -55,6 +57,12 @@ def parse_args(name: str, description: str) -> argparse.Namespace:
     )
     ap.add_argument("--out", type=Path, default=OUT / f"{name}.html", help="the HTML report to write")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--target",
+        default=None,
+        help="margins:FILE, the platform's known margins (docs/trends.md): the trend series also speak for the "
+        "platform behind the warehouse's crawl",
+    )
     return ap.parse_args()
 
 
@@ -72,6 +80,7 @@ class Context:
     draws: xr.DataArray
     truth: SimulatorTruth | None
     seconds: dict[str, float]
+    margins: Margins | None = None
 
     @property
     def authors(self) -> pd.DataFrame:
@@ -140,7 +149,88 @@ def prepare(args: argparse.Namespace, *, replicates: int = 200) -> Context:
         draws=draws,
         truth=read_truth(source),
         seconds=seconds,
+        margins=_margins(args.target),
     )
+
+
+def _margins(target: str | None) -> Margins | None:
+    if target is None:
+        return None
+    if not target.startswith("margins:"):
+        raise SystemExit(f"--target must be margins:FILE, got {target!r}")
+    return read_margins(target.removeprefix("margins:"))
+
+
+def trend_answer(res: TrendResult, simulated: bool) -> list[str]:
+    """Plain lines on what the panel's series show.
+
+    The source; composition or behaviour; whether the panel was picked on what it posted; its lead;
+    how much hidden selection its directions survive; whom the series speak for.
+    """
+    lines = [
+        "These data are simulated (the project's simulator, with its truth beside the warehouse): the figures show "
+        "what the method finds, not what the real sample holds."
+        if simulated
+        else "These data are the warehouse named above."
+    ]
+    dec = res.decomposition
+    if dec is not None and len(dec):
+        top = dec["gap"].abs().idxmax()
+        row = dec.loc[top]
+        mostly = (
+            "composition, which weights correct"
+            if abs(row["composition"]) >= abs(row["behaviour"])
+            else "behaviour, which weights do not remove"
+        )
+        lines.append(
+            f"Why the panel differs: on {top}, the panel's share is {row['gap']:+.4f} from all authors'; "
+            f"{row['composition']:+.4f} of it is who is in the panel (composition) and {row['behaviour']:+.4f} how "
+            f"they post (behaviour): mostly {mostly}."
+        )
+    test = res.summary.get("pre_period_test") or {}
+    if test.get("verdict") in ("pass", "fail"):
+        lines.append(
+            f"Picked on what they posted? Early trend shares {'do' if test['verdict'] == 'fail' else 'do not'} predict "
+            f"panel membership beyond followers and segment (likelihood ratio {test['lr_statistic']:.1f} on "
+            f"{test['df']} df, p = {test['p_value']:.2g})."
+            + (" Weight on them and read the weeks after the cut." if test["verdict"] == "fail" else "")
+        )
+    if res.lead is not None:
+        ff = res.lead[(res.lead["PANEL"] == "fashion_forward") & (res.lead["STATUS"] == "identified")]
+        ahead = ff[ff["LOW"] > 0]
+        behind = ff[ff["HIGH"] < 0]
+        lines.append(
+            "Lead: the fashion-forward panel is ahead of all authors on "
+            + (
+                ", ".join(
+                    f"{r.TREND} ({r.LEAD_WEEKS:+.0f} weeks, {r.LOW:+.0f} to {r.HIGH:+.0f})" for r in ahead.itertuples()
+                )
+                or "no trend"
+            )
+            + (f", behind on {', '.join(behind['TREND'])}" if len(behind) else "")
+            + f"; {int((res.lead['PANEL'] == 'fashion_forward').sum() - len(ff))} trend(s) have no identifiable lead."
+        )
+    if res.sensitivity is not None:
+        first = res.sensitivity.groupby(level="trend", sort=False).first()
+        fragile = first.index[first["flip_gamma"] < 1.5].tolist()
+        lines.append(
+            "Hidden selection: "
+            + (
+                f"the direction of {', '.join(fragile)} flips if curators' odds of picking an account differ from the "
+                "model's by less than 1.5-fold: read it as undetermined."
+                if fragile
+                else "every trend's direction survives picking odds 1.5-fold off the model's."
+            )
+        )
+    platform = res.summary.get("platform")
+    lines.append(
+        f"Platform: calibrated to {platform.get('source', 'the margins')} (design effect "
+        f"{platform.get('design_effect', float('nan')):.2f}), the series speak for the platform, not the crawl."
+        if platform
+        else "Platform: no margins given, so every series speaks for the warehouse's authors, a crawler's sample; "
+        "pass --target margins:FILE with the platform's follower distribution."
+    )
+    return lines
 
 
 def data_section(doc: HtmlDocument, ctx: Context) -> None:

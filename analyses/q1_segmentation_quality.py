@@ -26,6 +26,7 @@ from _common import (
     fmt_share,
     parse_args,
     prepare,
+    trend_answer,
 )
 from sklearn.metrics import adjusted_rand_score
 
@@ -177,7 +178,7 @@ def main() -> None:
     comp_seg = panel_composition(panel, pd.DataFrame(mem["prob_mean"].values, columns=segs))
     known = a["current_tier"].isin(TIERS).to_numpy()
     comp_tier = panel_composition(panel[known], ctx.tier_onehot()[known].reset_index(drop=True))
-    trends = compute_trends(ctx.source, ctx.spec, ctx.inputs, model)
+    trends = compute_trends(ctx.source, ctx.spec, ctx.inputs, model, margins=ctx.margins)
     parts = [
         doc.paragraph(
             f"The fashion-forward panel holds {int(panel.sum()):,} of {len(panel):,} segmented authors. "
@@ -249,6 +250,14 @@ def main() -> None:
             "the truth is measured by analyses/trend_bias.py on a simulated warehouse."
         )
     conclusion(doc, paragraphs)
+    if trends is not None:
+        answer = trend_answer(trends, simulated=ctx.truth is not None)
+        doc.add(
+            "answer",
+            "The answer in brief: the panel's biases",
+            *(doc.paragraph(line) for line in answer),
+            position=0,
+        )
     finish(doc, ctx)
 
 

@@ -16,10 +16,19 @@ from bayesseg.workflow.pipeline import fit_segmentation
 
 ANALYSES = Path(__file__).parents[1] / "analyses"
 SECTIONS = {
-    "q1_segmentation_quality": ["data", "checks", "stability", "separation", "validity", "panel_bias", "conclusion"],
+    "q1_segmentation_quality": [
+        "answer",
+        "data",
+        "checks",
+        "stability",
+        "separation",
+        "validity",
+        "panel_bias",
+        "conclusion",
+    ],
     "q2_current_segmentation": ["data", "tiers", "thresholds", "validity", "conclusion"],
     "q3_subsegments": ["data", "segments", "methods", "over_time", "content", "conclusion"],
-    "trend_bias": ["data", "series", "weightings", "trimming", "weights", "conclusion"],
+    "trend_bias": ["answer", "data", "series", "weightings", "trimming", "weights", "conclusion"],
 }
 
 
@@ -38,6 +47,13 @@ def fast_model(demo_warehouse, taxonomy, tmp_path_factory):
 @pytest.mark.parametrize("name", list(SECTIONS))
 def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_path, page_check):
     out = tmp_path / f"{name}.html"
+    target = []
+    if name == "trend_bias":  # the platform behind the warehouse, known by its follower margins
+        margins = tmp_path / "platform.csv"
+        margins.write_text(
+            "variable,level,share\nfollowers,0-1000,0.55\nfollowers,1000-10000,0.35\nfollowers,10000-,0.10\n"
+        )
+        target = ["--target", f"margins:{margins}"]
     proc = subprocess.run(
         [
             sys.executable,
@@ -49,6 +65,7 @@ def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_pat
             "--fast",
             "--out",
             str(out),
+            *target,
         ],
         capture_output=True,
         text=True,
@@ -63,3 +80,7 @@ def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_pat
     assert len(re.sub(r"<[^>]+>", "", conclusion)) > 400  # a written conclusion, not a heading
     assert "nan" not in re.sub(r"<[^>]+>", " ", conclusion).split()  # its numbers are computed
     assert page_check(out) == []  # as a browser shows it, at 1280 and 800 px
+    if "answer" in SECTIONS[name]:  # up front, in plain lines, on the trend estimands
+        answer = re.sub(r"<[^>]+>", " ", html.split('<section id="answer">')[1].split("</section>")[0])
+        assert "These data are simulated" in answer and "Why the panel differs" in answer and "Lead:" in answer
+        assert ("Platform: calibrated to platform.csv" if target else "Platform: no margins given") in answer

@@ -213,8 +213,8 @@ class HtmlDocument:
         """An escaped paragraph; ``cls="note"`` or ``"warn"`` styles it."""
         return paragraph(text, cls)
 
-    def add(self, key: str, title: str, *parts: str) -> None:
-        """Append a section.
+    def add(self, key: str, title: str, *parts: str, position: int | None = None) -> None:
+        """Append a section (or insert it at `position`).
 
         Parameters
         ----------
@@ -224,6 +224,8 @@ class HtmlDocument:
             Its heading.
         *parts : str
             HTML fragments (from :meth:`figure`, :meth:`table`, :meth:`paragraph`...).
+        position : int, optional
+            Index among the sections (0: first, e.g. an answer written last and read first).
 
         Raises
         ------
@@ -234,7 +236,11 @@ class HtmlDocument:
             raise InputError(f"section key {key!r} must be a plain identifier")
         if key in self.keys:
             raise InputError(f"section {key!r} already exists")
-        self.sections.append((key, title, "\n".join(parts)))
+        section = (key, title, "\n".join(parts))
+        if position is None:
+            self.sections.append(section)
+        else:
+            self.sections.insert(position, section)
 
     @property
     def keys(self) -> list[str]:
