@@ -117,7 +117,7 @@ def test_lead_bounds_at_gamma_one_are_the_weighted_panel_lead_and_widen_with_gam
     target = (hits[20:] / e[20:, None]).sum(0) / (posts[20:] / e[20:, None]).sum(0)  # the late authors only
     w = 1 / e
     panel = (w @ hits) / (w @ posts)
-    point = best_shift(panel, target, 8)[0]
+    point = best_shift(panel, target, 8, posts.sum(0))[0]
     assert point > 0
     assert lead_bounds(e, hits, posts, target, 1.0, 8) == (point, point)
     ranges = [lead_bounds(e, hits, posts, target, g, 8) for g in (1.0, 1.5, 3.0, 10.0)]
@@ -136,7 +136,7 @@ def test_lead_bounds_lie_inside_the_range_over_every_vertex():
     leads = []
     for corner in itertools.product(*zip(low_w, high_w, strict=True)):
         w = np.array(corner)
-        leads.append(best_shift((w @ hits) / (w @ posts), target, 6)[0])
+        leads.append(best_shift((w @ hits) / (w @ posts), target, 6, posts.sum(0))[0])
     low, high = lead_bounds(e, hits, posts, target, 2.0, 6)
     assert min(leads) <= low <= high <= max(leads)
     assert low == min(leads) and high == max(leads)  # here the timing order finds the extremes

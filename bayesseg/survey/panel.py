@@ -19,11 +19,14 @@ see. Each share pools the window's posts (the trend's posts over all posts); the
 percentiles over the bootstrap × posterior replicates of :func:`bayesseg.survey.trends.replicate_shares`.
 
 **Lead.** Per trend and panel, the lead :math:`L` (weeks) is the shift that best aligns the
-panel's weekly series with the target's up to a constant factor,
-:math:`\hat L = \arg\min_L \operatorname{Var}_t(\log s^{panel}_t - \log s^{target}_{t+L})`
-over :math:`|L| \le` ``max_lead`` and the weeks both series cover (a positive lead: the panel
-shows the trend's moves :math:`L` weeks before the target). A constant factor absorbs a level
-difference (behaviour) without absorbing a shift, since a shift changes the shape of the log series.
+panel's weekly series with the target's up to a constant factor :math:`c`: the panel's share of
+week :math:`t` is compared with :math:`c` times the target's of week :math:`t + L` by the Poisson
+deviance weighted by the panel's posts of the week, :math:`c` profiled out, over
+:math:`|L| \le` ``max_lead`` and the weeks both series cover (a positive lead: the panel shows the
+trend's moves :math:`L` weeks before the target). The deviance weighs each week by what the panel
+saw of it, and a week without a trend post counts as a share of 0 (a least-squares fit of the log
+shares gave the sparse early weeks of a rising trend, floored before the log, the most weight). A
+constant factor absorbs a level difference (behaviour) without absorbing a shift.
 The interval is the percentile interval of :math:`\hat L` over the replicates. A lead is *not
 identified* when the target series is flat (coefficient of variation over the weeks below
 ``min_variation``: a shift of a flat series changes nothing), when the estimate or its interval
@@ -53,9 +56,6 @@ __all__ = ["LEAD_COLUMNS", "best_shift", "gap_decomposition", "panel_lead"]
 
 LEAD_COLUMNS = ("TREND", "PANEL", "LEAD_WEEKS", "LOW", "HIGH", "N_WEEKS", "STATUS")
 """Columns of ``panel_lead.csv`` and of the PANEL_LEAD table."""
-
-_FLOOR = 1e-6
-"""Shares are floored here before their log (a week without a trend post)."""
 
 
 def gap_decomposition(point: np.ndarray, replicates: np.ndarray, trends: list[str], ci_prob: float) -> pd.DataFrame:
@@ -105,45 +105,61 @@ def gap_decomposition(point: np.ndarray, replicates: np.ndarray, trends: list[st
     return frame
 
 
-def best_shift(panel: np.ndarray, target: np.ndarray, max_lead: int) -> tuple[np.ndarray, np.ndarray]:
-    """The shift aligning `panel` with `target` best up to a constant factor (the module's criterion).
+def best_shift(
+    panel: np.ndarray, target: np.ndarray, max_lead: int, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The shift aligning `panel` with `target` best up to a constant factor (the module's criterion).
+
+    For each shift :math:`L`, the panel's share of week :math:`t` is compared with the target's of
+    week :math:`t + L` scaled by :math:`c`, by the Poisson deviance
+    :math:`\sum_t n_t [p_t \log(p_t / c a_{t+L}) - p_t + c a_{t+L}]` with :math:`n_t` the panel's
+    posts (its information about that week's share) and :math:`c` its minimiser
+    :math:`\sum_t n_t p_t / \sum_t n_t a_{t+L}`; the criterion is that deviance per unit weight.
 
     Parameters
     ----------
     panel, target : numpy.ndarray, shape (week,) or (replicate, week)
-        Weekly shares, one series or one per row (NaN weeks are left out; shares floored at 1e-6
-        before the log).
+        Weekly shares, one series or one per row (NaN weeks are left out; a week without a trend
+        post has share 0 and counts).
     max_lead : int
         Shifts from ``-max_lead`` to ``max_lead`` weeks are compared.
+    weights : numpy.ndarray, shape (week,), optional
+        The panel's posts per week (default 1 per week).
 
     Returns
     -------
     lead : numpy.ndarray of float, shape () or (replicate,)
-        Weeks by which `panel` is ahead of `target` (NaN where no shift leaves 3 common weeks); of
-        shifts that fit equally well, the one nearest zero.
+        Weeks by which `panel` is ahead of `target` (NaN where no shift leaves 3 common weeks or
+        the target has no mass); of shifts that fit equally well, the one nearest zero.
     n_weeks : numpy.ndarray of int, shape () or (replicate,)
         Weeks compared at that shift.
     """
-    lp = np.log(np.maximum(np.asarray(panel, dtype=float), _FLOOR))
-    lt = np.log(np.maximum(np.asarray(target, dtype=float), _FLOOR))
-    one = lp.ndim == 1
-    lp, lt = np.atleast_2d(lp), np.atleast_2d(lt)
-    n = lp.shape[1]
+    p = np.atleast_2d(np.asarray(panel, dtype=float))
+    a = np.atleast_2d(np.asarray(target, dtype=float))
+    one = np.asarray(panel).ndim == 1
+    n = p.shape[1]
+    w_all = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     shifts = sorted(range(-max_lead, max_lead + 1), key=abs)  # nearest zero first: ties keep it
-    fits = np.full((len(shifts), lp.shape[0]), np.inf)
-    counts = np.zeros((len(shifts), lp.shape[0]), dtype=int)
+    fits = np.full((len(shifts), p.shape[0]), np.inf)
+    counts = np.zeros((len(shifts), p.shape[0]), dtype=int)
     for j, lead in enumerate(shifts):
         # panel at week t against target at week t + lead
-        d = lp[:, max(0, -lead) : n - max(0, lead)] - lt[:, max(0, lead) : n - max(0, -lead)]
-        ok = np.isfinite(d)
+        pp = p[:, max(0, -lead) : n - max(0, lead)]
+        aa = a[:, max(0, lead) : n - max(0, -lead)]
+        ok = np.isfinite(pp) & np.isfinite(aa) & (w_all[max(0, -lead) : n - max(0, lead)] > 0)
+        w = np.where(ok, w_all[max(0, -lead) : n - max(0, lead)], 0.0)
+        pp, aa = np.where(ok, pp, 0.0), np.where(ok, aa, 0.0)
         counts[j] = ok.sum(axis=1)
-        mean = np.where(ok, d, 0.0).sum(axis=1) / np.maximum(counts[j], 1)
-        var = np.where(ok, (d - mean[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(counts[j], 1)
-        fits[j] = np.where(counts[j] >= 3, var, np.inf)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = (w * pp).sum(axis=1) / (w * aa).sum(axis=1)
+            mu = c[:, None] * aa
+            dev = w * (np.where(pp > 0, pp * np.log(pp / mu), 0.0) - pp + mu)
+            crit = dev.sum(axis=1) / w.sum(axis=1)
+        fits[j] = np.where((counts[j] >= 3) & np.isfinite(crit), crit, np.inf)
     best = np.argmin(fits, axis=0)  # the first minimum: the shift nearest zero among equals
-    found = np.isfinite(fits[best, np.arange(lp.shape[0])])
+    found = np.isfinite(fits[best, np.arange(p.shape[0])])
     lead_out = np.where(found, np.asarray(shifts, dtype=float)[best], np.nan)
-    n_out = np.where(found, counts[best, np.arange(lp.shape[0])], 0)
+    n_out = np.where(found, counts[best, np.arange(p.shape[0])], 0)
     return (lead_out[0], n_out[0]) if one else (lead_out, n_out)
 
 
@@ -202,10 +218,13 @@ def panel_lead(
         for panel in series[PANEL].values:
             if panel == target:
                 continue
-            lead_0, n_0 = best_shift(series["weighted_share"].sel(trend=trend, panel=panel).values, ref, max_lead)
+            posts = series["n_posts"].sel(panel=panel).values if "n_posts" in series else None
+            lead_0, n_0 = best_shift(
+                series["weighted_share"].sel(trend=trend, panel=panel).values, ref, max_lead, posts
+            )
             lead, n = float(lead_0), int(n_0)
             reps = series["share"].sel(trend=trend, panel=panel).transpose(REPLICATE, WEEK).values
-            draws = best_shift(reps, ref_reps, max_lead)[0]
+            draws = best_shift(reps, ref_reps, max_lead, posts)[0]
             draws = draws[np.isfinite(draws)]
             low, high = np.quantile(draws, [lo, hi]) if draws.size else (np.nan, np.nan)
             status = "identified"

@@ -316,7 +316,7 @@ def lead_bounds(
         with np.errstate(invalid="ignore", divide="ignore"):
             series.append(np.where(den > 0, num / den, np.nan))
     panel = np.vstack(series)
-    leads, _ = best_shift(panel, np.broadcast_to(target, panel.shape), max_lead)
+    leads, _ = best_shift(panel, np.broadcast_to(target, panel.shape), max_lead, posts.sum(axis=0))
     if not np.isfinite(leads).any():
         return float("nan"), float("nan")
     return float(np.nanmin(leads)), float(np.nanmax(leads))
