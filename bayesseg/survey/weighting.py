@@ -124,7 +124,7 @@ def prepare_trend_inputs(
     Parameters
     ----------
     data, authors, memberships, config, tiers
-        As :func:`trend_series`.
+        As :func:`bayesseg.survey.trends.trend_series`.
 
     Returns
     -------
