@@ -273,6 +273,26 @@ def _notes(
     return notes
 
 
+def _hidden_selection(
+    inp: TrendInputs, propensity: np.ndarray, lead: pd.DataFrame | None, config: TrendConfig
+) -> pd.DataFrame:
+    """Bounds on the early and late shares and the lead under hidden selection (:mod:`bayesseg.survey.sensitivity`)."""
+    assert inp.hits is not None and lead is not None
+    hits, posts = inp.hits[inp.panel], inp.posts[inp.panel]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        target = smooth_weeks(inp.hits.sum(axis=0), config.smooth_weeks) / smooth_weeks(
+            inp.posts.sum(axis=0), config.smooth_weeks
+        )
+    lead_sens = lead_sensitivity_table(
+        propensity, hits, posts, target, inp.trend_names, config.max_lead, config.smooth_weeks
+    )
+    # a lead that is not identified (a flat trend, a lead at the search's edge) has no sensitivity
+    ff = lead[lead["PANEL"] == "fashion_forward"].set_index("TREND")["STATUS"]
+    unidentified = lead_sens.index.get_level_values("trend").map(ff) != "identified"
+    lead_sens.loc[unidentified, :] = np.nan
+    return sensitivity_table(propensity, hits, posts, inp.trend_names).join(lead_sens)
+
+
 def _pre_period(weighting: PanelWeighting, r_mean: np.ndarray | None, weeks: Any) -> tuple[dict[str, Any], list[str]]:
     """The pre-period test (:func:`bayesseg.survey.weighting.pre_period_test`) and what the reader must know of it."""
     inp, config = weighting.inputs, weighting.config
@@ -453,20 +473,6 @@ def trend_series(
     if isinstance(inp.platform, PlatformTarget):
         result.margin_balance, summary["platform"] = inp.platform.summary(r_mean)
     if "propensity" in extra0 and inp.n_weeks >= 26 and inp.hits is not None:  # selection the weights cannot see
-        hits, posts = inp.hits[inp.panel], inp.posts[inp.panel]
-        names = list(map(str, trends))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            target = smooth_weeks(inp.hits.sum(axis=0), config.smooth_weeks) / smooth_weeks(
-                inp.posts.sum(axis=0), config.smooth_weeks
-            )
-        lead_sens = lead_sensitivity_table(
-            extra0["propensity"], hits, posts, target, names, config.max_lead, config.smooth_weeks
-        )
-        # a lead that is not identified (a flat trend, a lead at the search's edge) has no sensitivity
-        assert result.lead is not None
-        ff = result.lead[result.lead["PANEL"] == "fashion_forward"].set_index("TREND")["STATUS"]
-        unidentified = lead_sens.index.get_level_values("trend").map(ff) != "identified"
-        lead_sens.loc[unidentified, :] = np.nan
-        result.sensitivity = sensitivity_table(extra0["propensity"], hits, posts, names).join(lead_sens)
+        result.sensitivity = _hidden_selection(inp, extra0["propensity"], result.lead, config)
     summary["weekly_readable"] = result.weekly_readable
     return result
