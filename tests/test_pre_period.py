@@ -18,6 +18,8 @@ from bayesseg.survey.weighting import (
 )
 from bayesseg.workflow.trends_section import trends_html
 
+from .test_trends import panel_inputs
+
 WEEKS, CUT = 40, 16
 
 
@@ -35,25 +37,7 @@ def adopters_panel(
     posts = rng.poisson(3.0, size=(n, WEEKS)).astype(float)
     rate = np.where(kind, 0.2, 0.05) * np.exp(0.6 * adopt - 0.18)
     hits = rng.binomial(posts.astype(int), np.minimum(rate, 0.9)[:, None]).astype(float)
-    data = xr.Dataset(
-        {"posts": (("author", "week"), posts), "hits": (("trend", "author", "week"), hits[None])},
-        coords={"trend": ["t"], "author": np.arange(n), "week": pd.date_range("2024-01-01", periods=WEEKS, freq="7D")},
-    )
-    authors = pd.DataFrame(
-        {
-            "fashion_interest_segment": panel,
-            "current_tier": "mainstream",
-            "log_followers": x,
-            "log_engagement": rng.normal(size=n),
-        },
-        index=np.arange(n),
-    )
-    r = xr.DataArray(
-        np.stack([~kind, kind], axis=1).astype(float)[None],
-        dims=("draw", "author", "segment"),
-        coords={"author": np.arange(n), "segment": ["a", "b"]},
-    )
-    return data, authors, r, hits.sum(0) / posts.sum(0)
+    return (*panel_inputs(rng, posts, hits, panel, x, kind), hits.sum(0) / posts.sum(0))
 
 
 def test_design_is_the_shrunk_empirical_logit_standardised() -> None:

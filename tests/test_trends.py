@@ -384,6 +384,14 @@ def synthetic_panel(seed: int) -> tuple[xr.Dataset, pd.DataFrame, xr.DataArray, 
     panel = rng.random(n) < 1 / (1 + np.exp(-(-3.0 + 1.0 * x)))
     posts = rng.poisson(3.0, size=(n, weeks)).astype(float)
     hits = rng.binomial(posts.astype(int), np.where(kind, 0.2, 0.05)[:, None]).astype(float)
+    return (*panel_inputs(rng, posts, hits, panel, x, kind), hits.sum(0) / posts.sum(0))
+
+
+def panel_inputs(
+    rng: np.random.Generator, posts: np.ndarray, hits: np.ndarray, panel: np.ndarray, x: np.ndarray, kind: np.ndarray
+) -> tuple[xr.Dataset, pd.DataFrame, xr.DataArray]:
+    """One trend's counts, the authors table (followers `x`, the panel) and two-segment memberships (`kind`)."""
+    n, weeks = posts.shape
     data = xr.Dataset(
         {"posts": (("author", "week"), posts), "hits": (("trend", "author", "week"), hits[None])},
         coords={"trend": ["t"], "author": np.arange(n), "week": pd.date_range("2024-01-01", periods=weeks, freq="7D")},
@@ -402,7 +410,7 @@ def synthetic_panel(seed: int) -> tuple[xr.Dataset, pd.DataFrame, xr.DataArray, 
         dims=("draw", "author", "segment"),
         coords={"author": np.arange(n), "segment": ["a", "b"]},
     )
-    return data, authors, r, hits.sum(0) / posts.sum(0)
+    return data, authors, r
 
 
 def test_bands_equal_their_definitions() -> None:
