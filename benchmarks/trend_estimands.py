@@ -313,7 +313,16 @@ def summary(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         for name, table in out.items():
             print(f"\n{name}\n", table.astype(float).round(4).to_string())
+            print(_markdown(table))
     return out
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """The table as markdown (RESULTS.md), index levels first."""
+    flat = table.reset_index()
+    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row] for row in flat.itertuples(index=False)]
+    head = "| " + " | ".join(map(str, flat.columns)) + " |\n|" + "---|" * len(flat.columns) + "\n"
+    return head + "\n".join("| " + " | ".join(c) + " |" for c in cells)
 
 
 def main() -> None:
