@@ -524,14 +524,14 @@ def simulate_chunk(
     offset = (pd.Timestamp(cal.start) - start_monday).total_seconds()
     post_week = np.minimum(((t_post + offset) // (7 * 86400)).astype(np.int64), len(weeks) - 1)
     img_week = post_week[img_post]
-    img_seg = seg[img_author]
-    if "TREND_MULTIPLIER" in authors:  # a Scenario's adopters and leaders (bayesseg.simulate.scenario)
-        own = author_curves(curves, seg, authors["TREND_MULTIPLIER"].to_numpy(), authors["TREND_SHIFT"].to_numpy())
+    # each author's curves: its segment's, times a Scenario's adoption multiplier, shifted for a
+    # Scenario's leaders (bayesseg.simulate.scenario); without them, exactly the segment's
+    n_auth = len(authors)
+    multiplier = authors["TREND_MULTIPLIER"].to_numpy() if "TREND_MULTIPLIER" in authors else np.ones(n_auth)
+    shift = authors["TREND_SHIFT"].to_numpy() if "TREND_SHIFT" in authors else np.zeros(n_auth, dtype=np.int64)
+    own = author_curves(curves, seg, multiplier, shift)
     for j, code in enumerate(trend_codes):
-        if "TREND_MULTIPLIER" in authors:
-            q = own[j, img_author[li], img_week[li]]
-        else:
-            q = curves[j, img_seg[li], img_week[li]]
+        q = own[j, img_author[li], img_week[li]]
         has = li[rng.random(li.size) < q]
         keys.append(has * n_vocab_total + code)
     key = np.unique(np.concatenate(keys))

@@ -98,6 +98,17 @@ def weight_bounds(propensity: np.ndarray, gamma: float) -> tuple[np.ndarray, np.
     return 1.0 + odds / gamma, 1.0 + odds * gamma
 
 
+def _threshold_sums(first: np.ndarray, second: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per threshold k = 0..n (rows): ``first * x`` summed over the first k rows of `x`, ``second * x`` over the rest.
+
+    `first` and `second` broadcast against `x`, shape (author, column); the result is (author + 1, column).
+    """
+    zero = np.zeros((1, x.shape[1]))
+    below = np.vstack([zero, np.cumsum(first * x, axis=0)])
+    above = np.vstack([np.cumsum((second * x)[::-1], axis=0)[::-1], zero])
+    return below + above
+
+
 def ratio_bounds(y: np.ndarray, n: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Smallest and largest :math:`\sum_i w_i n_i y_i / \sum_i w_i n_i` over :math:`w_i \in [low_i, high_i]`.
 
@@ -123,12 +134,8 @@ def ratio_bounds(y: np.ndarray, n: np.ndarray, low: np.ndarray, high: np.ndarray
 
     def extreme(first: np.ndarray, second: np.ndarray, reduce: np.ufunc) -> np.ndarray:
         # weights `first` on the k authors of smallest y, `second` on the rest, for every threshold k
-        a_num = np.vstack([np.zeros(ys.shape[1]), np.cumsum(first * ns * ys, axis=0)])
-        a_den = np.vstack([np.zeros(ys.shape[1]), np.cumsum(first * ns, axis=0)])
-        b_num = np.vstack([np.cumsum((second * ns * ys)[::-1], axis=0)[::-1], np.zeros(ys.shape[1])])
-        b_den = np.vstack([np.cumsum((second * ns)[::-1], axis=0)[::-1], np.zeros(ys.shape[1])])
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = (a_num + b_num) / (a_den + b_den)
+            ratio = _threshold_sums(first, second, ns * ys) / _threshold_sums(first, second, ns)
         # fmin / fmax skip NaN (a threshold with no mass) and give NaN only to a column without any
         return reduce.reduce(np.where(np.isfinite(ratio), ratio, np.nan), axis=0)
 
@@ -307,12 +314,9 @@ def lead_bounds(
     order = np.argsort(timing, kind="stable")
     h, n, lo, hi = hits[order], posts[order], low_w[order], high_w[order]
     series = []
-    for first, second in ((hi, lo), (lo, hi)):  # the earliest authors up-weighted, then down-weighted
-        num = np.vstack([np.zeros((1, h.shape[1])), np.cumsum(first[:, None] * h, axis=0)])
-        num += np.vstack([np.cumsum((second[:, None] * h)[::-1], axis=0)[::-1], np.zeros((1, h.shape[1]))])
-        den = np.vstack([np.zeros((1, n.shape[1])), np.cumsum(first[:, None] * n, axis=0)])
-        den += np.vstack([np.cumsum((second[:, None] * n)[::-1], axis=0)[::-1], np.zeros((1, n.shape[1]))])
-        num, den = smooth_weeks(num, smooth_sd), smooth_weeks(den, smooth_sd)
+    for first, second in ((hi[:, None], lo[:, None]), (lo[:, None], hi[:, None])):  # earliest up, then down
+        num = smooth_weeks(_threshold_sums(first, second, h), smooth_sd)
+        den = smooth_weeks(_threshold_sums(first, second, n), smooth_sd)
         with np.errstate(invalid="ignore", divide="ignore"):
             series.append(np.where(den > 0, num / den, np.nan))
     panel = np.vstack(series)
@@ -383,7 +387,8 @@ def lead_sensitivity_table(
             return lead_bounds(propensity, hits[:, j], posts, target[j], g, max_lead, smooth_sd)
 
         found = {g: bounds(g) for g in gammas}
-        flip = _sign_flip(bounds, bounds(1.0)[0], max_gamma, tol)
+        point = found[1.0][0] if 1.0 in found else bounds(1.0)[0]  # the fitted weights' lead
+        flip = _sign_flip(bounds, point, max_gamma, tol)
         for g, (low, high) in found.items():
             rows.append((trend, g, low, high, flip))
     return pd.DataFrame(rows, columns=["trend", "gamma", "lead_low", "lead_high", "lead_flip_gamma"]).set_index(

@@ -277,7 +277,7 @@ def _hidden_selection(
     inp: TrendInputs, propensity: np.ndarray, lead: pd.DataFrame | None, config: TrendConfig
 ) -> pd.DataFrame:
     """Bounds on the early and late shares and the lead under hidden selection (:mod:`bayesseg.survey.sensitivity`)."""
-    assert inp.hits is not None and lead is not None
+    assert lead is not None
     hits, posts = inp.hits[inp.panel], inp.posts[inp.panel]
     with np.errstate(invalid="ignore", divide="ignore"):
         target = smooth_weeks(inp.hits.sum(axis=0), config.smooth_weeks) / smooth_weeks(
@@ -300,8 +300,10 @@ def _pre_period(weighting: PanelWeighting, r_mean: np.ndarray | None, weeks: Any
     if config.weighting != "propensity" or not 0 < cut < inp.n_weeks:
         return {"verdict": "not computed", "reason": "needs propensity weighting and 0 < pre_period_weeks < weeks"}, []
     design = weighting.design(r_mean)
-    base = design[[c for c in design.columns if not str(c).startswith("pre:")]]
-    test = pre_period_test(inp.panel, base, pre_period_design(inp, cut))
+    is_pre = design.columns.str.startswith("pre:")
+    # conditioned weights carry the pre-period design already
+    pre = design.loc[:, is_pre] if config.condition_on_pre_period else pre_period_design(inp, cut)
+    test = pre_period_test(inp.panel, design.loc[:, ~is_pre], pre)
     first = str(pd.Timestamp(weeks[cut]).date())
     test.update({"pre_period_weeks": cut, "first_week_after": first, "conditioned": config.condition_on_pre_period})
     notes = []
@@ -409,7 +411,7 @@ def trend_series(
     summary["failed_replicates"] = failed
     wide = shares(w0, config.smooth_weeks * np.sqrt(2.0)) if config.band == "logit_bias" else None
     deff = cluster_design_effect(inp.numerator, inp.denominator, inp.n_trends)
-    summary["target_design_effect"] = dict(zip(map(str, data[TREND].values), np.round(deff, 3).tolist(), strict=True))
+    summary["target_design_effect"] = dict(zip(inp.trend_names, np.round(deff, 3).tolist(), strict=True))
     low, high = bands(point, reps, config, ci_prob, ones @ inp.denominator, wide, np.nan_to_num(deff, nan=1.0))
     diag = panel_diagnostics(w0, raw_w, inp.denominator, inp.posts, config.smooth_weeks)
     notes += _notes(inp, diag, w0, config, weeks)
@@ -472,7 +474,7 @@ def trend_series(
     )  # fmt: skip
     if isinstance(inp.platform, PlatformTarget):
         result.margin_balance, summary["platform"] = inp.platform.summary(r_mean)
-    if "propensity" in extra0 and inp.n_weeks >= 26 and inp.hits is not None:  # selection the weights cannot see
+    if "propensity" in extra0 and inp.n_weeks >= 26:  # selection the weights cannot see
         result.sensitivity = _hidden_selection(inp, extra0["propensity"], result.lead, config)
     summary["weekly_readable"] = result.weekly_readable
     return result

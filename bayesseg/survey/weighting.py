@@ -69,12 +69,12 @@ class TrendInputs:
     summary : dict
         Counts (target, panel, unknown flags, unsegmented authors).
     warnings : list of str
-    platform : callable, optional
-        ``platform(m, r)``: weights of the ``platform`` panel (:class:`bayesseg.survey.margins.PlatformTarget`).
-    hits : numpy.ndarray, shape (author, trend, week), optional
+    hits : numpy.ndarray, shape (author, trend, week)
         Posts showing each trend.
     trend_names : list of str
         The trends, in the order of `hits`.
+    platform : callable, optional
+        ``platform(m, r)``: weights of the ``platform`` panel (:class:`bayesseg.survey.margins.PlatformTarget`).
     """
 
     target: np.ndarray
@@ -92,9 +92,9 @@ class TrendInputs:
     n_weeks: int
     summary: dict[str, Any]
     warnings: list[str]
+    hits: np.ndarray
+    trend_names: list[str]
     platform: Callable[[np.ndarray, np.ndarray | None], np.ndarray] | None = None
-    hits: np.ndarray | None = None
-    trend_names: list[str] = field(default_factory=list)
 
     @property
     def panels(self) -> list[str]:
@@ -201,7 +201,7 @@ def prepare_trend_inputs(
     return TrendInputs(
         target, info, panel, list(tiers), tier_1h, segs, r_draws, segmented,
         num.reshape(n_a, n_t * n_w), den, posts, n_t, n_w, summary, notes,
-        hits=hits, trend_names=[str(t) for t in data[TREND].values],
+        hits, [str(t) for t in data[TREND].values],
     )  # fmt: skip
 
 
@@ -350,10 +350,8 @@ def pre_period_design(inputs: TrendInputs, weeks: int) -> pd.DataFrame:
     Raises
     ------
     bayesseg.exceptions.InputError
-        If `weeks` leaves no week after the cut, or the inputs carry no trend counts.
+        If `weeks` leaves no week after the cut.
     """
-    if inputs.hits is None:
-        raise InputError("the trend inputs carry no per-trend counts")
     if not 0 < weeks < inputs.n_weeks:
         raise InputError(f"pre_period_weeks must be between 1 and {inputs.n_weeks - 1}, got {weeks}")
     h = inputs.hits[:, :, :weeks].sum(axis=2)
