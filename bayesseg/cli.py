@@ -419,6 +419,8 @@ def _run_info(path: str, spec: RunSpec, model: SegmentModel) -> tuple[str, dict[
 
 def _cmd_trends(args: argparse.Namespace) -> int:
     spec = _spec(args)
+    if args.series:
+        spec = spec.replace(trends=spec.trends.with_series(args.series))
     margins = _target(args.target)
     if not spec.trends.trends:
         raise CLIError(f"the specification {spec.path or '(default)'} declares no trend: add [trends] series")
@@ -625,6 +627,13 @@ def _add_job_commands(sub: Any) -> None:
         help="model specification TOML with a [trends] table (default: models/fashion.toml)",
     )
     t.add_argument("--model", help="a saved model (model.nc or the folder of a run); default: fit one")
+    t.add_argument(
+        "--series",
+        nargs="+",
+        metavar="TREND",
+        help="trends instead of the spec's [trends] series: TYPE:LABEL_NAME terms joined by '+' (one image) or "
+        "'&' (one item), e.g. 'object_detection:top & pattern:stripes'",
+    )
     t.add_argument("--target", default="all", help=TARGET_HELP)
     t.add_argument(
         "--out", required=True, help="output folder: trend_series.csv, panel_lead.csv, panel_decomposition.csv"

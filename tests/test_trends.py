@@ -98,7 +98,7 @@ def test_a_trend_matching_nothing_is_named(demo_warehouse: Path) -> None:
         with pytest.raises(ValueError, match=r"\['pattern:tartan'\] match no post"):
             trend_data(src, (Trend.parse("pattern:stripes"), Trend.parse("pattern:tartan")))
         with pytest.raises(ValueError, match="repeat"):
-            trend_post_counts(src, [("a", [("pattern", "stripes")]), ("a", [("pattern", "leopard")])])
+            trend_post_counts(src, [Trend("a", (("pattern", "stripes"),)), Trend("a", (("pattern", "leopard"),))])
 
 
 # ------------------------------------------------------------------------------ series

@@ -7,6 +7,7 @@ from typing import Any
 __all__ = [
     "ALLOCATIONS",
     "BANDS",
+    "BOX_FORMATS",
     "DEFAULT_MODEL_CONFIG",
     "DEFAULT_SAMPLER_CONFIG",
     "MISSING_POLICIES",
@@ -63,6 +64,11 @@ WEIGHTINGS = ("propensity", "poststratify", "rake", "none")
 """Ways to weight the fashion-forward panel toward its target."""
 BANDS = ("logit", "logit_bias", "percentile")
 """How the bands are made from the replicates (:class:`bayesseg.config.trends.TrendConfig` ``band``)."""
+BOX_FORMATS = ("auto", "xyxy", "xywh", "cxcywh")
+"""Readings of ``POSITION_IN_IMAGE`` (its format is not published): corners ``[x1, y1, x2, y2]``, corner and
+size ``[x, y, width, height]``, centre and size ``[cx, cy, width, height]``, or ``auto`` (corners when
+x2 > x1 and y2 > y1 on nearly every box, otherwise corner and size; see
+:func:`bayesseg.data.boxes.resolve_box_format`)."""
 TRANSFORMS = ("log1p", "log", "identity")
 """Transforms of a gating covariate."""
 MISSING_POLICIES = ("exclude", "impute")

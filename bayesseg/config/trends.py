@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from bayesseg.config.defaults import BANDS, WEIGHTINGS
+from bayesseg.config.defaults import BANDS, BOX_FORMATS, WEIGHTINGS
 from bayesseg.exceptions import InputError
 
 __all__ = ["Trend", "TrendConfig"]
@@ -14,46 +14,61 @@ __all__ = ["Trend", "TrendConfig"]
 
 @dataclass(frozen=True)
 class Trend:
-    """A trend: labels that must appear together in one image.
+    """A trend: labels that must appear together in one image, or on one detected item.
 
     Parameters
     ----------
     name : str
         Name of the trend (by default its text, e.g. ``"pattern:stripes+object_detection:top"``).
     labels : tuple of (str, str)
-        ``(TYPE, LABEL_NAME)`` pairs.
+        ``(TYPE, LABEL_NAME)`` pairs. For an item-level trend the first is the item (usually an
+        ``object_detection`` garment) and the others must be detected on its box.
+    scope : {"image", "item"}
+        ``"image"``: every label somewhere in one image (``+``); ``"item"``: every label on one
+        detected item (``&``), boxes matched as :class:`TrendConfig` ``box_format`` and ``item_iou`` say.
     """
 
     name: str
     labels: tuple[tuple[str, str], ...]
+    scope: str = "image"
 
     @classmethod
     def parse(cls, text: str) -> Trend:
-        """Parse ``TYPE:LABEL_NAME`` terms joined by ``+`` (labels shown in one image).
+        """Parse ``TYPE:LABEL_NAME`` terms joined by ``+`` (one image) or by ``&`` (one item).
 
         Parameters
         ----------
         text : str
-            E.g. ``"pattern:stripes"`` or ``"pattern:stripes+object_detection:top"``.
+            E.g. ``"pattern:stripes"``, ``"pattern:stripes+object_detection:top"`` (a striped
+            anything and a top anywhere in one image) or ``"object_detection:top & pattern:stripes"``
+            (a striped top: the pattern detected on the top's box).
 
         Returns
         -------
         Trend
+            A single label is an image-level trend (its own box is its item).
 
         Raises
         ------
         bayesseg.exceptions.InputError
-            If a term is not ``TYPE:LABEL_NAME`` with both parts non-empty, or repeats.
+            If a term is not ``TYPE:LABEL_NAME`` with both parts non-empty, repeats, or the text
+            mixes ``+`` and ``&`` (say one image or one item, not both).
         """
+        if "+" in text and "&" in text:
+            raise InputError(
+                f"trend {text!r} mixes '+' (labels in one image) and '&' (labels on one item); use one of them"
+            )
+        joiner = "&" if "&" in text else "+"
         labels = []
-        for term in text.split("+"):
+        for term in text.split(joiner):
             typ, sep, name = term.strip().partition(":")
             if not sep or not typ.strip() or not name.strip():
                 raise InputError(f"trend {text!r}: term {term!r} is not TYPE:LABEL_NAME")
             labels.append((typ.strip(), name.strip()))
         if len(set(labels)) != len(labels):
             raise InputError(f"trend {text!r}: a label repeats")
-        return cls(text.strip(), tuple(labels))
+        scope = "item" if joiner == "&" and len(labels) > 1 else "image"
+        return cls(text.strip(), tuple(labels), scope)
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,13 @@ class TrendConfig:
         model, so that selection on early adoption is selection on observables for the weeks
         after the cut; the pre-period's own corrected shares then match the target by
         construction and are not evidence.
+    box_format : {"auto", "xyxy", "xywh", "cxcywh"}
+        How ``POSITION_IN_IMAGE`` is read for item-level trends and the data-quality checks of
+        boxes (:data:`bayesseg.config.defaults.BOX_FORMATS`); the contract does not publish it.
+    item_iou : float
+        Two boxes are one item when their intersection over union is at least this (in (0, 1]);
+        1 asks for equal positions. Repeated detections of one item are slightly shifted boxes,
+        so a threshold below 1 keeps them.
     """
 
     trends: tuple[Trend, ...] = ()
@@ -136,6 +158,8 @@ class TrendConfig:
     max_lead: int = 8
     pre_period_weeks: int = 26
     condition_on_pre_period: bool = False
+    box_format: str = "auto"
+    item_iou: float = 0.5
 
     KEYS = (
         "series",
@@ -153,6 +177,8 @@ class TrendConfig:
         "max_lead",
         "pre_period_weeks",
         "condition_on_pre_period",
+        "box_format",
+        "item_iou",
     )
 
     @classmethod
@@ -194,6 +220,12 @@ class TrendConfig:
         band = doc.get("band", default.band)
         if band not in BANDS:
             raise fail("trends.band", f"must be one of {BANDS}, got {band!r}")
+        box_format = doc.get("box_format", default.box_format)
+        if box_format not in BOX_FORMATS:
+            raise fail("trends.box_format", f"must be one of {BOX_FORMATS}, got {box_format!r}")
+        iou = doc.get("item_iou", default.item_iou)
+        if isinstance(iou, bool) or not isinstance(iou, int | float) or not 0 < iou <= 1:
+            raise fail("trends.item_iou", f"must be a number in (0, 1], got {iou!r}")
         covs = doc.get("propensity_covariates", list(default.propensity_covariates))
         if not isinstance(covs, list) or not all(isinstance(c, str) for c in covs):
             raise fail("trends.propensity_covariates", f"must be a list of covariate names, got {covs!r}")
@@ -224,10 +256,36 @@ class TrendConfig:
             weighting=weighting,
             propensity_covariates=tuple(covs),
             band=band,
+            box_format=box_format,
+            item_iou=float(iou),
             **flags,
             **nums,
             **ints,
         )
+
+    def with_series(self, texts: Sequence[str]) -> TrendConfig:
+        """A copy whose trends are `texts` (what ``bayesseg trends --series`` gives).
+
+        Parameters
+        ----------
+        texts : sequence of str
+            Trend texts, as in ``series`` (``+``: one image; ``&``: one item).
+
+        Returns
+        -------
+        TrendConfig
+
+        Raises
+        ------
+        bayesseg.exceptions.InputError
+            If a text does not parse (:meth:`Trend.parse`), none is given, or a trend repeats.
+        """
+        trends = tuple(Trend.parse(t) for t in texts)
+        if not trends:
+            raise InputError("no trend given")
+        if len({t.name for t in trends}) != len(trends):
+            raise InputError(f"trends repeat: {list(texts)}")
+        return replace(self, trends=trends)
 
     def to_dict(self) -> dict[str, Any]:
         """The table as parsed (trend texts, plain values)."""
@@ -247,4 +305,6 @@ class TrendConfig:
             "max_lead": self.max_lead,
             "pre_period_weeks": self.pre_period_weeks,
             "condition_on_pre_period": self.condition_on_pre_period,
+            "box_format": self.box_format,
+            "item_iou": self.item_iou,
         }

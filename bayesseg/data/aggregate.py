@@ -38,6 +38,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesseg.config import TIER_THRESHOLDS, Trend
+from bayesseg.data.boxes import BoxFormat, box_values, resolve_box_format
 from bayesseg.data.sources import Source
 from bayesseg.data.sql import sql_literal, taxonomy_values
 from bayesseg.exceptions import InputError, SourceError
@@ -357,44 +358,58 @@ def author_week_activity(source: Source) -> pd.DataFrame:
     return normalise(source.run("author_week_activity"), "author_week_activity")
 
 
-def trend_post_counts(source: Source, trends: Iterable[tuple[str, Iterable[tuple[str, str]]]]) -> pd.DataFrame:
+def trend_post_counts(
+    source: Source, trends: Sequence[Trend], *, box_format: BoxFormat | str = "auto", item_iou: float = 0.5
+) -> pd.DataFrame:
     """Posts showing each trend per (trend, author, week), counted in the warehouse.
 
     Parameters
     ----------
     source : Source
         The warehouse.
-    trends : iterable of (str, iterable of (str, str))
-        Each trend's name and the ``(TYPE, LABEL_NAME)`` pairs that must appear together in one
-        image (one pair for a single-label trend).
+    trends : sequence of Trend
+        The trends: labels shown together in one image (scope ``image``), or on one detected item
+        (scope ``item``: the first label's box carries every other label).
+    box_format : BoxFormat or str, default "auto"
+        Reading of the boxes for item-level trends (:func:`bayesseg.data.boxes.resolve_box_format`;
+        ``auto`` looks at the warehouse's boxes only when an item-level trend is asked for).
+    item_iou : float, default 0.5
+        Boxes are one item at an intersection over union at least this, in (0, 1].
 
     Returns
     -------
     pandas.DataFrame
         Columns ``trend``, ``author``, ``week`` (Monday of the post's ISO week) and ``n_posts``
-        (distinct posts with at least one image showing every label of the trend); rows with 0
-        posts are absent.
+        (distinct posts with at least one image showing the trend); rows with 0 posts are absent.
 
     Raises
     ------
     bayesseg.exceptions.InputError
-        If no trend is given, a name repeats, or a trend has no label.
+        If no trend is given, a name repeats, a trend has no label or repeats one, or `item_iou` is
+        not in (0, 1].
     """
     rows = []
     names = []
-    for name, labels in trends:
-        pairs = sorted(set(labels))
-        if not pairs:
-            raise InputError(f"trend {name!r} has no label")
-        names.append(name)
-        rows += [(name, t, n, len(pairs)) for t, n in pairs]
+    for trend in trends:
+        if not trend.labels:
+            raise InputError(f"trend {trend.name!r} has no label")
+        if len(set(trend.labels)) != len(trend.labels):
+            raise InputError(f"trend {trend.name!r}: a label repeats")
+        names.append(trend.name)
+        n = len(trend.labels)
+        rows += [(trend.name, t, label, n, i, trend.scope) for i, (t, label) in enumerate(trend.labels)]
     if not names:
         raise InputError("no trend given")
     if len(set(names)) != len(names):
         raise InputError(f"trend names repeat: {names}")
+    if isinstance(box_format, str):
+        has_items = any(t.scope == "item" for t in trends)
+        # without an item-level trend the boxes are not read: any reading renders the query
+        box_format = resolve_box_format(source, box_format) if has_items else BoxFormat("xyxy", box_format)
     values = ", ".join("(" + ", ".join(sql_literal(v) for v in r) + ")" for r in rows)
-    relation = f"SELECT * FROM (VALUES {values}) AS tr (TREND, TYPE, LABEL_NAME, N_LABELS)"
-    return normalise(source.run("trend_post_counts", trends=relation), "trend_post_counts")
+    relation = f"SELECT * FROM (VALUES {values}) AS tr (TREND, TYPE, LABEL_NAME, N_LABELS, TERM, SCOPE)"
+    raw = source.run("trend_post_counts", trends=relation, **box_values(source, box_format, item_iou))
+    return normalise(raw, "trend_post_counts")
 
 
 def post_labels(source: Source, limit: int = 3_000) -> pd.DataFrame:
@@ -469,7 +484,9 @@ def counts_to_xarray(counts: pd.DataFrame, categories: list[str], authors: Itera
     )
 
 
-def trend_data(source: Source, trends: Sequence[Trend]) -> xr.Dataset:
+def trend_data(
+    source: Source, trends: Sequence[Trend], *, box_format: BoxFormat | str = "auto", item_iou: float = 0.5
+) -> xr.Dataset:
     """Weekly posts and trend posts of every author with posts, from SQL run in the warehouse.
 
     Parameters
@@ -477,7 +494,11 @@ def trend_data(source: Source, trends: Sequence[Trend]) -> xr.Dataset:
     source : Source
         The warehouse.
     trends : sequence of Trend
-        The trends.
+        The trends, image- or item-level.
+    box_format : BoxFormat or str, default "auto"
+        Reading of the boxes for item-level trends (see :func:`trend_post_counts`).
+    item_iou : float, default 0.5
+        Boxes are one item at an intersection over union at least this.
 
     Returns
     -------
@@ -506,12 +527,15 @@ def trend_data(source: Source, trends: Sequence[Trend]) -> xr.Dataset:
             "no post has a publication date (POST_PUBLICATION_DATE is NULL on every row; data-quality check "
             "publication_date_null): no trend series can be built"
         )
-    hits = trend_post_counts(source, [(t.name, t.labels) for t in trends])
+    hits = trend_post_counts(source, trends, box_format=box_format, item_iou=item_iou)
     hits = hits[hits["week"].notna()]
     names = [t.name for t in trends]
     unseen = sorted(set(names) - set(hits["trend"]))
     if unseen:
-        raise InputError(f"trend(s) {unseen} match no post of the warehouse; check TYPE:LABEL_NAME")
+        raise InputError(
+            f"trend(s) {unseen} match no post of the warehouse; check TYPE:LABEL_NAME (and, for a trend of "
+            "one item, that its labels share boxes: data-quality check labels_without_item)"
+        )
     weeks = pd.date_range(activity["week"].min(), activity["week"].max(), freq="7D")
     authors = np.sort(activity["author"].unique())
     a_idx = pd.Index(authors)

@@ -15,10 +15,11 @@ from typing import Literal
 import pandas as pd
 
 from bayesseg.data.aggregate import label_inventory
+from bayesseg.data.boxes import BoxFormat, box_checks, resolve_box_format, same_item_sql
 from bayesseg.data.contract import TABLES, kind_of_type
 from bayesseg.data.sources import Source
 from bayesseg.data.sql import taxonomy_values
-from bayesseg.exceptions import SchemaError
+from bayesseg.exceptions import InputError, SchemaError
 from bayesseg.taxonomy import Taxonomy
 
 __all__ = ["CHECKS", "Check", "DataQualityReport", "Finding", "check_schema", "data_quality"]
@@ -383,8 +384,24 @@ CHECKS: tuple[Check, ...] = (
         "MART_IMAGES_LABELS",
         "POSITION_IN_IMAGE",
         "NULL positions or arrays not of length 4, of label rows",
-        "kept: positions are not used",
+        "kept for image-level counts; such a box carries no item in item-level trends",
         "kept",
+    ),
+    Check(
+        "position_inverted",
+        "MART_IMAGES_LABELS",
+        "POSITION_IN_IMAGE",
+        "boxes with corners out of order (x2 <= x1 or y2 <= y1 once read), of boxes of 4 numbers",
+        "kept for image-level counts; such a box carries no item in item-level trends",
+        "kept",
+    ),
+    Check(
+        "labels_without_item",
+        "MART_IMAGES_LABELS",
+        "POSITION_IN_IMAGE",
+        "pattern, shoe and brand rows whose box is no detected item's box (IoU below item_iou), of those rows",
+        "kept for image-level counts; not on any item in item-level trends",
+        "info",
     ),
     Check(
         "publication_date_null",
@@ -458,11 +475,14 @@ class DataQualityReport:
         One per check of :data:`bayesseg.data.quality.CHECKS`.
     unknown_labels : pandas.DataFrame
         The unknown ``(type, label_name)`` pairs with their rows and images.
+    box_format : bayesseg.data.boxes.BoxFormat, optional
+        The reading of the boxes the box checks used.
     """
 
     source: str
     findings: list[Finding]
     unknown_labels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    box_format: BoxFormat | None = None
 
     def __getitem__(self, name: str) -> Finding:
         """Return the finding of the check called `name`.
@@ -500,12 +520,21 @@ class DataQualityReport:
         frame = self.to_frame()
         frame = frame[frame["n"] > 0]
         lines = [f"Data quality of {self.source}"]
+        if self.box_format is not None:
+            lines.append(f"  {self.box_format.describe()}")
         for r in frame.itertuples():
             lines.append(f"  [{r.kind:8s}] {r.check}: {r.n:,} of {r.total:,} ({r.share:.2%}) -> {r.action}")
         return "\n".join(lines)
 
 
-def data_quality(source: Source, taxonomy: Taxonomy, inventory: pd.DataFrame | None = None) -> DataQualityReport:
+def data_quality(
+    source: Source,
+    taxonomy: Taxonomy,
+    inventory: pd.DataFrame | None = None,
+    *,
+    box_format: str = "auto",
+    item_iou: float = 0.5,
+) -> DataQualityReport:
     """Measure every known defect of the warehouse.
 
     Parameters
@@ -517,13 +546,31 @@ def data_quality(source: Source, taxonomy: Taxonomy, inventory: pd.DataFrame | N
     inventory : pandas.DataFrame, optional
         A :func:`bayesseg.data.aggregate.label_inventory` of this warehouse already computed, reused
         instead of scanning the label table again.
+    box_format : {"auto", "xyxy", "xywh", "cxcywh"}, default "auto"
+        Reading of the boxes (:func:`bayesseg.data.boxes.resolve_box_format`).
+    item_iou : float, default 0.5
+        Boxes are one item at an intersection over union at least this, in (0, 1].
 
     Returns
     -------
     DataQualityReport
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `box_format` or `item_iou` is not allowed.
     """
+    same_item_sql("a", "d", item_iou)  # a bad threshold fails before any scan
     raw = source.run("quality_checks", taxonomy=taxonomy_values(taxonomy))
     values = {r.CHECK_NAME: (int(r.N), int(r.TOTAL)) for r in raw.itertuples()}
+    try:
+        boxes: BoxFormat | None = resolve_box_format(source, box_format)
+    except InputError:  # no box of four numbers at all: position_malformed counts every row
+        boxes = None
+    if boxes is None:
+        values.update({"position_inverted": (0, 0), "labels_without_item": (0, 0)})
+    else:
+        values.update(box_checks(source, boxes, item_iou))
     missing = [c.name for c in CHECKS if c.name not in values]
     if missing:  # pragma: no cover - the SQL and CHECKS are maintained together
         raise RuntimeError(f"quality_checks.sql returned no row for {missing}")
@@ -531,4 +578,4 @@ def data_quality(source: Source, taxonomy: Taxonomy, inventory: pd.DataFrame | N
     if inventory is None:
         inventory = label_inventory(source, taxonomy)
     unknown = inventory.loc[inventory["status"] == "unknown", ["type", "label_name", "n_rows", "n_images"]]
-    return DataQualityReport(source.describe(), findings, unknown.reset_index(drop=True))
+    return DataQualityReport(source.describe(), findings, unknown.reset_index(drop=True), boxes)

@@ -241,7 +241,10 @@ class SnowflakeSource(Source):
             data = frame[[c.name for c in cols]].copy()
             for c in cols:
                 if c.kind == "array":
-                    data[c.name] = data[c.name].map(lambda a: None if a is None else [float(x) for x in a])
+                    # a NULL array may come as None, NaN or pd.NA, depending on how the frame was read
+                    data[c.name] = data[c.name].map(
+                        lambda a: None if pd.api.types.is_scalar(a) else [float(x) for x in a]
+                    )
             ok, _, n, _ = pandas_tools.write_pandas(
                 self.con, data, table, database=self.database, schema=self.schema_name
             )[:4]

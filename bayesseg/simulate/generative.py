@@ -25,6 +25,7 @@ from bayesseg.simulate.calibration import (
     TRENDS,
     Calibration,
 )
+from bayesseg.simulate.items import ItemPlan, item_positions, item_trend_flags
 from bayesseg.taxonomy import Taxonomy
 
 __all__ = [
@@ -367,6 +368,9 @@ class Chunk:
         Which trends each post shows (for the population truth).
     post_week, post_segment : numpy.ndarray
         Each post's week index and its author's true segment.
+    post_crossings : numpy.ndarray of bool, shape (post, crossing, 2)
+        Whether each post shows each :data:`bayesseg.simulate.items.ITEM_TRENDS` crossing in one
+        image (``[..., 0]``) and on one item (``[..., 1]``).
     """
 
     posts: pa.Table
@@ -374,6 +378,7 @@ class Chunk:
     post_trends: np.ndarray  # (n_posts_in_chunk, n_trends) bool
     post_week: np.ndarray
     post_segment: np.ndarray
+    post_crossings: np.ndarray
 
 
 def _block_labels(
@@ -451,6 +456,7 @@ def simulate_chunk(
     cal: Calibration,
     post_key0: int,
     image_key0: int,
+    items: ItemPlan,
 ) -> Chunk:
     """Simulate the posts, images and labels of a chunk of authors.
 
@@ -474,6 +480,8 @@ def simulate_chunk(
         Figures to reproduce.
     post_key0, image_key0 : int
         First post and image keys of the chunk.
+    items : bayesseg.simulate.items.ItemPlan
+        Which label codes are items and which sit on them (boxes coherent with items).
 
     Returns
     -------
@@ -542,9 +550,9 @@ def simulate_chunk(
     row_img = np.repeat(lab_img, boxes)
     row_code = np.repeat(lab_code, boxes)
     nl = row_img.size
-    xy = rng.random((nl, 2)) * 0.8
-    wh = rng.random((nl, 2)) * (1 - xy) * 0.9 + 0.02
-    pos = np.round(np.column_stack([xy, wh]), 4)
+    # boxes coherent with items (bayesseg.simulate.items); as many uniforms as independent boxes
+    # took before, so every later draw of the chunk is unchanged
+    pos, host = item_positions(lab_img, lab_code, boxes, rng.random((nl, 4)), items)
 
     # which trends each post shows (for the population truth): an image counts for every post
     # that carries it
@@ -553,6 +561,14 @@ def simulate_chunk(
     hits = pd.DataFrame({"k": img_key[lab_img[is_trend]], "j": np.searchsorted(trend_codes, lab_code[is_trend])})
     carried = pd.DataFrame({"k": image_key, "post": row_post}).merge(hits, on="k")
     trend_flags[carried["post"].to_numpy(), carried["j"].to_numpy()] = True
+    # the crossings of ITEM_TRENDS, in one image (scope 0) and on one item (scope 1)
+    crossing_flags = np.zeros((n_post, len(items.crossings), 2), dtype=bool)
+    crossed = item_trend_flags(lab_img, lab_code, host, items)
+    crossed["k"] = img_key[crossed["image"].to_numpy()]
+    carried = pd.DataFrame({"k": image_key, "post": row_post}).merge(crossed, on="k")
+    crossing_flags[carried["post"].to_numpy(), carried["crossing"].to_numpy(), 0] = True
+    on_item = carried[carried["item"]]
+    crossing_flags[on_item["post"].to_numpy(), on_item["crossing"].to_numpy(), 1] = True
 
     posts = pa.table(
         {
@@ -576,4 +592,4 @@ def simulate_chunk(
             "h": pos[:, 3],
         }
     )
-    return Chunk(posts, labels, trend_flags, post_week, seg[post_author])
+    return Chunk(posts, labels, trend_flags, post_week, seg[post_author], crossing_flags)

@@ -35,6 +35,7 @@ from bayesseg.simulate.generative import (
     trend_curves,
     week_starts,
 )
+from bayesseg.simulate.items import ItemPlan, item_trend_series
 from bayesseg.simulate.scenario import Scenario, apply_scenario, platform_margins, platform_series
 from bayesseg.taxonomy import Taxonomy
 
@@ -186,6 +187,7 @@ class _Plan:
     type_index: np.ndarray
     type_mass: np.ndarray
     scenario_truth: dict[str, pd.DataFrame]
+    items: ItemPlan
 
 
 def _plan(
@@ -238,7 +240,7 @@ def _plan(
     type_mass = np.array([theta_pop[type_index == t].sum() for t in range(len(TYPE_BLOCKS))])
     return _Plan(
         authors, params, vocab, theta, codebook, np.arange(len(vocab) + 2, len(codebook)),
-        curves, week_starts(cal), type_index, type_mass, scenario_truth,
+        curves, week_starts(cal), type_index, type_mass, scenario_truth, ItemPlan.from_codebook(codebook),
     )  # fmt: skip
 
 
@@ -249,8 +251,12 @@ def _stage_posts(
     chunk_authors: int,
     cal: Calibration,
     say: Callable[[str, float], None],
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Simulate every poster's posts chunk by chunk into staging tables; count posts per (trend, segment, week)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Simulate every poster's posts chunk by chunk into staging tables; count posts per (trend, segment, week).
+
+    Also counts the posts showing each crossing of :data:`bayesseg.simulate.items.ITEM_TRENDS`, shape
+    (crossing, scope, week) with scope 0 one image and 1 one item.
+    """
     con.execute(
         "CREATE TEMP TABLE stage_posts (post_key BIGINT, AUTHORID BIGINT, COMMENT_COUNT BIGINT, "
         "caption_idx BIGINT, caption_null BOOLEAN, NB_LIKES BIGINT, t BIGINT, image_key BIGINT)"
@@ -263,6 +269,7 @@ def _stage_posts(
     chunk_seeds = rng_chunks.integers(0, 2**63 - 1, size=n_chunks)
     post_key0 = image_key0 = 0
     trend_posts = np.zeros((len(TRENDS), len(SEGMENT_NAMES), len(plan.weeks)))
+    crossing_posts = np.zeros((len(plan.items.crossings), 2, len(plan.weeks)))
     all_posts = np.zeros((len(SEGMENT_NAMES), len(plan.weeks)))
     for c in range(n_chunks):
         sl = slice(c * chunk_authors, (c + 1) * chunk_authors)
@@ -277,6 +284,7 @@ def _stage_posts(
             cal,
             post_key0,
             image_key0,
+            plan.items,
         )
         post_key0 += 10_000_000
         image_key0 += 20_000_000
@@ -290,8 +298,11 @@ def _stage_posts(
         for j in range(len(TRENDS)):
             sel = chunk.post_trends[:, j]
             np.add.at(trend_posts[j], (chunk.post_segment[sel], chunk.post_week[sel]), 1)
+        for c in range(len(plan.items.crossings)):
+            for scope in (0, 1):
+                np.add.at(crossing_posts[c, scope], chunk.post_week[chunk.post_crossings[:, c, scope]], 1)
         say(f"simulated posts of authors {sl.start:,}-{min(sl.stop, len(posters)):,}", (c + 1) / (n_chunks + 2))
-    return trend_posts, all_posts, n_chunks
+    return trend_posts, all_posts, crossing_posts, n_chunks
 
 
 def _write_mart(
@@ -423,7 +434,9 @@ def simulate_warehouse(
     ``TRUTH``: ``AUTHORS`` (true segment, covariates, membership and panel probabilities),
     ``SEGMENTS`` (intercepts, concentrations, panel effects), ``GATING`` (coefficients),
     ``PROFILES`` (label profile of each segment), ``TRENDS`` and ``TREND_SERIES`` (weekly
-    population and per-segment truth) and ``PARAMETERS`` (everything else, as JSON). With an
+    population and per-segment truth), ``ITEM_TREND_SERIES`` (the weekly share of all posts
+    showing each crossing of :data:`bayesseg.simulate.items.ITEM_TRENDS`, in one image and on one
+    item) and ``PARAMETERS`` (everything else, as JSON). With an
     active `scenario`: ``PLATFORM_SERIES`` (the platform's expected weekly shares),
     ``PLATFORM_MARGINS`` (its follower margins, in the margins-file format) and ``LEAD`` (the
     panel's true lead per trend); ``AUTHORS`` gains ``ADOPTION``, ``TREND_MULTIPLIER``,
@@ -453,7 +466,7 @@ def simulate_warehouse(
         con.execute(f"SET temp_directory = '{tmp.parent / (tmp.name + '.spill')}'")
         con.execute("CREATE SCHEMA TECHTEST")
         con.execute("CREATE SCHEMA TRUTH")
-        trend_posts, all_posts, n_chunks = _stage_posts(con, plan, rng_chunks, chunk_authors, cal, say)
+        trend_posts, all_posts, crossing_posts, n_chunks = _stage_posts(con, plan, rng_chunks, chunk_authors, cal, say)
         mart, seg = _author_tables(rng_tables, plan.authors, plan.authors["IN_MART_AUTHORS"].to_numpy(), cal)
         captions = text_pool(rng_text, CAPTION_PARTS, N_CAPTIONS)
         _write_mart(con, mart, seg, captions, plan.codebook, seed, cal)
@@ -462,6 +475,7 @@ def simulate_warehouse(
         truth = truth_tables(
             plan.theta, plan.vocab, cal, plan.params, plan.curves, plan.weeks, trend_posts, all_posts, seed, n_authors
         )
+        truth["ITEM_TREND_SERIES"] = item_trend_series(crossing_posts, all_posts.sum(axis=0), plan.weeks)
         truth.update(plan.scenario_truth)
         _write_truth(con, plan.authors, truth)
         counts = _row_counts(con)

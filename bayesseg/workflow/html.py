@@ -296,8 +296,9 @@ def quality_html(report: DataQualityReport) -> str:
             html.escape(f"{r.type}:{r.label_name} ({r.n_rows:,} rows)") for r in report.unknown_labels.itertuples()
         )
         unknown = f"<p>Unknown labels: {items}</p>"
+    boxes = f"<p>Detection boxes: {html.escape(report.box_format.describe())}.</p>" if report.box_format else ""
     return (
-        f"<section><h2>Data quality</h2><p>Source: {html.escape(report.source)}</p>"
+        f"<section><h2>Data quality</h2><p>Source: {html.escape(report.source)}</p>{boxes}"
         f'<div class="table-box"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
         f"{unknown}</section>"
     )

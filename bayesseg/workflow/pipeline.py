@@ -188,7 +188,7 @@ def compute_trends(
     cfg = spec.trends
     if not cfg.trends:
         return None
-    data = trend_data(source, cfg.trends)
+    data = trend_data(source, cfg.trends, box_format=cfg.box_format, item_iou=cfg.item_iou)
     r = model.membership_draws(inputs.counts, inputs.covariates, max_draws=cfg.replicates)
     return trend_series(data, inputs.authors, r, cfg, ci_prob=spec.output.ci_prob, progress=progress, margins=margins)
 
@@ -312,7 +312,7 @@ def _compute(
     with timed("schema"):
         check_schema(source)
     with timed("quality"):
-        quality = data_quality(source, taxonomy)
+        quality = data_quality(source, taxonomy, box_format=spec.trends.box_format, item_iou=spec.trends.item_iou)
         write_quality_html(quality, folder.file("data_quality.html"))
         paths["data_quality"] = folder.final("data_quality.html")
     with timed("aggregate"):

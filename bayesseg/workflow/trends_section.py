@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesseg.config import Trend
 from bayesseg.evaluation.accuracy import trend_accuracy
 from bayesseg.survey.trends import TrendResult
 from bayesseg.workflow.html import paragraph, png, table, verdict_line
@@ -118,6 +119,7 @@ def trends_html(t: TrendResult, labels: Mapping[str, str] | None = None) -> str:
     )
     body += f"<h3>Distance of the fashion-forward series to the all-authors series ({unit})</h3>"
     body += table(distances, floatfmt="{:.4f}")
+    body += item_scope_html(s)
     body += "<h3>Balance of the panel on the weighting variables (absolute standardised mean differences)</h3>"
     body += paragraph(
         f"Below {BALANCED_ASMD} reads as balanced; rows above it come first, highlighted. Kish design effect of the "
@@ -128,6 +130,68 @@ def trends_html(t: TrendResult, labels: Mapping[str, str] | None = None) -> str:
     body += _platform(t) + _decomposition(t) + _pre_period(t) + _sensitivity(t) + _lead(t, labels)
     body += _segment_trends(s, labels)
     return body
+
+
+def item_scope_pairs(names: list[str]) -> list[tuple[str, str]]:
+    """Pairs ``(image-level, item-level)`` of trend texts crossing the same labels.
+
+    Parameters
+    ----------
+    names : list of str
+        Trend texts (:meth:`bayesseg.config.Trend.parse`).
+
+    Returns
+    -------
+    list of (str, str)
+        For each item-level trend (``&``) whose labels an image-level trend (``+``) of `names`
+        also crosses, the two texts; in the order of the item-level trends.
+    """
+    parsed = {n: Trend.parse(n) for n in names}
+    image = {frozenset(t.labels): n for n, t in parsed.items() if t.scope == "image" and len(t.labels) > 1}
+    return [
+        (image[frozenset(t.labels)], n) for n, t in parsed.items() if t.scope == "item" and frozenset(t.labels) in image
+    ]
+
+
+def item_scope_html(s: xr.Dataset) -> str:
+    """One item against one image: the same labels crossed on a detected item and anywhere in an image.
+
+    Parameters
+    ----------
+    s : xarray.Dataset
+        :attr:`bayesseg.survey.trends.TrendResult.series`.
+
+    Returns
+    -------
+    str
+        A heading, a sentence and a table (mean weekly share of all authors' and of the
+        fashion-forward panel's posts at both scopes, and their ratio); empty when the series hold
+        no such pair.
+    """
+    pairs = item_scope_pairs([str(n) for n in s["trend"].values])
+    if not pairs:
+        return ""
+    rows = {}
+    for image, item in pairs:
+        for panel, col, shown in (
+            ("all", "weighted_share", "all authors"),
+            ("fashion_forward", "raw_share", "fashion-forward, raw"),
+        ):
+            a = float(s[col].sel(trend=image, panel=panel).mean("week"))
+            b = float(s[col].sel(trend=item, panel=panel).mean("week"))
+            rows[f"{item}, {shown}"] = {"one image": a, "one item": b, "item / image": b / a if a > 0 else float("nan")}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "trend, panel"
+    return (
+        "<h3>One item or one image: the same labels crossed on a detected garment</h3>"
+        + paragraph(
+            "A trend of one item (labels joined by &) counts a post when every label sits on the box of the first "
+            "(a striped top); the same labels joined by + count a post when they are anywhere in one image (stripes "
+            "on a bag beside a plain top). Mean weekly shares over the window; the ratio is the part of the "
+            "image-level series that is the item the trend names."
+        )
+        + table(frame, floatfmt="{:.4f}")
+    )
 
 
 def _platform(t: TrendResult) -> str:

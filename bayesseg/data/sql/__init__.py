@@ -39,6 +39,13 @@ class Dialect:
         """
         return f"CAST(DATE_TRUNC('WEEK', {expr}) AS DATE)"
 
+    def element(self, expr: str, index: int) -> str:
+        """The `index`-th element (0-based) of an array expression, as a DOUBLE.
+
+        DuckDB's lists are indexed from 1, Snowflake's arrays from 0 (and hold VARIANTs).
+        """
+        return f"CAST({expr}[{index + 1 if self.name == 'duckdb' else index}] AS DOUBLE)"
+
 
 DUCKDB = Dialect(name="duckdb", array_size="len")
 SNOWFLAKE = Dialect(name="snowflake", array_size="ARRAY_SIZE")
