@@ -13,6 +13,7 @@ from bayesseg.data.quality import data_quality
 from bayesseg.data.sources import DuckDBSource
 from bayesseg.data.sql import DUCKDB
 from bayesseg.exceptions import InputError
+from bayesseg.simulate import simulate_warehouse
 from bayesseg.simulate.items import ITEM_TRENDS, crossing_names
 from bayesseg.workflow.trends_section import item_scope_html, item_scope_pairs
 
@@ -258,3 +259,33 @@ def test_the_report_pairs_item_and_image_trends():
     assert "One item or one image" in html and "0.5000" in html and "0.2000" in html  # 0.005/0.01, 0.002/0.01
     assert "labels joined by &amp;)" in html  # escaped once
     assert item_scope_html(s.sel(trend=names[:2])) == ""
+
+
+def test_elements_that_are_not_numbers_are_counted_not_fatal(small_frames, taxonomy, tmp_path):
+    rows = [
+        (0, "object_detection", ["0.1", "0.1", "0.2", "0.3"], "top"),
+        (0, "pattern", ["0.1", "0.1", "0.2", "0.3"], "stripes"),
+        (1, "object_detection", ["0.1", "abc", "0.2", "0.3"], "top"),
+        (1, "pattern", ["0.1", "abc", "0.2", "0.3"], "stripes"),
+    ]
+    frames, images = _label_frames(small_frames, rows)
+    types = {("MART_IMAGES_LABELS", "POSITION_IN_IMAGE"): "VARCHAR[]"}
+    posts = frames["MART_IMAGES_OF_POSTS"]
+    with DuckDBSource(write_tables(tmp_path / "w.duckdb", frames, types)) as src:
+        hits = trend_post_counts(src, [Trend.parse("object_detection:top & pattern:stripes")], box_format="xywh")
+        report = data_quality(src, taxonomy, box_format="xywh")
+    assert hits["n_posts"].sum() == posts.loc[posts["IMAGE_ID"] == images[0], "POST_ID"].nunique()
+    assert (report["position_inverted"].n, report["position_inverted"].total) == (2, 4)
+
+
+@pytest.mark.slow
+def test_item_series_equal_the_item_truth_on_the_techtest_size_warehouse(tmp_path):
+    path = simulate_warehouse(tmp_path / "techtest.duckdb", "techtest", seed=5).path
+    with DuckDBSource(path) as src:
+        assert resolve_box_format(src).name == "xywh"
+        data = trend_data(src, [Trend.parse(n) for n in CROSSINGS])
+    truth = duckdb.connect(str(path), read_only=True).execute("SELECT * FROM TRUTH.ITEM_TREND_SERIES").df()
+    share = (data["hits"].sum("author") / data["posts"].sum("author")).to_pandas()
+    for name in CROSSINGS:
+        t = truth[truth["TREND"] == name].set_index("WEEK")
+        np.testing.assert_allclose(share.loc[name].reindex(t.index), t["SHARE"], atol=1e-12, err_msg=name)

@@ -234,9 +234,10 @@ def box_checks(source: Source, box_format: BoxFormat, iou: float) -> dict[str, t
     Returns
     -------
     dict of str to (int, int)
-        ``position_inverted``: boxes of four numbers with x2 ≤ x1 or y2 ≤ y1 once read, of boxes of
-        four numbers; ``labels_without_item``: rows of every TYPE but ``object_detection`` whose
-        well-formed box is the box of no ``object_detection`` row of their image, of those rows.
+        ``position_inverted``: arrays of four elements with an element that is not a number, or with
+        x2 ≤ x1 or y2 ≤ y1 once read, of arrays of four elements; ``labels_without_item``: rows of
+        every TYPE but ``object_detection`` whose well-formed box is the box of no
+        ``object_detection`` row of their image, of those rows.
     """
     raw = source.run("box_checks", **box_values(source, box_format, iou))
     return {r.CHECK_NAME: (int(r.N), int(r.TOTAL)) for r in raw.itertuples()}

@@ -391,7 +391,7 @@ CHECKS: tuple[Check, ...] = (
         "position_inverted",
         "MART_IMAGES_LABELS",
         "POSITION_IN_IMAGE",
-        "boxes with corners out of order (x2 <= x1 or y2 <= y1 once read), of boxes of 4 numbers",
+        "boxes whose corners are not numbers or out of order (x2 <= x1 or y2 <= y1 once read), of arrays of 4",
         "kept for image-level counts; such a box carries no item in item-level trends",
         "kept",
     ),

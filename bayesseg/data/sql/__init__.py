@@ -40,11 +40,14 @@ class Dialect:
         return f"CAST(DATE_TRUNC('WEEK', {expr}) AS DATE)"
 
     def element(self, expr: str, index: int) -> str:
-        """The `index`-th element (0-based) of an array expression, as a DOUBLE.
+        """The `index`-th element (0-based) of an array expression, as a DOUBLE; NULL when it is not a number.
 
-        DuckDB's lists are indexed from 1, Snowflake's arrays from 0 (and hold VARIANTs).
+        DuckDB's lists are indexed from 1, Snowflake's arrays from 0 and hold VARIANTs (which
+        ``TRY_CAST`` does not take, hence the detour through text).
         """
-        return f"CAST({expr}[{index + 1 if self.name == 'duckdb' else index}] AS DOUBLE)"
+        if self.name == "duckdb":
+            return f"TRY_CAST({expr}[{index + 1}] AS DOUBLE)"
+        return f"TRY_TO_DOUBLE(TO_VARCHAR({expr}[{index}]))"
 
 
 DUCKDB = Dialect(name="duckdb", array_size="len")

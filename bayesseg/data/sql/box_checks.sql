@@ -1,5 +1,5 @@
--- Data-quality checks of the detection boxes, read as $box_format: boxes whose corners are out of
--- order (x2 < x1 or y2 < y1, a zero width or height included), and labels of the downstream models
+-- Data-quality checks of the detection boxes, read as $box_format: boxes whose corners are not numbers
+-- or out of order (x2 < x1 or y2 < y1, a zero width or height included), and labels of the downstream models
 -- (pattern, shoe, brand: every TYPE but object_detection) whose box is the box of no detected item
 -- of their image ($same_item: intersection over union at least the spec's item_iou).
 WITH boxes AS (
@@ -24,7 +24,7 @@ on_item AS (
     WHERE $same_item
 )
 SELECT 'position_inverted' AS CHECK_NAME,
-       (SELECT COUNT(*) FROM boxes WHERE NOT (X2 > X1 AND Y2 > Y1)) AS N,
+       (SELECT COUNT(*) FROM boxes WHERE NOT COALESCE(X2 > X1 AND Y2 > Y1, FALSE)) AS N,
        (SELECT COUNT(*) FROM boxes) AS TOTAL
 UNION ALL
 SELECT 'labels_without_item',
