@@ -249,6 +249,7 @@ def test_the_report_pairs_item_and_image_trends():
     names = ["pattern:stripes", "pattern:stripes+object_detection:top", "object_detection:top & pattern:stripes"]
     assert item_scope_pairs(names) == [(names[1], names[2])]
     assert item_scope_pairs(names[:2]) == []
+    assert item_scope_pairs(["t", *names]) == [(names[1], names[2])]  # a series not named by its text
     weeks = pd.date_range("2024-01-01", periods=4, freq="7D")
     share = np.array([[[0.02] * 4, [0.04] * 4], [[0.01] * 4, [0.01] * 4], [[0.005] * 4, [0.002] * 4]])
     s = xr.Dataset(

@@ -19,6 +19,7 @@ import xarray as xr
 
 from bayesseg.config import Trend
 from bayesseg.evaluation.accuracy import trend_accuracy
+from bayesseg.exceptions import InputError
 from bayesseg.survey.trends import TrendResult
 from bayesseg.workflow.html import paragraph, png, table, verdict_line
 
@@ -138,7 +139,7 @@ def item_scope_pairs(names: list[str]) -> list[tuple[str, str]]:
     Parameters
     ----------
     names : list of str
-        Trend texts (:meth:`bayesseg.config.Trend.parse`).
+        Trend texts (:meth:`bayesseg.config.Trend.parse`); names that are not trend texts are skipped.
 
     Returns
     -------
@@ -146,7 +147,12 @@ def item_scope_pairs(names: list[str]) -> list[tuple[str, str]]:
         For each item-level trend (``&``) whose labels an image-level trend (``+``) of `names`
         also crosses, the two texts; in the order of the item-level trends.
     """
-    parsed = {n: Trend.parse(n) for n in names}
+    parsed = {}
+    for n in names:
+        try:
+            parsed[n] = Trend.parse(n)
+        except InputError:  # a series named otherwise (a renamed trend) pairs with nothing
+            continue
     image = {frozenset(t.labels): n for n, t in parsed.items() if t.scope == "image" and len(t.labels) > 1}
     return [
         (image[frozenset(t.labels)], n) for n, t in parsed.items() if t.scope == "item" and frozenset(t.labels) in image
