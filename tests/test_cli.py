@@ -22,6 +22,8 @@ def test_simulate_prints_path_and_checksum(tmp_path, capsys):
         (["run", "--source", "duckdb:/no/such.duckdb"], "does not exist"),
         (["quality", "--source", "mysql:x"], "unknown source"),
         (["run", "--source", "snowflake:nosuchconnection"], "cannot connect to Snowflake"),
+        (["trends", "--out", "x", "--series", "object_detection:top & pattern:stripes+shoe:boots"], "mixes '+'"),
+        (["trends", "--out", "x", "--series", "pattern:leopard", "pattern:leopard"], "trends repeat"),
     ],
 )
 def test_errors_are_one_clear_line(argv, message, capsys):

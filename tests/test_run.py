@@ -271,6 +271,17 @@ def test_trends_command_reuses_a_saved_model(duckdb_run, tmp_path, capsys):
     assert "declares no trend" in capsys.readouterr().err
 
 
+def test_trends_command_takes_trends_from_the_command_line(duckdb_run, tmp_path):
+    warehouse, out = duckdb_run
+    item = "object_detection:top & pattern:stripes"
+    args = ["trends", "--source", f"duckdb:{warehouse}", "--config", str(TINY), "--model", str(out), "--no-write-back"]
+    assert main([*args, "--out", str(tmp_path), "--series", item, "pattern:stripes+object_detection:top"]) == 0
+    series = pd.read_csv(tmp_path / "trend_series.csv")
+    assert set(series["TREND"]) == {item, "pattern:stripes+object_detection:top"}
+    raw = series[series["PANEL"] == "all"].pivot_table(index="WEEK", columns="TREND", values="RAW_SHARE")
+    assert (raw[item] <= raw["pattern:stripes+object_detection:top"] + 1e-12).all()  # one item is in one image
+
+
 def test_trends_command_speaks_for_a_platform_known_by_its_margins(duckdb_run, tmp_path, capsys):
     warehouse, out = duckdb_run
     margins = tmp_path / "platform.csv"
