@@ -7,6 +7,8 @@ Not part of the library: a script of this folder imports it as ``_common`` (the 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesseg import __version__
 from bayesseg.config import TIER_NAMES, RunSpec
 from bayesseg.data.connect import default_warehouse_path, open_source
 from bayesseg.data.inputs import ModelInputs, fold_rare_categories, load_inputs
@@ -233,12 +236,55 @@ def trend_answer(res: TrendResult, simulated: bool) -> list[str]:
     return lines
 
 
+def _commit() -> str:
+    """The project's git commit (with ``+changes`` when the tree differs from it), or ``unknown``."""
+    root = Path(__file__).parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bayesseg", "analyses", "models"], cwd=root,
+                               capture_output=True, text=True)  # fmt: skip
+    except OSError:
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown"
+    return head.stdout.strip() + (" +changes" if dirty.stdout.strip() else "")
+
+
+def provenance(ctx: Context) -> dict[str, str]:
+    """What a reader needs to reproduce the report: version, commit, command, seed, spec hash, data."""
+    return {
+        "bayesseg": f"{__version__} (commit {_commit()})",
+        "command": " ".join(["python", *sys.argv]),
+        "seed": str(ctx.args.seed),
+        "specification": f"{ctx.spec.path or 'default'} (version {ctx.spec.version}, hash {ctx.spec.spec_hash[:12]})",
+        "data": ctx.source.describe()
+        + (" — SIMULATED by bayesseg's simulator (schema TRUTH present)" if ctx.truth is not None else ""),
+    }
+
+
+def simulated_banner(doc: HtmlDocument, ctx: Context) -> None:
+    """First section of a report on a simulated warehouse: say so before any figure is read."""
+    if ctx.truth is None:
+        return
+    doc.add(
+        "simulated",
+        "Simulated data",
+        doc.paragraph(
+            "These data are simulated: the warehouse holds a TRUTH schema written by bayesseg's simulator. "
+            "Every figure below shows what the method finds on data built to resemble the real sample's "
+            "contract, not what the real sample holds; where the simulator decides the answer (how many "
+            "segments, how they differ) the report says so.",
+            "warn",
+        ),
+        position=0,
+    )
+
+
 def data_section(doc: HtmlDocument, ctx: Context) -> None:
-    """The data and the model the analysis rests on."""
+    """The data and the model the analysis rests on, and the report's provenance."""
     m = ctx.model
     excluded = ctx.inputs.excluded["reason"].value_counts()
     rows = {
-        "source": ctx.source.describe(),
         "authors in the warehouse": f"{len(ctx.inputs.authors):,}",
         "authors segmented": f"{ctx.memberships.sizes['author']:,}",
         "authors excluded": ", ".join(f"{n:,} {r}" for r, n in excluded.items()) or "none",
@@ -249,8 +295,13 @@ def data_section(doc: HtmlDocument, ctx: Context) -> None:
         else "fitted by this script" + (" (fast mode)" if ctx.args.fast else ""),
         "simulator truth": "yes (validation shown)" if ctx.truth is not None else "no (a real warehouse)",
         "stage times": ", ".join(f"{k} {v:.1f} s" for k, v in ctx.seconds.items()),
+        **provenance(ctx),
     }
-    doc.add("data", "Data and model", doc.table(pd.DataFrame({"": list(rows.values())}, index=list(rows.keys()))))
+    doc.add(
+        "data",
+        "Data, model and provenance",
+        doc.table(pd.DataFrame({"": list(rows.values())}, index=list(rows.keys()))),
+    )
 
 
 def fashion_forward_auc(ctx: Context) -> pd.DataFrame:
@@ -281,7 +332,8 @@ def conclusion(doc: HtmlDocument, paragraphs: list[str]) -> None:
 
 
 def finish(doc: HtmlDocument, ctx: Context) -> None:
-    """Write the report and close the warehouse."""
+    """Put the simulated-data banner first (on a simulated warehouse), write the report, close the warehouse."""
+    simulated_banner(doc, ctx)
     path = doc.write(ctx.args.out)
     ctx.source.close()
     print(path)

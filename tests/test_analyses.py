@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from bayesseg.workflow.pipeline import fit_segmentation
 ANALYSES = Path(__file__).parents[1] / "analyses"
 SECTIONS = {
     "q1_segmentation_quality": [
+        "simulated",
         "answer",
         "data",
         "checks",
@@ -26,9 +28,19 @@ SECTIONS = {
         "panel_bias",
         "conclusion",
     ],
-    "q2_current_segmentation": ["data", "tiers", "thresholds", "validity", "conclusion"],
-    "q3_subsegments": ["data", "segments", "methods", "over_time", "content", "conclusion"],
-    "trend_bias": ["answer", "data", "series", "weightings", "trimming", "weights", "conclusion"],
+    "q2_current_segmentation": [
+        "simulated",
+        "answer",
+        "data",
+        "tiers",
+        "thresholds",
+        "followers",
+        "validity",
+        "storage",
+        "conclusion",
+    ],
+    "q3_subsegments": ["simulated", "data", "segments", "methods", "over_time", "content", "conclusion"],
+    "trend_bias": ["simulated", "answer", "data", "series", "weightings", "trimming", "weights", "conclusion"],
 }
 
 
@@ -80,7 +92,36 @@ def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_pat
     assert len(re.sub(r"<[^>]+>", "", conclusion)) > 400  # a written conclusion, not a heading
     assert "nan" not in re.sub(r"<[^>]+>", " ", conclusion).split()  # its numbers are computed
     assert page_check(out) == []  # as a browser shows it, at 1280 and 800 px
-    if "answer" in SECTIONS[name]:  # up front, in plain lines, on the trend estimands
+    banner = re.sub(r"<[^>]+>", " ", html.split('<section id="simulated">')[1].split("</section>")[0])
+    assert "These data are simulated" in banner  # the demo warehouse has a TRUTH schema
+    data = html.split('<section id="data">')[1].split("</section>")[0]
+    assert all(k in data for k in ("commit", "hash", "SIMULATED", "command"))  # provenance
+    answer = ""
+    if "answer" in SECTIONS[name]:
         answer = re.sub(r"<[^>]+>", " ", html.split('<section id="answer">')[1].split("</section>")[0])
+    if name in ("q1_segmentation_quality", "trend_bias"):  # up front, in plain lines, on the trend estimands
         assert "These data are simulated" in answer and "Why the panel differs" in answer and "Lead:" in answer
         assert ("Platform: calibrated to platform.csv" if target else "Platform: no margins given") in answer
+    if name == "q2_current_segmentation":  # the rule, its power, what tiers add, the storage, a recommendation
+        for part in ("not segments", "would detect a doubling", "follower count", "Storage:", "Recommendation:"):
+            assert part in answer, part
+        storage = html.split('<section id="storage">')[1].split("</section>")[0]
+        assert "AUTHOR_FOLLOWERS" in storage and "PANEL_MEMBERSHIP" in storage and "disagree" in storage
+
+
+# a result typed into a script: a number with three decimals or more, or a percentage that is not a level
+_TYPED = re.compile(r"(?<![\w.{:])(\d+\.\d{3,}|\d+(?:\.\d+)? ?%)")
+_LEVELS = {"1 %", "5 %", "10 %", "90 %", "95 %", "99 %"}
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in ANALYSES.glob("*.py")))
+def test_no_result_is_typed_into_an_analysis(script):
+    tree = ast.parse((ANALYSES / script).read_text(encoding="utf-8"))
+    typed = [
+        (node.lineno, m.group(0))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        for m in _TYPED.finditer(node.value)
+        if m.group(0) not in _LEVELS
+    ]
+    assert typed == [], f"figures typed into {script} (compute them): {typed}"

@@ -10,9 +10,11 @@ from sklearn.metrics import adjusted_rand_score
 
 from bayesseg.evaluation.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
 from bayesseg.evaluation.metrics import (
+    added_predictive_value,
     agreement,
     coassignment,
     membership_entropy,
+    minimum_detectable_effect,
     panel_composition,
     predictive_auc,
     threshold_jump,
@@ -78,6 +80,46 @@ def test_threshold_jump_finds_a_known_jump_and_no_jump() -> None:
     assert abs(none["z"]) < 3.5
     with pytest.raises(ValueError, match="too few authors"):
         threshold_jump(x, smooth, 10.0, bandwidth=0.1)
+
+
+def test_a_jump_of_the_minimum_detectable_size_is_found_four_times_in_five() -> None:
+    # Monte Carlo power: jumps equal to the design's MDE are significant at 1 % in ~80 % of samples
+    rng = np.random.default_rng(11)
+    cut = np.log10(12_000)
+    pilot = threshold_jump(rng.uniform(3, 5, 4_000), rng.normal(0, 0.2, 4_000), cut, 0.3)
+    assert pilot["mde"] == pytest.approx((2.5758 + 0.8416) * pilot["se"], rel=1e-3)
+    found = []
+    for _ in range(300):
+        x = rng.uniform(3, 5, 4_000)
+        y = 0.3 * x + rng.normal(0, 0.2, x.size) + pilot["mde"] * (x > cut)
+        found.append(abs(threshold_jump(x, y, cut, 0.3)["z"]) > 2.5758)
+    # binomial sd of the share over 300 draws is 0.023; the estimated se varies a little by sample
+    assert np.mean(found) == pytest.approx(0.8, abs=0.08)
+    assert pilot["level"] == pytest.approx(0.0, abs=4 * pilot["se"])
+    assert minimum_detectable_effect(1.0, alpha=0.05, power=0.5) == pytest.approx(1.95996, rel=1e-5)
+    with pytest.raises(ValueError, match="se must be"):
+        minimum_detectable_effect(-1.0)
+
+
+def test_added_predictive_value_sees_what_a_cut_adds_over_its_running_variable() -> None:
+    rng = np.random.default_rng(5)
+    n = 3_000
+    logf = rng.normal(8, 1.5, n)
+    tiers = pd.DataFrame({"trendy": (logf > 9.4) & (logf <= 10.6), "edgy": logf > 10.6}).astype(float)
+    base = pd.DataFrame({"logf": logf, "logf2": logf**2})
+    smooth = rng.random(n) < 1 / (1 + np.exp(-(logf - 9)))  # a smooth effect: tiers add nothing
+    out = added_predictive_value(base, tiers, smooth, seed=1)
+    assert out.loc["base + extra", "log_loss"] > out.loc["base", "log_loss"] - 0.003
+    assert out.loc["base", "auc"] > out.loc["extra", "auc"]
+    stepped = rng.random(n) < np.where(logf > 9.4, 0.5, 0.1)  # a real step at the cut: tiers add
+    out = added_predictive_value(base, tiers, stepped, seed=1)
+    assert out.loc["base + extra", "log_loss"] < out.loc["base", "log_loss"] - 0.01
+    classes = np.digitize(logf + rng.normal(0, 1, n), [7.5, 9.0])  # three classes: a multinomial fit
+    assert list(added_predictive_value(base, tiers, classes).columns) == ["log_loss"]
+    with pytest.raises(ValueError, match="single class"):
+        added_predictive_value(base, tiers, np.zeros(n, bool))
+    with pytest.raises(ValueError, match="'logf' is not finite"):
+        added_predictive_value(base.assign(logf=np.nan), tiers, smooth)
 
 
 def test_panel_composition_against_counts() -> None:
