@@ -23,9 +23,12 @@ SECTIONS = {
         "data",
         "checks",
         "stability",
+        "alike",
         "separation",
         "validity",
         "panel_bias",
+        "biases",
+        "lead",
         "conclusion",
     ],
     "q2_current_segmentation": [
@@ -102,6 +105,10 @@ def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_pat
     if name in ("q1_segmentation_quality", "trend_bias"):  # up front, in plain lines, on the trend estimands
         assert "These data are simulated" in answer and "Why the panel differs" in answer and "Lead:" in answer
         assert ("Platform: calibrated to platform.csv" if target else "Platform: no margins given") in answer
+    if name == "q1_segmentation_quality":  # tiers and segments judged alike; the biases named, measured or not
+        assert "Judged alike on held-out labels" in answer and "named biases are measured" in answer
+        biases = html.split('<section id="biases">')[1].split("</section>")[0]
+        assert biases.count("not measurable here") >= 2 and "prolific" in biases
     if name == "q2_current_segmentation":  # the rule, its power, what tiers add, the storage, a recommendation
         for part in ("not segments", "would detect a doubling", "follower count", "Storage:", "Recommendation:"):
             assert part in answer, part

@@ -57,3 +57,10 @@ def test_flagged_rows_are_highlighted_in_order():
     with pytest.raises(InputError, match="2 values for a table of 3 rows"):
         table(frame, flagged=[True, False])
     assert 'class="flag"' not in table(frame)
+
+
+def test_a_table_of_sentences_is_left_aligned_and_a_table_of_numbers_is_not():
+    numbers = pd.DataFrame({"r_hat": [1.03, 1.0], "name": ["a", "b"]})
+    prose = numbers.assign(why=["a reason longer than a label", "another reason, as long as that"])
+    assert 'class="dataframe prose"' in table(prose)
+    assert "prose" not in table(numbers)

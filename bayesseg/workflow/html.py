@@ -36,6 +36,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 .table-box { overflow-x: auto; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+table.prose td, table.prose th { text-align: left; vertical-align: top; }
 img { max-width: 100%; box-sizing: border-box; border: 1px solid #eee; margin: 0.5em 0; }
 section { margin-bottom: 2.5em; } .note { color: #555; font-size: 0.92em; }
 .warn { color: #a40; font-weight: bold; }
@@ -108,14 +109,28 @@ def table(
     Returns
     -------
     str
-        The table in a box that scrolls sideways when the table is wider than the page.
+        The table in a box that scrolls sideways when the table is wider than the page; a table
+        with a column of text (more than 20 characters on average) is left-aligned throughout.
 
     Raises
     ------
     bayesseg.exceptions.InputError
         If `flagged` does not have one value per row.
     """
-    inner = frame.to_html(index=index, border=0, float_format=lambda v: floatfmt.format(v), na_rep="", escape=True)
+    # a table of sentences (a column of text longer than a label) reads left-aligned, numbers right
+    prose = any(
+        (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c]))
+        and frame[c].astype(str).str.len().mean() > 20
+        for c in frame.columns
+    )
+    inner = frame.to_html(
+        index=index,
+        border=0,
+        float_format=lambda v: floatfmt.format(v),
+        na_rep="",
+        escape=True,
+        classes="prose" if prose else None,
+    )
     if flagged is not None:
         flags = list(flagged)
         if len(flags) != len(frame):
