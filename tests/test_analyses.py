@@ -42,7 +42,18 @@ SECTIONS = {
         "storage",
         "conclusion",
     ],
-    "q3_subsegments": ["simulated", "data", "segments", "methods", "over_time", "content", "conclusion"],
+    "q3_subsegments": [
+        "simulated",
+        "answer",
+        "data",
+        "segments",
+        "methods",
+        "families",
+        "over_time",
+        "content",
+        "longer_term",
+        "conclusion",
+    ],
     "trend_bias": ["simulated", "answer", "data", "series", "weightings", "trimming", "weights", "conclusion"],
 }
 
@@ -109,6 +120,13 @@ def test_analysis_writes_every_section(name, fast_model, demo_warehouse, tmp_pat
         assert "Judged alike on held-out labels" in answer and "named biases are measured" in answer
         biases = html.split('<section id="biases">')[1].split("</section>")[0]
         assert biases.count("not measurable here") >= 2 and "prolific" in biases
+    if name == "q3_subsegments":  # every family on equal information, a recommendation, every segment named
+        assert "Recommendation: the hybrid" in answer and "without rules" in answer
+        methods = html.split('<section id="methods">')[1].split("</section>")[0]
+        for row in ("rules only", "supervised", "without rules", "k-means", "hybrid"):
+            assert row in methods, row
+        segments = html.split('<section id="segments">')[1].split("</section>")[0]
+        assert "free: " in segments and "segment_" not in re.sub(r"<th>segment_\d+</th>", "", segments)
     if name == "q2_current_segmentation":  # the rule, its power, what tiers add, the storage, a recommendation
         for part in ("not segments", "would detect a doubling", "follower count", "Storage:", "Recommendation:"):
             assert part in answer, part

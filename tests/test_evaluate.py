@@ -8,7 +8,14 @@ import pytest
 import xarray as xr
 from sklearn.metrics import adjusted_rand_score
 
-from bayesseg.evaluation.baselines import gmm_shares, hdbscan_shares, kmeans_shares, topic_model
+from bayesseg.evaluation.baselines import (
+    gmm_shares,
+    hdbscan_shares,
+    kmeans_shares,
+    rule_segments,
+    seeded_classifier,
+    topic_model,
+)
 from bayesseg.evaluation.metrics import (
     added_predictive_value,
     agreement,
@@ -174,3 +181,38 @@ def test_baselines_refuse_authors_without_counts(separated: tuple[xr.DataArray, 
         kmeans_shares(bad, 3)
     with pytest.raises(ValueError, match="'lda' or 'nmf'"):
         topic_model(counts, 3, method="pca")
+
+
+def test_rules_alone_assign_authors_to_the_rule_they_over_use():
+    counts, _, truth = simulate_counts(900, 24, 3, separation=1.5, mean_total=120, seed=6)
+    profile = np.asarray(truth["profile"])  # (segment, category)
+    cats = counts["category"].values
+    lift = profile / profile.mean(axis=0)
+    rules = {f"rule{k}": [str(cats[j]) for j in np.argsort(lift[k])[::-1][:3]] for k in range(3)}
+    res = rule_segments(counts, rules)
+    labels = res.labels.values
+    # an independent computation of one author's lifts
+    y = counts.values.astype(float)
+    i = 7
+    own = [y[i, [list(cats).index(c) for c in m]].sum() / y[i].sum() for m in rules.values()]
+    pop = [y[:, [list(cats).index(c) for c in m]].sum() / y.sum() for m in rules.values()]
+    mine = np.array(own) / np.array(pop)
+    assert labels[i] == (int(mine.argmax()) if mine.max() > 1 else 3)
+    # rules built from the true profiles recover the segments, without learning anything
+    ruled = labels < 3
+    assert ruled.mean() > 0.8 and adjusted_rand_score(np.asarray(truth["segment"])[ruled], labels[ruled]) > 0.5
+    with pytest.raises(ValueError, match="names no category"):
+        rule_segments(counts, {"ghost": ["no_such_category"]})
+
+
+def test_a_classifier_learns_segments_from_a_few_labelled_seeds():
+    counts, _, truth = simulate_counts(900, 24, 3, separation=1.5, mean_total=120, seed=6)
+    seg = np.asarray(truth["segment"])
+    seeds = xr.DataArray(seg[:120], dims=("author",), coords={"author": counts["author"].values[:120]})
+    res = seeded_classifier(counts, seeds)
+    assert adjusted_rand_score(seg[120:], res.labels.values[120:]) > 0.6  # authors it never saw
+    assert np.allclose(res.probability.sum("segment"), 1.0)
+    with pytest.raises(ValueError, match="fewer than two segments"):
+        seeded_classifier(counts, seeds.where(seeds < 0, 0))
+    with pytest.raises(ValueError, match="not authors"):
+        seeded_classifier(counts, seeds.assign_coords(author=seeds["author"].values + 10**9))

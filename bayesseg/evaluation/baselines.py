@@ -12,7 +12,11 @@ keeps their outputs comparable.
   number of clusters and leaves noise authors unlabelled, label -1);
 * :func:`gmm_shares`: a Gaussian mixture on the principal components of the Hellinger shares;
 * :func:`topic_model`: latent Dirichlet allocation or non-negative matrix factorisation of the
-  counts, an author's segment being its dominant topic.
+  counts, an author's segment being its dominant topic;
+* :func:`rule_segments`: the taxonomy's rules alone, no learning: an author goes to the rule whose
+  categories it over-uses most (a rules-only segmentation);
+* :func:`seeded_classifier`: supervised learning from a few hand-labelled authors (seeds): a
+  multinomial logistic regression of the segment on the Hellinger shares.
 
 References
 ----------
@@ -41,7 +45,15 @@ import xarray as xr
 
 from bayesseg.exceptions import InputError
 
-__all__ = ["BaselineResult", "gmm_shares", "hdbscan_shares", "kmeans_shares", "topic_model"]
+__all__ = [
+    "BaselineResult",
+    "gmm_shares",
+    "hdbscan_shares",
+    "kmeans_shares",
+    "rule_segments",
+    "seeded_classifier",
+    "topic_model",
+]
 
 
 @dataclass
@@ -288,3 +300,103 @@ def topic_model(
         raise InputError(f"method must be 'lda' or 'nmf', got {method!r}")
     theta = theta / np.maximum(theta.sum(axis=1, keepdims=True), 1e-300)
     return BaselineResult(name, _labels(counts, theta.argmax(axis=1)), _proba(counts, theta), score)
+
+
+def rule_segments(counts: xr.DataArray, rules: dict[str, list[str]], *, min_lift: float = 1.0) -> BaselineResult:
+    r"""Segments from the taxonomy's rules alone: each author to the rule it over-uses most.
+
+    Author *i*'s lift on rule *r* is its share of labels in the rule's categories over the
+    population's share, :math:`(\sum_{c \in r} y_{ic} / n_i) / (\sum_{c \in r} Y_c / N)`; the author
+    goes to the rule with the largest lift when it exceeds `min_lift`, and to "no rule" (the last
+    label, ``len(rules)``) otherwise. No parameter is learnt: this is what a rules-only
+    segmentation gives.
+
+    Parameters
+    ----------
+    counts : xarray.DataArray, dims (author, category)
+        Label counts; every author with at least one.
+    rules : dict of str to list of str
+        Rule name to its categories (:meth:`bayesseg.taxonomy.Taxonomy.anchors`).
+    min_lift : float, default 1.0
+        An author over-using no rule more than this gets no rule.
+
+    Returns
+    -------
+    BaselineResult
+        Labels ``0 .. len(rules) - 1`` in the order of `rules`, ``len(rules)`` for no rule.
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If counts are malformed, no rule is given, or a rule names no category of `counts`
+        (the rule is named).
+    """
+    y = _counts(counts)
+    if not rules:
+        raise InputError("no rule given")
+    cats = list(counts["category"].values)
+    lift = np.empty((y.shape[0], len(rules)))
+    shares = _shares(y)
+    population = y.sum(axis=0) / y.sum()
+    for r, (name, members) in enumerate(rules.items()):
+        cols = [cats.index(c) for c in members if c in cats]
+        if not cols:
+            raise InputError(f"rule {name!r} names no category of the counts: {members}")
+        lift[:, r] = shares[:, cols].sum(axis=1) / population[cols].sum()
+    best = lift.argmax(axis=1)
+    labels = np.where(lift.max(axis=1) > min_lift, best, len(rules))
+    return BaselineResult("rules only", _labels(counts, labels))
+
+
+def seeded_classifier(counts: xr.DataArray, seeds: xr.DataArray, *, seed: int = 0, c: float = 1.0) -> BaselineResult:
+    """Supervised segments: a classifier trained on a few hand-labelled authors (seeds).
+
+    A multinomial logistic regression (L2 penalty `c`) of the labelled segment on the Hellinger
+    shares of the seeds' counts, applied to every author. What a team gets by labelling a sample
+    by hand instead of modelling: it needs the labels, and it finds only the segments they name.
+
+    Parameters
+    ----------
+    counts : xarray.DataArray, dims (author, category)
+        Label counts of every author to classify.
+    seeds : xarray.DataArray of int, dims (author,)
+        The hand labels of some authors of `counts` (coordinate ``author``).
+    seed : int, default 0
+        Random state of the solver.
+    c : float, default 1.0
+        Inverse L2 regularisation strength.
+
+    Returns
+    -------
+    BaselineResult
+        Labels and membership probabilities of every author (the seeds' own included).
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If counts are malformed, a seed is not an author of `counts`, or the seeds hold fewer than
+        two segments.
+
+    References
+    ----------
+    Hastie, T., Tibshirani, R. and Friedman, J. (2009). *The Elements of Statistical Learning*, 2nd
+    ed., section 4.4. Springer. https://doi.org/10.1007/978-0-387-84858-7
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    y = _counts(counts)
+    authors = list(counts["author"].values)
+    missing = set(seeds["author"].values.tolist()) - set(authors)
+    if missing:
+        raise InputError(f"{len(missing)} seed(s) are not authors of the counts, e.g. {sorted(missing)[:3]}")
+    labels = seeds.values.astype(np.int64)
+    if np.unique(labels).size < 2:
+        raise InputError("the seeds hold fewer than two segments: nothing to learn")
+    x = np.sqrt(_shares(y))
+    position = {a: i for i, a in enumerate(authors)}
+    idx = [position[a] for a in seeds["author"].values]
+    clf = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(x[idx], labels)
+    proba = clf.predict_proba(x)
+    return BaselineResult(
+        "seeded classifier", _labels(counts, clf.classes_[proba.argmax(axis=1)]), _proba(counts, proba)
+    )
