@@ -113,7 +113,7 @@ def trends_html(t: TrendResult, labels: Mapping[str, str] | None = None) -> str:
             "target mean share": target.mean("week").to_series(),
             "RMSE raw": raw["rmse"],
             "RMSE corrected": corrected["rmse"],
-            f"{unit} in band": corrected["coverage"],
+            f"{unit} with all authors' share in band": corrected["coverage"],
             # a band that covers everything is no evidence: its width says how much the coverage means
             "median band width": (ff["high"] - ff["low"]).median("week").to_series(),
         }
