@@ -153,6 +153,8 @@ def main() -> None:
     axes[0].set_xlabel("largest membership probability")
     axes[1].hist(ent / np.log(len(segs)), bins=30, color="C1")
     axes[1].set_xlabel("normalised membership entropy")
+    for ax in axes:
+        ax.set_ylabel("authors")
     fig.tight_layout()
     parts = [
         doc.paragraph(

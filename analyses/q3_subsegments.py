@@ -151,6 +151,7 @@ def main() -> None:
         )
         ax.plot(months, over["author_share"].sel(segment=s), color=f"C{j}", lw=1.3, label=s)
     ax.set_ylabel("share of active authors")
+    ax.set_xlabel("month")
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     drift = pd.DataFrame(

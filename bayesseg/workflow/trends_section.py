@@ -497,7 +497,10 @@ def _panel_figure(ds: xr.Dataset, time: str) -> tuple[str, int]:
     for ax, trend in zip(axes[:, 0], ds["trend"].values, strict=True):
         lines = [ff["raw_share"].sel(trend=trend), ff["weighted_share"].sel(trend=trend), target.sel(trend=trend)]
         top = axis_top(lines)
-        clipped += clipped_band(ax, times, ff["low"].sel(trend=trend), ff["high"].sel(trend=trend), top, "C0", 0.25)
+        band = "band of the corrected series (▲: runs above the axis)"
+        clipped += clipped_band(
+            ax, times, ff["low"].sel(trend=trend), ff["high"].sel(trend=trend), top, "C0", 0.25, label=band
+        )
         ax.plot(times, lines[0], color="C3", lw=1, marker=marker, ms=3, label="fashion-forward, raw")
         ax.plot(times, lines[1], color="C0", lw=1.4, marker=marker, ms=3, label="fashion-forward, corrected")
         ax.plot(times, lines[2], color="k", lw=1, ls="--", label="all authors (target)")
@@ -529,6 +532,7 @@ def _segment_trends(s: xr.Dataset, labels: Mapping[str, str]) -> str:
             clipped_band(ax, weeks, sub["low"], sub["high"], top, f"C{j}", 0.15)
             ax.plot(weeks, sub["weighted_share"], color=f"C{j}", lw=1, label=labels.get(name, name))
         ax.set_title(str(trend), fontsize=9, loc="left")
+        ax.set_ylabel("share of posts", fontsize=8)
     axes[0, 0].legend(fontsize=7, ncol=2, loc="upper left")
     fig.tight_layout()
     return "<h3>Trend series by segment (soft membership, bands over posterior draws and resamples)</h3>" + png(fig)
@@ -541,11 +545,18 @@ def axis_top(lines: list[xr.DataArray]) -> float:
 
 
 def clipped_band(
-    ax: Any, weeks: Any, low: xr.DataArray, high: xr.DataArray, top: float, color: str, alpha: float
+    ax: Any,
+    weeks: Any,
+    low: xr.DataArray,
+    high: xr.DataArray,
+    top: float,
+    color: str,
+    alpha: float,
+    label: str | None = None,
 ) -> int:
     """Draw a band cut at `top`, ▲ where it runs above; return the weeks cut and set the axis to [0, top]."""
     lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
-    ax.fill_between(weeks, np.minimum(lo, top), np.minimum(hi, top), color=color, alpha=alpha, lw=0)
+    ax.fill_between(weeks, np.minimum(lo, top), np.minimum(hi, top), color=color, alpha=alpha, lw=0, label=label)
     above = hi > top
     if above.any():
         ax.plot(np.asarray(weeks)[above], np.full(above.sum(), top), ls="none", marker="^", ms=3.5, color=color)
