@@ -7,9 +7,14 @@ authors with K = the specification's K (HDBSCAN picks its own). Reported: adjust
 normalised mutual information of the modal segments against the simulator's true segments and
 against bayesseg's modal segments, and the wall time of each method.
 
+Equal information (issue 19): ``--no-anchors`` fits bayesseg without the taxonomy's rules (the
+baselines have none) and ``--k-range LO HI`` lets bayesseg choose K by its rule (the smallest K within
+2 standard errors of the best held-out elpd); every baseline then gets the K bayesseg chose.
+
 Usage::
 
     .venv/bin/python benchmarks/baselines.py --size techtest --seed 1 [--warehouse PATH]
+        [--no-anchors] [--k-range 4 8]
 """
 
 from __future__ import annotations
@@ -42,19 +47,24 @@ def main() -> None:
     ap.add_argument(
         "--methods", default="kmeans,gmm,lda,nmf,hdbscan", help="baselines to run (bayesseg always runs first)"
     )
+    ap.add_argument("--no-anchors", action="store_true", help="fit bayesseg without the taxonomy's rules")
+    ap.add_argument("--k-range", nargs=2, type=int, metavar=("LO", "HI"), help="choose K by bayesseg's rule")
     args = ap.parse_args()
     size: str | int = int(args.size) if args.size.isdigit() else args.size
     path, _ = ensure_warehouse(
         args.warehouse or OUT / f"baselines-{args.size}-{args.seed}.duckdb", size=size, seed=args.seed
     )
     spec = RunSpec.from_toml()
+    if args.no_anchors:
+        spec = spec.replace(anchors=())
+    if args.k_range:
+        spec = spec.replace(k=None, k_range=tuple(args.k_range))
     taxonomy = Taxonomy.from_toml(spec.taxonomy)
     with DuckDBSource(path) as src:
         inputs = load_inputs(src, spec, taxonomy)
         truth = read_truth(src)
     counts = inputs.counts
     true = truth.segment_of(counts["author"].values)
-    k = spec.k_values[0]
     rows = []
     ours: list[np.ndarray] = []
 
@@ -80,10 +90,12 @@ def main() -> None:
 
     t0 = time.perf_counter()
     model = fit_segmentation(inputs, spec, taxonomy).model
+    k = model.n_segments  # the specification's K, or the one bayesseg's rule chose: the baselines get it too
     mem = model.predict_memberships(inputs.counts, inputs.covariates)
     ours.append(mem["prob_mean"].argmax("segment").values)
+    how = f"K={k}" + (f" chosen in {args.k_range[0]}..{args.k_range[1]}" if args.k_range else "")
     record(
-        f"bayesseg (K={k}, fit on {spec.fit_authors:,})",
+        f"bayesseg ({how}, {'no anchors' if args.no_anchors else 'anchored'}, fit on {spec.fit_authors:,})",
         mem["prob_mean"].argmax("segment").values,
         time.perf_counter() - t0,
     )

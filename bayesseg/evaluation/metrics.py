@@ -227,7 +227,8 @@ def threshold_jump(running: Any, outcome: Any, cut: float, bandwidth: float) -> 
     dict
         ``jump``, ``se``, ``z`` (jump / se), ``n_below``, ``n_above`` (authors in the window),
         ``level`` (the outcome's fitted value at the cut, from below) and ``mde`` (the smallest
-        jump this design detects at 1 % with power 0.8, :func:`minimum_detectable_effect`).
+        jump this design detects at 1 % with power 0.8,
+        :func:`bayesseg.evaluation.metrics.minimum_detectable_effect`).
 
     Raises
     ------
