@@ -21,7 +21,6 @@ import statistics
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 
 from bayesseg.config import Trend
@@ -29,6 +28,7 @@ from bayesseg.data.aggregate import trend_data, trend_post_counts
 from bayesseg.data.boxes import resolve_box_format
 from bayesseg.data.quality import data_quality
 from bayesseg.data.sources import DuckDBSource
+from bayesseg.evaluation.truth import TRUTH_SCHEMA
 from bayesseg.simulate import simulate_warehouse
 from bayesseg.simulate.items import ITEM_TRENDS, crossing_names
 from bayesseg.taxonomy import Taxonomy
@@ -61,7 +61,6 @@ def main() -> None:
     names = {scope: [crossing_names(a, b)[i] for a, b in ITEM_TRENDS] for i, scope in enumerate(("image", "item"))}
     rows = {}
     with DuckDBSource(path) as src:
-        n_labels = int(src.query(f"SELECT COUNT(*) AS N FROM {src.schema}.MART_IMAGES_LABELS")["N"].iloc[0])
         rows["box format (auto)"], fmt = _timed(lambda: resolve_box_format(src), args.repeats)
         for scope, texts in names.items():
             trends = [Trend.parse(t) for t in texts]
@@ -73,7 +72,8 @@ def main() -> None:
             lambda: data_quality(src, taxonomy, item_iou=args.iou), 1
         )
         data = trend_data(src, [Trend.parse(t) for s in names.values() for t in s], box_format=fmt, item_iou=args.iou)
-    truth = duckdb.connect(str(path), read_only=True).execute("SELECT * FROM TRUTH.ITEM_TREND_SERIES").df()
+        truth = src.read_table(TRUTH_SCHEMA, "ITEM_TREND_SERIES")
+    n_labels = report["position_malformed"].total  # every label row
     share = (data["hits"].sum("author") / data["posts"].sum("author")).to_pandas()
     errors = {}
     for name in share.index:
