@@ -289,40 +289,46 @@ def _methods(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
             counts, ctx.inputs.covariates
         )["prob_mean"].values.argmax(axis=1)
 
+    def baseline(fn):  # groups from the first half (noise as one more group), and from all labels
+        def run():
+            groups_a = fn(half_a).labels.values
+            return np.where(groups_a < 0, groups_a.max() + 1, groups_a), fn(counts).labels.values
+
+        return run
+
     runs = {
-        "bayesseg hybrid (rules as priors)": lambda c: None,
-        "bayesseg without rules (statistics only)": lambda c: None,
-        "machine learning: k-means (tf-idf shares)": lambda c: kmeans_shares(c, k, seed=args.seed),
-        "machine learning: Gaussian mixture (Hellinger PCs)": lambda c: gmm_shares(c, k, heldout=0.0, seed=args.seed),
-        "machine learning: LDA topics": lambda c: topic_model(
-            c, k, method="lda", heldout=0.0, seed=args.seed, max_iter=20 if args.fast else 50
+        "bayesseg hybrid (rules as priors)": lambda: bayes(model),
+        "bayesseg without rules (statistics only)": lambda: bayes(plain),
+        "machine learning: k-means (tf-idf shares)": baseline(lambda c: kmeans_shares(c, k, seed=args.seed)),
+        "machine learning: Gaussian mixture (Hellinger PCs)": baseline(
+            lambda c: gmm_shares(c, k, heldout=0.0, seed=args.seed)
         ),
-        "machine learning: NMF topics": lambda c: topic_model(c, k, method="nmf", seed=args.seed),
-        "machine learning: HDBSCAN (Hellinger shares)": lambda c: hdbscan_shares(
-            c, min_cluster_size=max(20, len(authors) // 100)
+        "machine learning: LDA topics": baseline(
+            lambda c: topic_model(c, k, method="lda", heldout=0.0, seed=args.seed, max_iter=20 if args.fast else 50)
+        ),
+        "machine learning: NMF topics": baseline(lambda c: topic_model(c, k, method="nmf", seed=args.seed)),
+        "machine learning: HDBSCAN (Hellinger shares)": baseline(
+            lambda c: hdbscan_shares(c, min_cluster_size=max(20, len(authors) // 100))
         ),
     }
     if rules:
-        runs["rules only"] = lambda c: rule_segments(c, rules)
+        runs["rules only"] = baseline(lambda c: rule_segments(c, rules))
     seeds = None
     if truth is not None:
         rng = np.random.default_rng(args.seed)
         pick = rng.choice(len(authors), size=min(SEEDS, len(authors) // 4), replace=False)
         seeds = xr.DataArray(truth[pick], dims=("author",), coords={"author": authors[pick]})
-        runs["supervised: classifier on hand-labelled authors"] = lambda c: seeded_classifier(
-            c, seeds.sel(author=np.intersect1d(seeds["author"].values, c["author"].values)), seed=args.seed
+        runs["supervised: classifier on hand-labelled authors"] = baseline(
+            lambda c: seeded_classifier(
+                c, seeds.sel(author=np.intersect1d(seeds["author"].values, c["author"].values)), seed=args.seed
+            )
         )
     ours_full = ctx.modal
     rows = {}
-    for name, fn in runs.items():
+    for name, run in runs.items():
         print(f"method: {name}", flush=True)
         t0 = time.perf_counter()
-        if name.startswith("bayesseg"):
-            groups_a, full = bayes(model if "hybrid" in name else plain)
-        else:
-            groups_a = fn(half_a).labels.values
-            full = fn(counts).labels.values
-            groups_a = np.where(groups_a < 0, groups_a.max() + 1, groups_a)  # noise: one more group
+        groups_a, full = run()
         seconds = time.perf_counter() - t0
         scored = np.ones(len(authors), bool)
         if seeds is not None and name.startswith("supervised"):

@@ -18,6 +18,7 @@ boxes of different sizes) and must be declared.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from bayesseg.config.defaults import BOX_FORMATS
@@ -31,6 +32,7 @@ __all__ = [
     "box_checks",
     "box_corners",
     "box_values",
+    "check_item_iou",
     "resolve_box_format",
     "same_item_sql",
 ]
@@ -117,6 +119,19 @@ def box_corners(dialect: Dialect, box_format: str, column: str = "l.POSITION_IN_
     raise InputError(f"box_format must be one of {BOX_FORMATS[1:]} here, got {box_format!r}")
 
 
+def check_item_iou(iou: float) -> float:
+    """`iou` as a float, when it is an intersection-over-union threshold in (0, 1].
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `iou` is not a number in (0, 1].
+    """
+    if isinstance(iou, bool) or not isinstance(iou, numbers.Real) or not 0 < iou <= 1:
+        raise InputError(f"item_iou must be in (0, 1], got {iou!r}")
+    return float(iou)
+
+
 def same_item_sql(a: str, b: str, iou: float) -> str:
     """A SQL predicate: boxes ``a`` and ``b`` (columns X1, Y1, X2, Y2) overlap with IoU at least `iou`.
 
@@ -145,8 +160,7 @@ def same_item_sql(a: str, b: str, iou: float) -> str:
     Visual Object Classes (VOC) challenge. International Journal of Computer Vision 88, 303-338.
     https://doi.org/10.1007/s11263-009-0275-4 (intersection over union as the match of two boxes).
     """
-    if not 0 < iou <= 1:
-        raise InputError(f"item_iou must be in (0, 1], got {iou!r}")
+    check_item_iou(iou)
     inter = (
         f"(GREATEST(LEAST({a}.X2, {b}.X2) - GREATEST({a}.X1, {b}.X1), 0) * "
         f"GREATEST(LEAST({a}.Y2, {b}.Y2) - GREATEST({a}.Y1, {b}.Y1), 0))"

@@ -15,7 +15,7 @@ from typing import Literal
 import pandas as pd
 
 from bayesseg.data.aggregate import label_inventory
-from bayesseg.data.boxes import BoxFormat, box_checks, resolve_box_format, same_item_sql
+from bayesseg.data.boxes import BoxFormat, box_checks, check_item_iou, resolve_box_format
 from bayesseg.data.contract import TABLES, kind_of_type
 from bayesseg.data.sources import Source
 from bayesseg.data.sql import taxonomy_values
@@ -560,7 +560,7 @@ def data_quality(
     bayesseg.exceptions.InputError
         If `box_format` or `item_iou` is not allowed.
     """
-    same_item_sql("a", "d", item_iou)  # a bad threshold fails before any scan
+    check_item_iou(item_iou)  # a bad threshold fails before any scan
     raw = source.run("quality_checks", taxonomy=taxonomy_values(taxonomy))
     values = {r.CHECK_NAME: (int(r.N), int(r.TOTAL)) for r in raw.itertuples()}
     try:

@@ -559,13 +559,14 @@ def simulate_chunk(
     trend_flags = np.zeros((n_post, len(trend_codes)), dtype=bool)
     is_trend = np.isin(lab_code, trend_codes)
     hits = pd.DataFrame({"k": img_key[lab_img[is_trend]], "j": np.searchsorted(trend_codes, lab_code[is_trend])})
-    carried = pd.DataFrame({"k": image_key, "post": row_post}).merge(hits, on="k")
+    image_post = pd.DataFrame({"k": image_key, "post": row_post})  # each image's posts (a reused image has two)
+    carried = image_post.merge(hits, on="k")
     trend_flags[carried["post"].to_numpy(), carried["j"].to_numpy()] = True
     # the crossings of ITEM_TRENDS, in one image (scope 0) and on one item (scope 1)
     crossing_flags = np.zeros((n_post, len(items.crossings), 2), dtype=bool)
     crossed = item_trend_flags(lab_img, lab_code, host, items)
     crossed["k"] = img_key[crossed["image"].to_numpy()]
-    carried = pd.DataFrame({"k": image_key, "post": row_post}).merge(crossed, on="k")
+    carried = image_post.merge(crossed, on="k")
     crossing_flags[carried["post"].to_numpy(), carried["crossing"].to_numpy(), 0] = True
     on_item = carried[carried["item"]]
     crossing_flags[on_item["post"].to_numpy(), on_item["crossing"].to_numpy(), 1] = True

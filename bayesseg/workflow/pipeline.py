@@ -26,6 +26,7 @@ import xarray as xr
 from bayesseg._interrupts import raise_if_interrupted
 from bayesseg.config import RunSpec
 from bayesseg.data.aggregate import author_category_counts, author_covariates, trend_data
+from bayesseg.data.boxes import BoxFormat
 from bayesseg.data.connect import default_warehouse_path
 from bayesseg.data.inputs import ModelInputs, fold_rare_categories, model_inputs
 from bayesseg.data.quality import check_schema, data_quality
@@ -156,6 +157,7 @@ def compute_trends(
     model: SegmentModel,
     progress: Callable[[str, float], None] | None = None,
     margins: Margins | None = None,
+    box_format: BoxFormat | None = None,
 ) -> TrendResult | None:
     """Trend series of every panel (:func:`bayesseg.survey.trends.trend_series`) for a fitted model.
 
@@ -174,6 +176,9 @@ def compute_trends(
         ``progress(note, fraction)`` as the bootstrap replicates advance.
     margins : bayesseg.survey.margins.Margins, optional
         The platform population's margins (a ``platform`` panel calibrated to them).
+    box_format : bayesseg.data.boxes.BoxFormat, optional
+        The boxes' reading already resolved (the run's data-quality report's), instead of
+        ``spec.trends.box_format`` resolved again from the warehouse.
 
     Returns
     -------
@@ -188,7 +193,8 @@ def compute_trends(
     cfg = spec.trends
     if not cfg.trends:
         return None
-    data = trend_data(source, cfg.trends, box_format=cfg.box_format, item_iou=cfg.item_iou)
+    boxes = box_format if box_format is not None else cfg.box_format
+    data = trend_data(source, cfg.trends, box_format=boxes, item_iou=cfg.item_iou)
     r = model.membership_draws(inputs.counts, inputs.covariates, max_draws=cfg.replicates)
     return trend_series(data, inputs.authors, r, cfg, ci_prob=spec.output.ci_prob, progress=progress, margins=margins)
 
@@ -349,7 +355,9 @@ def _compute(
     if spec.trends.trends:
         with timed("trends") as progress:
             try:
-                trends = compute_trends(source, spec, inputs, model, progress=progress, margins=margins)
+                trends = compute_trends(
+                    source, spec, inputs, model, progress=progress, margins=margins, box_format=quality.box_format
+                )
             except (WeightsError, InputError) as exc:
                 trends_error = str(exc)
         if trends is not None:
