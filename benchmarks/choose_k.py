@@ -77,16 +77,23 @@ write.csv(do.call(rbind, rows), file.path(out, "dmn_criteria.csv"), row.names = 
 """
 
 
-def _simulated(true_ks: list[int], datasets: int, first_seed: int) -> pd.DataFrame:
-    """Fit each data set's K window; rows appended to ``results/choose_k_simulated.csv`` (resumable)."""
-    path = RESULTS / "choose_k_simulated.csv"
+def _done(path: Path) -> set[tuple[int, int]]:
     done = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["true_k", "seed"])
-    seen = set(zip(done["true_k"].astype(int), done["seed"].astype(int), strict=True))
+    return set(zip(done["true_k"].astype(int), done["seed"].astype(int), strict=True))
+
+
+def _simulated(true_ks: list[int], datasets: int, first_seed: int, reverse: bool = False) -> pd.DataFrame:
+    """Fit each data set's K window; rows appended to ``results/choose_k_simulated.csv`` (resumable).
+
+    The rows written are read again before each data set, so a second process with ``reverse``
+    (the data sets from the last down) shares the work with a first one.
+    """
+    path = RESULTS / "choose_k_simulated.csv"
     # data sets interleaved across true K, so a run stopped early covers every K alike
-    for i in range(datasets):
+    for i in reversed(range(datasets)) if reverse else range(datasets):
         for true_k in true_ks:
             seed = first_seed + 100 * true_k + i
-            if (true_k, seed) in seen:
+            if (true_k, seed) in _done(path):
                 continue
             counts, cov, _ = simulate_counts(
                 SIMULATION["n_authors"],
@@ -113,7 +120,8 @@ def _simulated(true_ks: list[int], datasets: int, first_seed: int) -> pd.DataFra
             }
             pd.DataFrame([row]).to_csv(path, mode="a", header=not path.exists(), index=False)
             print(json.dumps(row), flush=True)
-    return pd.read_csv(path)
+    # two processes may meet on one data set: its first row is kept
+    return pd.read_csv(path).drop_duplicates(["true_k", "seed"])
 
 
 def _real() -> pd.DataFrame:
@@ -155,12 +163,13 @@ def main() -> None:
     ap.add_argument("--true-k", type=int, nargs="+", default=[3, 5, 7])
     ap.add_argument("--datasets", type=int, default=30)
     ap.add_argument("--first-seed", type=int, default=1000)
+    ap.add_argument("--reverse", action="store_true", help="data sets from the last down (a second process)")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}", flush=True)
     if args.simulated:
-        sim = _simulated(args.true_k, args.datasets, args.first_seed)
+        sim = _simulated(args.true_k, args.datasets, args.first_seed, args.reverse)
         summary = sim.assign(rule=sim["chosen_k"] == sim["true_k"], top=sim["top_k"] == sim["true_k"]).groupby(
             "true_k"
         )[["rule", "top"]]

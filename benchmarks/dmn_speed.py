@@ -1,0 +1,121 @@
+"""A K range on a small sparse table: bayesseg's full NUTS against DirichletMultinomial's EM, side by side (issue 25).
+
+The table is simulated microbiome-like (``--rows`` × ``--categories``, default 278 × 130): a few
+dominant categories (population log-profile with standard deviation 2.5), most counts zero,
+totals in the thousands (log-normal around 3,000), ``--true-k`` segments, each row
+Dirichlet-multinomial around its segment's profile with concentration 20 (overdispersed). Not
+in-model for bayesseg's K choice (no covariates, K unknown), in-model for its likelihood.
+
+- **R**: ``DirichletMultinomial::dmn`` (Holmes et al. 2012; EM, point estimates, Laplace / AIC / BIC)
+  for K = 1..``--max-k`` by ``Rscript`` (``apt-get install r-base-core r-bioc-dirichletmultinomial``),
+  timed inside R (``system.time``), the table read once.
+- **bayesseg**: :func:`bayesseg.model.compare_k` over the same K, with the sampler settings of
+  ``benchmarks/choose_k.py`` (2 × (300 + 300) NUTS draws) and its parsimony rule (PSIS-LOO, or exact
+  K-fold when k̂ is too often high), timed in this process.
+
+Run the two one after the other on an otherwise idle machine::
+
+    .venv/bin/python benchmarks/dmn_speed.py --max-k 7
+
+Prints the seconds of each and the K each criterion keeps; appends a row to
+``results/dmn_speed.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import special
+
+from bayesseg.model import compare_k
+
+RESULTS = Path(__file__).parent / "results"
+SAMPLER = {"sampler": "pymc", "draws": 300, "tune": 300, "chains": 2, "progressbar": False, "em_restarts": 6}
+"""As ``benchmarks/choose_k.py``: PyMC's NUTS reuses its compiled C code across the K and the folds."""
+R_DMN = """
+suppressMessages(library(DirichletMultinomial))
+args <- commandArgs(trailingOnly = TRUE)
+y <- as.matrix(read.csv(args[1], row.names = 1))
+max_k <- as.integer(args[2])
+set.seed(1)
+elapsed <- system.time(fits <- lapply(1:max_k, function(k) dmn(y, k, verbose = FALSE)))[["elapsed"]]
+cat(sprintf('{"seconds": %.2f, "laplace": %d, "aic": %d, "bic": %d}\\n', elapsed,
+            which.min(sapply(fits, laplace)), which.min(sapply(fits, AIC)), which.min(sapply(fits, BIC))))
+"""
+
+
+def simulate_table(rows: int, categories: int, true_k: int, seed: int) -> xr.DataArray:
+    """Sparse, overdispersed counts: few dominant categories, totals in the thousands."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0.0, 2.5, categories)
+    profiles = special.softmax(base + rng.normal(0.0, 1.0, (true_k, categories)), axis=1)
+    segment = rng.integers(0, true_k, rows)
+    totals = np.maximum(100, rng.lognormal(np.log(3000.0), 0.5, rows)).astype(int)
+    counts = np.array(
+        [rng.multinomial(n, rng.dirichlet(20.0 * profiles[z])) for n, z in zip(totals, segment, strict=True)]
+    )
+    return xr.DataArray(
+        counts,
+        dims=("author", "category"),
+        coords={"author": np.arange(rows), "category": [f"c{j}" for j in range(categories)]},
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=278)
+    ap.add_argument("--categories", type=int, default=130)
+    ap.add_argument("--true-k", type=int, default=4)
+    ap.add_argument("--max-k", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"# {machine}", flush=True)
+    counts = simulate_table(args.rows, args.categories, args.true_k, args.seed)
+    zeros = float((counts.values == 0).mean())
+    print(f"# {args.rows} × {args.categories}, true K = {args.true_k}; {zeros:.0%} of counts zero", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "table.csv"
+        pd.DataFrame(counts.values, columns=counts["category"].values).to_csv(path)
+        out = subprocess.run(
+            ["Rscript", "-e", R_DMN, str(path), str(args.max_k)], check=True, capture_output=True, text=True
+        )
+    dmn = json.loads(out.stdout.strip().splitlines()[-1])
+    kept = f"Laplace keeps K = {dmn['laplace']}, AIC {dmn['aic']}, BIC {dmn['bic']}"
+    print(f"DirichletMultinomial::dmn, K = 1..{args.max_k}: {dmn['seconds']:.1f} s; {kept}", flush=True)
+    start = time.perf_counter()
+    comparison = compare_k(counts, None, range(1, args.max_k + 1), sampler_config={**SAMPLER, "random_seed": args.seed})
+    seconds = time.perf_counter() - start
+    print(
+        f"bayesseg compare_k, K = 1..{args.max_k}: {seconds:.1f} s; keeps K = {comparison.best_k} "
+        f"({comparison.criterion}; top elpd K = {comparison.top_k})",
+        flush=True,
+    )
+    row = {
+        **vars(args),
+        "zeros": zeros,
+        "dmn_seconds": dmn["seconds"],
+        "dmn_laplace": dmn["laplace"],
+        "dmn_aic": dmn["aic"],
+        "dmn_bic": dmn["bic"],
+        "bayesseg_seconds": round(seconds, 1),
+        "bayesseg_k": comparison.best_k,
+        "bayesseg_criterion": comparison.criterion,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    target = RESULTS / "dmn_speed.csv"
+    pd.DataFrame([row]).to_csv(target, mode="a", header=not target.exists(), index=False)
+
+
+if __name__ == "__main__":
+    main()
