@@ -69,7 +69,14 @@ from scipy import special, stats
 from bayesseg.dims import AUTHOR, CATEGORY, SEGMENT, stack_sample_dims
 from bayesseg.exceptions import InputError
 
-__all__ = ["FAMILIES", "compare_families", "family_model", "logistic_normal_log_marginal", "pointwise_log_likelihood"]
+__all__ = [
+    "FAMILIES",
+    "SAMPLER",
+    "compare_families",
+    "family_model",
+    "logistic_normal_log_marginal",
+    "pointwise_log_likelihood",
+]
 
 FAMILIES = ("dirichlet_multinomial", "multinomial", "negative_binomial", "logistic_normal")
 """The count families of :func:`family_model`."""
