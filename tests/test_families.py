@@ -145,3 +145,8 @@ def test_bad_input_is_named(table):
         compare_families(zero, ["multinomial"], [1])
     with pytest.raises(InputError, match="n_segments must be at least 1"):
         family_model(table, "multinomial", 0)
+    # checked before any fit: a bad family or K late in the lists fails at once
+    with pytest.raises(InputError, match="family must be one of"):
+        compare_families(table, ["multinomial", "poisson"], [1])
+    with pytest.raises(InputError, match="n_segments must be at least 1"):
+        compare_families(table, ["multinomial"], [1, 0])

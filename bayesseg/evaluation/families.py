@@ -240,7 +240,9 @@ def logistic_normal_log_marginal(counts: Any, mean: Any, sd: Any, *, max_iter: i
             if not worse.any():
                 break
             scale = np.where(worse, scale / 2, scale)
-        lam, value = new, np.maximum(new_value, value)
+        kept = new_value >= value - 1e-12  # a row whose step still lowers its density stays where it was
+        lam = np.where(kept[..., None], new, lam)
+        value = np.where(kept, new_value, value)
         if np.abs(scale[..., None] * step).max() < 1e-9:
             break
     p = special.softmax(lam, axis=-1)
@@ -375,10 +377,12 @@ def compare_families(
 
     cfg = {**SAMPLER, **(sampler_config or {})}
     y = _check(counts, FAMILIES[0], 1)
+    for family in families:  # every family and K checked before the first (long) fit
+        for k in ks:
+            _check(y, family, k)
     loos, rows = {}, {}
     for family in families:
         for k in ks:
-            _check(y, family, k)
             start = time.perf_counter()
             tree = _fit(y, family, int(k), cfg)
             name = f"{family} K={k}"
