@@ -100,3 +100,66 @@ def test_the_commonest_category_is_sampled_last():
     np.testing.assert_array_equal(moved["population_logit"], [0, 1, 2, 4, 3])
     np.testing.assert_array_equal(moved["deviation"][1], [5, 6, 7, 9, 8])
     assert moved["other"] is values["other"]
+
+
+def test_parabola_peak_recovers_a_quadratic_log_likelihood():
+    """On an exact quadratic in log κ the refined peak and standard error are exact; at the grid's edge the
+    error is infinite (the data put no bound on κ there)."""
+    from bayesseg.model.start import _LOG_KAPPA_GRID, _parabola_peak
+
+    centre = np.array([3.217, 4.5, 0.2])  # the last below the grid: its best point is the edge
+    sd = np.array([0.03, 0.4, 0.1])
+    score = -0.5 * ((_LOG_KAPPA_GRID[:, None] - centre[None, :]) / sd[None, :]) ** 2
+    peak, se = _parabola_peak(score)
+    np.testing.assert_allclose(peak[:2], centre[:2], rtol=1e-12)
+    np.testing.assert_allclose(se[:2], sd[:2], rtol=1e-12)
+    assert peak[2] == _LOG_KAPPA_GRID[0] and np.isinf(se[2])
+
+
+def test_em_concentrations_and_their_spread_against_the_truth():
+    """Segments sharing one concentration: the EM estimates sit within a few standard errors of it and the
+    spread (DerSimonian-Laird) is below the error, so `auto` does not centre them; with concentrations that
+    differ, it does."""
+    from bayesseg.model.graph import centred_concentration
+    from bayesseg.model.start import StartingPoint
+
+    counts, cov, truth = simulate_counts(3000, 30, 3, separation=1.2, mean_total=100, seed=11)
+    x = (cov.values - cov.values.mean(0)) / cov.values.std(0)
+    start = em_start(counts.values, x, 3, np.zeros((3, 30)), n_restarts=2, seed=0)
+    kappa = float(truth["concentration"])  # the simulator gives every segment this one concentration
+    z = (start.log_concentration - np.log(kappa)) / start.log_concentration_se
+    assert np.all(np.abs(z) < 4) and np.all(start.log_concentration_se < 0.1)
+    spread, error = start.concentration_spread()
+    assert spread <= error
+    assert not centred_concentration("auto", 3000, 3, (spread, error))
+    assert centred_concentration("auto", 3000, 3, None)  # without the start: by authors per segment only
+    # the moments by hand: var(log κ̂) minus the mean squared error, floored at 0
+    differ = StartingPoint({}, np.empty((0, 3)), 0.0, [], np.log([20.0, 60.0, 200.0]), np.array([0.02, 0.03, 0.04]))
+    spread, error = differ.concentration_spread()  # spread 1.15, error 0.03
+    np.testing.assert_allclose(error, np.sqrt((0.02**2 + 0.03**2 + 0.04**2) / 3))
+    np.testing.assert_allclose(spread, np.sqrt(np.var(np.log([20.0, 60.0, 200.0]), ddof=1) - error**2))
+    assert centred_concentration("auto", 3000, 3, (spread, error))
+    assert not centred_concentration("auto", 600, 3, (spread, error))  # 200 authors per segment: too few
+    assert not centred_concentration("auto", 3000, 3, (1.9 * error, error))  # not twice the error
+    assert centred_concentration("centred", 30, 3, (0.0, 1.0)) and not centred_concentration("non_centred", 3000, 3)
+
+
+def test_fit_uses_the_em_start_to_choose_the_parametrisation(monkeypatch):
+    """`SegmentModel.fit` finds the EM start first and builds the graph with its spread (a shared κ: non-centred)."""
+    import bayesseg.model.segment_model as segment_model
+
+    counts, cov, _ = simulate_counts(2000, 30, 4, separation=1.2, mean_total=100, seed=1)
+    built = {}
+
+    def capture(data, names, config, likelihood=None, spread=None):
+        built["model"] = segment_model.build_graph.__wrapped__(data, names, config, likelihood, spread)
+        built["spread"] = spread
+        raise RuntimeError("stop before sampling")
+
+    capture.__wrapped__ = segment_model.build_graph  # type: ignore[attr-defined]
+    monkeypatch.setattr(segment_model, "build_graph", capture)
+    with pytest.raises(RuntimeError, match="stop before sampling"):
+        SegmentModel(4, sampler_config={"em_restarts": 2}).fit(counts, cov)
+    free = {rv.name for rv in built["model"].free_RVs}
+    assert built["spread"][0] <= built["spread"][1]
+    assert "log_concentration_raw" in free and "log_concentration" not in free

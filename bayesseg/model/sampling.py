@@ -32,7 +32,7 @@ from bayesseg.model.checks import PreparedData
 from bayesseg.model.graph import in_sampling_order
 from bayesseg.model.start import StartingPoint, em_start
 
-__all__ = ["SAMPLERS", "sample_posterior"]
+__all__ = ["SAMPLERS", "em_starting_point", "sample_posterior"]
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 """Samplers ``sampler_config["sampler"]`` accepts."""
@@ -71,6 +71,7 @@ def sample_posterior(
     offsets: np.ndarray,
     config: Mapping[str, Any],
     progressbar: bool,
+    start: StartingPoint | None = None,
 ) -> tuple[xr.DataTree, StartingPoint | None]:
     """Sample a built model from its EM start (or PyMC's default one).
 
@@ -88,6 +89,8 @@ def sample_posterior(
         The sampler settings (:data:`bayesseg.config.defaults.DEFAULT_SAMPLER_CONFIG`'s keys).
     progressbar : bool
         Show the sampler's progress.
+    start : bayesseg.model.start.StartingPoint, optional
+        The EM start when already found (:func:`em_starting_point`); found here otherwise.
 
     Returns
     -------
@@ -106,16 +109,9 @@ def sample_posterior(
 
     sampler = config["sampler"]
     start_kwargs: dict[str, Any] = {}
-    start = None
-    if config["init"] == "em":
-        start = em_start(
-            data.counts.values,
-            data.x,
-            n_segments,
-            offsets,
-            n_restarts=config["em_restarts"],
-            seed=config["random_seed"],
-        )
+    if start is None:
+        start = em_starting_point(data, n_segments, offsets, config)
+    if start is not None:
         free = {rv.name for rv in model.free_RVs}
         start_kwargs["initvals"] = in_sampling_order(
             {name: v for name, v in start.initvals.items() if name in free},
@@ -158,6 +154,33 @@ def sample_posterior(
             )
             trace = approx.sample(draws=config["draws"] * config["chains"], random_seed=config["random_seed"])
     return trace, start
+
+
+def em_starting_point(
+    data: PreparedData, n_segments: int, offsets: np.ndarray, config: Mapping[str, Any]
+) -> StartingPoint | None:
+    """The EM start of the chains (:func:`bayesseg.model.start.em_start`), or ``None`` with ``init = "default"``.
+
+    Parameters
+    ----------
+    data : bayesseg.model.checks.PreparedData
+        The data.
+    n_segments : int
+        K.
+    offsets : numpy.ndarray, shape (segment, category)
+        The anchors' prior log-lifts.
+    config : mapping
+        The sampler settings (``init``, ``em_restarts``, ``random_seed``).
+
+    Returns
+    -------
+    bayesseg.model.start.StartingPoint or None
+    """
+    if config["init"] != "em":
+        return None
+    return em_start(
+        data.counts.values, data.x, n_segments, offsets, n_restarts=config["em_restarts"], seed=config["random_seed"]
+    )
 
 
 def _check_complete(trace: Any, config: Mapping[str, Any]) -> None:

@@ -29,8 +29,10 @@ filters. Concentrations are partially pooled, ``log κ_k ~ Normal(μ_κ, s_κ)``
 ``β ~ Normal(0, σ_β)`` with a fixed scale on standardised covariates. The deviations are centred:
 each profile is identified by thousands of counts, where a centred hierarchy samples with the
 shortest trajectories. The concentrations are centred from 250 authors per segment on average
-and non-centred below (``model_config["concentration_parametrization"]``), where a centred form
-would make a funnel. Chains start at an EM mode (:mod:`bayesseg.model.start`).
+when the EM start's concentrations differ by more than their standard error, and non-centred
+otherwise (``model_config["concentration_parametrization"]``, :func:`bayesseg.model.graph.centred_concentration`):
+where the data cannot tell the segments' concentrations apart, or few authors inform each, a
+centred form would make a funnel. Chains start at an EM mode (:mod:`bayesseg.model.start`).
 
 After sampling, draws are relabelled (:func:`bayesseg.model.relabel.stephens`) and the gating
 coefficients re-expressed against segment 0, so every summary and R-hat refers to one labelling.
@@ -75,7 +77,7 @@ from bayesseg.model.graph import anchor_offsets, build_graph
 from bayesseg.model.persistence import ModelIO
 from bayesseg.model.posterior import relabelled_tree
 from bayesseg.model.prediction import PredictionMixin
-from bayesseg.model.sampling import SAMPLERS, sample_posterior
+from bayesseg.model.sampling import SAMPLERS, em_starting_point, sample_posterior
 from bayesseg.model.start import StartingPoint
 
 __all__ = ["SegmentModel"]
@@ -330,11 +332,14 @@ class SegmentModel(PredictionMixin, ModelIO):
         """
         cfg = self.sampler_config
         data = prepare_data(counts, covariates, weights)
-        model = build_graph(data, self.segment_names, self.model_config, likelihood)
         show = cfg["progressbar"] if progressbar is None else progressbar
         started = time.perf_counter()
         offsets = self.anchor_offsets([str(c) for c in data.counts[CATEGORY].values])
-        trace, self.start_ = sample_posterior(model, data, self.n_segments, offsets, cfg, show)
+        # the EM start first: its concentrations decide how `auto` parametrises them
+        start = em_starting_point(data, self.n_segments, offsets, cfg)
+        spread = None if start is None else start.concentration_spread()
+        model = build_graph(data, self.segment_names, self.model_config, likelihood, spread)
+        trace, self.start_ = sample_posterior(model, data, self.n_segments, offsets, cfg, show, start)
         self.sampling_time_ = time.perf_counter() - started  # compile included for nutpie
         self.em_log_likelihoods_ = [] if self.start_ is None else [float(v) for v in self.start_.restarts]
         self._set_fitted(data, trace)

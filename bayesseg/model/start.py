@@ -29,7 +29,7 @@ Arthur, D., & Vassilvitskii, S. (2007). k-means++: the advantages of careful see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import special
@@ -59,12 +59,37 @@ class StartingPoint:
         Dirichlet-multinomial mixture log-likelihood at the mode (mixing weights, no gating).
     restarts : list of float
         That log-likelihood for every restart.
+    log_concentration : numpy.ndarray, shape (segment,)
+        Each segment's log κ maximising its responsibility-weighted Dirichlet-multinomial
+        likelihood (the grid's best point refined by a parabola through it and its neighbours).
+    log_concentration_se : numpy.ndarray, shape (segment,)
+        Its standard error from that parabola's curvature (the observed information), ``inf``
+        where the best point is at the grid's edge or the curvature is not negative.
     """
 
     initvals: dict[str, np.ndarray]
     responsibilities: np.ndarray
     log_likelihood: float
     restarts: list[float]
+    log_concentration: np.ndarray = field(default_factory=lambda: np.empty(0))
+    log_concentration_se: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    def concentration_spread(self) -> tuple[float, float]:
+        """Between-segment spread of the log concentrations, and their typical standard error.
+
+        The spread is the method-of-moments estimate ``sqrt(max(0, var(log κ̂) - mean(se²)))``
+        (DerSimonian & Laird 1986, https://doi.org/10.1016/0197-2456(86)90046-2); the error is
+        ``sqrt(mean(se²))``. Where the spread is not larger than the error, the data do not tell
+        the segments' concentrations apart, and a centred hierarchy would funnel as its scale
+        goes to zero (:func:`bayesseg.model.graph.centred_concentration`).
+
+        Returns
+        -------
+        spread, error : float
+        """
+        se2 = float(np.mean(self.log_concentration_se**2)) if self.log_concentration_se.size else float("inf")
+        var = float(np.var(self.log_concentration, ddof=1)) if self.log_concentration.size > 1 else 0.0
+        return float(np.sqrt(max(0.0, var - se2))), float(np.sqrt(se2))
 
 
 def _multinomial_em(y: np.ndarray, resp: np.ndarray, n_iter: int, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
@@ -146,14 +171,15 @@ def em_start(
         dm = dm_logpmf_sparse(sparse, log_alpha)  # (G, N, K)
         score = np.einsum("gnk,nk->gk", dm, resp)
         log_kappa = _LOG_KAPPA_GRID[score.argmax(axis=0)]
+        refined, se = _parabola_peak(score)
         dm_best = np.take_along_axis(dm, score.argmax(axis=0)[None, None, :], axis=0)[0]  # (N, K)
         log_pi = np.log(np.maximum(resp.mean(axis=0), 1e-9))
         ll = float(special.logsumexp(dm_best + log_pi, axis=1).sum())
         restarts.append(ll)
         if best is None or ll > best[0]:
-            best = (ll, resp, log_theta, log_kappa)
+            best = (ll, resp, log_theta, log_kappa, refined, se)
     assert best is not None
-    ll, resp, log_theta, log_kappa = best
+    ll, resp, log_theta, log_kappa, refined, se = best
 
     # clusters -> segments: anchored segments by their rule's lift, the rest by size
     log_pop = np.log(y.sum(axis=0) + 0.5) - np.log((y.sum(axis=0) + 0.5).sum())
@@ -171,6 +197,7 @@ def em_start(
         if order[j] < 0:
             order[j] = rest.pop(0)
     resp, log_theta, log_kappa = resp[:, order], log_theta[order], log_kappa[order]
+    refined, se = refined[order], se[order]
 
     # profiles -> population logit (the centre of the segment logits) + deviations that sum to
     # zero over categories and over segments, as the model's (after the anchor offsets)
@@ -211,4 +238,23 @@ def em_start(
         gamma = np.log(share) - np.log(share[0])
     gamma = np.clip(gamma, -6, 6)
     init["intercept"] = gamma - gamma.mean()
-    return StartingPoint(init, resp, ll, restarts)
+    return StartingPoint(init, resp, ll, restarts, refined, se)
+
+
+def _parabola_peak(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Peak and standard error of each column of a log-likelihood on ``_LOG_KAPPA_GRID`` (G, K).
+
+    A parabola through the best grid point and its two neighbours: its vertex, and ``1/sqrt(-f'')``.
+    """
+    h = _LOG_KAPPA_GRID[1] - _LOG_KAPPA_GRID[0]
+    best = score.argmax(axis=0)
+    g = np.clip(best, 1, score.shape[0] - 2)
+    cols = np.arange(score.shape[1])
+    f0, f1, f2 = score[g - 1, cols], score[g, cols], score[g + 1, cols]
+    curvature = (f0 - 2.0 * f1 + f2) / h**2
+    inside = (best == g) & (curvature < 0)
+    safe = np.where(inside, curvature, -1.0)
+    # vertex of the parabola through (-h, f0), (0, f1), (h, f2): h (f0 - f2) / (2 (f0 - 2 f1 + f2))
+    peak = np.where(inside, _LOG_KAPPA_GRID[g] + (f0 - f2) / (2.0 * h * safe), _LOG_KAPPA_GRID[best])
+    se = np.where(inside, 1.0 / np.sqrt(-safe), np.inf)
+    return peak, se
