@@ -51,12 +51,17 @@ def _run(warehouse: Path, package: Path | None, spec: Path | None) -> dict:
         out = Path(tmp) / "run"
         cmd = [sys.executable, "-m", "bayesseg.cli", "run", "--source", f"duckdb:{warehouse}", "--out", str(out)]
         cmd += ["--no-write-back"] + (["--spec", str(spec)] if spec else [])
+        log = Path(tmp) / "stderr.txt"
         start = time.perf_counter()
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        with log.open("w") as err:
+            child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+            # this child's own peak resident memory (getrusage would give the largest of all children)
+            _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
-        if res.returncode:
-            raise SystemExit(res.stderr[-3000:])
-        return {"wall_s": wall, **json.loads((out / "run.json").read_text())}
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(log.read_text()[-3000:])
+        peak_gb = usage.ru_maxrss / 1024**2  # kilobytes on Linux
+        return {"wall_s": wall, "peak_gb": peak_gb, **json.loads((out / "run.json").read_text())}
 
 
 def main() -> None:
@@ -80,6 +85,7 @@ def main() -> None:
             "fit_authors": run["fit_authors"],
             "fit_s": round(run["timings_s"]["fit"], 1),
             "wall_s": round(run["wall_s"], 1),
+            "peak_gb": round(run["peak_gb"], 2),
             "max_rhat": round(c.get("max_rhat", float("nan")), 4),
             "max_rhat_at": c.get("max_rhat_at", ""),
             "min_ess_bulk": round(c.get("min_ess_bulk", float("nan"))),
@@ -92,12 +98,14 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    new = not args.out.exists()
-    with args.out.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
+    old = list(csv.DictReader(args.out.open())) if args.out.exists() else []
+    fields = list(dict.fromkeys([*(old[0] if old else []), *rows[0]]))  # rows before a new column keep it empty
+    tmp = args.out.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*old, *rows])
+    tmp.replace(args.out)
 
 
 if __name__ == "__main__":
