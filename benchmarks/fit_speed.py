@@ -79,7 +79,21 @@ def run_variant(args: argparse.Namespace) -> dict[str, object]:
         "min_ess_bulk": round(ess),
         "ess_per_s": round(ess / sampling, 2),
         "max_rhat": round(float(free["r_hat"].astype(float).max()), 4),
+        # the project's rule over every saved variable (profiles included)
+        **{f"all_{k}": v for k, v in _rule(model).items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def _rule(model) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    c = model.convergence()
+    return {
+        "max_rhat": round(c.max_rhat, 4),
+        "max_rhat_at": c.max_rhat_at,
+        "entries_above_rhat": c.entries_above_rhat,
+        "entries": c.entries,
+        "min_ess_bulk": round(c.min_ess_bulk),
+        "min_ess_tail": round(c.min_ess_tail),
     }
 
 
