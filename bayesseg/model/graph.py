@@ -42,7 +42,7 @@ SPREAD_OVER_ERROR = 2.0
 """With ``auto``, concentrations are centred only if the EM start's spread of them is this many times their error.
 
 The EM error holds the profiles and memberships fixed, so it understates the posterior's: twice
-it leaves a margin. On the shipped spec's warehouses the ratio is 10 to 35 (demo and techtest
+it leaves a margin. On the shipped spec's warehouses the ratio is 10 to 36 (demo and techtest
 size); where the segments share one concentration it is below 1.
 """
 
