@@ -98,7 +98,10 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    old = list(csv.DictReader(args.out.open())) if args.out.exists() else []
+    old = []
+    if args.out.exists():
+        with args.out.open(newline="") as f:
+            old = list(csv.DictReader(f))
     fields = list(dict.fromkeys([*(old[0] if old else []), *rows[0]]))  # rows before a new column keep it empty
     tmp = args.out.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:

@@ -150,13 +150,13 @@ def test_fit_uses_the_em_start_to_choose_the_parametrisation(monkeypatch):
 
     counts, cov, _ = simulate_counts(2000, 30, 4, separation=1.2, mean_total=100, seed=1)
     built = {}
+    original = segment_model.build_graph
 
     def capture(data, names, config, likelihood=None, spread=None):
-        built["model"] = segment_model.build_graph.__wrapped__(data, names, config, likelihood, spread)
+        built["model"] = original(data, names, config, likelihood, spread)
         built["spread"] = spread
         raise RuntimeError("stop before sampling")
 
-    capture.__wrapped__ = segment_model.build_graph  # type: ignore[attr-defined]
     monkeypatch.setattr(segment_model, "build_graph", capture)
     with pytest.raises(RuntimeError, match="stop before sampling"):
         SegmentModel(4, sampler_config={"em_restarts": 2}).fit(counts, cov)

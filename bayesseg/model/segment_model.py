@@ -29,7 +29,7 @@ filters. Concentrations are partially pooled, ``log κ_k ~ Normal(μ_κ, s_κ)``
 ``β ~ Normal(0, σ_β)`` with a fixed scale on standardised covariates. The deviations are centred:
 each profile is identified by thousands of counts, where a centred hierarchy samples with the
 shortest trajectories. The concentrations are centred from 250 authors per segment on average
-when the EM start's concentrations differ by more than their standard error, and non-centred
+when the EM start's concentrations differ by more than twice their standard error, and non-centred
 otherwise (``model_config["concentration_parametrization"]``, :func:`bayesseg.model.graph.centred_concentration`):
 where the data cannot tell the segments' concentrations apart, or few authors inform each, a
 centred form would make a funnel. Chains start at an EM mode (:mod:`bayesseg.model.start`).

@@ -79,9 +79,9 @@ class StartingPoint:
 
         The spread is the method-of-moments estimate ``sqrt(max(0, var(log κ̂) - mean(se²)))``
         (DerSimonian & Laird 1986, https://doi.org/10.1016/0197-2456(86)90046-2); the error is
-        ``sqrt(mean(se²))``. Where the spread is not larger than the error, the data do not tell
+        ``sqrt(mean(se²))``. Where the spread is not well above the error, the data do not tell
         the segments' concentrations apart, and a centred hierarchy would funnel as its scale
-        goes to zero (:func:`bayesseg.model.graph.centred_concentration`).
+        goes to zero (:func:`bayesseg.model.graph.centred_concentration` sets the margin).
 
         Returns
         -------
