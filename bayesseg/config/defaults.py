@@ -44,7 +44,12 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # the convergence rule (every entry's R-hat < 1.01) is a maximum over ~450 entries: R-hat's own
     # noise needs ~4,000 draws to stay below it (docs/design-notes.md, "How many draws")
     "tune": 300,
-    "draws": 1800,
+    "draws": 1800,  # per chain; the most with min_draws > 0
+    # 0 < min_draws < draws (nutpie; other samplers always take `draws`): stop at the first of
+    # min_draws, min_draws + check_every, ... (< draws) draws per chain where the relabelled draws
+    # meet the convergence rule (bayesseg.model.sampling.sample_until)
+    "min_draws": 0,
+    "check_every": 200,
     "target_accept": 0.8,
     "nutpie_low_rank": True,  # nutpie's low-rank modified mass matrix (see SegmentModel.fit)
     "random_seed": 0,

@@ -110,7 +110,7 @@ class ModelIO(ABC):
             ``bayesseg_version``, ``file_format``, ``config`` (JSON) and ``config_hash``,
             ``sampler_config`` (JSON), ``content_hash`` (:func:`~bayesseg.model.persistence.content_hash`
             of the fitted tree),
-            ``relabelled_draws``, ``em_log_likelihoods`` (JSON) and ``sampling_time_s``.
+            ``relabelled_draws``, ``em_log_likelihoods`` (JSON), ``draw_checks`` (JSON) and ``sampling_time_s``.
         """
         return {
             "bayesseg_version": __version__,
@@ -121,6 +121,7 @@ class ModelIO(ABC):
             "content_hash": content_hash(self.check_fitted()),
             "relabelled_draws": getattr(self, "relabelled_draws_", 0),
             "em_log_likelihoods": json.dumps([float(v) for v in getattr(self, "em_log_likelihoods_", [])]),
+            "draw_checks": json.dumps(getattr(self, "draw_checks_", [])),
             "sampling_time_s": float(getattr(self, "sampling_time_", float("nan"))),
         }
 

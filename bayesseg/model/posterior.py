@@ -21,7 +21,7 @@ from bayesseg.model.likelihood import SparseCounts
 from bayesseg.model.relabel import apply_permutation, stephens
 from bayesseg.model.scoring import SEGMENT_VARS, log_membership, thinning_step
 
-__all__ = ["relabelled_tree"]
+__all__ = ["relabelled_posterior", "relabelled_tree"]
 
 
 def relabelled_tree(
@@ -57,6 +57,74 @@ def relabelled_tree(
         ``population_profile`` and the hyperparameters), ``log_likelihood`` (``y``: the pointwise
         log-likelihood, multinomial coefficient included, on the thinned draws), ``observed_data`` (``counts``),
         ``sample_stats`` (NUTS) and ``constant_data`` (``covariates``, ``sample_weight``).
+    relabelled_draws : int
+        Draws whose labels had to be permuted.
+    """
+    counts, covariates = data.counts, data.covariates
+    posterior, flat, relabelled = relabelled_posterior(trace, data, segment_names, relabel_authors, seed)
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    sample = {"chain": posterior["chain"].values, "draw": posterior["draw"].values}
+    cov_names = [str(c) for c in posterior[COVARIATE].values]
+    # the pointwise log-likelihood (invariant to the labels) on every k-th draw of each chain: enough
+    # for PSIS-LOO, and a tenth of the file of every draw's (SegmentModel.loo thins the posterior alike)
+    step = thinning_step(n_chain, n_draw, loglik_draws)
+    kept = np.arange(0, n_draw, step)
+    pointwise = _pointwise_loglik(flat, data, (np.arange(n_chain)[:, None] * n_draw + kept[None, :]).ravel())
+    authors = counts[AUTHOR].values
+    log_lik = xr.Dataset(
+        {"y": (("chain", "draw", AUTHOR), pointwise.reshape(n_chain, kept.size, -1))},
+        coords={"chain": sample["chain"], "draw": sample["draw"][kept], AUTHOR: authors},
+    )
+    groups = {
+        "posterior": posterior,
+        "log_likelihood": log_lik,
+        "observed_data": xr.Dataset({"counts": counts.astype(np.int64)}),
+    }
+    if "sample_stats" in trace.children:
+        groups["sample_stats"] = trace["sample_stats"].to_dataset()
+    constant: dict[str, Any] = {}
+    if covariates is not None:
+        constant["covariates"] = covariates.astype(float)
+        # the fit's standardisation: the model's state outside the posterior, restored from here on load
+        constant["covariate_mean"] = xr.DataArray(data.x_mean, dims=COVARIATE, coords={COVARIATE: cov_names})
+        constant["covariate_sd"] = xr.DataArray(data.x_sd, dims=COVARIATE, coords={COVARIATE: cov_names})
+    if data.weights is not None:
+        constant["sample_weight"] = xr.DataArray(data.weights, dims=AUTHOR, coords={AUTHOR: authors})
+    if constant:
+        groups["constant_data"] = xr.Dataset(constant)
+    return xr.DataTree.from_dict(groups), relabelled
+
+
+def relabelled_posterior(
+    trace: xr.DataTree,
+    data: PreparedData,
+    segment_names: Sequence[str],
+    relabel_authors: int,
+    seed: int,
+) -> tuple[xr.Dataset, dict[str, np.ndarray], int]:
+    """The sampler's posterior relabelled to one labelling, the gating re-expressed against segment 0.
+
+    Parameters
+    ----------
+    trace : xarray.DataTree
+        The sampler's output (``posterior`` group, dims ``chain``, ``draw``).
+    data : bayesseg.model.checks.PreparedData
+        The data of the fit.
+    segment_names : sequence of str
+        The K segment names.
+    relabel_authors : int
+        Authors (a random subset) whose membership probabilities decide the relabelling (Stephens 2000).
+    seed : int
+        Seed of that subset.
+
+    Returns
+    -------
+    posterior : xarray.Dataset
+        ``profile`` (chain, draw, segment, category), ``concentration`` (chain, draw, segment),
+        ``intercept`` (chain, draw, segment), ``slope`` (chain, draw, covariate, segment),
+        ``population_profile`` (chain, draw, category) and the scalar hyperparameters.
+    flat : dict of str to numpy.ndarray
+        The same segment variables with chain and draw flattened (chain-major), for scoring.
     relabelled_draws : int
         Draws whose labels had to be permuted.
     """
@@ -113,34 +181,7 @@ def relabelled_tree(
         coords={**sample, SEGMENT: list(segment_names), CATEGORY: categories, COVARIATE: cov_names},
         attrs=dict(post.attrs),
     )
-    # the pointwise log-likelihood (invariant to the labels) on every k-th draw of each chain: enough
-    # for PSIS-LOO, and a tenth of the file of every draw's (SegmentModel.loo thins the posterior alike)
-    step = thinning_step(n_chain, n_draw, loglik_draws)
-    kept = np.arange(0, n_draw, step)
-    pointwise = _pointwise_loglik(flat, data, (np.arange(n_chain)[:, None] * n_draw + kept[None, :]).ravel())
-    authors = counts[AUTHOR].values
-    log_lik = xr.Dataset(
-        {"y": (("chain", "draw", AUTHOR), pointwise.reshape(n_chain, kept.size, -1))},
-        coords={"chain": sample["chain"], "draw": sample["draw"][kept], AUTHOR: authors},
-    )
-    groups = {
-        "posterior": posterior,
-        "log_likelihood": log_lik,
-        "observed_data": xr.Dataset({"counts": counts.astype(np.int64)}),
-    }
-    if "sample_stats" in trace.children:
-        groups["sample_stats"] = trace["sample_stats"].to_dataset()
-    constant: dict[str, Any] = {}
-    if covariates is not None:
-        constant["covariates"] = covariates.astype(float)
-        # the fit's standardisation: the model's state outside the posterior, restored from here on load
-        constant["covariate_mean"] = xr.DataArray(data.x_mean, dims=COVARIATE, coords={COVARIATE: cov_names})
-        constant["covariate_sd"] = xr.DataArray(data.x_sd, dims=COVARIATE, coords={COVARIATE: cov_names})
-    if data.weights is not None:
-        constant["sample_weight"] = xr.DataArray(data.weights, dims=AUTHOR, coords={AUTHOR: authors})
-    if constant:
-        groups["constant_data"] = xr.Dataset(constant)
-    return xr.DataTree.from_dict(groups), relabelled
+    return posterior, flat, relabelled
 
 
 def _relabelling_memberships(flat: dict[str, np.ndarray], data: PreparedData, subset: np.ndarray) -> np.ndarray:

@@ -21,7 +21,8 @@ variational inference. *JMLR* 18(14), 1-45. https://jmlr.org/papers/v18/16-107.h
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from bayesseg.model.checks import PreparedData
 from bayesseg.model.graph import in_sampling_order
 from bayesseg.model.start import StartingPoint, em_start
 
-__all__ = ["SAMPLERS", "em_starting_point", "sample_posterior"]
+__all__ = ["SAMPLERS", "em_starting_point", "sample_posterior", "sample_until"]
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 """Samplers ``sampler_config["sampler"]`` accepts."""
@@ -72,6 +73,7 @@ def sample_posterior(
     config: Mapping[str, Any],
     progressbar: bool,
     start: StartingPoint | None = None,
+    until: Callable[[xr.DataTree], bool] | None = None,
 ) -> tuple[xr.DataTree, StartingPoint | None]:
     """Sample a built model from its EM start (or PyMC's default one).
 
@@ -91,6 +93,11 @@ def sample_posterior(
         Show the sampler's progress.
     start : bayesseg.model.start.StartingPoint, optional
         The EM start when already found (:func:`em_starting_point`); found here otherwise.
+    until : callable, optional
+        With nutpie and ``0 < config["min_draws"] < config["draws"]``: called with the draws so far (a DataTree with
+        ``posterior`` and ``sample_stats``, the same number of draws in every chain) after
+        ``min_draws`` draws per chain and every ``check_every`` draws after that; sampling stops at
+        the first call that returns ``True``, and at ``draws`` otherwise (:func:`sample_until`).
 
     Returns
     -------
@@ -126,6 +133,8 @@ def sample_posterior(
             start_kwargs["initvals"] = dispersed_starts(
                 start_kwargs["initvals"], model, dispersed, config["chains"], config["random_seed"]
             )
+    if sampler == "nutpie" and until is not None and 0 < config["min_draws"] < config["draws"]:
+        return sample_until(model, start_kwargs, config, progressbar, until), start
     with model:
         if sampler in ("nutpie", "pymc", "numpyro"):
             trace = pm.sample(
@@ -154,6 +163,128 @@ def sample_posterior(
             )
             trace = approx.sample(draws=config["draws"] * config["chains"], random_seed=config["random_seed"])
     return trace, start
+
+
+def sample_until(
+    model: Any,
+    start_kwargs: Mapping[str, Any],
+    config: Mapping[str, Any],
+    progressbar: bool,
+    until: Callable[[xr.DataTree], bool],
+) -> xr.DataTree:
+    """NUTS (nutpie) that stops as soon as `until` accepts the draws so far, or at ``config["draws"]``.
+
+    After warmup, the sampler is paused at ``min_draws`` draws per chain and every ``check_every``
+    draws after that; `until` sees the first n draws of every chain (what a run of n draws would
+    have given: same seed, same warmup) and sampling goes on only if it returns ``False``. Every
+    check point runs, even one the sampler passed before it was paused, so the draws kept depend
+    on the seed and the data, not on timing.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The built model.
+    start_kwargs : mapping
+        ``initvals`` (the EM start, in the graph's order) and ``compile_kwargs`` (``jitter_rvs``),
+        as :func:`sample_posterior` makes them; empty for nutpie's own start.
+    config : mapping
+        The sampler settings: ``draws`` (the most per chain), ``min_draws``, ``check_every``,
+        ``tune``, ``chains``, ``target_accept``, ``random_seed``, ``nutpie_low_rank``.
+    progressbar : bool
+        Show nutpie's progress bar.
+    until : callable
+        ``until(trace) -> bool``; e.g. whether the relabelled draws meet the convergence rule.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior`` and ``sample_stats`` of the draws kept (n per chain, n one of the check
+        points or ``draws``), and ``observed_data`` / ``constant_data`` as ``pymc.sample`` adds them.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C (the sampler is cancelled and no trace is returned).
+
+    Notes
+    -----
+    Stopping when a rule on the draws so far holds is a sequential stopping rule; for rules on
+    the Monte Carlo error of the estimates it is asymptotically valid (Glynn & Whitt 1992; Jones
+    et al. 2006). The rule here (R-hat and ESS over every entry) is checked at most
+    ``(draws - min_draws) / check_every + 1`` times.
+
+    References
+    ----------
+    Glynn, P. W., & Whitt, W. (1992). The asymptotic validity of sequential stopping rules for
+    stochastic simulations. *Annals of Applied Probability* 2(1), 180-198.
+    https://doi.org/10.1214/aoap/1177005777
+
+    Jones, G. L., Haran, M., Caffo, B. S., & Neath, R. (2006). Fixed-width output analysis for Markov
+    chain Monte Carlo. *JASA* 101(476), 1537-1547. https://doi.org/10.1198/016214506000000492
+    """
+    import nutpie
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    chains, tune, draws = config["chains"], max(int(config["tune"]), 1), int(config["draws"])
+    compile_kwargs = dict(start_kwargs.get("compile_kwargs", {}))
+    if "initvals" in start_kwargs:
+        compile_kwargs["initial_points"] = start_kwargs["initvals"]
+    compiled = nutpie.compile_pymc_model(model, backend="numba", **compile_kwargs)
+    done = [0]  # the fewest iterations (warmup included) any chain has finished
+
+    def on_progress(progress: Any) -> None:
+        done[0] = min(chain.finished_draws for chain in progress)
+        if all(chain.finished_draws >= chain.total_draws for chain in progress):
+            done[0] = tune + draws
+
+    nuts = _sampler_kwargs("nutpie", config).get("nuts", {})
+    started = time.time()
+    sampler = nutpie.sample(
+        compiled,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=min(chains, os.cpu_count() or 1),
+        # the seed pymc.sample would give nutpie: a run of n draws and a stopped one agree
+        seed=int(np.random.default_rng(config["random_seed"]).spawn(chains)[0].integers(2**30)),
+        save_warmup=False,
+        progress_bar=progressbar,
+        progress_callback=on_progress,
+        blocking=False,
+        target_accept=config["target_accept"],
+        **nuts,
+    )
+    trace, kept, full = None, draws, None
+    try:
+        for n in range(int(config["min_draws"]), draws, int(config["check_every"])):
+            while done[0] < tune + n:
+                time.sleep(0.2)
+                raise_if_interrupted()
+            if full is None and done[0] >= tune + draws:  # finished before this check: every check still runs
+                full = sampler.wait()
+            if full is None:
+                sampler.pause()
+            so_far = _first_draws(sampler.inspect() if full is None else full, n)
+            if until(so_far):
+                trace, kept = so_far, n
+                break
+            if full is None:
+                sampler.resume()
+        if trace is None:
+            trace = _first_draws(sampler.wait() if full is None else full, draws)
+    finally:
+        if full is None:
+            sampler.cancel()
+    patch_nutpie_idata(trace, model, sampling_time=time.time() - started)
+    _check_complete(trace, {**config, "draws": kept})
+    return trace
+
+
+def _first_draws(trace: xr.DataTree, n: int) -> xr.DataTree:
+    """The `posterior` and `sample_stats` of the first `n` draws of every chain."""
+    return xr.DataTree.from_dict(
+        {group: trace[group].to_dataset().isel(draw=slice(0, n)) for group in ("posterior", "sample_stats")}
+    )
 
 
 def em_starting_point(
@@ -187,7 +318,9 @@ def _check_complete(trace: Any, config: Mapping[str, Any]) -> None:
     """Refuse a trace cut short: nutpie answers Ctrl-C by returning the draws it has, mid-tuning or not."""
     raise_if_interrupted()
     sizes = trace.posterior.sizes
-    if sizes["chain"] < config["chains"] or sizes["draw"] < config["draws"]:
+    # chains that stopped at different draws come back padded with NaN to the longest one
+    padded = any(bool(np.isnan(v.values).any()) for v in trace.posterior.data_vars.values() if v.dtype.kind == "f")
+    if sizes["chain"] < config["chains"] or sizes["draw"] < config["draws"] or padded:
         raise KeyboardInterrupt(
             f"sampling stopped after {sizes['draw']} of {config['draws']} draws in {sizes['chain']} of "
             f"{config['chains']} chains"

@@ -75,7 +75,7 @@ from bayesseg.model.checks import (
 from bayesseg.model.diagnostics import Convergence, ConvergenceRule, convergence, posterior_summary
 from bayesseg.model.graph import anchor_offsets, build_graph
 from bayesseg.model.persistence import ModelIO
-from bayesseg.model.posterior import relabelled_tree
+from bayesseg.model.posterior import relabelled_posterior, relabelled_tree
 from bayesseg.model.prediction import PredictionMixin
 from bayesseg.model.sampling import SAMPLERS, em_starting_point, sample_posterior
 from bayesseg.model.start import StartingPoint
@@ -120,6 +120,11 @@ class SegmentModel(PredictionMixin, ModelIO):
         The log-likelihood reached by each EM restart (the chains start from the best).
     sampling_time_ : float
         Seconds the sampler took (compilation included for nutpie).
+    draw_checks_ : list of dict
+        With ``sampler_config["min_draws"] > 0``: each check of the draws so far against the
+        convergence rule (``draws`` per chain, ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``,
+        ``passed``, and the check's own ``seconds``, while the sampler waits); sampling stopped at the
+        first that passed (:func:`bayesseg.model.sampling.sample_until`).
 
     Raises
     ------
@@ -159,6 +164,7 @@ class SegmentModel(PredictionMixin, ModelIO):
             raise InputError(f"unknown init {self.sampler_config['init']!r}: choose 'em' or 'default'")
         if self.sampler_config["sampler"] not in SAMPLERS:
             raise InputError(f"unknown sampler {self.sampler_config['sampler']!r}: choose one of {', '.join(SAMPLERS)}")
+        _check_draws(self.sampler_config)
         anchors = self.model_config["anchors"]
         if len(anchors) > self.n_segments:
             raise InputError(f"{len(anchors)} anchored segments but only {self.n_segments} segments")
@@ -171,6 +177,7 @@ class SegmentModel(PredictionMixin, ModelIO):
         self.relabelled_draws_ = 0
         self.em_log_likelihoods_: list[float] = []
         self.sampling_time_ = float("nan")
+        self.draw_checks_: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ identity
     @property
@@ -339,11 +346,45 @@ class SegmentModel(PredictionMixin, ModelIO):
         start = em_starting_point(data, self.n_segments, offsets, cfg)
         spread = None if start is None else start.concentration_spread()
         model = build_graph(data, self.segment_names, self.model_config, likelihood, spread)
-        trace, self.start_ = sample_posterior(model, data, self.n_segments, offsets, cfg, show, start)
+        self.draw_checks_ = []
+        # checks only where they can stop anything: nutpie, and fewer than `draws` draws
+        stops = cfg["sampler"] == "nutpie" and 0 < cfg["min_draws"] < cfg["draws"]
+        until = self._meets_rule(data) if stops else None
+        trace, self.start_ = sample_posterior(model, data, self.n_segments, offsets, cfg, show, start, until)
         self.sampling_time_ = time.perf_counter() - started  # compile included for nutpie
         self.em_log_likelihoods_ = [] if self.start_ is None else [float(v) for v in self.start_.restarts]
         self._set_fitted(data, trace)
         return self
+
+    def _meets_rule(self, data: PreparedData) -> Any:
+        """``until(trace)`` for :func:`~bayesseg.model.sampling.sample_until`: the relabelled draws meet the rule.
+
+        Each check is recorded in ``draw_checks_`` (draws per chain, the worst R-hat and ESS, the verdict, its time).
+        """
+        cfg = self.sampler_config
+
+        def until(trace: xr.DataTree) -> bool:
+            started = time.perf_counter()
+            posterior, _, _ = relabelled_posterior(
+                trace, data, self.segment_names, cfg["relabel_authors"], cfg["random_seed"]
+            )
+            verdict = convergence(
+                xr.DataTree.from_dict({"posterior": posterior, "sample_stats": trace["sample_stats"].to_dataset()}),
+                self.segment_names[0],
+            )
+            self.draw_checks_.append(
+                {
+                    "draws": int(posterior.sizes["draw"]),
+                    "max_rhat": verdict.max_rhat,
+                    "min_ess_bulk": verdict.min_ess_bulk,
+                    "min_ess_tail": verdict.min_ess_tail,
+                    "passed": verdict.passed,
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
+            )
+            return verdict.passed
+
+        return until
 
     def _set_fitted(self, data: PreparedData, trace: xr.DataTree) -> None:
         self.categories_ = [str(c) for c in data.counts[CATEGORY].values]
@@ -380,6 +421,7 @@ class SegmentModel(PredictionMixin, ModelIO):
         self.relabelled_draws_ = int(attrs.get("relabelled_draws", 0))
         self.em_log_likelihoods_ = [float(v) for v in json.loads(attrs.get("em_log_likelihoods", "[]"))]
         self.sampling_time_ = float(attrs.get("sampling_time_s", float("nan")))
+        self.draw_checks_ = list(json.loads(attrs.get("draw_checks", "[]")))
 
     def summary(self, var_names: Sequence[str] = ("concentration", "intercept", "slope")) -> pd.DataFrame:
         """Posterior summary with R-hat and ESS, computed after relabelling (ArviZ).
@@ -436,3 +478,10 @@ class SegmentModel(PredictionMixin, ModelIO):
         return arviz_stats.loo(
             xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": log_lik}), var_name="y", pointwise=True
         )
+
+
+def _check_draws(cfg: dict[str, Any]) -> None:
+    """Refuse draw settings the sampler cannot honour, naming the key."""
+    for key, least in (("draws", 1), ("min_draws", 0), ("check_every", 1)):
+        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < least:
+            raise InputError(f"sampler_config[{key!r}] must be an integer >= {least}, got {cfg[key]!r}")

@@ -20,6 +20,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+try:
+    import resource
+except ImportError:  # not on Windows: no peak memory in run.json there
+    resource = None  # type: ignore[assignment]
+
 import numpy as np
 import xarray as xr
 
@@ -274,6 +279,7 @@ def run_job(
     if scheduler:
         check_scheduler(scheduler)
     timings: dict[str, float] = {}
+    peaks: dict[str, float] = {}
 
     @contextlib.contextmanager
     def timed(key: str) -> Iterator[Any]:
@@ -282,12 +288,14 @@ def run_job(
             # the stage's progress callback; nullcontext (the default) yields its argument, the description
             yield progress if callable(progress) else None
         timings[key] = time.perf_counter() - start
+        if resource is not None:  # the peak so far: kilobytes on Linux
+            peaks[key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
     with StagedFolder(Path(out)) as folder:
         result = _compute(
             source, spec, taxonomy, folder, timed, progressbar, dask or bool(scheduler), scheduler, margins
         )
-        result.timings = timings
+        result.timings, result.peak_memory_gb = timings, peaks
         result.write_back = write_back and (result.convergence is None or result.convergence.passed or not strict)
         with timed("report"):
             _save_outputs(result, folder)

@@ -64,7 +64,8 @@ def _summary(r: RunResult) -> str:
         "authors in the fit sample": f"{len(r.fit.fit_authors):,}",
         "authors excluded": f"{len(r.inputs.excluded):,}",
         "sampler": f"{m.sampler_config['sampler']}, {m.sampler_config['chains']} chains × "
-        f"({m.sampler_config['tune']} tuning + {m.sampler_config['draws']} draws)",
+        f"({m.sampler_config['tune']} tuning + {m.check_fitted()['posterior'].sizes['draw']} draws"
+        + (f"; stops once converged, at most {m.sampler_config['draws']})" if m.draw_checks_ else ")"),
         "convergence": _convergence_line(r),
         "tables for the warehouse": _write_plan(r),
         "stage times": ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()),
@@ -435,6 +436,15 @@ def _starts(m: SegmentModel) -> str:
             f"The chains start at the best of {ll.size} EM restarts (log-likelihoods, best first: {shown}); "
             "their gating coefficients and hyper-parameters start dispersed around it. Restarts that end far "
             "below the best are other modes of the mixture, which the chains do not visit."
+        )
+    checks = m.draw_checks_
+    if checks:
+        kept = checks[-1]["draws"] if checks[-1]["passed"] else m.sampler_config["draws"]
+        tried = ", ".join(f"{c['draws']:,}" for c in checks)
+        out += paragraph(
+            f"Sampling stopped at {kept:,} draws per chain: the relabelled draws were checked against the "
+            f"convergence rule at {tried} draws per chain"
+            + (", and met it at the last." if checks[-1]["passed"] else f", never met it, and ran to {kept:,}.")
         )
     if m.relabelled_draws_:
         out += paragraph(

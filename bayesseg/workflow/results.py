@@ -77,6 +77,9 @@ class RunResult:
     fitted_at : datetime.datetime
     timings : dict of str to float
         Seconds per stage.
+    peak_memory_gb : dict of str to float
+        The process's peak resident memory (GB) at the end of each stage, in stage order: the first
+        stages' peak without what later stages add (empty where the platform does not report it).
     paths : dict of str to pathlib.Path
         Files written.
     trends : bayesseg.survey.trends.TrendResult or None
@@ -124,6 +127,7 @@ class RunResult:
     paths: dict[str, Path]
     trends: TrendResult | None = None
     trends_error: str | None = None
+    peak_memory_gb: dict[str, float] = field(default_factory=dict)
     convergence: Convergence | None = None
     write_back: bool = False
     write_error: str | None = None
@@ -175,6 +179,7 @@ def run_summary(result: RunResult) -> dict[str, Any]:
         "imputation": {k: [float(c) for c in v] for k, v in result.inputs.imputation.items()},
         "written": result.written,
         "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
+        "peak_memory_gb": {k: round(v, 3) for k, v in result.peak_memory_gb.items()},
         # relative to the output folder: run.json says nothing of the machine it was written on
         "files": {k: _relative(v, result.out) for k, v in result.paths.items()},
     }

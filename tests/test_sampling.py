@@ -1,0 +1,114 @@
+"""Stopping once converged (sample_until): the draws a stopped run keeps, the checks, the settings it refuses."""
+
+import numpy as np
+import pytest
+
+from bayesseg.config import DEFAULT_SAMPLER_CONFIG
+from bayesseg.exceptions import InputError
+from bayesseg.model import SegmentModel
+from bayesseg.model.checks import prepare_data
+from bayesseg.model.sampling import sample_posterior
+from bayesseg.simulate import simulate_counts
+
+SEQUENTIAL = {"draws": 600, "tune": 200, "chains": 2, "progressbar": False, "random_seed": 3, "min_draws": 100}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return simulate_counts(200, 10, 2, separation=2.0, seed=11)
+
+
+def _sample(data, config, until):
+    counts, cov, _ = data
+    segment_model = SegmentModel(2)
+    model = segment_model.build_model(counts, cov)
+    prepared = prepare_data(counts, cov)
+    offsets = segment_model.anchor_offsets([str(c) for c in counts["category"].values])
+    cfg = {**DEFAULT_SAMPLER_CONFIG, **config}
+    trace, _ = sample_posterior(model, prepared, 2, offsets, cfg, False, None, until)
+    return trace
+
+
+def test_a_stopped_run_keeps_the_first_draws_of_the_same_run_to_the_end(data):
+    """Stopped at the second check, the trace is the first min_draws + check_every draws of every
+    chain of an unstopped run with the same seed; each check saw complete, equal-length chains."""
+    seen = []
+
+    def until(trace):
+        post = trace["posterior"].to_dataset()
+        seen.append((post.sizes["chain"], post.sizes["draw"], bool(np.isnan(post["profile"].values).any())))
+        return len(seen) == 2
+
+    stopped = _sample(data, {**SEQUENTIAL, "check_every": 150}, until)
+    assert seen == [(2, 100, False), (2, 250, False)]
+    assert stopped["posterior"].sizes["draw"] == 250
+    assert stopped["sample_stats"].sizes["draw"] == 250
+    assert "observed_data" in stopped.children  # as pymc.sample's nutpie path gives it
+    fixed = _sample(data, {**SEQUENTIAL, "min_draws": 0}, None)
+    assert fixed["posterior"].sizes["draw"] == 600
+    for name in ("profile", "concentration", "intercept"):
+        np.testing.assert_array_equal(
+            stopped["posterior"][name].values, fixed["posterior"][name].values[:, :250], err_msg=name
+        )
+
+
+def test_a_run_never_accepted_goes_to_draws(data):
+    calls = []
+    trace = _sample(data, {**SEQUENTIAL, "check_every": 200}, lambda t: calls.append(t["posterior"].sizes["draw"]))
+    assert calls == [100, 300, 500]
+    assert trace["posterior"].sizes["draw"] == 600
+    assert not np.isnan(trace["posterior"]["profile"].values).any()
+
+
+def test_no_check_where_none_could_stop_the_run(data):
+    """min_draws >= draws, or a sampler other than nutpie: a fixed number of draws, `until` never called."""
+
+    def until(trace):
+        pytest.fail("a check ran")
+
+    assert _sample(data, {**SEQUENTIAL, "min_draws": 600}, until)["posterior"].sizes["draw"] == 600
+    pymc = {**SEQUENTIAL, "sampler": "pymc", "draws": 50, "tune": 50, "min_draws": 20, "check_every": 10}
+    assert _sample(data, pymc, until)["posterior"].sizes["draw"] == 50
+
+
+def test_an_interrupt_in_a_check_cancels_the_sampler(data):
+    def until(trace):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _sample(data, SEQUENTIAL, until)
+
+
+def test_segment_model_records_each_check_and_stops_when_the_rule_holds(data):
+    """The recorded checks are the rule applied to the relabelled draws so far: where the run
+    stopped early, the last check passed and equals the saved fit's own convergence block."""
+    counts, cov, _ = data
+    cfg = {**SEQUENTIAL, "draws": 2000, "min_draws": 400, "check_every": 400}
+    model = SegmentModel(2, sampler_config=cfg).fit(counts, cov)
+    checks = model.draw_checks_
+    kept = model.idata_["posterior"].sizes["draw"]
+    assert [c["draws"] for c in checks] == list(range(400, 400 * len(checks) + 1, 400))
+    assert all(not c["passed"] for c in checks[:-1])
+    block = model.convergence()
+    if kept < 2000:
+        assert checks[-1]["passed"] and checks[-1]["draws"] == kept
+        assert block.passed
+        assert block.max_rhat == pytest.approx(checks[-1]["max_rhat"], rel=1e-12)
+        assert block.min_ess_tail == pytest.approx(checks[-1]["min_ess_tail"], rel=1e-12)
+    else:
+        assert not any(c["passed"] for c in checks)
+    # a 2-segment, well-separated 200-author fit converges long before 2,000 draws
+    assert kept < 2000
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"check_every": 0}, "'check_every'\\] must be an integer >= 1, got 0"),
+        ({"min_draws": -1}, "'min_draws'\\] must be an integer >= 0, got -1"),
+        ({"draws": 10.5}, "'draws'\\] must be an integer >= 1, got 10.5"),
+    ],
+)
+def test_draw_settings_are_checked(config, message):
+    with pytest.raises(InputError, match=message):
+        SegmentModel(2, sampler_config=config)
