@@ -86,6 +86,9 @@ def main() -> None:
             "fit_s": round(run["timings_s"]["fit"], 1),
             "wall_s": round(run["wall_s"], 1),
             "peak_gb": round(run["peak_gb"], 2),
+            # the process's peak at the end of the fit stage (loading and aggregation included)
+            "fit_peak_gb": round(run.get("peak_memory_gb", {}).get("fit", float("nan")), 2),
+            "draws_per_chain": c.get("draws", 0) // max(1, run["spec"]["sampler"].get("chains", 2)),
             "max_rhat": round(c.get("max_rhat", float("nan")), 4),
             "max_rhat_at": c.get("max_rhat_at", ""),
             "min_ess_bulk": round(c.get("min_ess_bulk", float("nan"))),
