@@ -1,5 +1,7 @@
 """Stopping once converged (sample_until): the draws a stopped run keeps, the checks, the settings it refuses."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from bayesseg.model import SegmentModel
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.sampling import sample_posterior
 from bayesseg.simulate import simulate_counts
+from bayesseg.workflow.report import _starts
 
 SEQUENTIAL = {"draws": 600, "tune": 200, "chains": 2, "progressbar": False, "random_seed": 3, "min_draws": 100}
 
@@ -79,7 +82,7 @@ def test_an_interrupt_in_a_check_cancels_the_sampler(data):
         _sample(data, SEQUENTIAL, until)
 
 
-def test_segment_model_records_each_check_and_stops_when_the_rule_holds(data):
+def test_segment_model_records_each_check_and_stops_when_the_rule_holds(data, tmp_path):
     """The recorded checks are the rule applied to the relabelled draws so far: where the run
     stopped early, the last check passed and equals the saved fit's own convergence block."""
     counts, cov, _ = data
@@ -99,6 +102,19 @@ def test_segment_model_records_each_check_and_stops_when_the_rule_holds(data):
         assert not any(c["passed"] for c in checks)
     # a 2-segment, well-separated 200-author fit converges long before 2,000 draws
     assert kept < 2000
+    assert SegmentModel.load(model.save(tmp_path / "m.nc")).draw_checks_ == checks
+    assert f"Sampling stopped at {kept:,} draws per chain" in _starts(model)
+
+
+def test_the_report_says_where_sampling_stopped():
+    fit = SimpleNamespace(em_log_likelihoods_=[], relabelled_draws_=0, sampler_config={"draws": 1800})
+    fit.draw_checks_ = [{"draws": 800, "passed": False}, {"draws": 1000, "passed": True}]
+    assert "Sampling stopped at 1,000 draws per chain" in _starts(fit)
+    assert "at 800, 1,000 draws per chain, and met it at the last." in _starts(fit)
+    fit.draw_checks_ = [{"draws": 800, "passed": False}, {"draws": 1000, "passed": False}]
+    assert "never met it, and ran to 1,800." in _starts(fit)
+    fit.draw_checks_ = []
+    assert "Sampling stopped" not in _starts(fit)
 
 
 @pytest.mark.parametrize(

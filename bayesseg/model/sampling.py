@@ -224,6 +224,7 @@ def sample_until(
     """
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
+    from pymc.progress_bar import NutpieProgressBarManager
 
     chains, tune, draws = config["chains"], max(int(config["tune"]), 1), int(config["draws"])
     compile_kwargs = dict(start_kwargs.get("compile_kwargs", {}))
@@ -232,52 +233,67 @@ def sample_until(
     compiled = nutpie.compile_pymc_model(model, backend="numba", **compile_kwargs)
     done = [0]  # the fewest iterations (warmup included) any chain has finished
 
+    bars = NutpieProgressBarManager(chains=chains, draws=draws, progressbar=progressbar)  # pymc.sample's bars
+
     def on_progress(progress: Any) -> None:
         done[0] = min(chain.finished_draws for chain in progress)
         if all(chain.finished_draws >= chain.total_draws for chain in progress):
             done[0] = tune + draws
+        bars.update(progress)
 
-    nuts = _sampler_kwargs("nutpie", config).get("nuts", {})
     started = time.time()
-    sampler = nutpie.sample(
-        compiled,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=min(chains, os.cpu_count() or 1),
-        # the seed pymc.sample would give nutpie: a run of n draws and a stopped one agree
-        seed=int(np.random.default_rng(config["random_seed"]).spawn(chains)[0].integers(2**30)),
-        save_warmup=False,
-        progress_bar=progressbar,
-        progress_callback=on_progress,
-        blocking=False,
-        target_accept=config["target_accept"],
-        **nuts,
-    )
-    trace, kept, full = None, draws, None
+    with bars:
+        sampler = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=min(chains, os.cpu_count() or 1),
+            # the seed pymc.sample would give nutpie: a run of n draws and a stopped one agree
+            seed=int(np.random.default_rng(config["random_seed"]).spawn(chains)[0].integers(2**30)),
+            save_warmup=False,
+            progress_bar=False,
+            progress_callback=on_progress,
+            blocking=False,
+            target_accept=config["target_accept"],
+            **_sampler_kwargs("nutpie", config).get("nuts", {}),
+        )
+        checks = range(int(config["min_draws"]), draws, int(config["check_every"]))
+        trace, kept = _checked(sampler, checks, lambda n: done[0] >= tune + n, until)
+    patch_nutpie_idata(trace, model, sampling_time=time.time() - started)
+    _check_complete(trace, {**config, "draws": kept if kept else draws})
+    return trace
+
+
+def _checked(
+    sampler: Any, checks: range, reached: Callable[[int], bool], until: Callable[[xr.DataTree], bool]
+) -> tuple[xr.DataTree, int]:
+    """Run nutpie's background `sampler` to the first of `checks` that `until` accepts.
+
+    ``reached(n)``: every chain has n draws after warmup. Returns the trace and the draws kept per
+    chain at the accepting check, or 0 when none accepted (then every draw, ``checks.stop``).
+    """
+    full = None  # the whole trace, once the sampler has finished
     try:
-        for n in range(int(config["min_draws"]), draws, int(config["check_every"])):
-            while done[0] < tune + n:
+        for n in checks:
+            while not reached(n):
                 time.sleep(0.2)
                 raise_if_interrupted()
-            if full is None and done[0] >= tune + draws:  # finished before this check: every check still runs
+            if full is None and reached(checks.stop):  # finished before this check: every check still runs
                 full = sampler.wait()
             if full is None:
                 sampler.pause()
             so_far = _first_draws(sampler.inspect() if full is None else full, n)
             if until(so_far):
-                trace, kept = so_far, n
-                break
+                return so_far, n
             if full is None:
                 sampler.resume()
-        if trace is None:
-            trace = _first_draws(sampler.wait() if full is None else full, draws)
-    finally:
         if full is None:
+            full = sampler.wait()
+        return _first_draws(full, checks.stop), 0
+    finally:
+        if full is None:  # stopped at a check, or an error or Ctrl-C: the chains are discarded
             sampler.cancel()
-    patch_nutpie_idata(trace, model, sampling_time=time.time() - started)
-    _check_complete(trace, {**config, "draws": kept})
-    return trace
 
 
 def _first_draws(trace: xr.DataTree, n: int) -> xr.DataTree:

@@ -64,8 +64,8 @@ def _summary(r: RunResult) -> str:
         "authors in the fit sample": f"{len(r.fit.fit_authors):,}",
         "authors excluded": f"{len(r.inputs.excluded):,}",
         "sampler": f"{m.sampler_config['sampler']}, {m.sampler_config['chains']} chains × "
-        f"({m.sampler_config['tune']} tuning + {m.check_fitted()['posterior'].sizes['draw']} draws"
-        + (f"; stops once converged, at most {m.sampler_config['draws']})" if m.draw_checks_ else ")"),
+        f"({m.sampler_config['tune']:,} tuning + {m.check_fitted()['posterior'].sizes['draw']:,} draws"
+        + (f"; stops once converged, at most {m.sampler_config['draws']:,})" if m.draw_checks_ else ")"),
         "convergence": _convergence_line(r),
         "tables for the warehouse": _write_plan(r),
         "stage times": ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items()),
