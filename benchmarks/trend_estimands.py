@@ -280,9 +280,14 @@ def summary(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
             return {
                 "trend_seeds": len(g),
                 **{c: g[c].mean() for c in ("identified", "within_1", "covers", "excludes_0")},
+                # the interval's coverage where a lead was read at all (identification apart)
+                "covers_if_identified": g.loc[g["identified"], "covers"].mean() if g["identified"].any() else np.nan,
             }
 
         out["lead"] = _by(lead, ["scenario", "variant", "true_lead"], lead_fig)
+        rising = lead[lead["true_lead"] > 0]  # per trend, where the panel leads: which trends it can be read on
+        if len(rising):
+            out["lead_by_trend"] = _by(rising, ["scenario", "variant", "trend", "true_lead"], lead_fig)
     ff = frames.get("ff")
     if ff is not None and len(ff):
 
