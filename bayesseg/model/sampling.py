@@ -191,7 +191,7 @@ def sample_until(
         The sampler settings: ``draws`` (the most per chain), ``min_draws``, ``check_every``,
         ``tune``, ``chains``, ``target_accept``, ``random_seed``, ``nutpie_low_rank``.
     progressbar : bool
-        Show nutpie's progress bar.
+        Show the progress bars ``pymc.sample`` shows for nutpie.
     until : callable
         ``until(trace) -> bool``; e.g. whether the relabelled draws meet the convergence rule.
 

@@ -121,10 +121,11 @@ class SegmentModel(PredictionMixin, ModelIO):
     sampling_time_ : float
         Seconds the sampler took (compilation included for nutpie).
     draw_checks_ : list of dict
-        With ``sampler_config["min_draws"] > 0``: each check of the draws so far against the
-        convergence rule (``draws`` per chain, ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``,
-        ``passed``, and the check's own ``seconds``, while the sampler waits); sampling stopped at the
-        first that passed (:func:`bayesseg.model.sampling.sample_until`).
+        With nutpie and ``0 < sampler_config["min_draws"] < sampler_config["draws"]``: each check of
+        the draws so far against the convergence rule (``draws`` per chain, ``max_rhat``,
+        ``min_ess_bulk``, ``min_ess_tail``, ``passed``, and the check's own ``seconds``, while the
+        sampler waits); sampling stopped at the first that passed
+        (:func:`bayesseg.model.sampling.sample_until`).
 
     Raises
     ------
