@@ -348,9 +348,8 @@ class SegmentModel(PredictionMixin, ModelIO):
         spread = None if start is None else start.concentration_spread()
         model = build_graph(data, self.segment_names, self.model_config, likelihood, spread)
         self.draw_checks_ = []
-        # checks only where they can stop anything: nutpie, and fewer than `draws` draws
-        stops = cfg["sampler"] == "nutpie" and 0 < cfg["min_draws"] < cfg["draws"]
-        until = self._meets_rule(data) if stops else None
+        # sample_posterior calls it only where a check can stop anything (nutpie, min_draws < draws)
+        until = self._meets_rule(data)
         trace, self.start_ = sample_posterior(model, data, self.n_segments, offsets, cfg, show, start, until)
         self.sampling_time_ = time.perf_counter() - started  # compile included for nutpie
         self.em_log_likelihoods_ = [] if self.start_ is None else [float(v) for v in self.start_.restarts]
