@@ -312,7 +312,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             comparison.table.to_csv(folder.file("loo.csv"), index_label="model")
             model = comparison.best
             console.print(f"kept K={comparison.best_k}: {comparison.rule}; comparison in {out / 'loo.csv'}")
-            if comparison.table["high_pareto_k"].any() and comparison.criterion == "psis-loo":
+            if comparison.table["high_pareto_k"].any() and comparison.criterion != "kfold":
                 _warn("some authors have a high Pareto k: PSIS-LOO is unreliable for them (see loo.csv)")
         converged = model.convergence()
         write_json(folder.file("convergence.json"), converged.to_dict())

@@ -275,6 +275,7 @@ def build_graph(
         else:
             log_dm = likelihood(counts.values, log_alpha)
         per_author = pt.logsumexp(log_pi + log_dm, axis=1)
+        per_author.name = "author_log_likelihood"  # found by name for moment matching (bayesseg.model.moment_match)
         if data.weights is not None:  # pseudo-likelihood of a weighted sample
             per_author = pt.as_tensor_variable(data.weights) * per_author
         pm.Potential("log_likelihood", per_author.sum())

@@ -74,6 +74,7 @@ from bayesseg.model.checks import (
 )
 from bayesseg.model.diagnostics import Convergence, ConvergenceRule, convergence, posterior_summary
 from bayesseg.model.graph import anchor_offsets, build_graph
+from bayesseg.model.moment_match import high_pareto_k, moment_matched_loo
 from bayesseg.model.persistence import ModelIO
 from bayesseg.model.posterior import relabelled_posterior, relabelled_tree
 from bayesseg.model.prediction import PredictionMixin
@@ -453,31 +454,49 @@ class SegmentModel(PredictionMixin, ModelIO):
         """
         return convergence(self.check_fitted(), self.segment_names[0], rule)
 
-    def loo(self) -> Any:
+    def loo(self, moment_match: bool = False) -> Any:
         """PSIS-LOO of the fitted model (``arviz_stats.loo`` on the pointwise log-likelihood ``y``).
 
         The log-likelihood is kept on thinned draws (``sampler_config["loglik_draws"]``); the
         posterior is thinned to the same draws here, so that the relative efficiency PSIS uses
         describes the draws it weights.
 
+        Parameters
+        ----------
+        moment_match : bool, default False
+            Moment match the authors whose Pareto k̂ is above ``good_k``
+            (:func:`bayesseg.model.moment_match.moment_matched_loo`): no refit, a few hundred
+            evaluations of the model's density at the stored draws per such author.
+
         Returns
         -------
         arviz_stats.ELPDData
+            Pointwise; with `moment_match`, ``influence_pareto_k`` holds the k̂ before matching.
 
         References
         ----------
         Vehtari, A., Gelman, A., & Gabry, J. (2017). Practical Bayesian model evaluation using
         leave-one-out cross-validation and WAIC. *Statistics and Computing* 27, 1413-1432.
         https://doi.org/10.1007/s11222-016-9696-4
+
+        Paananen, T., Piironen, J., Bürkner, P.-C., & Vehtari, A. (2021). Implicitly adaptive importance
+        sampling. *Statistics and Computing* 31, 16. https://doi.org/10.1007/s11222-020-09982-2
         """
         import arviz_stats  # about a second to import: loaded when a fit is summarised, not with bayesseg
 
         tree = self.check_fitted()
         log_lik = tree["log_likelihood"].to_dataset()
         posterior = tree["posterior"].to_dataset().sel(draw=log_lik["draw"])
-        return arviz_stats.loo(
+        result = arviz_stats.loo(
             xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": log_lik}), var_name="y", pointwise=True
         )
+        if not moment_match or high_pareto_k(result) == 0:
+            return result
+        counts, covariates = self._fitted_data()
+        constant = tree["constant_data"].to_dataset() if "constant_data" in tree.children else xr.Dataset()
+        model = self.build_model(counts, covariates, weights=constant.get("sample_weight"))
+        offsets = self.anchor_offsets([str(c) for c in counts[CATEGORY].values])
+        return moment_matched_loo(model, posterior, log_lik, result, offsets)
 
 
 def _check_draws(cfg: dict[str, Any]) -> None:

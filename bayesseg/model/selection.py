@@ -3,9 +3,11 @@ r"""Choosing K: fit a range of K, estimate each fit's expected log predictive de
 The estimate is PSIS-LOO (Vehtari, Gelman & Gabry 2017) while it is reliable; when more than
 ``HIGH_PARETO_K_SHARE`` of the authors have a Pareto k̂ above arviz-stats' threshold for the
 number of draws (``ELPDData.good_k``, :math:`\min(1 - 1/\log_{10} S, 0.7)`), the importance
-weights cannot be trusted and it falls back to exact K-fold cross-validation of each author's
-marginal likelihood (the model refitted on the other folds; folds stratified by the authors'
-label totals). The K kept is the smallest whose ``elpd_diff`` to the best is within
+weights cannot be trusted: the estimates of those authors are first moment matched (Paananen et
+al. 2021, :mod:`bayesseg.model.moment_match`: no refit), and only if too many remain above the
+threshold does it fall back to exact K-fold cross-validation of each author's marginal likelihood
+(the model refitted on the other folds; folds stratified by the authors' label totals). The K kept
+is the smallest whose ``elpd_diff`` to the best is within
 ``PARSIMONY_DSE`` standard errors of the difference (``dse``): the data then cannot tell it
 from the best, and it is the simpler model (a parsimony rule in the spirit of the one-standard-error
 rule of cross-validation, Hastie, Tibshirani & Friedman 2009, §7.10).
@@ -20,6 +22,9 @@ Springer. https://doi.org/10.1007/978-0-387-84858-7
 
 Vehtari, A., Simpson, D., Gelman, A., Yao, Y., & Gabry, J. (2024). Pareto smoothed importance
 sampling. *JMLR* 25(72), 1-58. https://jmlr.org/papers/v25/19-556.html
+
+Paananen, T., Piironen, J., Bürkner, P.-C., & Vehtari, A. (2021). Implicitly adaptive importance
+sampling. *Statistics and Computing* 31, 16. https://doi.org/10.1007/s11222-020-09982-2
 """
 
 from __future__ import annotations
@@ -34,14 +39,31 @@ import xarray as xr
 
 from bayesseg.dims import AUTHOR
 from bayesseg.exceptions import InputError
+from bayesseg.model.moment_match import high_pareto_k
 from bayesseg.model.segment_model import SegmentModel
 
-__all__ = ["HIGH_PARETO_K_SHARE", "PARSIMONY_DSE", "KComparison", "compare_k", "kfold_folds", "parsimonious_k"]
+__all__ = [
+    "HIGH_PARETO_K_SHARE",
+    "MOMENT_MATCH_MAX_SHARE",
+    "PARSIMONY_DSE",
+    "KComparison",
+    "compare_k",
+    "kfold_folds",
+    "parsimonious_k",
+]
 
 PARSIMONY_DSE = 2.0
 """The K kept is the smallest within this many ``dse`` of the best expected log predictive density."""
 HIGH_PARETO_K_SHARE = 0.01
-"""PSIS-LOO is replaced by K-fold when more than this share of authors has k̂ above ``good_k`` under some K."""
+"""PSIS-LOO is replaced by K-fold when more than this share of authors has k̂ above ``good_k`` under some K
+(after moment matching, where it is on)."""
+
+MOMENT_MATCH_MAX_SHARE = 0.05
+"""Moment matching is tried under a K only while at most this share of authors has a high k̂.
+
+Beyond it the posterior is far from many authors' leave-one-out posteriors, matching each of them
+costs more than refitting the folds, and K-fold is used directly.
+"""
 
 Criterion = Literal["auto", "loo", "kfold"]
 
@@ -56,15 +78,17 @@ class KComparison:
         Indexed by ``K=k``, best elpd first: ``k``, ``elpd``, ``se``, ``elpd_diff`` and ``dse``
         (difference to the best and its standard error), ``within_rule`` (``elpd_diff <=``
         ``PARSIMONY_DSE`` × ``dse``), ``n_high_pareto_k`` (authors with k̂ above ``good_k``),
-        ``good_k`` and ``high_pareto_k`` (more than ``HIGH_PARETO_K_SHARE`` of the authors).
+        ``good_k`` and ``high_pareto_k`` (more than ``HIGH_PARETO_K_SHARE`` of the authors);
+        ``n_moment_matched``: authors above ``good_k`` before moment matching (0 where it did not run).
     models : dict of int to SegmentModel
         The fits on all authors, by K.
     best_k : int
         The K kept: the smallest K within the rule.
     top_k : int
         The K of the highest elpd.
-    criterion : {"psis-loo", "kfold"}
-        How elpd was estimated.
+    criterion : {"psis-loo", "psis-loo-mm", "kfold"}
+        How elpd was estimated: PSIS-LOO, PSIS-LOO with the high-k̂ authors moment matched, or
+        exact K-fold cross-validation.
     """
 
     table: pd.DataFrame
@@ -81,9 +105,14 @@ class KComparison:
     @property
     def rule(self) -> str:
         """The rule that chose ``best_k``, in words."""
+        how = {
+            "psis-loo": "PSIS-LOO",
+            "psis-loo-mm": "PSIS-LOO, the high-k̂ authors moment matched",
+            "kfold": "exact K-fold cross-validation",
+        }[self.criterion]
         return (
             f"the smallest K whose elpd is within {PARSIMONY_DSE:g} standard errors of the difference (dse) of the "
-            f"best ({'PSIS-LOO' if self.criterion == 'psis-loo' else 'exact K-fold cross-validation'})"
+            f"best ({how})"
         )
 
 
@@ -186,6 +215,7 @@ def compare_k(
     criterion: Criterion = "auto",
     n_folds: int = 5,
     seed: int = 0,
+    moment_match: bool = True,
 ) -> KComparison:
     """Fit a range of K, estimate each fit's elpd, and keep the smallest K the data cannot tell from the best.
 
@@ -205,11 +235,15 @@ def compare_k(
         unweighted authors, so with unequal weights it compares fits to the sample, not the population.
     criterion : {"auto", "loo", "kfold"}, default "auto"
         ``"auto"``: PSIS-LOO, or exact K-fold when more than ``HIGH_PARETO_K_SHARE`` of the
-        authors have k̂ above ``good_k`` under some K.
+        authors have k̂ above ``good_k`` under some K (after moment matching with `moment_match`).
     n_folds : int, default 5
         Folds of the K-fold cross-validation (each K is refitted `n_folds` times).
     seed : int, default 0
         Seed of the folds.
+    moment_match : bool, default True
+        With ``"auto"`` or ``"loo"``: where more than ``HIGH_PARETO_K_SHARE`` (and at most
+        ``MOMENT_MATCH_MAX_SHARE``) of the authors have k̂ above ``good_k`` under a K, moment match their estimates
+        (:meth:`bayesseg.model.SegmentModel.loo`) before deciding on K-fold.
 
     Returns
     -------
@@ -223,7 +257,8 @@ def compare_k(
     References
     ----------
     Vehtari, Gelman & Gabry (2017), https://doi.org/10.1007/s11222-016-9696-4;
-    Vehtari, Simpson, Gelman, Yao & Gabry (2024), https://jmlr.org/papers/v25/19-556.html
+    Vehtari, Simpson, Gelman, Yao & Gabry (2024), https://jmlr.org/papers/v25/19-556.html;
+    Paananen, Piironen, Bürkner & Vehtari (2021), https://doi.org/10.1007/s11222-020-09982-2
     """
     import arviz_stats  # about a second to import: loaded when K is compared, not with bayesseg
 
@@ -238,7 +273,14 @@ def compare_k(
     models = {k: SegmentModel(k, model_config, sampler_config).fit(counts, covariates, weights=w) for k in ks}
     loos = {k: m.loo() for k, m in models.items()}
     n_authors = counts.sizes[AUTHOR]
-    high = {k: int((np.asarray(loo.pareto_k) > loo.good_k).sum()) for k, loo in loos.items()}
+    high = {k: high_pareto_k(loo) for k, loo in loos.items()}
+    matched = dict.fromkeys(ks, 0)
+    if moment_match and criterion != "kfold":
+        for k in ks:
+            if HIGH_PARETO_K_SHARE * n_authors < high[k] <= MOMENT_MATCH_MAX_SHARE * n_authors:
+                matched[k] = high[k]
+                loos[k] = models[k].loo(moment_match=True)
+                high[k] = high_pareto_k(loos[k])
     unreliable = any(h > HIGH_PARETO_K_SHARE * n_authors for h in high.values())
     use_kfold = criterion == "kfold" or (criterion == "auto" and unreliable)
     if use_kfold:
@@ -257,5 +299,7 @@ def compare_k(
     table["n_high_pareto_k"] = [high[int(k)] for k in table["k"]]
     table["good_k"] = [float(loos[int(k)].good_k) for k in table["k"]]
     table["high_pareto_k"] = table["n_high_pareto_k"] > HIGH_PARETO_K_SHARE * n_authors
+    table["n_moment_matched"] = [matched[int(k)] for k in table["k"]]
     best = parsimonious_k(table)
-    return KComparison(table, models, best, int(table["k"].iloc[0]), "kfold" if use_kfold else "psis-loo")
+    how = "kfold" if use_kfold else ("psis-loo-mm" if any(matched.values()) else "psis-loo")
+    return KComparison(table, models, best, int(table["k"].iloc[0]), how)
