@@ -66,7 +66,7 @@ def test_moment_matching_lowers_a_high_k_hat_and_leaves_the_other_authors(outlie
     np.testing.assert_array_equal(np.asarray(matched.elpd_i)[others], np.asarray(plain.elpd_i)[others])
 
 
-def test_compare_k_moment_matches_before_falling_back_to_k_fold(outlier, monkeypatch):
+def test_compare_k_moment_matches_before_falling_back_to_k_fold(outlier):
     counts, cov, comparison = outlier
     table = comparison.table
     # one author of 80 is over the 1 % of authors PSIS-LOO tolerates: matched first, and K-fold
@@ -79,10 +79,11 @@ def test_compare_k_moment_matches_before_falling_back_to_k_fold(outlier, monkeyp
         assert "moment matched" in comparison.rule
     off = compare_k(counts, cov, [2], sampler_config=TINY, moment_match=False, n_folds=2)
     assert off.criterion == "kfold" and (off.table["n_moment_matched"] == 0).all()
-    # too many high k̂ to match one by one (here: any): straight to K-fold
-    monkeypatch.setattr(selection, "MOMENT_MATCH_MAX_SHARE", 0.0)
-    many = compare_k(counts, cov, [2], sampler_config=TINY, n_folds=2)
-    assert many.criterion == "kfold" and (many.table["n_moment_matched"] == 0).all()
+
+
+def test_high_k_hat_authors_are_matched_only_between_the_two_shares():
+    # over 1 % of 1,000 authors (PSIS-LOO unreliable) and at most 5 % (fewer than refitting costs)
+    assert [selection.worth_matching(n, 1000) for n in (0, 10, 11, 50, 51)] == [False, False, True, True, False]
 
 
 @pytest.mark.slow

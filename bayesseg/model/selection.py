@@ -50,6 +50,7 @@ __all__ = [
     "compare_k",
     "kfold_folds",
     "parsimonious_k",
+    "worth_matching",
 ]
 
 PARSIMONY_DSE = 2.0
@@ -132,6 +133,25 @@ def parsimonious_k(table: pd.DataFrame, multiplier: float = PARSIMONY_DSE) -> in
     """
     within = table["elpd_diff"] <= multiplier * table["dse"].fillna(0.0)
     return int(table.loc[within, "k"].min())
+
+
+def worth_matching(n_high: int, n_authors: int) -> bool:
+    """Whether a K's high-k̂ authors are moment matched before K-fold is considered.
+
+    Parameters
+    ----------
+    n_high : int
+        Authors whose Pareto k̂ is above ``good_k`` (or NaN) under the K.
+    n_authors : int
+        Authors in the comparison.
+
+    Returns
+    -------
+    bool
+        More than ``HIGH_PARETO_K_SHARE`` of the authors (PSIS-LOO is unreliable) and at most
+        ``MOMENT_MATCH_MAX_SHARE`` (matching them one by one costs less than refitting the folds).
+    """
+    return HIGH_PARETO_K_SHARE * n_authors < n_high <= MOMENT_MATCH_MAX_SHARE * n_authors
 
 
 def kfold_folds(totals: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
@@ -277,7 +297,7 @@ def compare_k(
     matched = dict.fromkeys(ks, 0)
     if moment_match and criterion != "kfold":
         for k in ks:
-            if HIGH_PARETO_K_SHARE * n_authors < high[k] <= MOMENT_MATCH_MAX_SHARE * n_authors:
+            if worth_matching(high[k], n_authors):
                 matched[k] = high[k]
                 loos[k] = models[k].loo(moment_match=True)
                 high[k] = high_pareto_k(loos[k])
