@@ -26,6 +26,9 @@ sampling. *Statistics and Computing* 31, 16. https://doi.org/10.1007/s11222-020-
 
 Vehtari, A., Gelman, A., & Gabry, J. (2017). Practical Bayesian model evaluation using leave-one-out
 cross-validation and WAIC. *Statistics and Computing* 27, 1413-1432. https://doi.org/10.1007/s11222-016-9696-4
+
+Stephens, M. (2000). Dealing with label switching in mixture models. *JRSS B* 62(4), 795-809.
+https://doi.org/10.1111/1467-9868.00265
 """
 
 from __future__ import annotations
