@@ -115,7 +115,9 @@ def free_values(posterior: xr.Dataset, model: Any, offsets: np.ndarray) -> dict[
     return values
 
 
-def unconstrained_draws(model: Any, values: dict[str, np.ndarray]) -> tuple[np.ndarray, list[tuple[Any, slice]]]:
+def unconstrained_draws(
+    model: Any, values: dict[str, np.ndarray]
+) -> tuple[np.ndarray, list[tuple[Any, slice, tuple[int, ...]]]]:
     """The draws of :func:`free_values` on the sampler's (unconstrained) scale, one row per draw.
 
     Parameters
@@ -130,8 +132,8 @@ def unconstrained_draws(model: Any, values: dict[str, np.ndarray]) -> tuple[np.n
     upars : numpy.ndarray, shape (draw, parameter)
         The value variables (PyMC's transforms applied: log, zero-sum), concatenated in
         ``model.value_vars`` order.
-    layout : list of (value variable, slice)
-        Where each value variable sits in a row.
+    layout : list of (value variable, slice, shape)
+        Where each value variable sits in a row, and its shape.
     """
     import pytensor
 
@@ -146,12 +148,12 @@ def unconstrained_draws(model: Any, values: dict[str, np.ndarray]) -> tuple[np.n
             x = np.stack([forward(v) for v in x])
         width = int(np.prod(x.shape[1:], dtype=int))
         blocks.append(x.reshape(x.shape[0], width))
-        layout.append((value, slice(start, start + width)))
+        layout.append((value, slice(start, start + width), x.shape[1:]))
         start += width
     return np.concatenate(blocks, axis=1), layout
 
 
-def _point_function(model: Any, layout: list[tuple[Any, slice]]) -> Callable[[np.ndarray], np.ndarray]:
+def _point_function(model: Any, layout: list[tuple[Any, slice, tuple[int, ...]]]) -> Callable[[np.ndarray], np.ndarray]:
     """``f(upars) -> (draw, 1 + author)``: the log posterior density (Jacobian in) and each author's log-likelihood."""
     import pytensor
     from pytensor.graph.traversal import ancestors
@@ -159,14 +161,13 @@ def _point_function(model: Any, layout: list[tuple[Any, slice]]) -> Callable[[np
     potential = model.potentials[0]
     per_author = next(v for v in ancestors([potential]) if v.name == AUTHOR_LOG_LIKELIHOOD)
     (per_author,) = model.replace_rvs_by_values([per_author])  # a function of the value variables
-    inputs = [value for value, _ in layout]
+    inputs = [value for value, _, _ in layout]
     compiled = pytensor.function(inputs, [model.logp(jacobian=True, sum=True), per_author], on_unused_input="ignore")
-    shape_of = {name: np.shape(v) for name, v in model.initial_point().items()}
 
     def f(upars: np.ndarray) -> np.ndarray:
         rows = []
         for u in upars:
-            args = [u[s].reshape(shape_of[value.name]) for value, s in layout]
+            args = [u[s].reshape(shape) for _, s, shape in layout]
             logp, lik = compiled(*args)
             rows.append(np.concatenate([[logp], lik]))
         return np.asarray(rows)
@@ -224,10 +225,10 @@ def moment_matched_loo(
     upars, layout = unconstrained_draws(model, free_values(post, model, offsets))
     point = _point_function(model, layout)
     stored = log_likelihood["y"].transpose("chain", "draw", ...).values.reshape(upars.shape[0], -1)
-    check = point(upars[:: max(1, upars.shape[0] // 20)])[:, 1:]
-    if not np.allclose(check, stored[:: max(1, upars.shape[0] // 20)], rtol=1e-6, atol=1e-6):
+    every = max(1, upars.shape[0] // 20)  # about 20 draws checked
+    if not np.allclose(point(upars[::every])[:, 1:], stored[::every], rtol=1e-6, atol=1e-6):
         raise ValueError("the graph's log-likelihood at the stored draws departs from the stored one")
-    names = [f"{value.name}[{j}]" for value, s in layout for j in range(s.stop - s.start)]
+    names = [f"{value.name}[{j}]" for value, s, _ in layout for j in range(s.stop - s.start)]
     coords = {"chain": post["chain"].values, "draw": post["draw"].values, "unconstrained_parameter": names}
     upars_da = xr.DataArray(upars.reshape(*shape, -1), dims=(*coords,), coords=coords)
     cache: dict[str, Any] = {"key": None, "value": None}
