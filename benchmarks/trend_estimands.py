@@ -26,6 +26,11 @@ Rows go to ``benchmarks/out/trend_estimands_{platform,lead,ff,sensitivity}.csv``
 (scenario, seed) finishes; a rerun skips those already there (resumable) and, with ``--cache``,
 recomputes the trends from the cached counts and memberships without simulating or fitting.
 ``--summary`` prints the tables of RESULTS.md from the CSVs.
+
+``--platform-only`` measures the platform rows alone, without a fit: the platform panel is the
+warehouse calibrated to follower margins, which never reads the memberships, so the true segments
+stand in for them (the rows equal those of a fitted run, seed for seed). Rows go to
+``trend_estimands_platform_fitfree.csv``; a seed costs about 1.5 min instead of 10.
 """
 
 from __future__ import annotations
@@ -56,6 +61,8 @@ from bayesseg.workflow.pipeline import fit_segmentation
 
 OUT = Path(__file__).parent / "out"
 KINDS = ("platform", "lead", "ff", "sensitivity")
+FIT_FREE = "platform_fitfree"
+"""Platform rows of ``--platform-only``: true segments stand in for the memberships, which that panel never reads."""
 TRUTH_TABLES = ("TREND_SERIES", "PLATFORM_SERIES", "LEAD")
 
 
@@ -72,15 +79,30 @@ class Seed:
     seconds: float
 
 
-def _seed_dir(cache: Path | None, scenario: str, size: str | int, seed: int, spec: RunSpec) -> Path | None:
-    return None if cache is None else cache / f"{scenario}-{size}-seed{seed}-fit{spec.fit_authors}"
+def _seed_dir(
+    cache: Path | None, scenario: str, size: str | int, seed: int, spec: RunSpec, fit: bool = True
+) -> Path | None:
+    which = f"fit{spec.fit_authors}" if fit else "truth"
+    return None if cache is None else cache / f"{scenario}-{size}-seed{seed}-{which}"
+
+
+def _true_memberships(src: DuckDBSource, authors: pd.DataFrame) -> xr.DataArray:
+    """Each author's true segment as a one-draw membership (author, segment): ``--platform-only``."""
+    segment = src.read_table("TRUTH", "AUTHORS").set_index("AUTHORID")["SEGMENT"].reindex(authors.index)
+    if segment.isna().any():
+        raise ValueError(f"{int(segment.isna().sum())} authors lack a true segment")
+    onehot = np.eye(int(segment.max()) + 1)[segment.to_numpy(dtype=int)]
+    return xr.DataArray(
+        onehot[None], dims=("draw", "author", "segment"),
+        coords={"author": authors.index.to_numpy(), "segment": [f"segment_{k}" for k in range(onehot.shape[1])]},
+    )  # fmt: skip
 
 
 def _compute(
-    scenario: str, seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Path | None
+    scenario: str, seed: int, size: str | int, spec: RunSpec, workdir: Path, cache: Path | None, fit: bool = True
 ) -> dict[str, Seed]:
     t0 = time.perf_counter()
-    seed_dir = _seed_dir(cache, scenario, size, seed, spec)
+    seed_dir = _seed_dir(cache, scenario, size, seed, spec, fit)
     margins_csv = (seed_dir or workdir) / "margins.csv"
     margins_csv.parent.mkdir(parents=True, exist_ok=True)
     if seed_dir is not None and (seed_dir / "done").exists():
@@ -94,10 +116,13 @@ def _compute(
         taxonomy = Taxonomy.from_toml(spec.taxonomy)
         with DuckDBSource(path) as src:
             inputs = load_inputs(src, spec, taxonomy)
-            fit = fit_segmentation(inputs, spec, taxonomy)
             data = trend_data(src, spec.trends.trends)
             authors = inputs.authors
-            r = fit.model.membership_draws(inputs.counts, inputs.covariates, max_draws=spec.trends.replicates)
+            if fit:
+                model = fit_segmentation(inputs, spec, taxonomy).model
+                r = model.membership_draws(inputs.counts, inputs.covariates, max_draws=spec.trends.replicates)
+            else:
+                r = _true_memberships(src, authors)
             truth = {t: src.read_table("TRUTH", t) for t in TRUTH_TABLES}
             src.read_table("TRUTH", "PLATFORM_MARGINS").rename(columns=str.lower).to_csv(margins_csv, index=False)
         path.unlink()
@@ -114,7 +139,7 @@ def _compute(
             frame["WEEK"] = pd.to_datetime(frame["WEEK"])
     out = {}
     for variant, conditioned in VARIANTS.items():
-        if conditioned and not SCENARIOS[scenario].panel_adoption:
+        if conditioned and (not fit or not SCENARIOS[scenario].panel_adoption):
             continue  # the pre-period variant where the panel is picked on adoption (time: ~1 min a variant)
         cfg = replace(spec.trends, condition_on_pre_period=conditioned)
         res = trend_series(data, authors, r, cfg, ci_prob=spec.output.ci_prob, margins=read_margins(margins_csv))
@@ -252,21 +277,23 @@ def _by(frame: pd.DataFrame, keys: list[str], fn: Callable[[pd.DataFrame], dict]
 def summary(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The tables of RESULTS.md, pooled over trends (and per trend for the platform), printed and returned."""
     out: dict[str, pd.DataFrame] = {}
-    p = frames.get("platform")
-    if p is not None and len(p):
-        p = p[p["variant"] == "weights"] if "variant" in p else p  # the platform panel does not use the propensity
 
-        def plat(g: pd.DataFrame) -> dict:
-            return {
-                "seeds": g["seed"].nunique(),
-                "rmse_raw": _rmse(g["sse_raw"], g["weeks"]),
-                "rmse_corrected": _rmse(g["sse_corrected"], g["weeks"]),
-                "coverage": g["covered"].sum() / g["weeks"].sum(),
-                "coverage_peak": g["covered_peak"].sum() / g["peak_weeks"].sum(),
-            }
+    def plat(g: pd.DataFrame) -> dict:
+        return {
+            "seeds": g["seed"].nunique(),
+            "rmse_raw": _rmse(g["sse_raw"], g["weeks"]),
+            "rmse_corrected": _rmse(g["sse_corrected"], g["weeks"]),
+            "coverage": g["covered"].sum() / g["weeks"].sum(),
+            "coverage_peak": g["covered_peak"].sum() / g["peak_weeks"].sum(),
+            "band_width": (g["band_width"] * g["weeks"]).sum() / g["weeks"].sum(),
+        }
 
-        pooled = _by(p.assign(trend="all trends"), ["scenario", "trend"], plat)
-        out["platform"] = pd.concat([pooled, _by(p, ["scenario", "trend"], plat)]).sort_index()
+    for kind in ("platform", FIT_FREE):
+        p = frames.get(kind)
+        if p is not None and len(p):
+            p = p[p["variant"] == "weights"] if "variant" in p else p  # the platform panel does not use the propensity
+            pooled = _by(p.assign(trend="all trends"), ["scenario", "trend"], plat)
+            out[kind] = pd.concat([pooled, _by(p, ["scenario", "trend"], plat)]).sort_index()
     lead = frames.get("lead")
     if lead is not None and len(lead):
         lead = lead.assign(
@@ -345,9 +372,12 @@ def main() -> None:
     ap.add_argument(
         "--recompute", action="store_true", help="recompute every cached (scenario, seed) with this code; skip the rest"
     )
+    ap.add_argument(
+        "--platform-only", action="store_true", help="the platform rows alone, without a fit (true segments stand in)"
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
-    files = {k: args.out / f"trend_estimands_{k}.csv" for k in KINDS}
+    files = {k: args.out / f"trend_estimands_{k}.csv" for k in (*KINDS, FIT_FREE)}
     frames = {k: pd.read_csv(f) if f.exists() else pd.DataFrame() for k, f in files.items()}
     if args.summary:  # the seeds asked for only (seed 7000 chose the lead's criterion: report from 7001)
         last = args.first_seed + args.seeds
@@ -357,25 +387,34 @@ def main() -> None:
     spec = spec.replace(fit_authors=args.fit_authors, sampler={**spec.sampler, "tune": args.tune, "draws": args.draws})
     size: str | int = int(args.size) if args.size.isdigit() else args.size
     args.out.mkdir(parents=True, exist_ok=True)
+    fit = not args.platform_only
+    makers: dict[str, Callable[[Seed], list[dict]]] = (
+        {"platform": platform_rows, "lead": lead_rows, "ff": ff_rows, "sensitivity": sensitivity_rows}
+        if fit
+        else {FIT_FREE: platform_rows}
+    )
     if args.recompute:  # every figure again from the cached counts and memberships, with this code
-        frames = {k: pd.DataFrame() for k in KINDS}
+        frames.update({k: pd.DataFrame() for k in makers})
     keys = ["scenario", "seed"]
-    done = set() if frames["lead"].empty else set(map(tuple, frames["lead"][keys].to_numpy().tolist()))
-    makers = {"platform": platform_rows, "lead": lead_rows, "ff": ff_rows, "sensitivity": sensitivity_rows}
+    last = frames["lead" if fit else FIT_FREE]
+    done = set() if last.empty else set(map(tuple, last[keys].to_numpy().tolist()))
     with tempfile.TemporaryDirectory() as tmp:
         # seed-major: every scenario advances together, so a partial run is balanced
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for scenario in args.scenarios:
-                cached = _seed_dir(args.cache, scenario, size, seed, spec)
+                cached = _seed_dir(args.cache, scenario, size, seed, spec, fit)
                 if (scenario, seed) in done or (args.recompute and not (cached and (cached / "done").exists())):
                     continue
-                for variant, s in _compute(scenario, seed, size, spec, Path(tmp), args.cache).items():
+                for variant, s in _compute(scenario, seed, size, spec, Path(tmp), args.cache, fit).items():
                     for kind, make in makers.items():
                         new = pd.DataFrame(make(s)).assign(
                             scenario=scenario, seed=seed, variant=variant, seconds=s.seconds
                         )
                         frames[kind] = pd.concat([frames[kind], new], ignore_index=True)
                         frames[kind].to_csv(files[kind], index=False)
+                    if not fit:
+                        print(f"{scenario} seed {seed}: {s.seconds:.0f} s", flush=True)
+                        continue
                     lead = frames["lead"].query("scenario == @scenario and seed == @seed and variant == @variant")
                     print(
                         f"{scenario} seed {seed} {variant}: {s.seconds:.0f} s; ff lead "

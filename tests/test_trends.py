@@ -38,6 +38,7 @@ def test_trend_parse() -> None:
         ({"trim_ratio": 1.0}, "trends.trim_ratio"),
         ({"replicates": 5}, r"trends.replicates: must be an integer >= 20"),
         ({"smooth_weeks": -1}, "trends.smooth_weeks"),
+        ({"platform_smooth_weeks": "1"}, "trends.platform_smooth_weeks: must be a number >= 0"),
         ({"band": "bca"}, "trends.band: must be one of"),
         (
             {"series": ["pattern:stripes"], "propensity_covariates": ["log_height"]},
@@ -280,7 +281,7 @@ def test_platform_panel_is_the_warehouse_calibrated_to_the_margins(demo_trends: 
     # the crawl over-samples large accounts: the platform has more small ones than the warehouse
     path = tmp_path / "margins.csv"
     path.write_text("variable,level,share\nfollowers,0-2000,0.8\nfollowers,2000-,0.2\n")
-    cfg = TrendConfig(replicates=20, smooth_weeks=0.0, weighting="none")
+    cfg = TrendConfig(replicates=20, smooth_weeks=0.0, platform_smooth_weeks=0.0, weighting="none")
     res = trend_series(data, authors, None, cfg, margins=read_margins(path))
     s = res.series
     assert s["panel"].values[-1] == "platform"
@@ -304,6 +305,57 @@ def test_platform_panel_is_the_warehouse_calibrated_to_the_margins(demo_trends: 
     assert ok.mean() > 0.9 and np.all(lo[ok] <= hi[ok])
     with pytest.raises(InputError, match="lacks column 'followers'"):
         trend_series(data, authors.drop(columns="followers"), None, cfg, margins=read_margins(path))
+
+
+def test_the_platform_series_is_pooled_with_its_own_kernel(demo_trends: tuple, tmp_path: Path) -> None:
+    """``platform_smooth_weeks`` pools the platform panel alone: its series is the calibrated
+    weights' kernel-pooled ratio at that width, and every other panel is as with one width for all."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from bayesseg.survey.margins import read_margins
+
+    data, _, authors = demo_trends
+    path = tmp_path / "margins.csv"
+    path.write_text("variable,level,share\nfollowers,0-2000,0.8\nfollowers,2000-,0.2\n")
+    base = dict(replicates=20, smooth_weeks=2.0, weighting="none")
+    own = trend_series(data, authors, None, TrendConfig(**base, platform_smooth_weeks=0.7), margins=read_margins(path))
+    same = trend_series(data, authors, None, TrendConfig(**base, platform_smooth_weeks=2.0), margins=read_margins(path))
+    assert own.series.attrs["platform_smooth_weeks"] == 0.7
+    others = [p for p in own.series["panel"].values if p != "platform"]
+    for name in ("weighted_share", "raw_share", "low", "high", "share", "ess"):
+        got, expected = (r.series[name].sel(panel=others).values for r in (own, same))
+        np.testing.assert_array_equal(got, expected)
+    # independently: the calibrated weights (post-stratification), numerator and denominator each
+    # pooled by a Gaussian kernel of 0.7 weeks, zero outside the window
+    f = authors.loc[data["author"].values, "followers"].to_numpy(dtype=float)
+    known, small = np.isfinite(f), f < 2000
+    n = known.sum()
+    w = np.where(~known, 0.0, np.where(small, 0.8 * n / (small & known).sum(), 0.2 * n / (~small & known).sum()))
+    smooth = lambda a: gaussian_filter1d(a, 0.7, mode="constant", cval=0.0, truncate=3.0)  # noqa: E731
+    hits = data["hits"].sel(trend="pattern:leopard").values
+    expected = smooth(w @ hits) / smooth(w @ data["posts"].values)
+    got = own.series["weighted_share"].sel(trend="pattern:leopard", panel="platform").values
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert not np.allclose(got, same.series["weighted_share"].sel(trend="pattern:leopard", panel="platform").values)
+    # the report says so where the kernels differ, and only there
+    from bayesseg.workflow.trends_section import trends_html
+
+    assert "a Gaussian kernel of 0.7 weeks (the panels: 2 weeks)" in trends_html(own)
+    assert "Drawn from every author" not in trends_html(same)
+
+
+def test_weekly_shares_pool_each_panel_with_its_own_kernel() -> None:
+    from bayesseg.survey.weekly import weekly_shares
+
+    rng = np.random.default_rng(3)
+    posts = rng.poisson(3.0, size=(50, 30)).astype(float)
+    hits = rng.binomial(posts.astype(int), 0.2).astype(float)
+    weights = rng.uniform(0.0, 2.0, size=(3, 50))
+    sds = np.array([0.0, 1.5, 3.0])
+    together = weekly_shares(weights, hits, posts, 1, sds)
+    for p, sd in enumerate(sds):
+        alone = weekly_shares(weights[[p]], hits, posts, 1, float(sd))
+        np.testing.assert_allclose(together[:, p], alone[:, 0], rtol=1e-12)
 
 
 def test_month_pool_puts_every_week_in_the_month_of_its_monday() -> None:

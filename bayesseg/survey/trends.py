@@ -196,6 +196,26 @@ class Replicates(NamedTuple):
     """Replicates whose panel could not be weighted."""
 
 
+def panel_smoothing(inputs: TrendInputs, config: TrendConfig) -> np.ndarray:
+    """Kernel standard deviation, in weeks, of each panel's weekly series.
+
+    Parameters
+    ----------
+    inputs : TrendInputs
+        The aligned arrays (their ``panels``).
+    config : TrendConfig
+        ``smooth_weeks`` for every panel, ``platform_smooth_weeks`` for the ``platform`` one.
+
+    Returns
+    -------
+    numpy.ndarray, shape (panel,)
+    """
+    sd = np.full(len(inputs.panels), config.smooth_weeks)
+    if inputs.platform is not None:
+        sd[inputs.panels.index("platform")] = config.platform_smooth_weeks
+    return sd
+
+
 def replicate_shares(
     inputs: TrendInputs,
     weighting: PanelWeighting,
@@ -216,7 +236,7 @@ def replicate_shares(
     weighting : PanelWeighting
         The panel's weighting.
     config : TrendConfig
-        ``replicates``, ``seed``, ``smooth_weeks``.
+        ``replicates``, ``seed``, ``smooth_weeks``, ``platform_smooth_weeks``.
     pool : numpy.ndarray, shape (week, period), optional
         Also pool each replicate's weeks into periods (:func:`bayesseg.survey.weekly.month_pool`),
         under the same resample and weights, with the unweighted fashion-forward panel as a last panel.
@@ -228,6 +248,7 @@ def replicate_shares(
     Replicates
     """
     rng = np.random.default_rng(config.seed)
+    sd = panel_smoothing(inputs, config)
     r_draws = inputs.memberships
     n_b, n_p = config.replicates, len(inputs.panels)
     reps = np.empty((n_b, inputs.n_trends, n_p, inputs.n_weeks))
@@ -245,7 +266,7 @@ def replicate_shares(
                 pooled[b] = np.nan
         else:
             w = inputs.weight_matrix(m, ff, r)
-            reps[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, config.smooth_weeks)
+            reps[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, sd)
             if pooled is not None:
                 w_raw = np.vstack([w, m * inputs.panel])
                 pooled[b] = weekly_shares(w_raw, inputs.numerator, inputs.denominator, inputs.n_trends, 0.0, pool)
@@ -395,7 +416,9 @@ def trend_series(
     raw_w = w0.copy()
     raw_w[1] = inp.panel.astype(float)
 
-    def shares(w: np.ndarray, sd: float = config.smooth_weeks) -> np.ndarray:
+    sd = panel_smoothing(inp, config)
+
+    def shares(w: np.ndarray, sd: float | np.ndarray = sd) -> np.ndarray:
         return weekly_shares(w, inp.numerator, inp.denominator, inp.n_trends, sd)
 
     point, raw, raw_weekly = shares(w0), shares(raw_w), shares(raw_w, 0.0)
@@ -409,11 +432,11 @@ def trend_series(
     if failed:
         notes.append(f"{failed} of {config.replicates} bootstrap replicates could not be weighted and were left out")
     summary["failed_replicates"] = failed
-    wide = shares(w0, config.smooth_weeks * np.sqrt(2.0)) if config.band == "logit_bias" else None
+    wide = shares(w0, sd * np.sqrt(2.0)) if config.band == "logit_bias" else None
     deff = cluster_design_effect(inp.numerator, inp.denominator, inp.n_trends)
     summary["target_design_effect"] = dict(zip(inp.trend_names, np.round(deff, 3).tolist(), strict=True))
     low, high = bands(point, reps, config, ci_prob, ones @ inp.denominator, wide, np.nan_to_num(deff, nan=1.0))
-    diag = panel_diagnostics(w0, raw_w, inp.denominator, inp.posts, config.smooth_weeks)
+    diag = panel_diagnostics(w0, raw_w, inp.denominator, inp.posts, sd)
     notes += _notes(inp, diag, w0, config, weeks)
     assert reps_pooled is not None
     trends = data[TREND].values
@@ -465,6 +488,7 @@ def trend_series(
             "weighting": config.weighting,
             "normalise_authors": int(config.normalise_authors),
             "smooth_weeks": config.smooth_weeks,
+            "platform_smooth_weeks": config.platform_smooth_weeks,
             "band": config.band,
         },
     )

@@ -80,12 +80,22 @@ def smooth_weeks(a: np.ndarray, sd: float) -> np.ndarray:
     return gaussian_filter1d(a, sd, axis=-1, mode="constant", cval=0.0, truncate=3.0)
 
 
+def _smooth_panels(a: np.ndarray, sd: float | np.ndarray) -> np.ndarray:
+    """:func:`smooth_weeks` of each panel (first axis of `a`) with its own `sd` (a scalar: the same for all)."""
+    sds = np.broadcast_to(np.asarray(sd, dtype=float), (a.shape[0],))
+    out = np.empty_like(a, dtype=float)
+    for value in np.unique(sds):
+        rows = sds == value
+        out[rows] = smooth_weeks(a[rows], float(value))
+    return out
+
+
 def weekly_shares(
     weights: np.ndarray,
     numerator: np.ndarray,
     denominator: np.ndarray,
     n_trends: int,
-    sd: float,
+    sd: float | np.ndarray,
     pool: np.ndarray | None = None,
 ) -> np.ndarray:
     r"""Weighted weekly shares of every trend in every panel, pooled over neighbouring weeks or into periods.
@@ -104,9 +114,9 @@ def weekly_shares(
         Posts.
     n_trends : int
         Trends (the numerator's leading block size).
-    sd : float
-        Kernel standard deviation in weeks (:func:`smooth_weeks`); 0 gives plain weekly shares.
-        Ignored with `pool`.
+    sd : float or numpy.ndarray, shape (panel,)
+        Kernel standard deviation in weeks (:func:`smooth_weeks`), one for every panel or one per
+        panel; 0 gives plain weekly shares. Ignored with `pool`.
     pool : numpy.ndarray, shape (week, period), optional
         Pools weeks into periods (:func:`month_pool`: 1 where a week belongs to a month).
 
@@ -119,7 +129,7 @@ def weekly_shares(
     top = (weights @ numerator).reshape(len(weights), n_trends, n_w)
     bottom = weights @ denominator
     if pool is None:
-        top, bottom = smooth_weeks(top, sd), smooth_weeks(bottom, sd)
+        top, bottom = _smooth_panels(top, sd), _smooth_panels(bottom, sd)
     else:
         top, bottom = top @ pool, bottom @ pool
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -173,8 +183,8 @@ def bands(
     target_posts : numpy.ndarray, shape (week,)
         Posts of the target each week: the binomial noise of its realised share.
     wide : numpy.ndarray, shape (trend, panel, week), optional
-        The point series pooled with ``smooth_weeks × √2`` (``logit_bias``: their difference
-        estimates the pooling's bias).
+        The point series pooled with each panel's kernel × √2 (``logit_bias``: their difference
+        estimates the pooling's bias; zero for a panel not pooled).
     target_deff : numpy.ndarray, shape (trend,), optional
         Design effect of the target's weekly share, posts clustered within authors
         (:func:`cluster_design_effect`); it multiplies the binomial variance. Default 1.
@@ -199,7 +209,7 @@ def bands(
         deff = np.ones(point.shape[0]) if target_deff is None else np.asarray(target_deff, dtype=float)
         n_t = np.where(target_posts > 0, target_posts, np.nan)[None, :]
         var[:, 1, :] += deff[:, None] / (n_t * p_ff * (1 - p_ff))
-        if config.band == "logit_bias" and config.smooth_weeks > 0 and wide is not None:
+        if config.band == "logit_bias" and wide is not None:
             var += (special.logit(np.clip(wide, eps, 1 - eps)) - logit_point) ** 2
         half = stats.norm.ppf(hi_q) * np.sqrt(var)
         return special.expit(logit_point - half), special.expit(logit_point + half)
@@ -249,7 +259,7 @@ def cluster_design_effect(numerator: np.ndarray, denominator: np.ndarray, n_tren
 
 
 def panel_diagnostics(
-    weights: np.ndarray, raw_weights: np.ndarray, denominator: np.ndarray, posts: np.ndarray, sd: float
+    weights: np.ndarray, raw_weights: np.ndarray, denominator: np.ndarray, posts: np.ndarray, sd: float | np.ndarray
 ) -> dict[str, np.ndarray]:
     """Per panel and week: effective number of authors, design effect, authors and posts.
 
@@ -266,8 +276,8 @@ def panel_diagnostics(
         The shares' denominators (posts, or active authors).
     posts : numpy.ndarray, shape (author, week)
         Posts.
-    sd : float
-        Kernel standard deviation in weeks.
+    sd : float or numpy.ndarray, shape (panel,)
+        Kernel standard deviation in weeks, for every panel or per panel.
 
     Returns
     -------
@@ -278,7 +288,11 @@ def panel_diagnostics(
     ----------
     Kish, L. (1965). *Survey Sampling*. Wiley. ISBN 978-0-471-10949-5.
     """
-    contrib = weights[:, :, None] * smooth_weeks(denominator, sd)[None, :, :]  # (panel, author, week)
+    sds = np.broadcast_to(np.asarray(sd, dtype=float), (len(weights),))
+    contrib = np.empty((*weights.shape, denominator.shape[1]))  # (panel, author, week)
+    for value in np.unique(sds):
+        rows = sds == value
+        contrib[rows] = weights[rows][:, :, None] * smooth_weeks(denominator, float(value))[None, :, :]
     return {
         "ess": kish_ess(contrib, axis=1),
         "design_effect": design_effect(contrib, axis=1),

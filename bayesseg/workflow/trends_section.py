@@ -224,10 +224,24 @@ def _platform(t: TrendResult) -> str:
         + paragraph(
             "The dotted green line of each chart is the platform series: every author of the warehouse, weighted so "
             "that the warehouse matches the platform's margins. It is the series a trend report speaks for when the "
-            "warehouse is a crawler's sample; the all-authors series is the warehouse's own."
+            "warehouse is a crawler's sample; the all-authors series is the warehouse's own." + _platform_pooling(t)
         )
         + table(shown, floatfmt="{:.3f}", flagged=(b["asmd_before"] >= BALANCED_ASMD).tolist())
     )
+
+
+def _platform_pooling(t: TrendResult) -> str:
+    """The platform series' own kernel, when it differs from the panels'."""
+    panels = float(t.series.attrs["smooth_weeks"])
+    own = float(t.series.attrs.get("platform_smooth_weeks", panels))
+    if own == panels:
+        return ""
+
+    def weeks(x: float) -> str:
+        return f"{x:g} week" + ("" if x == 1 else "s")
+
+    pooling = f"pools neighbouring weeks with a Gaussian kernel of {weeks(own)}" if own else "is not pooled over weeks"
+    return f" Drawn from every author, it {pooling} (the panels: {weeks(panels)}), so a narrow peak is flattened less."
 
 
 def _pre_period(t: TrendResult) -> str:
