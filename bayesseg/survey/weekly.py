@@ -80,13 +80,17 @@ def smooth_weeks(a: np.ndarray, sd: float) -> np.ndarray:
     return gaussian_filter1d(a, sd, axis=-1, mode="constant", cval=0.0, truncate=3.0)
 
 
+def _kernels(sd: float | np.ndarray, n_panels: int) -> list[tuple[float, np.ndarray]]:
+    """Each distinct kernel width among `n_panels` panels (`sd` a scalar: the same for all) and its panels' mask."""
+    sds = np.broadcast_to(np.asarray(sd, dtype=float), (n_panels,))
+    return [(float(value), sds == value) for value in np.unique(sds)]
+
+
 def _smooth_panels(a: np.ndarray, sd: float | np.ndarray) -> np.ndarray:
     """:func:`smooth_weeks` of each panel (first axis of `a`) with its own `sd` (a scalar: the same for all)."""
-    sds = np.broadcast_to(np.asarray(sd, dtype=float), (a.shape[0],))
     out = np.empty_like(a, dtype=float)
-    for value in np.unique(sds):
-        rows = sds == value
-        out[rows] = smooth_weeks(a[rows], float(value))
+    for value, rows in _kernels(sd, a.shape[0]):
+        out[rows] = smooth_weeks(a[rows], value)
     return out
 
 
@@ -288,11 +292,9 @@ def panel_diagnostics(
     ----------
     Kish, L. (1965). *Survey Sampling*. Wiley. ISBN 978-0-471-10949-5.
     """
-    sds = np.broadcast_to(np.asarray(sd, dtype=float), (len(weights),))
     contrib = np.empty((*weights.shape, denominator.shape[1]))  # (panel, author, week)
-    for value in np.unique(sds):
-        rows = sds == value
-        contrib[rows] = weights[rows][:, :, None] * smooth_weeks(denominator, float(value))[None, :, :]
+    for value, rows in _kernels(sd, len(weights)):
+        contrib[rows] = weights[rows][:, :, None] * smooth_weeks(denominator, value)[None, :, :]
     return {
         "ess": kish_ess(contrib, axis=1),
         "design_effect": design_effect(contrib, axis=1),
