@@ -18,6 +18,7 @@ from balance.weighting_methods.rake import rake as balance_rake
 from bayesseg.exceptions import WeightsError
 from bayesseg.survey.reweight import (
     asmd,
+    comparison_weights,
     design_effect,
     kish_ess,
     poststratify_weights,
@@ -244,3 +245,40 @@ def test_trim_weights_matches_balance_and_reports_the_trade() -> None:
         trim_weights(w, 1.0)
     with pytest.raises(WeightsError, match="every weight is 0"):
         trim_weights(np.zeros(4), 5.0)
+
+
+def test_comparison_weights_make_the_rest_look_like_the_panel() -> None:
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    x = rng.normal(size=n)
+    panel = rng.random(n) < 1 / (1 + np.exp(-(-2.0 + 1.2 * x)))
+    design = sm.add_constant(x)
+    p = sm.GLM(panel.astype(float), design, family=sm.families.Binomial()).fit().predict(design)
+    res = comparison_weights("propensity", panel, propensity=p)
+    odds = p[~panel] / (1 - p[~panel])
+    np.testing.assert_allclose(res.weights, odds * panel.sum() / odds.sum(), rtol=1e-12)
+    # the weighted rest has the panel's mean follower covariate, not its own
+    gap = x[panel].mean() - x[~panel].mean()
+    assert abs(np.average(x[~panel], weights=res.weights) - x[panel].mean()) < 0.1 * abs(gap)
+    # cells: the rest reproduces the panel's (bootstrap-weighted) cell totals exactly
+    m = rng.integers(0, 3, size=n).astype(float)
+    cells = np.eye(3)[rng.integers(0, 3, size=n)]
+    post = comparison_weights("poststratify", panel, frequency=m, margins={"cell": cells})
+    np.testing.assert_allclose(post.weights @ cells[~panel], m[panel] @ cells[panel], rtol=1e-10)
+    halves = np.eye(2)[(x > 0).astype(int)]
+    raked = comparison_weights("rake", panel, margins={"cell": cells, "half": halves})
+    for mat in (cells, halves):
+        np.testing.assert_allclose(raked.weights @ mat[~panel], mat[panel].sum(axis=0), rtol=1e-4)
+    np.testing.assert_array_equal(comparison_weights("none", panel, frequency=m).weights, m[~panel])
+    # errors name what is wrong
+    bad = np.where(panel, 0.5, 1.0)
+    with pytest.raises(WeightsError, match=rf"propensity of unit {np.flatnonzero(~panel)[0]} is 1.0"):
+        comparison_weights("propensity", panel, propensity=bad)
+    with pytest.raises(WeightsError, match="need the fitted propensities"):
+        comparison_weights("propensity", panel)
+    with pytest.raises(WeightsError, match="complement must both hold units"):
+        comparison_weights("none", np.ones(5, dtype=bool))
+    with pytest.raises(WeightsError, match="unknown weighting"):
+        comparison_weights("magic", panel, margins={"cell": cells})

@@ -57,6 +57,7 @@ __all__ = [
     "WEIGHTINGS",
     "WeightResult",
     "asmd",
+    "comparison_weights",
     "design_effect",
     "kish_ess",
     "panel_weights",
@@ -587,26 +588,113 @@ def panel_weights(
         return WeightResult(d * fit.weights, fit.model)
     if method == "none":
         return WeightResult(d.astype(float), {})
+    return _cell_weights(method, panel, np.ones(len(panel), dtype=bool), m, margins, level_names)
+
+
+def _cell_weights(
+    method: str,
+    units: np.ndarray,
+    toward: np.ndarray,
+    m: np.ndarray,
+    margins: Mapping[str, Any] | None,
+    level_names: Mapping[str, Sequence[str]] | None,
+) -> WeightResult:
+    """Post-stratification or raking weights of the `units` toward the margins' totals over `toward`."""
     if method not in WEIGHTINGS:
         raise WeightsError(f"unknown weighting {method!r}: choose one of {WEIGHTINGS}")
     if not margins:
         raise WeightsError(f"{method} weighting needs margins")
     mats = {k: _memberships(v, f"margins[{k!r}]") for k, v in margins.items()}
     keep = np.logical_and.reduce([mat.sum(axis=1) > 0 for mat in mats.values()])
+    d, into = m[units], toward & keep
     if method == "poststratify":
         if len(mats) != 1:
             raise WeightsError(f"post-stratification takes one margin (its levels are the cells), got {list(mats)}")
         cells = next(iter(mats.values()))
-        cp = cells[panel & keep] / cells[panel & keep].sum(axis=1, keepdims=True)
+        cp = cells[units & keep] / cells[units & keep].sum(axis=1, keepdims=True)
         name = next(iter(mats))
         names = (level_names or {}).get(name)
-        res = poststratify_weights(cp, m[keep] @ cells[keep], d[keep[panel]], names)
+        res = poststratify_weights(cp, m[into] @ cells[into], d[keep[units]], names)
     else:
         res = rake_weights(
-            {k: mat[panel & keep] for k, mat in mats.items()},
-            {k: m[keep] @ mat[keep] for k, mat in mats.items()},
-            d[keep[panel]],
+            {k: mat[units & keep] for k, mat in mats.items()},
+            {k: m[into] @ mat[into] for k, mat in mats.items()},
+            d[keep[units]],
         )
-    w = np.zeros(int(panel.sum()))
-    w[keep[panel]] = res.weights
+    w = np.zeros(int(units.sum()))
+    w[keep[units]] = res.weights
     return WeightResult(w, res.model)
+
+
+def comparison_weights(
+    method: str,
+    in_panel: Any,
+    *,
+    frequency: Any = None,
+    propensity: Any = None,
+    margins: Mapping[str, Any] | None = None,
+    level_names: Mapping[str, Sequence[str]] | None = None,
+) -> WeightResult:
+    r"""Weights of the units outside a panel toward the *panel's* composition: its comparison group.
+
+    :func:`panel_weights` makes the panel look like the whole target; this makes the rest of the
+    target look like the panel (the weighting of an effect on the treated), so that a panel's
+    series can be set against that of comparable units outside it. ``propensity``: the odds
+    :math:`\hat p_i / (1 - \hat p_i)` of each unit's fitted propensity (Hirano, Imbens & Ridder
+    2003), rescaled to sum to the panel's total frequency; ``poststratify``, ``rake``: the units
+    post-stratified or raked to the panel's cell or margin totals; ``none``: their frequencies.
+
+    Parameters
+    ----------
+    method : {"propensity", "poststratify", "rake", "none"}
+        As :func:`panel_weights`.
+    in_panel : array_like of bool, shape (n_target,)
+        Panel membership of every unit of the target.
+    frequency : array_like, shape (n_target,), optional
+        Frequency weights (e.g. bootstrap multiplicities); default 1.
+    propensity : array_like, shape (n_target,), optional
+        Every unit's fitted panel propensity, in (0, 1) (``propensity``: :func:`propensity_weights`).
+    margins, level_names : mapping, optional
+        As :func:`panel_weights` (``poststratify`` and ``rake``).
+
+    Returns
+    -------
+    WeightResult
+        Weights of the units outside the panel (in the order of `in_panel`'s false entries) and
+        the method's ``model`` dict.
+
+    Raises
+    ------
+    WeightsError
+        If the panel or its complement is empty, `method` is unknown, its input is missing or a
+        propensity is outside (0, 1) (the unit is named), or the method's checks fail.
+
+    References
+    ----------
+    Hirano, K., Imbens, G. W., & Ridder, G. (2003). Efficient estimation of average treatment
+    effects using the estimated propensity score. *Econometrica* 71(4), 1161-1189.
+    https://doi.org/10.1111/1468-0262.00442
+
+    Imbens, G. W. (2004). Nonparametric estimation of average treatment effects under exogeneity: a
+    review. *Rev. Econ. Stat.* 86(1), 4-29. https://doi.org/10.1162/003465304323023651
+    """
+    panel = np.asarray(in_panel, dtype=bool)
+    m = np.ones(len(panel)) if frequency is None else _check_weights(frequency, "frequency")
+    if m.shape != panel.shape or not m[panel].sum() > 0 or not m[~panel].sum() > 0:
+        raise WeightsError(f"panel and complement must both hold units (frequency {m.shape}, panel {panel.shape})")
+    d = m[~panel]
+    if method == "propensity":
+        if propensity is None:
+            raise WeightsError("propensity comparison weights need the fitted propensities")
+        p = np.asarray(propensity, dtype=float)
+        if p.shape != panel.shape:
+            raise WeightsError(f"propensity has shape {p.shape}, expected {panel.shape}")
+        bad = ~((p[~panel] > 0) & (p[~panel] < 1))
+        if bad.any():
+            i = int(np.flatnonzero(~panel)[np.argmax(bad)])
+            raise WeightsError(f"propensity of unit {i} is {float(p[i])!r}, not in (0, 1)")
+        w = d * p[~panel] / (1 - p[~panel])
+        return WeightResult(w * m[panel].sum() / w.sum(), {"propensity": p})
+    if method == "none":
+        return WeightResult(d.astype(float), {})
+    return _cell_weights(method, ~panel, panel, m, margins, level_names)
