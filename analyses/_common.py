@@ -203,7 +203,7 @@ def trend_answer(res: TrendResult, simulated: bool) -> list[str]:
         ahead = ff[ff["LOW"] > 0]
         behind = ff[ff["HIGH"] < 0]
         lines.append(
-            "Lead: the fashion-forward panel is ahead of all authors on "
+            "Lead: the fashion-forward panel is ahead of comparable authors on "
             + (
                 ", ".join(
                     f"{r.TREND} ({r.LEAD_WEEKS:+.0f} weeks, {r.LOW:+.0f} to {r.HIGH:+.0f})" for r in ahead.itertuples()

@@ -479,10 +479,12 @@ def _lead_parts(doc: HtmlDocument, trends: TrendResult) -> list[str]:
     ahead = shown[(shown["status"] == "identified") & (shown["low"] > 0)]
     return [
         doc.paragraph(
-            "The business test of a fashion-forward panel: does its series of a trend move before everyone else's? "
-            "The lead of each panel's composition-adjusted series over all authors' (the shift that best fits one "
-            "to the other; the mainstream tier is most of all authors), with its interval over the bootstrap and "
-            "posterior replicates; a flat trend has no identifiable lead."
+            "The business test of a fashion-forward panel: does its series of a trend move before comparable "
+            "accounts'? Its lead is over the other authors weighted to its composition (followers, engagement, "
+            "segment), so it is its accounts' timing and not its make-up; a tier's lead is that of its "
+            "composition-adjusted series over all authors' (the mainstream tier is most of all authors). The shift "
+            "best fits one series to the other, with its interval over the bootstrap and posterior replicates; a "
+            "flat trend has no identifiable lead."
         ),
         doc.table(shown, floatfmt="{:.0f}", index=False),
         doc.paragraph(

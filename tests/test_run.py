@@ -184,7 +184,7 @@ def test_trend_series_written_back_and_to_csv(duckdb_run):
     np.testing.assert_allclose(ff["WEIGHTED_SHARE"], ff["RAW_SHARE"], rtol=1e-12)
     html = (out / "report.html").read_text()
     assert 'id="trends"' in html and "Distance of the fashion-forward series" in html
-    # each panel's lead over all authors: the warehouse table is the CSV, one row per trend and panel
+    # each panel's lead: the warehouse table is the CSV, one row per trend and panel
     lead = tables[LEAD_TABLE]
     assert list(lead.columns) == [*LEAD_COLUMNS, "MODEL_ID"]
     assert len(lead) == table["TREND"].nunique() * (table["PANEL"].nunique() - 1)

@@ -14,6 +14,7 @@ from bayesseg.survey.sensitivity import (
     flip_gamma,
     lead_bounds,
     lead_sensitivity_table,
+    odds_bounds,
     ratio_bounds,
     sensitivity_table,
     share_bounds,
@@ -154,3 +155,29 @@ def test_lead_flip_gamma_is_where_the_range_first_reaches_zero():
     # a trend without a lead under the fitted weights has no flip
     flat = lead_sensitivity_table(e, hits[30:, None, :], posts[30:], target[None, :], ["t"], 8)
     assert np.isnan(flat["lead_flip_gamma"]).all()
+
+
+def test_lead_bounds_of_a_comparison_group_move_its_odds_weights():
+    # the comparison group's authors, weighted by selection odds in [odds / gamma, odds * gamma], against a fixed
+    # panel series that pulses 2 weeks before the late half of the group
+    rng = np.random.default_rng(9)
+    hits, posts = pulses(9, 40, rng, early=4)
+    e = rng.uniform(0.1, 0.6, size=9)
+    odds = e / (1 - e)
+    panel_hits, panel_posts = pulses(30, 40, np.random.default_rng(10), early=0)
+    panel = np.roll(panel_hits.sum(0), -2) / panel_posts.sum(0)
+    point = best_shift(panel, (odds @ hits) / (odds @ posts), 6, panel_posts.sum(0))[0]
+    assert lead_bounds(e, hits, posts, panel, 1.0, 6, panel_posts=panel_posts.sum(0)) == (point, point)
+    low_w, high_w = odds_bounds(e, 2.0)
+    np.testing.assert_allclose(high_w / low_w, 4.0)
+    leads = []
+    for corner in itertools.product(*zip(low_w, high_w, strict=True)):
+        w = np.array(corner)
+        leads.append(best_shift(panel, (w @ hits) / (w @ posts), 6, panel_posts.sum(0))[0])
+    low, high = lead_bounds(e, hits, posts, panel, 2.0, 6, panel_posts=panel_posts.sum(0))
+    assert min(leads) <= low <= point <= high <= max(leads) and low < high
+    # a coarser search visits a subset of the thresholds: its range lies inside
+    coarse = lead_bounds(e, hits, posts, panel, 2.0, 6, panel_posts=panel_posts.sum(0), max_thresholds=3)
+    assert low <= coarse[0] <= coarse[1] <= high
+    with pytest.raises(InputError, match="propensities must lie in"):
+        odds_bounds(np.array([0.5, 1.0]), 2.0)

@@ -19,14 +19,25 @@ see. Each share pools the window's posts (the trend's posts over all posts); the
 percentiles over the bootstrap × posterior replicates of :func:`bayesseg.survey.trends.replicate_shares`.
 
 **Lead.** Per trend and panel, the lead :math:`L` (weeks) is the shift that best aligns the
-panel's weekly series with the target's up to a constant factor :math:`c`: the panel's share of
-week :math:`t` is compared with :math:`c` times the target's of week :math:`t + L` by the Poisson
-deviance weighted by the panel's posts of the week, :math:`c` profiled out, over
+panel's weekly series with a reference series up to a constant factor :math:`c`: the panel's share
+of week :math:`t` is compared with :math:`c` times the reference's of week :math:`t + L` by the
+Poisson deviance weighted by the panel's posts of the week, :math:`c` profiled out, over
 :math:`|L| \le` ``max_lead`` and the weeks both series cover (a positive lead: the panel shows the
-trend's moves :math:`L` weeks before the target). The deviance weighs each week by what the panel
-saw of it, and a week without a trend post counts as a share of 0 (a least-squares fit of the log
-shares gave the sparse early weeks of a rising trend, floored before the log, the most weight). A
-constant factor absorbs a level difference (behaviour) without absorbing a shift.
+trend's moves :math:`L` weeks before the reference). The deviance weighs each week by what the
+panel saw of it, and a week without a trend post counts as a share of 0 (a least-squares fit of
+the log shares gave the sparse early weeks of a rising trend, floored before the log, the most
+weight). A constant factor absorbs a level difference (behaviour) without absorbing a shift.
+
+The fashion-forward panel's own (unweighted) series is compared with its *comparison group*: the
+other authors weighted to the panel's composition by their selection odds
+(:func:`bayesseg.survey.reweight.comparison_weights`; the weighting of an effect on the treated,
+Hirano, Imbens & Ridder 2003). Its lead is then its authors' timing against comparable authors,
+not its make-up, and the panel's posts count once each: reweighting the panel toward all authors
+instead gives its rare kinds of authors weights up to the trimming cap, and the lead read from that
+series was off by one to three weeks on seeds where this one is exact
+(``benchmarks/RESULTS.md``). Other panels (tiers, segments) are read through their series
+corrected toward all authors' composition, against all authors'.
+
 The interval is the percentile interval of :math:`\hat L` over the replicates. A lead is *not
 identified* when the target series is flat (coefficient of variation over the weeks below
 ``min_variation``: a shift of a flat series changes nothing), when the estimate or its interval
@@ -35,6 +46,9 @@ outside its own interval (the criterion has several minima, which the replicates
 
 References
 ----------
+Hirano, K., Imbens, G. W., & Ridder, G. (2003). Efficient estimation of average treatment effects
+using the estimated propensity score. *Econometrica* 71(4), 1161-1189. https://doi.org/10.1111/1468-0262.00442
+
 DiNardo, J., Fortin, N. M., & Lemieux, T. (1996). Labor market institutions and the distribution of
 wages, 1973-1992: a semiparametric approach. *Econometrica* 64(5), 1001-1044.
 https://doi.org/10.2307/2171954
@@ -53,6 +67,9 @@ from bayesseg.dims import PANEL, REPLICATE, TREND, WEEK
 from bayesseg.exceptions import InputError
 
 __all__ = ["LEAD_COLUMNS", "best_shift", "gap_decomposition", "panel_lead"]
+
+COMPARED = "fashion_forward"
+"""The panel whose lead is read against its comparison group (the other authors weighted to its composition)."""
 
 LEAD_COLUMNS = ("TREND", "PANEL", "LEAD_WEEKS", "LOW", "HIGH", "N_WEEKS", "STATUS")
 """Columns of ``panel_lead.csv`` and of the PANEL_LEAD table."""
@@ -171,13 +188,18 @@ def panel_lead(
     min_variation: float = 0.1,
     target: str = "all",
 ) -> pd.DataFrame:
-    """The lead of each panel's (weighted) weekly series over the target's, per trend, with a bootstrap interval.
+    """The lead of each panel's weekly series, per trend, with a bootstrap interval (the module's criterion).
+
+    The fashion-forward panel's raw series is read against its comparison group's
+    (``comparison_share`` and the replicates' ``lead_pair_share``, when `series` has them); every
+    other panel's weighted series against the target's.
 
     Parameters
     ----------
     series : xarray.Dataset
-        The ``series`` of a :class:`bayesseg.survey.trends.TrendResult`: ``weighted_share`` (trend, panel, week) and
-        ``share`` (replicate, trend, panel, week).
+        The ``series`` of a :class:`bayesseg.survey.trends.TrendResult`: ``weighted_share`` and ``raw_share``
+        (trend, panel, week), ``share`` (replicate, trend, panel, week); optionally ``n_posts`` (panel, week),
+        ``comparison_share`` (trend, week) and ``lead_pair_share`` (replicate, trend, pair, week).
     max_lead : int, default 8
         Largest shift compared, in weeks, either way.
     ci_prob : float, default 0.9
@@ -219,12 +241,16 @@ def panel_lead(
             if panel == target:
                 continue
             posts = series["n_posts"].sel(panel=panel).values if "n_posts" in series else None
-            lead_0, n_0 = best_shift(
-                series["weighted_share"].sel(trend=trend, panel=panel).values, ref, max_lead, posts
-            )
+            mine, other = series["weighted_share"].sel(trend=trend, panel=panel).values, ref
+            reps, other_reps = series["share"].sel(trend=trend, panel=panel).transpose(REPLICATE, WEEK).values, ref_reps
+            if panel == COMPARED and "comparison_share" in series:  # the panel against its comparison group
+                mine = series["raw_share"].sel(trend=trend, panel=panel).values
+                other = series["comparison_share"].sel(trend=trend).values
+                pair = series["lead_pair_share"].sel(trend=trend).transpose(REPLICATE, "pair", WEEK).values
+                reps, other_reps = pair[:, 0], pair[:, 1]
+            lead_0, n_0 = best_shift(mine, other, max_lead, posts)
             lead, n = float(lead_0), int(n_0)
-            reps = series["share"].sel(trend=trend, panel=panel).transpose(REPLICATE, WEEK).values
-            draws = best_shift(reps, ref_reps, max_lead, posts)[0]
+            draws = best_shift(reps, other_reps, max_lead, posts)[0]
             draws = draws[np.isfinite(draws)]
             low, high = np.quantile(draws, [lo, hi]) if draws.size else (np.nan, np.nan)
             status = "identified"

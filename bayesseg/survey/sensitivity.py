@@ -24,12 +24,16 @@ early share) *flips* at the smallest :math:`\Gamma` whose bounds admit the oppos
 conservative flip: one set of weights cannot reach both bounds at once).
 
 The panel's lead (:func:`bayesseg.survey.panel.best_shift`) is not a ratio of sums, and its
-extremes over the box have no closed form. :func:`lead_bounds` searches the weightings that move
-the panel's series earliest and latest: the panel's authors sorted by the mean week of their trend
-posts, the weights at the top of their box for the earliest authors and at the bottom for the rest
-(and the reverse), at every threshold. Over that family the range of leads is a lower bound on the
-range the box allows (a search, not a proof); the lead *flips* at the smallest :math:`\Gamma` whose
-range reaches 0 (:func:`lead_sensitivity_table`).
+extremes over the box have no closed form. The fashion-forward panel's lead is read against its
+comparison group, the other authors weighted by their selection odds :math:`e_i/(1-e_i)`
+(:func:`bayesseg.survey.reweight.comparison_weights`), whose true values lie in
+:math:`[\Gamma^{-1}, \Gamma]` times the fitted ones (:func:`odds_bounds`). :func:`lead_bounds`
+searches the weightings that move the weighted series earliest and latest: the authors sorted by
+the mean week of their trend posts, the weights at the top of their box for the earliest authors
+and at the bottom for the rest (and the reverse), at every threshold (at most 512, evenly
+spaced). Over that family the range of leads is a lower bound on the range the box allows (a
+search, not a proof); the lead *flips* at the smallest :math:`\Gamma` whose range reaches 0
+(:func:`lead_sensitivity_table`).
 
 References
 ----------
@@ -47,6 +51,7 @@ quantile balancing. *JASA* 118(544), 2645-2657. https://doi.org/10.1080/01621459
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,6 +65,7 @@ __all__ = [
     "flip_gamma",
     "lead_bounds",
     "lead_sensitivity_table",
+    "odds_bounds",
     "ratio_bounds",
     "sensitivity_table",
     "share_bounds",
@@ -98,14 +104,45 @@ def weight_bounds(propensity: np.ndarray, gamma: float) -> tuple[np.ndarray, np.
     return 1.0 + odds / gamma, 1.0 + odds * gamma
 
 
-def _threshold_sums(first: np.ndarray, second: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Per threshold k = 0..n (rows): ``first * x`` summed over the first k rows of `x`, ``second * x`` over the rest.
+def odds_bounds(propensity: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The box of each comparison author's true selection odds (its weight toward the panel) at sensitivity `gamma`.
 
-    `first` and `second` broadcast against `x`, shape (author, column); the result is (author + 1, column).
+    Under the marginal sensitivity model the true odds lie within a factor `gamma` of the fitted
+    :math:`e_i / (1 - e_i)`, the weight :func:`bayesseg.survey.reweight.comparison_weights` gives.
+
+    Parameters
+    ----------
+    propensity : numpy.ndarray, shape (author,)
+        Fitted probabilities of being in the panel, in (0, 1).
+    gamma : float
+        Sensitivity parameter (>= 1).
+
+    Returns
+    -------
+    low, high : numpy.ndarray, shape (author,)
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `gamma` < 1 or a propensity is outside (0, 1).
     """
-    zero = np.zeros((1, x.shape[1]))
-    below = np.vstack([zero, np.cumsum(first * x, axis=0)])
-    above = np.vstack([np.cumsum((second * x)[::-1], axis=0)[::-1], zero])
+    e = np.asarray(propensity, dtype=float)
+    if not gamma >= 1:
+        raise InputError(f"the sensitivity parameter gamma must be >= 1, got {gamma}")
+    if not np.all((e > 0) & (e < 1)):
+        raise InputError("propensities must lie in (0, 1)")
+    odds = e / (1.0 - e)
+    return odds / gamma, odds * gamma
+
+
+def _threshold_sums(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per threshold k = 0..n (rows): the first k rows of `first` plus the other rows of `second`, summed.
+
+    `first` and `second` have shape (row, column); the result is (row + 1, column).
+    """
+    zero = np.zeros((1, first.shape[1]))
+    below = np.vstack([zero, np.cumsum(first, axis=0)])
+    above = np.vstack([np.cumsum(second[::-1], axis=0)[::-1], zero])
     return below + above
 
 
@@ -135,7 +172,7 @@ def ratio_bounds(y: np.ndarray, n: np.ndarray, low: np.ndarray, high: np.ndarray
     def extreme(first: np.ndarray, second: np.ndarray, reduce: np.ufunc) -> np.ndarray:
         # weights `first` on the k authors of smallest y, `second` on the rest, for every threshold k
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = _threshold_sums(first, second, ns * ys) / _threshold_sums(first, second, ns)
+            ratio = _threshold_sums(first * ns * ys, second * ns * ys) / _threshold_sums(first * ns, second * ns)
         # fmin / fmax skip NaN (a threshold with no mass) and give NaN only to a column without any
         return reduce.reduce(np.where(np.isfinite(ratio), ratio, np.nan), axis=0)
 
@@ -281,49 +318,107 @@ def lead_bounds(
     gamma: float,
     max_lead: int,
     smooth_sd: float = 0.0,
+    panel_posts: np.ndarray | None = None,
+    max_thresholds: int = 512,
 ) -> tuple[float, float]:
-    """The range of the panel's lead over `target` across the timing-ordered threshold weightings of the box.
+    """The range of a lead across the timing-ordered threshold weightings of the box.
+
+    Without `panel_posts`: the authors are the panel's, weighted by inverse propensities in
+    their box (:func:`weight_bounds`), and the lead is their series' over `target`. With
+    `panel_posts`: the authors are the panel's comparison group, weighted by selection odds in
+    their box (:func:`odds_bounds`), `target` is the panel's (unweighted) series, and the lead
+    is the panel's over the comparison group's (the lead :func:`bayesseg.survey.panel.panel_lead`
+    reads for the fashion-forward panel).
 
     Parameters
     ----------
     propensity : numpy.ndarray, shape (author,)
-        The panel authors' fitted propensities.
+        The authors' fitted panel propensities.
     hits, posts : numpy.ndarray, shape (author, week)
-        Each panel author's trend posts and posts per week.
+        Each author's trend posts and posts per week.
     target : numpy.ndarray, shape (week,)
-        The target's series (pooled as the panel's is).
+        The series the authors' is compared with (pooled as theirs is).
     gamma : float
         Sensitivity parameter (>= 1).
     max_lead : int
         Shifts compared, either way (:func:`bayesseg.survey.panel.best_shift`).
     smooth_sd : float, default 0.0
         Gaussian pooling of the weeks, as the series (:func:`bayesseg.survey.weekly.smooth_weeks`).
+    panel_posts : numpy.ndarray, shape (week,), optional
+        The panel's posts per week: the authors are its comparison group (above).
+    max_thresholds : int, default 512
+        At most this many thresholds, evenly spaced over the authors, are searched.
 
     Returns
     -------
     low, high : float
         Smallest and largest lead found (NaN when no weighting gives one).
     """
-    low_w, high_w = weight_bounds(propensity, gamma)
-    hits, posts = np.asarray(hits, dtype=float), np.asarray(posts, dtype=float)
-    week = np.arange(hits.shape[1], dtype=float)
-    total = hits.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        timing = np.where(total > 0, hits @ week / total, np.nan)
-    timing = np.where(np.isfinite(timing), timing, np.nanmedian(timing) if np.isfinite(timing).any() else 0.0)
-    order = np.argsort(timing, kind="stable")
-    h, n, lo, hi = hits[order], posts[order], low_w[order], high_w[order]
-    series = []
-    for first, second in ((hi[:, None], lo[:, None]), (lo[:, None], hi[:, None])):  # earliest up, then down
-        num = smooth_weeks(_threshold_sums(first, second, h), smooth_sd)
-        den = smooth_weeks(_threshold_sums(first, second, n), smooth_sd)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            series.append(np.where(den > 0, num / den, np.nan))
-    panel = np.vstack(series)
-    leads, _ = best_shift(panel, np.broadcast_to(target, panel.shape), max_lead, posts.sum(axis=0))
+    search = _TimingSearch(propensity, hits, posts, panel_posts is not None, max_thresholds)
+    return _search_bounds(search, target, gamma, max_lead, smooth_sd, panel_posts)
+
+
+def _search_bounds(
+    search: _TimingSearch, target: np.ndarray, gamma: float, max_lead: int, smooth_sd: float, panel_posts: Any
+) -> tuple[float, float]:
+    """:func:`lead_bounds` on a precomputed search."""
+    moving = search.series(gamma, smooth_sd)
+    fixed = np.broadcast_to(target, moving.shape)
+    if panel_posts is not None:
+        leads, _ = best_shift(fixed, moving, max_lead, panel_posts)
+    else:
+        leads, _ = best_shift(moving, fixed, max_lead, search.posts)
     if not np.isfinite(leads).any():
         return float("nan"), float("nan")
     return float(np.nanmin(leads)), float(np.nanmax(leads))
+
+
+class _TimingSearch:
+    """The timing-ordered threshold weightings of :func:`lead_bounds` for one trend, precomputed for every gamma.
+
+    Every weight of the box is ``base + odds * f`` with ``f`` = gamma or 1/gamma (base 1 for
+    inverse propensities, 0 for odds), so the authors between two searched thresholds enter as
+    two gamma-free block sums (of ``x`` and of ``odds * x``) and a gamma costs a cumulative sum
+    over the blocks.
+    """
+
+    def __init__(
+        self, propensity: np.ndarray, hits: np.ndarray, posts: np.ndarray, comparison: bool, max_thresholds: int
+    ) -> None:
+        low, _ = (odds_bounds if comparison else weight_bounds)(propensity, 1.0)  # checks the propensities
+        self.base = 0.0 if comparison else 1.0
+        odds = low - self.base
+        hits, posts = np.asarray(hits, dtype=float), np.asarray(posts, dtype=float)
+        self.posts = posts.sum(axis=0)
+        week = np.arange(hits.shape[1], dtype=float)
+        total = hits.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            timing = np.where(total > 0, hits @ week / total, np.nan)
+        timing = np.where(np.isfinite(timing), timing, np.nanmedian(timing) if np.isfinite(timing).any() else 0.0)
+        order = np.argsort(timing, kind="stable")
+        n = len(order)
+        grid = np.unique(np.linspace(0, n, min(max_thresholds, n + 1)).round().astype(int))
+        h, c, o = hits[order], posts[order], odds[order, None]
+        # per block of authors between two thresholds: sums of h, odds h, n, odds n (block, week)
+        self.blocks = [np.add.reduceat(x, grid[:-1], axis=0) for x in (h, o * h, c, o * c)] if n else []
+
+    def series(self, gamma: float, smooth_sd: float) -> np.ndarray:
+        """The weighted series at every searched threshold, earliest authors up then down: (2 * threshold, week)."""
+        if not gamma >= 1:
+            raise InputError(f"the sensitivity parameter gamma must be >= 1, got {gamma}")
+        if not self.blocks:
+            return np.full((1, len(self.posts)), np.nan)
+        h, oh, c, oc = self.blocks
+        out = []
+        for f_first, f_second in ((gamma, 1 / gamma), (1 / gamma, gamma)):
+            sums = [
+                _threshold_sums(self.base * x + f_first * ox, self.base * x + f_second * ox)
+                for x, ox in ((h, oh), (c, oc))
+            ]
+            num, den = (smooth_weeks(v, smooth_sd) for v in sums)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(np.where(den > 0, num / den, np.nan))
+        return np.vstack(out)
 
 
 def _sign_flip(bounds: Callable[[float], tuple[float, float]], point: float, max_gamma: float, tol: float) -> float:
@@ -349,19 +444,21 @@ def lead_sensitivity_table(
     gammas: tuple[float, ...] = GAMMAS,
     max_gamma: float = 10.0,
     tol: float = 0.01,
+    panel_posts: np.ndarray | None = None,
+    max_thresholds: int = 512,
 ) -> pd.DataFrame:
     """Per trend: the lead's range at each gamma (:func:`lead_bounds`) and the gamma at which its sign can flip.
 
     Parameters
     ----------
     propensity : numpy.ndarray, shape (author,)
-        The panel authors' fitted propensities.
+        The authors' fitted panel propensities (the panel's, or its comparison group's: `panel_posts`).
     hits : numpy.ndarray, shape (author, trend, week)
-        The panel authors' trend posts per week.
+        Their trend posts per week.
     posts : numpy.ndarray, shape (author, week)
         Their posts per week.
     target : numpy.ndarray, shape (trend, week)
-        The target's series.
+        The series theirs is compared with (the target's, or the panel's).
     trends : list of str
         Trend names.
     max_lead : int
@@ -372,6 +469,11 @@ def lead_sensitivity_table(
         Sensitivities tabulated.
     max_gamma, tol : float
         Range and tolerance of the bisection.
+    panel_posts : numpy.ndarray, shape (week,), optional
+        The panel's posts per week: the authors are its comparison group and `target` the
+        panel's series (:func:`lead_bounds`).
+    max_thresholds : int, default 512
+        As :func:`lead_bounds`.
 
     Returns
     -------
@@ -382,9 +484,10 @@ def lead_sensitivity_table(
     """
     rows = []
     for j, trend in enumerate(trends):
+        search = _TimingSearch(propensity, hits[:, j], posts, panel_posts is not None, max_thresholds)
 
-        def bounds(g: float, j: int = j) -> tuple[float, float]:
-            return lead_bounds(propensity, hits[:, j], posts, target[j], g, max_lead, smooth_sd)
+        def bounds(g: float, search: _TimingSearch = search, j: int = j) -> tuple[float, float]:
+            return _search_bounds(search, target[j], g, max_lead, smooth_sd, panel_posts)
 
         found = {g: bounds(g) for g in gammas}
         point = found[1.0][0] if 1.0 in found else bounds(1.0)[0]  # the fitted weights' lead

@@ -91,9 +91,13 @@ __all__ = [
     "TREND_SERIES_COLUMNS",
     "Replicates",
     "TrendResult",
+    "comparison_pair",
     "replicate_shares",
     "trend_series",
 ]
+
+PAIR = ["panel", "comparison"]
+"""The ``pair`` dim of ``lead_pair_share``: the fashion-forward panel unweighted, and its comparison group."""
 
 TREND_SERIES_COLUMNS = ("TREND", "PANEL", "WEEK", "RAW_SHARE", "WEIGHTED_SHARE", "LOW", "HIGH", "ESS")
 """Columns of the TREND_SERIES table and of ``trend_series.csv``."""
@@ -111,7 +115,10 @@ class TrendResult:
         each single week (the series as panels report it today); ``share`` (replicate, trend, panel,
         week), the replicates; ``low`` and ``high`` (trend, panel, week), the equal-tailed band
         of probability ``attrs["ci_prob"]``; ``ess``, ``design_effect``, ``n_authors`` and
-        ``n_posts`` (panel, week).
+        ``n_posts`` (panel, week); ``comparison_share`` (trend, week), the fashion-forward panel's
+        comparison group (the other authors weighted to its composition, pooled as the panel), and
+        ``lead_pair_share`` (replicate, trend, pair, week), the panel unweighted and that group
+        per replicate: the lead's two series (:func:`bayesseg.survey.panel.panel_lead`).
     weights : pandas.DataFrame
         Index ``author`` (the panel's): ``weight`` (final, after trimming), ``propensity`` (when
         the weighting is by propensity).
@@ -194,6 +201,9 @@ class Replicates(NamedTuple):
     fashion-forward panel unweighted (what the weighting changes, per replicate)."""
     failed: int
     """Replicates whose panel could not be weighted."""
+    comparison: np.ndarray | None = None
+    """(replicate, trend, 2, week): the fashion-forward panel unweighted and its comparison group (the other
+    authors weighted to its composition), pooled as the panel: the lead's two series."""
 
 
 def panel_smoothing(inputs: TrendInputs, config: TrendConfig) -> np.ndarray:
@@ -253,26 +263,50 @@ def replicate_shares(
     n_b, n_p = config.replicates, len(inputs.panels)
     reps = np.empty((n_b, inputs.n_trends, n_p, inputs.n_weeks))
     pooled = None if pool is None else np.empty((n_b, inputs.n_trends, n_p + 1, pool.shape[1]))
+    pair = np.empty((n_b, inputs.n_trends, 2, inputs.n_weeks))
     failed = 0
     for b in range(n_b):
         m = bootstrap_counts(rng, inputs.panel)
         r = None if r_draws is None else r_draws[b % r_draws.shape[0]]
         try:
-            ff, _ = weighting.weights(m, r)
+            ff, extra = weighting.weights(m, r)
         except WeightsError:
             failed += 1
-            reps[b] = np.nan
+            reps[b], pair[b] = np.nan, np.nan
             if pooled is not None:
                 pooled[b] = np.nan
         else:
             w = inputs.weight_matrix(m, ff, r)
             reps[b] = weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, sd)
+            pair[b] = comparison_pair(inputs, m, extra["comparison"], sd[1])
             if pooled is not None:
                 w_raw = np.vstack([w, m * inputs.panel])
                 pooled[b] = weekly_shares(w_raw, inputs.numerator, inputs.denominator, inputs.n_trends, 0.0, pool)
         if progress is not None:
             progress(f"replicate {b + 1} of {n_b}", (b + 1) / n_b)
-    return Replicates(reps, pooled, failed)
+    return Replicates(reps, pooled, failed, pair)
+
+
+def comparison_pair(inputs: TrendInputs, m: np.ndarray, comparison: np.ndarray, sd: float) -> np.ndarray:
+    """The fashion-forward panel's series unweighted and its comparison group's, shape (trend, 2, week).
+
+    Parameters
+    ----------
+    inputs : TrendInputs
+        The aligned arrays.
+    m : numpy.ndarray, shape (author,)
+        Bootstrap multiplicities (1 for the point estimate).
+    comparison : numpy.ndarray, shape (author,)
+        The comparison group's weights (``extra["comparison"]`` of :meth:`PanelWeighting.weights`).
+    sd : float
+        Kernel standard deviation in weeks (the panel's).
+
+    Returns
+    -------
+    numpy.ndarray, shape (trend, 2, week)
+    """
+    w = np.vstack([m * inputs.panel, comparison])
+    return weekly_shares(w, inputs.numerator, inputs.denominator, inputs.n_trends, sd)
 
 
 def _notes(
@@ -295,23 +329,27 @@ def _notes(
 
 
 def _hidden_selection(
-    inp: TrendInputs, propensity: np.ndarray, lead: pd.DataFrame | None, config: TrendConfig
+    inp: TrendInputs, extra: dict[str, Any], lead: pd.DataFrame | None, config: TrendConfig
 ) -> pd.DataFrame:
-    """Bounds on the early and late shares and the lead under hidden selection (:mod:`bayesseg.survey.sensitivity`)."""
+    """Bounds on the early and late shares and the lead under hidden selection (:mod:`bayesseg.survey.sensitivity`).
+
+    The shares' bounds move the panel's inverse-propensity weights; the lead's, the comparison
+    group's odds weights (the lead is the panel's over its comparison group).
+    """
     assert lead is not None
-    hits, posts = inp.hits[inp.panel], inp.posts[inp.panel]
+    hits, posts, sd = inp.hits[inp.panel], inp.posts[inp.panel], config.smooth_weeks
     with np.errstate(invalid="ignore", divide="ignore"):
-        target = smooth_weeks(inp.hits.sum(axis=0), config.smooth_weeks) / smooth_weeks(
-            inp.posts.sum(axis=0), config.smooth_weeks
-        )
+        panel_series = smooth_weeks(hits.sum(axis=0), sd) / smooth_weeks(posts.sum(axis=0), sd)
+    other = ~inp.panel
     lead_sens = lead_sensitivity_table(
-        propensity, hits, posts, target, inp.trend_names, config.max_lead, config.smooth_weeks
-    )
+        extra["comparison_propensity"], inp.hits[other], inp.posts[other], panel_series, inp.trend_names,
+        config.max_lead, sd, panel_posts=posts.sum(axis=0),
+    )  # fmt: skip
     # a lead that is not identified (a flat trend, a lead at the search's edge) has no sensitivity
     ff = lead[lead["PANEL"] == "fashion_forward"].set_index("TREND")["STATUS"]
     unidentified = lead_sens.index.get_level_values("trend").map(ff) != "identified"
     lead_sens.loc[unidentified, :] = np.nan
-    return sensitivity_table(propensity, hits, posts, inp.trend_names).join(lead_sens)
+    return sensitivity_table(extra["propensity"], hits, posts, inp.trend_names).join(lead_sens)
 
 
 def _pre_period(weighting: PanelWeighting, r_mean: np.ndarray | None, weeks: Any) -> tuple[dict[str, Any], list[str]]:
@@ -428,7 +466,7 @@ def trend_series(
     notes += pre_notes
     # months, and the whole window as a last period (the gap decomposition)
     pooled_all = np.hstack([pool, np.ones((inp.n_weeks, 1))])
-    reps, reps_pooled, failed = replicate_shares(inp, weighting, config, pool=pooled_all, progress=progress)
+    reps, reps_pooled, failed, reps_pair = replicate_shares(inp, weighting, config, pool=pooled_all, progress=progress)
     if failed:
         notes.append(f"{failed} of {config.replicates} bootstrap replicates could not be weighted and were left out")
     summary["failed_replicates"] = failed
@@ -478,11 +516,13 @@ def trend_series(
             "raw_weekly_share": (dims3, raw_weekly),
             "weighted_share": (dims3, point),
             "share": ((REPLICATE, *dims3), reps),
+            "comparison_share": ((TREND, WEEK), comparison_pair(inp, ones, extra0["comparison"], sd[1])[:, 1]),
+            "lead_pair_share": ((REPLICATE, TREND, "pair", WEEK), reps_pair),
             "low": (dims3, low),
             "high": (dims3, high),
             **{name: ((PANEL, WEEK), v) for name, v in diag.items()},
         },
-        coords={TREND: trends, PANEL: inp.panels, WEEK: weeks, REPLICATE: np.arange(config.replicates)},
+        coords={TREND: trends, PANEL: inp.panels, WEEK: weeks, REPLICATE: np.arange(config.replicates), "pair": PAIR},
         attrs={
             "ci_prob": ci_prob,
             "weighting": config.weighting,
@@ -499,6 +539,6 @@ def trend_series(
     if isinstance(inp.platform, PlatformTarget):
         result.margin_balance, summary["platform"] = inp.platform.summary(r_mean)
     if "propensity" in extra0 and inp.n_weeks >= 26:  # selection the weights cannot see
-        result.sensitivity = _hidden_selection(inp, extra0["propensity"], result.lead, config)
+        result.sensitivity = _hidden_selection(inp, extra0, result.lead, config)
     summary["weekly_readable"] = result.weekly_readable
     return result

@@ -21,7 +21,7 @@ import xarray as xr
 from bayesseg.config import TIER_NAMES, TrendConfig
 from bayesseg.dims import AUTHOR, SEGMENT, TREND, WEEK, stack_sample_dims
 from bayesseg.exceptions import InputError, WeightsError
-from bayesseg.survey.reweight import asmd, panel_weights, trim_weights
+from bayesseg.survey.reweight import asmd, comparison_weights, panel_weights, trim_weights
 
 __all__ = [
     "PRE_PERIOD_PSEUDO_POSTS",
@@ -261,8 +261,11 @@ class PanelWeighting:
         -------
         weights : numpy.ndarray, shape (author,)
         extra : dict
-            ``trim`` (the trimming's :class:`bayesseg.survey.reweight.WeightResult`) and, by
-            method, ``propensity`` (of the panel's authors) or ``rake_converged``.
+            ``trim`` (the trimming's :class:`bayesseg.survey.reweight.WeightResult`),
+            ``comparison`` (full length, 0 in the panel: the other authors weighted to the panel's
+            composition, :func:`bayesseg.survey.reweight.comparison_weights`, trimmed as the panel)
+            and, by method, ``propensity`` (of the panel's authors) and ``comparison_propensity``
+            (of the others), or ``rake_converged``.
 
         Raises
         ------
@@ -290,6 +293,7 @@ class PanelWeighting:
         )
         if method == "propensity":
             extra["propensity"] = res.model["propensity"][inp.panel]
+            extra["comparison_propensity"] = res.model["propensity"][~inp.panel]
         elif method == "rake":
             extra["rake_converged"] = res.model["converged"]
         if not res.weights.sum() > 0:
@@ -298,6 +302,17 @@ class PanelWeighting:
         extra["trim"] = trimmed
         full = np.zeros(len(m))
         full[inp.panel] = trimmed.weights
+        # the comparison group: the other authors weighted to the panel's composition (the lead)
+        comparison = comparison_weights(
+            method, inp.panel, frequency=m, propensity=res.model.get("propensity"), margins=margins or None,
+            level_names=names,
+        )  # fmt: skip
+        extra["comparison"] = np.zeros(len(m))
+        kept = m[~inp.panel] > 0
+        if kept.any():
+            w = np.zeros(int((~inp.panel).sum()))
+            w[kept] = trim_weights(comparison.weights[kept], self.config.trim_ratio or None).weights
+            extra["comparison"][~inp.panel] = w
         return full, extra
 
 

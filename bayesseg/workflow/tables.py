@@ -37,7 +37,7 @@ RESULT_TABLES = ("AUTHOR_SEGMENTS", "SEGMENT_PROFILES", "EXCLUDED_AUTHORS")
 TREND_TABLE = "TREND_SERIES"
 """The table of the trend series."""
 LEAD_TABLE = "PANEL_LEAD"
-"""The table of each panel's lead over all authors, per trend (:func:`bayesseg.survey.panel.panel_lead`)."""
+"""The table of each panel's lead per trend (:func:`bayesseg.survey.panel.panel_lead`)."""
 
 
 def model_id(spec: RunSpec, model: SegmentModel, fitted_at: dt.datetime | None = None) -> str:

@@ -321,7 +321,7 @@ def _sensitivity(t: TrendResult) -> str:
 
 
 def _lead_sensitivity(sens: pd.DataFrame, lead: pd.DataFrame | None) -> str:
-    """The fashion-forward panel's lead over all authors under hidden selection: its range at each Γ."""
+    """The fashion-forward panel's lead over comparable authors under hidden selection: its range at each Γ."""
     if "lead_low" not in sens or lead is None:
         return ""
     first = sens.groupby(level="trend", sort=False).first()
@@ -346,9 +346,10 @@ def _lead_sensitivity(sens: pd.DataFrame, lead: pd.DataFrame | None) -> str:
         pd.Series({trend: flips(trend, g) for trend, g in first["lead_flip_gamma"].items()}),
     )
     return paragraph(
-        "The fashion-forward panel's lead over all authors, in weeks (positive: the panel moves first), over "
-        "the weightings the same Γ allows that move the panel's series earliest and latest (authors ordered by "
-        "the mean week of their trend posts; a search over those weightings, not a proof of the extremes). "
+        "The fashion-forward panel's lead over comparable authors, in weeks (positive: the panel moves first), over "
+        "the weightings of the comparable authors the same Γ allows (their selection odds within a factor Γ of the "
+        "fitted ones) that move their series earliest and latest (authors ordered by the mean week of their trend "
+        "posts; a search over those weightings, not a proof of the extremes). "
         "'Lead flips at Γ' is the smallest Γ whose range reaches 0, for a lead whose bootstrap interval excludes 0."
     ) + table(shown)
 
@@ -388,7 +389,7 @@ def _decomposition(t: TrendResult) -> str:
 
 
 def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
-    """Each panel's lead over all authors, per trend (fashion-forward first, then tiers and segments)."""
+    """Each panel's lead per trend: fashion-forward over comparable authors first, then tiers and segments over all."""
     lead = t.lead
     if lead is None or lead.empty:
         return ""
@@ -417,20 +418,23 @@ def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
     behind = ff[(ff["STATUS"] == "identified") & (ff["HIGH"] < 0)]["TREND"].tolist()
     unknown = int((ff["STATUS"] != "identified").sum())
     found = (
-        f"The fashion-forward panel is ahead of all authors on {', '.join(ahead)}. "
+        f"The fashion-forward panel is ahead of comparable authors on {', '.join(ahead)}. "
         if ahead
-        else "The fashion-forward panel is ahead of all authors on no trend (no interval above zero). "
+        else "The fashion-forward panel is ahead of comparable authors on no trend (no interval above zero). "
     ) + (f"It is behind on {', '.join(behind)}. " if behind else "")
     return (
-        "<h3>Does a panel move first? Lead over all authors, in weeks</h3>"
+        "<h3>Does a panel move first? Its lead, in weeks</h3>"
         + verdict_line(
             "pass" if ahead else "look",
             found + (f"For {unknown} trend(s) its lead cannot be told (see below)." if unknown else ""),
         )
         + paragraph(
-            "The lead is the shift that best aligns a panel's weekly series (corrected toward all authors' "
-            f"composition) with all authors' series up to a constant factor (positive: the panel moves first), with "
-            f"its {ci:.0%} bootstrap interval in brackets, in whole weeks; — where it is not identified (a flat trend, "
+            "The lead is the shift that best aligns a panel's weekly series with another's up to a constant factor "
+            "(positive: the panel moves first). The fashion-forward panel's own series is compared with that of "
+            "comparable authors: the other authors weighted to the panel's composition (the propensity model's "
+            "covariates and segments), so the lead is its authors' timing, not its make-up. The tiers' and segments' "
+            "series, corrected toward all authors' composition, are compared with all authors'. In brackets the "
+            f"{ci:.0%} bootstrap interval, in whole weeks; — where the lead is not identified (a flat trend, "
             "an estimate or interval reaching the search window, or an estimate outside its interval). Weekly series "
             "are pooled over neighbouring weeks, so a lead of a week or two is within the pooling; panel_lead.csv "
             "has every figure."
