@@ -297,7 +297,8 @@ def comparison_pair(inputs: TrendInputs, m: np.ndarray, comparison: np.ndarray, 
     m : numpy.ndarray, shape (author,)
         Bootstrap multiplicities (1 for the point estimate).
     comparison : numpy.ndarray, shape (author,)
-        The comparison group's weights (``extra["comparison"]`` of :meth:`PanelWeighting.weights`).
+        The comparison group's weights (``extra["comparison"]`` of
+        :meth:`bayesseg.survey.weighting.PanelWeighting.weights`).
     sd : float
         Kernel standard deviation in weeks (the panel's).
 
