@@ -95,13 +95,18 @@ def weight_bounds(propensity: np.ndarray, gamma: float) -> tuple[np.ndarray, np.
     bayesseg.exceptions.InputError
         If `gamma` < 1 or a propensity is outside (0, 1].
     """
+    odds = 1.0 / _checked(propensity, gamma, one=True) - 1.0
+    return 1.0 + odds / gamma, 1.0 + odds * gamma
+
+
+def _checked(propensity: np.ndarray, gamma: float, one: bool) -> np.ndarray:
+    """The propensities as floats, once `gamma` >= 1 and each lies in (0, 1] (`one`) or (0, 1)."""
     e = np.asarray(propensity, dtype=float)
     if not gamma >= 1:
         raise InputError(f"the sensitivity parameter gamma must be >= 1, got {gamma}")
-    if not np.all((e > 0) & (e <= 1)):
-        raise InputError("propensities must lie in (0, 1]")
-    odds = 1.0 / e - 1.0
-    return 1.0 + odds / gamma, 1.0 + odds * gamma
+    if not np.all((e > 0) & ((e <= 1) if one else (e < 1))):
+        raise InputError(f"propensities must lie in (0, 1{']' if one else ')'}")
+    return e
 
 
 def odds_bounds(propensity: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -120,17 +125,14 @@ def odds_bounds(propensity: np.ndarray, gamma: float) -> tuple[np.ndarray, np.nd
     Returns
     -------
     low, high : numpy.ndarray, shape (author,)
+        The box's ends.
 
     Raises
     ------
     bayesseg.exceptions.InputError
-        If `gamma` < 1 or a propensity is outside (0, 1).
+        If `gamma` < 1 or a propensity is outside the open interval (0, 1).
     """
-    e = np.asarray(propensity, dtype=float)
-    if not gamma >= 1:
-        raise InputError(f"the sensitivity parameter gamma must be >= 1, got {gamma}")
-    if not np.all((e > 0) & (e < 1)):
-        raise InputError("propensities must lie in (0, 1)")
+    e = _checked(propensity, gamma, one=False)
     odds = e / (1.0 - e)
     return odds / gamma, odds * gamma
 
