@@ -34,9 +34,10 @@ other authors weighted to the panel's composition by their selection odds
 Hirano, Imbens & Ridder 2003). Its lead is then its authors' timing against comparable authors,
 not its make-up, and the panel's posts count once each: reweighting the panel toward all authors
 instead gives its rare kinds of authors weights up to the trimming cap, and the lead read from that
-series was off by one to three weeks on seeds where this one is exact
-(``benchmarks/RESULTS.md``). Other panels (tiers, segments) are read through their series
-corrected toward all authors' composition, against all authors'.
+series was one to three weeks off on selection seeds where this one is exact, and at a lead of 4
+weeks unidentified on half the benchmark's seeds (``benchmarks/RESULTS.md``). Other panels
+(tiers, segments) are read through their series corrected toward all authors' composition,
+against all authors'.
 
 The interval is the percentile interval of :math:`\hat L` over the replicates. A lead is *not
 identified* when the target series is flat (coefficient of variation over the weeks below
