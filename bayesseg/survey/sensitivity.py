@@ -99,11 +99,15 @@ def weight_bounds(propensity: np.ndarray, gamma: float) -> tuple[np.ndarray, np.
     return 1.0 + odds / gamma, 1.0 + odds * gamma
 
 
+def _check_gamma(gamma: float) -> None:
+    if not gamma >= 1:
+        raise InputError(f"the sensitivity parameter gamma must be >= 1, got {gamma}")
+
+
 def _checked(propensity: np.ndarray, gamma: float, one: bool) -> np.ndarray:
     """The propensities as floats, once `gamma` >= 1 and each lies in (0, 1] (`one`) or (0, 1)."""
     e = np.asarray(propensity, dtype=float)
-    if not gamma >= 1:
-        raise InputError(f"the sensitivity parameter gamma must be >= 1, got {gamma}")
+    _check_gamma(gamma)
     if not np.all((e > 0) & ((e <= 1) if one else (e < 1))):
         raise InputError(f"propensities must lie in (0, 1{']' if one else ')'}")
     return e
@@ -406,8 +410,7 @@ class _TimingSearch:
 
     def series(self, gamma: float, smooth_sd: float) -> np.ndarray:
         """The weighted series at every searched threshold, earliest authors up then down: (2 * threshold, week)."""
-        if not gamma >= 1:
-            raise InputError(f"the sensitivity parameter gamma must be >= 1, got {gamma}")
+        _check_gamma(gamma)
         if not self.blocks:
             return np.full((1, len(self.posts)), np.nan)
         h, oh, c, oc = self.blocks

@@ -201,7 +201,7 @@ class Replicates(NamedTuple):
     fashion-forward panel unweighted (what the weighting changes, per replicate)."""
     failed: int
     """Replicates whose panel could not be weighted."""
-    comparison: np.ndarray | None = None
+    comparison: np.ndarray
     """(replicate, trend, 2, week): the fashion-forward panel unweighted and its comparison group (the other
     authors weighted to its composition), pooled as the panel: the lead's two series."""
 
