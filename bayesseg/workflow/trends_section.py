@@ -223,8 +223,9 @@ def _platform(t: TrendResult) -> str:
         )
         + paragraph(
             "The dotted green line of each chart is the platform series: every author of the warehouse, weighted so "
-            "that the warehouse matches the platform's margins. It is the series a trend report speaks for when the "
-            "warehouse is a crawler's sample; the all-authors series is the warehouse's own." + _platform_pooling(t)
+            "that the warehouse matches the platform's margins, in its light green bootstrap band. It is the series a "
+            "trend report speaks for when the warehouse is a crawler's sample; the all-authors series is the "
+            "warehouse's own." + _platform_pooling(t)
         )
         + table(shown, floatfmt="{:.3f}", flagged=(b["asmd_before"] >= BALANCED_ASMD).tolist())
     )
@@ -523,8 +524,13 @@ def _panel_figure(ds: xr.Dataset, time: str) -> tuple[str, int]:
         ax.plot(times, lines[1], color="C0", lw=1.4, marker=marker, ms=3, label="fashion-forward, corrected")
         ax.plot(times, lines[2], color="k", lw=1, ls="--", label="all authors (target)")
         if "platform" in ds["panel"].values:  # the warehouse calibrated to the platform's margins
-            platform = ds["weighted_share"].sel(panel="platform", trend=trend)
-            ax.plot(times, np.minimum(platform, top), color="C2", lw=1.2, ls=":", label="platform (margins)")
+            platform = ds.sel(panel="platform", trend=trend)
+            clipped_band(  # the platform band's cut weeks are not the corrected series' (counted above)
+                ax, times, platform["low"], platform["high"], top, "C2", 0.15, label="band of the platform series"
+            )
+            ax.plot(
+                times, np.minimum(platform["weighted_share"], top), color="C2", lw=1.2, ls=":", label="platform (margins)"
+            )
         ax.set_title(f"{trend} (by {time})", fontsize=9, loc="left")
         ax.set_ylabel("share of posts", fontsize=8)
     axes[0, 0].legend(fontsize=7, loc="upper left")
