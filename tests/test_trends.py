@@ -609,3 +609,28 @@ def test_the_panel_lead_is_read_against_its_comparison_group(seed: int = 11) -> 
     sens = res.sensitivity.loc[("t", 1.0)]
     assert sens["lead_low"] == sens["lead_high"] == row["LEAD_WEEKS"]
     assert res.sensitivity.loc[("t", 3.0), "lead_low"] <= lead <= res.sensitivity.loc[("t", 3.0), "lead_high"]
+
+
+def test_lead_table_reads_whole_weeks_and_lets_a_crossed_trend_wrap() -> None:
+    from types import SimpleNamespace
+
+    from bayesseg.workflow.trends_section import _lead
+
+    crossed = "pattern:stripes+object_detection:top"
+    lead = pd.DataFrame(
+        {
+            "TREND": ["pattern:leopard", crossed, "pattern:leopard", crossed],
+            "PANEL": ["fashion_forward", "fashion_forward", "tier:edgy", "tier:edgy"],
+            "LEAD_WEEKS": [3.0, -0.4, -1.6, 0.0],
+            "LOW": [1.4, -2.0, -2.5, -0.3],
+            "HIGH": [4.0, 0.49, -0.6, 0.2],
+            "STATUS": ["identified", "identified", "identified", "not identified"],
+        }
+    )
+    html = _lead(SimpleNamespace(lead=lead, series=xr.Dataset(attrs={"ci_prob": 0.9})), {})
+    # a negative value that rounds to zero reads "+0", never "-0"; round half to even as Python rounds
+    assert "+3 [+1, +4]" in html and "+0 [-2, +0]" in html and "-2 [-2, -1]" in html
+    assert "-0" not in html.replace("-0.", "")
+    assert "ahead of comparable authors on pattern:leopard" in html
+    # the crossed trend's header may break after its "+"; the row of a lead not identified shows "—"
+    assert "pattern:stripes+\u200bobject_detection:top" in html and "—" in html

@@ -405,7 +405,9 @@ def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
         ),
         lead=lead.apply(
             lambda r: (
-                f"{r['LEAD_WEEKS']:+.0f} [{r['LOW']:+.0f}, {r['HIGH']:+.0f}]" if r["STATUS"] == "identified" else "—"
+                f"{_weeks(r['LEAD_WEEKS'])} [{_weeks(r['LOW'])}, {_weeks(r['HIGH'])}]"
+                if r["STATUS"] == "identified"
+                else "—"
             ),
             axis=1,
         ),
@@ -414,6 +416,8 @@ def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
     order = [p for p in rows["panel"].drop_duplicates()]
     wide = wide.loc[order, list(dict.fromkeys(rows["TREND"]))]
     wide.columns.name = None
+    # a crossed trend's name may break after its "+" (a zero-width space): the table then fits the page
+    wide.columns = [str(c).replace("+", "+\u200b") for c in wide.columns]
     ff = lead[lead["PANEL"] == "fashion_forward"]
     ahead = ff[(ff["STATUS"] == "identified") & (ff["LOW"] > 0)]["TREND"].tolist()
     behind = ff[(ff["STATUS"] == "identified") & (ff["HIGH"] < 0)]["TREND"].tolist()
@@ -478,6 +482,11 @@ def _ess_verdict(t: TrendResult) -> str:
     )  # fmt: skip
 
 
+def _weeks(x: float) -> str:
+    """Whole weeks with a sign, "+0" for a value that rounds to zero (not "-0")."""
+    return f"{round(float(x)):+d}"
+
+
 def _balance_verdict(balance: pd.DataFrame, weighting: str) -> str:
     """One line on the balance of the weighted panel against the target (`balance`: ``asmd_after`` per variable)."""
     after = balance["asmd_after"].dropna().sort_values(ascending=False)
@@ -529,7 +538,12 @@ def _panel_figure(ds: xr.Dataset, time: str) -> tuple[str, int]:
                 ax, times, platform["low"], platform["high"], top, "C2", 0.15, label="band of the platform series"
             )
             ax.plot(
-                times, np.minimum(platform["weighted_share"], top), color="C2", lw=1.2, ls=":", label="platform (margins)"
+                times,
+                np.minimum(platform["weighted_share"], top),
+                color="C2",
+                lw=1.2,
+                ls=":",
+                label="platform (margins)",
             )
         ax.set_title(f"{trend} (by {time})", fontsize=9, loc="left")
         ax.set_ylabel("share of posts", fontsize=8)
