@@ -32,7 +32,7 @@ the memberships. The platform panel is the warehouse calibrated to follower marg
 reads the memberships, so its rows equal those of a fitted run, seed for seed; the lead's
 comparison group is weighted on the memberships too, so its rows are those of a perfect
 segmentation (the fitted one's adjusted Rand index is about 0.9). Rows go to
-``trend_estimands_{platform,lead}_fitfree.csv``; a seed costs about 2 min instead of 10.
+``trend_estimands_{platform,lead,sensitivity}_fitfree.csv``; a seed costs about 2 min instead of 10.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ FIT_FREE = "platform_fitfree"
 """Platform rows of ``--fit-free``: true segments stand in for the memberships, which that panel never reads."""
 LEAD_FIT_FREE = "lead_fitfree"
 """Lead rows of ``--fit-free``: the true segments as memberships (a perfect segmentation)."""
+SENS_FIT_FREE = "sensitivity_fitfree"
+"""Sensitivity rows of ``--fit-free``: bounds on the shares and the lead, the true segments as memberships."""
 TRUTH_TABLES = ("TREND_SERIES", "PLATFORM_SERIES", "LEAD")
 MAX_LEAD = RunSpec.from_toml().trends.max_lead
 
@@ -317,6 +319,25 @@ def lead_figures(lead: pd.DataFrame | None, kind: str, out: dict[str, pd.DataFra
         out[f"{kind}_by_trend"] = _by(rising, ["scenario", "variant", "estimator", "trend", "true_lead"], lead_fig)
 
 
+def sensitivity_figures(sens: pd.DataFrame | None, kind: str, out: dict[str, pd.DataFrame]) -> None:
+    """How often the Γ bounds contain the true shares and the true lead, per scenario (and true lead), into `out`."""
+    if sens is None or not len(sens):
+        return
+
+    def sens_fig(g: pd.DataFrame) -> dict:
+        right = (g["direction"] == "rising") == g["true_rising"]
+        return {
+            "trend_seeds": len(g),
+            "direction_right": right.mean(),
+            **{f"shares_in_bounds_gamma_{x:g}": (g["gamma_containing"] <= x).mean() for x in (1, 1.5, 2, 3)},
+            **{f"lead_in_range_gamma_{x:g}": (g["gamma_containing_lead"] <= x).mean() for x in (1, 1.5, 2, 3)},
+        }
+
+    out[kind] = _by(sens, ["scenario", "variant"], sens_fig)
+    if kind == SENS_FIT_FREE:  # the lead's bounds by true lead: a real lead against none
+        out[f"{kind}_by_lead"] = _by(sens, ["scenario", "variant", "true_lead"], sens_fig)
+
+
 def summary(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The tables of RESULTS.md, pooled over trends (and per trend for the platform), printed and returned."""
     out: dict[str, pd.DataFrame] = {}
@@ -353,19 +374,8 @@ def summary(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
             }
 
         out["ff"] = _by(ff, ["scenario", "variant"], ff_fig)
-    sens = frames.get("sensitivity")
-    if sens is not None and len(sens):
-
-        def sens_fig(g: pd.DataFrame) -> dict:
-            right = (g["direction"] == "rising") == g["true_rising"]
-            return {
-                "trend_seeds": len(g),
-                "direction_right": right.mean(),
-                **{f"shares_in_bounds_gamma_{x:g}": (g["gamma_containing"] <= x).mean() for x in (1, 1.5, 2, 3)},
-                **{f"lead_in_range_gamma_{x:g}": (g["gamma_containing_lead"] <= x).mean() for x in (1, 1.5, 2, 3)},
-            }
-
-        out["sensitivity"] = _by(sens, ["scenario", "variant"], sens_fig)
+    for kind in ("sensitivity", SENS_FIT_FREE):
+        sensitivity_figures(frames.get(kind), kind, out)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         for name, table in out.items():
             print(f"\n{name}\n", table.astype(float).round(4).to_string())
@@ -401,7 +411,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
-    files = {k: args.out / f"trend_estimands_{k}.csv" for k in (*KINDS, FIT_FREE, LEAD_FIT_FREE)}
+    files = {k: args.out / f"trend_estimands_{k}.csv" for k in (*KINDS, FIT_FREE, LEAD_FIT_FREE, SENS_FIT_FREE)}
     frames = {k: pd.read_csv(f) if f.exists() else pd.DataFrame() for k, f in files.items()}
     if args.summary:  # the seeds asked for only (seed 7000 chose the lead's criterion: report from 7001)
         last = args.first_seed + args.seeds
@@ -415,7 +425,7 @@ def main() -> None:
     makers: dict[str, Callable[[Seed], list[dict]]] = (
         {"platform": platform_rows, "lead": lead_rows, "ff": ff_rows, "sensitivity": sensitivity_rows}
         if fit
-        else {FIT_FREE: platform_rows, LEAD_FIT_FREE: lead_rows}
+        else {FIT_FREE: platform_rows, LEAD_FIT_FREE: lead_rows, SENS_FIT_FREE: sensitivity_rows}
     )
     if args.recompute:  # every figure again from the cached counts and memberships, with this code
         frames.update({k: pd.DataFrame() for k in makers})
