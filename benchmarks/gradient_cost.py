@@ -14,6 +14,11 @@ of ``--repeats`` calls), so that other jobs on the machine perturb it less than 
 
     .venv/bin/python benchmarks/gradient_cost.py --authors 20000 --categories 60 --segments 6
 
+``--table dmn`` measures the model alone on the 278 × 130 table of ``benchmarks/dmn_speed.py`` (its
+``simulate_table``, seed 1) for each K of ``--segments-range``: the cost a K range pays per gradient.
+
+    .venv/bin/python benchmarks/gradient_cost.py --table dmn --segments-range 1 7
+
 The prototype is kept here, not in the library: it did not beat the generic graph (RESULTS.md).
 """
 
@@ -197,6 +202,23 @@ def _cost(f: Any, args: list[Any], repeats: int, rounds: int) -> float:
     return best * 1000
 
 
+def table_costs(args: argparse.Namespace) -> None:
+    """The model's log-density + gradient on dmn_speed.py's table, for each K of the range."""
+    from dmn_speed import simulate_table  # benchmarks/ is this script's directory, first on sys.path
+
+    counts = simulate_table(278, 130, 4, 1)
+    sparse = SparseCounts.from_dense(counts.values)
+    print(f"# dmn_speed.py's table, 278 × 130: {sparse.nnz} non-zeros, {sparse.n_pairs} distinct pairs")
+    first, last = args.segments_range
+    for k in range(first, last + 1):
+        model = SegmentModel(k)
+        graph = build_graph(prepare_data(counts, None), model.segment_names, model.model_config)
+        point, logp = graph.initial_point(), graph.logp()
+        f = pytensor.function(graph.value_vars, [logp, *pt.grad(logp, graph.value_vars)], mode="NUMBA")
+        cost = _cost(f, [point[v.name] for v in graph.value_vars], args.repeats, args.rounds)
+        print(f"K = {k}: model (log-density + gradient) {cost:.2f} ms", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--authors", type=int, default=20_000)
@@ -204,10 +226,15 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--table", choices=["simulated", "dmn"], default="simulated")
+    ap.add_argument("--segments-range", type=int, nargs=2, default=(1, 7), metavar=("FIRST", "LAST"))
     args = ap.parse_args()
     warnings.simplefilter("ignore", FutureWarning)  # PyTensor's notice that Op.grad becomes pullback
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"# {machine}, PyTensor {pytensor.__version__}")
+    if args.table == "dmn":
+        table_costs(args)
+        return
     counts, cov, _ = simulate_counts(
         args.authors, args.categories, args.segments, separation=1.2, mean_total=100, seed=1
     )
