@@ -1,0 +1,100 @@
+"""Where a fit's gradients go, warmup and draws, under one of nutpie's mass-matrix adaptations (issue 25).
+
+Builds the model as :meth:`bayesseg.model.SegmentModel.fit` does (the EM start, the graph, the
+chains' jittered hyper-parameters) on ``simulate_counts(--authors, 60, 6, separation=1.2,
+mean_total=100, seed=1)``, calls nutpie directly with ``save_warmup=True`` so the warmup's leapfrog
+steps are counted, then relabels the draws and applies the project's convergence rule. Prints one
+JSON line: seconds of the EM start, compilation and sampling; leapfrog steps per warmup iteration
+(overall and by fifth of the warmup) and per draw; gradients per chain; divergences; the largest
+R-hat over every entry and the smallest bulk and tail ESS.
+
+    .venv/bin/python benchmarks/adaptation.py --adaptation diag
+    .venv/bin/python benchmarks/adaptation.py --adaptation low_rank
+
+Steps do not depend on the machine's load; seconds do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+
+
+def main() -> None:
+    import nutpie
+    from pymc.backends.arviz import patch_nutpie_idata
+
+    from bayesseg.model import SegmentModel
+    from bayesseg.model.checks import prepare_data
+    from bayesseg.model.graph import build_graph, in_sampling_order
+    from bayesseg.model.sampling import DISPERSED, em_starting_point
+    from bayesseg.simulate import simulate_counts
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--adaptation", choices=["low_rank", "diag"], default="low_rank")
+    p.add_argument("--authors", type=int, default=20_000)
+    p.add_argument("--tune", type=int, default=300)
+    p.add_argument("--draws", type=int, default=1000)
+    args = p.parse_args()
+    warnings.simplefilter("ignore", FutureWarning)
+    counts, cov, _ = simulate_counts(args.authors, 60, 6, separation=1.2, mean_total=100, seed=1)
+    model = SegmentModel(6, sampler_config={"random_seed": 1, "draws": args.draws, "tune": args.tune})
+    data = prepare_data(counts, cov)
+    categories = [str(c) for c in data.counts["category"].values]
+    t0 = time.perf_counter()
+    start = em_starting_point(data, 6, model.anchor_offsets(categories), model.sampler_config)
+    if start is None:
+        raise SystemExit("the EM start is off in the default sampler config")
+    graph = build_graph(data, model.segment_names, model.model_config, None, start.concentration_spread())
+    free = {rv.name for rv in graph.free_RVs}
+    initvals = {k: v for k, v in start.initvals.items() if k in free}
+    t1 = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(
+        graph,
+        backend="numba",
+        initial_points=in_sampling_order(initvals, graph.coords["category_sampling"], categories),
+        jitter_rvs={graph[v] for v in DISPERSED if v in graph.named_vars},
+    )
+    t2 = time.perf_counter()
+    trace = nutpie.sample(
+        compiled, draws=args.draws, tune=args.tune, chains=2, cores=2, seed=12345, save_warmup=True,
+        progress_bar=False, adaptation=args.adaptation, target_accept=0.8,
+    )  # fmt: skip
+    t3 = time.perf_counter()
+    warm = trace["warmup_sample_stats"]["n_steps"].values
+    kept = trace["sample_stats"]["n_steps"].values
+    out = {
+        "adaptation": args.adaptation,
+        "authors": args.authors,
+        "tune": args.tune,
+        "draws": args.draws,
+        "em_s": round(t1 - t0, 1),
+        "compile_s": round(t2 - t1, 1),
+        "sample_s": round(t3 - t2, 1),
+        "warmup_steps_per_iteration": round(float(warm.mean()), 1),
+        "warmup_steps_by_fifth": [round(float(part.mean()), 1) for part in np.array_split(warm, 5, axis=1)],
+        "steps_per_draw": round(float(kept.mean()), 1),
+        "gradients_per_chain": int((warm.sum() + kept.sum()) / 2),
+        "divergences": int(trace["sample_stats"]["diverging"].values.sum()),
+    }
+    patch_nutpie_idata(trace, graph, sampling_time=t3 - t2)
+    for group in [g for g in trace.children if g.startswith("warmup")]:
+        del trace[group]
+    model._set_fitted(data, trace)
+    rule = model.convergence()
+    out |= {
+        "max_rhat": round(rule.max_rhat, 4),
+        "max_rhat_at": rule.max_rhat_at,
+        "min_ess_bulk": round(rule.min_ess_bulk),
+        "min_ess_tail": round(rule.min_ess_tail),
+        "passed": rule.passed,
+    }
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
