@@ -116,9 +116,10 @@ def main() -> None:
     )
     seconds = time.perf_counter() - start
     print(comparison.table.to_string(), flush=True)
-    for k, m in sorted(comparison.models.items()):
-        steps = float(m.idata_["sample_stats"]["n_steps"].mean())
-        print(f"K = {k}: {steps:.1f} leapfrog steps per draw, {m.sampling_time_:.1f} s to the draws", flush=True)
+    fits = sorted(comparison.models.items())
+    steps = {k: float(m.idata_["sample_stats"]["n_steps"].mean()) for k, m in fits}
+    for k, m in fits:
+        print(f"K = {k}: {steps[k]:.1f} leapfrog steps per draw, {m.sampling_time_:.1f} s to the draws", flush=True)
     print(
         f"bayesseg compare_k, K = 1..{args.max_k}: {seconds:.1f} s; keeps K = {comparison.best_k} "
         f"({comparison.criterion}; top elpd K = {comparison.top_k})",
@@ -142,10 +143,8 @@ def main() -> None:
             f"{k}:{n}" for k, n in zip(comparison.table["k"], comparison.table["n_moment_matched"], strict=True)
         ),
         # per K of the full-data fits: leapfrog steps per draw, and seconds from the EM start to the draws
-        "bayesseg_steps": " ".join(
-            f"{k}:{float(m.idata_['sample_stats']['n_steps'].mean()):.1f}" for k, m in sorted(comparison.models.items())
-        ),
-        "bayesseg_fit_seconds": " ".join(f"{k}:{m.sampling_time_:.1f}" for k, m in sorted(comparison.models.items())),
+        "bayesseg_steps": " ".join(f"{k}:{n:.1f}" for k, n in steps.items()),
+        "bayesseg_fit_seconds": " ".join(f"{k}:{m.sampling_time_:.1f}" for k, m in fits),
     }
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / "dmn_speed.csv"

@@ -211,12 +211,16 @@ def table_costs(args: argparse.Namespace) -> None:
     print(f"# dmn_speed.py's table, 278 × 130: {sparse.nnz} non-zeros, {sparse.n_pairs} distinct pairs")
     first, last = args.segments_range
     for k in range(first, last + 1):
-        model = SegmentModel(k)
-        graph = build_graph(prepare_data(counts, None), model.segment_names, model.model_config)
-        point, logp = graph.initial_point(), graph.logp()
-        f = pytensor.function(graph.value_vars, [logp, *pt.grad(logp, graph.value_vars)], mode="NUMBA")
-        cost = _cost(f, [point[v.name] for v in graph.value_vars], args.repeats, args.rounds)
-        print(f"K = {k}: model (log-density + gradient) {cost:.2f} ms", flush=True)
+        print(f"K = {k}: model (log-density + gradient) {_model_cost(counts, None, k, args):.2f} ms", flush=True)
+
+
+def _model_cost(counts: Any, cov: Any, k: int, args: argparse.Namespace) -> float:
+    """Milliseconds of the shipped model's joint log-density + gradient at its initial point (Numba, as nutpie)."""
+    model = SegmentModel(k)
+    graph = build_graph(prepare_data(counts, cov), model.segment_names, model.model_config)
+    point, logp = graph.initial_point(), graph.logp()
+    f = pytensor.function(graph.value_vars, [logp, *pt.grad(logp, graph.value_vars)], mode="NUMBA")
+    return _cost(f, [point[v.name] for v in graph.value_vars], args.repeats, args.rounds)
 
 
 def main() -> None:
@@ -241,13 +245,7 @@ def main() -> None:
     sparse = SparseCounts.from_dense(counts.values)
     size = f"{args.authors} authors × {args.categories} categories × K = {args.segments}"
     print(f"# {size}: {sparse.nnz} non-zeros, {sparse.n_pairs} distinct pairs")
-    model = SegmentModel(args.segments)
-    graph = build_graph(prepare_data(counts, cov), model.segment_names, model.model_config)
-    point = graph.initial_point()
-    logp = graph.logp()
-    f = pytensor.function(graph.value_vars, [logp, *pt.grad(logp, graph.value_vars)], mode="NUMBA")
-    cost = _cost(f, [point[v.name] for v in graph.value_vars], args.repeats, args.rounds)
-    print(f"model (log-density + gradient): {cost:.2f} ms")
+    print(f"model (log-density + gradient): {_model_cost(counts, cov, args.segments, args):.2f} ms")
     rng = np.random.default_rng(0)
     log_alpha, log_pi = pt.dmatrix("log_alpha"), pt.dmatrix("log_pi")
     w = rng.uniform(0.5, 1.5, args.authors)
