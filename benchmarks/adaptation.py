@@ -10,6 +10,7 @@ R-hat over every entry and the smallest bulk and tail ESS.
 
     .venv/bin/python benchmarks/adaptation.py --adaptation diag
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank
+    .venv/bin/python benchmarks/adaptation.py --adaptation low_rank --maxdepth 7
 
 Steps do not depend on the machine's load; seconds do.
 """
@@ -39,6 +40,7 @@ def main() -> None:
     p.add_argument("--authors", type=int, default=20_000)
     p.add_argument("--tune", type=int, default=300)
     p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--maxdepth", type=int, default=10, help="the trees' largest depth (nutpie's default 10)")
     args = p.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
     counts, cov, _ = simulate_counts(args.authors, 60, 6, separation=1.2, mean_total=100, seed=1)
@@ -62,7 +64,7 @@ def main() -> None:
     t2 = time.perf_counter()
     trace = nutpie.sample(
         compiled, draws=args.draws, tune=args.tune, chains=2, cores=2, seed=12345, save_warmup=True,
-        progress_bar=False, adaptation=args.adaptation, target_accept=0.8,
+        progress_bar=False, adaptation=args.adaptation, target_accept=0.8, maxdepth=args.maxdepth,
     )  # fmt: skip
     t3 = time.perf_counter()
     warm = trace["warmup_sample_stats"]["n_steps"].values
@@ -77,7 +79,9 @@ def main() -> None:
         "sample_s": round(t3 - t2, 1),
         "warmup_steps_per_iteration": round(float(warm.mean()), 1),
         "warmup_steps_by_fifth": [round(float(part.mean()), 1) for part in np.array_split(warm, 5, axis=1)],
+        "maxdepth": args.maxdepth,
         "steps_per_draw": round(float(kept.mean()), 1),
+        "max_steps_per_draw": int(kept.max()),
         "gradients_per_chain": int((warm.sum() + kept.sum()) / 2),
         "divergences": int(trace["sample_stats"]["diverging"].values.sum()),
     }
