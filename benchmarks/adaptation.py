@@ -11,6 +11,7 @@ R-hat over every entry and the smallest bulk and tail ESS.
     .venv/bin/python benchmarks/adaptation.py --adaptation diag
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank --maxdepth 7
+    .venv/bin/python benchmarks/adaptation.py --disperse hyper
 
 Steps do not depend on the machine's load; seconds do.
 """
@@ -24,6 +25,14 @@ import warnings
 
 import numpy as np
 
+from bayesseg.model.sampling import DISPERSED
+
+DISPERSE = {
+    "shipped": DISPERSED,
+    "hyper": tuple(v for v in DISPERSED if v not in ("intercept", "slope")),
+    "none": (),
+}
+
 
 def main() -> None:
     import nutpie
@@ -32,7 +41,7 @@ def main() -> None:
     from bayesseg.model import SegmentModel
     from bayesseg.model.checks import prepare_data
     from bayesseg.model.graph import build_graph, in_sampling_order
-    from bayesseg.model.sampling import DISPERSED, em_starting_point
+    from bayesseg.model.sampling import em_starting_point
     from bayesseg.simulate import simulate_counts
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -41,6 +50,14 @@ def main() -> None:
     p.add_argument("--tune", type=int, default=300)
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--maxdepth", type=int, default=10, help="the trees' largest depth (nutpie's default 10)")
+    p.add_argument("--seed", type=int, default=12345, help="nutpie's seed")
+    p.add_argument(
+        "--disperse",
+        choices=sorted(DISPERSE),
+        default="shipped",
+        help="which variables' starts differ between chains: the fit's (shipped), the hyper-parameters only "
+        "(the gating starts at the EM mode in every chain), or none (every chain at the EM mode)",
+    )
     args = p.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
     counts, cov, _ = simulate_counts(args.authors, 60, 6, separation=1.2, mean_total=100, seed=1)
@@ -59,11 +76,11 @@ def main() -> None:
         graph,
         backend="numba",
         initial_points=in_sampling_order(initvals, graph.coords["category_sampling"], categories),
-        jitter_rvs={graph[v] for v in DISPERSED if v in graph.named_vars},
+        jitter_rvs={graph[v] for v in DISPERSE[args.disperse] if v in graph.named_vars},
     )
     t2 = time.perf_counter()
     trace = nutpie.sample(
-        compiled, draws=args.draws, tune=args.tune, chains=2, cores=2, seed=12345, save_warmup=True,
+        compiled, draws=args.draws, tune=args.tune, chains=2, cores=2, seed=args.seed, save_warmup=True,
         progress_bar=False, adaptation=args.adaptation, target_accept=0.8, maxdepth=args.maxdepth,
     )  # fmt: skip
     t3 = time.perf_counter()
@@ -80,6 +97,8 @@ def main() -> None:
         "warmup_steps_per_iteration": round(float(warm.mean()), 1),
         "warmup_steps_by_fifth": [round(float(part.mean()), 1) for part in np.array_split(warm, 5, axis=1)],
         "maxdepth": args.maxdepth,
+        "disperse": args.disperse,
+        "seed": args.seed,
         "steps_per_draw": round(float(kept.mean()), 1),
         "max_steps_per_draw": int(kept.max()),
         "gradients_per_chain": int((warm.sum() + kept.sum()) / 2),
