@@ -6,7 +6,8 @@ mean_total=100, seed=1)``, calls nutpie directly with ``save_warmup=True`` so th
 steps are counted, then relabels the draws and applies the project's convergence rule. Prints one
 JSON line: seconds of the EM start, compilation and sampling; leapfrog steps per warmup iteration
 (overall and by fifth of the warmup) and per draw; gradients per chain; divergences; the largest
-R-hat over every entry and the smallest bulk and tail ESS.
+R-hat over every entry and the smallest bulk and tail ESS; and, for the early window, the steps of
+iterations 1-10, 11-20, ..., 51-60 and each chain's smallest step size there.
 
     .venv/bin/python benchmarks/adaptation.py --adaptation diag
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank
@@ -96,6 +97,11 @@ def main() -> None:
         "sample_s": round(t3 - t2, 1),
         "warmup_steps_per_iteration": round(float(warm.mean()), 1),
         "warmup_steps_by_fifth": [round(float(part.mean()), 1) for part in np.array_split(warm, 5, axis=1)],
+        # the early window: nutpie updates the mass matrix every 10 iterations there
+        "warmup_steps_first_60_by_ten": [round(float(warm[:, i : i + 10].mean()), 1) for i in range(0, 60, 10)],
+        "warmup_smallest_step_size_first_60": [
+            float(f"{v:.3g}") for v in trace["warmup_sample_stats"]["step_size"].values[:, :60].min(axis=1)
+        ],
         "maxdepth": args.maxdepth,
         "disperse": args.disperse,
         "seed": args.seed,
