@@ -13,6 +13,7 @@ iterations 1-10, 11-20, ..., 51-60 and each chain's smallest step size there.
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank --maxdepth 7
     .venv/bin/python benchmarks/adaptation.py --disperse hyper
+    .venv/bin/python benchmarks/adaptation.py --eigval-cutoff 10 --draws 20
 
 Steps do not depend on the machine's load; seconds do.
 """
@@ -53,6 +54,9 @@ def main() -> None:
     p.add_argument("--maxdepth", type=int, default=10, help="the trees' largest depth (nutpie's default 10)")
     p.add_argument("--seed", type=int, default=12345, help="nutpie's seed")
     p.add_argument(
+        "--eigval-cutoff", type=float, default=2.0, help="nutpie's mass_matrix_eigval_cutoff (low_rank; default 2)"
+    )
+    p.add_argument(
         "--disperse",
         choices=sorted(DISPERSE),
         default="shipped",
@@ -83,6 +87,7 @@ def main() -> None:
     trace = nutpie.sample(
         compiled, draws=args.draws, tune=args.tune, chains=2, cores=2, seed=args.seed, save_warmup=True,
         progress_bar=False, adaptation=args.adaptation, target_accept=0.8, maxdepth=args.maxdepth,
+        **({"mass_matrix_eigval_cutoff": args.eigval_cutoff} if args.adaptation == "low_rank" else {}),
     )  # fmt: skip
     t3 = time.perf_counter()
     warm = trace["warmup_sample_stats"]["n_steps"].values
@@ -98,12 +103,15 @@ def main() -> None:
         "warmup_steps_per_iteration": round(float(warm.mean()), 1),
         "warmup_steps_by_fifth": [round(float(part.mean()), 1) for part in np.array_split(warm, 5, axis=1)],
         # the early window: nutpie updates the mass matrix every 10 iterations there
-        "warmup_steps_first_60_by_ten": [round(float(warm[:, i : i + 10].mean()), 1) for i in range(0, 60, 10)],
+        "warmup_steps_first_60_by_ten": [
+            round(float(warm[:, i : i + 10].mean()), 1) for i in range(0, min(60, warm.shape[1]), 10)
+        ],
         "warmup_smallest_step_size_first_60": [
             float(f"{v:.3g}") for v in trace["warmup_sample_stats"]["step_size"].values[:, :60].min(axis=1)
         ],
         "maxdepth": args.maxdepth,
         "disperse": args.disperse,
+        "eigval_cutoff": args.eigval_cutoff,
         "seed": args.seed,
         "steps_per_draw": round(float(kept.mean()), 1),
         "max_steps_per_draw": int(kept.max()),
