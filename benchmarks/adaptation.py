@@ -5,15 +5,17 @@ chains' jittered hyper-parameters) on ``simulate_counts(--authors, 60, 6, separa
 mean_total=100, seed=1)``, calls nutpie directly with ``save_warmup=True`` so the warmup's leapfrog
 steps are counted, then relabels the draws and applies the project's convergence rule. Prints one
 JSON line: seconds of the EM start, compilation and sampling; leapfrog steps per warmup iteration
-(overall and by fifth of the warmup) and per draw; gradients per chain; divergences; the largest
-R-hat over every entry and the smallest bulk and tail ESS; and, for the early window, the steps of
-iterations 1-10, 11-20, ..., 51-60 and each chain's smallest step size there.
+(overall and by fifth of the warmup) and per draw; gradients per chain; seconds of sampling per
+gradient of a chain; divergences; the largest R-hat over every entry and the smallest bulk and
+tail ESS (not with one chain); and, for the early window, the steps of iterations 1-10, 11-20,
+..., 51-60 and each chain's smallest step size there.
 
     .venv/bin/python benchmarks/adaptation.py --adaptation diag
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank --maxdepth 7
     .venv/bin/python benchmarks/adaptation.py --disperse hyper
     .venv/bin/python benchmarks/adaptation.py --eigval-cutoff 10 --draws 20
+    .venv/bin/python benchmarks/adaptation.py --chains 1 --draws 20
 
 Steps do not depend on the machine's load; seconds do.
 """
@@ -54,6 +56,9 @@ def main() -> None:
     p.add_argument("--maxdepth", type=int, default=10, help="the trees' largest depth (nutpie's default 10)")
     p.add_argument("--seed", type=int, default=12345, help="nutpie's seed")
     p.add_argument(
+        "--chains", type=int, default=2, help="chains, one core each (with 1, no R-hat: the rule is not applied)"
+    )
+    p.add_argument(
         "--eigval-cutoff", type=float, default=2.0, help="nutpie's mass_matrix_eigval_cutoff (low_rank; default 2)"
     )
     p.add_argument(
@@ -85,8 +90,8 @@ def main() -> None:
     )
     t2 = time.perf_counter()
     trace = nutpie.sample(
-        compiled, draws=args.draws, tune=args.tune, chains=2, cores=2, seed=args.seed, save_warmup=True,
-        progress_bar=False, adaptation=args.adaptation, target_accept=0.8, maxdepth=args.maxdepth,
+        compiled, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.chains, seed=args.seed,
+        save_warmup=True, progress_bar=False, adaptation=args.adaptation, target_accept=0.8, maxdepth=args.maxdepth,
         **({"mass_matrix_eigval_cutoff": args.eigval_cutoff} if args.adaptation == "low_rank" else {}),
     )  # fmt: skip
     t3 = time.perf_counter()
@@ -115,9 +120,13 @@ def main() -> None:
         "seed": args.seed,
         "steps_per_draw": round(float(kept.mean()), 1),
         "max_steps_per_draw": int(kept.max()),
-        "gradients_per_chain": int((warm.sum() + kept.sum()) / 2),
+        "gradients_per_chain": int((warm.sum() + kept.sum()) / args.chains),
         "divergences": int(trace["sample_stats"]["diverging"].values.sum()),
     }
+    out["seconds_per_gradient"] = round((t3 - t2) / (warm.sum() + kept.sum()) * args.chains, 4)
+    if args.chains < 2:
+        print(json.dumps(out), flush=True)
+        return
     patch_nutpie_idata(trace, graph, sampling_time=t3 - t2)
     for group in [g for g in trace.children if g.startswith("warmup")]:
         del trace[group]
