@@ -2,13 +2,16 @@
 
 Builds the model as :meth:`bayesseg.model.SegmentModel.fit` does (the EM start, the graph, the
 chains' jittered hyper-parameters) on ``simulate_counts(--authors, 60, 6, separation=1.2,
-mean_total=100, seed=1)``, calls nutpie directly with ``save_warmup=True`` so the warmup's leapfrog
+mean_total=100, seed=--data-seed)``, calls nutpie directly with ``save_warmup=True`` so the warmup's leapfrog
 steps are counted, then relabels the draws and applies the project's convergence rule. Prints one
 JSON line: seconds of the EM start, compilation and sampling; leapfrog steps per warmup iteration
 (overall and by fifth of the warmup) and per draw; gradients per chain; seconds of sampling per
 gradient of a chain; divergences; the largest R-hat over every entry and the smallest bulk and
-tail ESS (not with one chain); and, for the early window, the steps of iterations 1-10, 11-20,
-..., 51-60 and each chain's smallest step size there.
+tail ESS (not with one chain); for the early window, the steps of iterations 1-10, 11-20,
+..., 51-60 and each chain's smallest step size there; and each chain's warmup steps by fifth and
+steps per draw. ``--early-switch-freq``, ``--update-freq`` and ``--early-window`` set nutpie's
+early window, which ``nutpie.sample``'s keywords do not reach, on its settings object;
+``--data-seed`` draws another data set (and EM start).
 
     .venv/bin/python benchmarks/adaptation.py --adaptation diag
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank
@@ -16,6 +19,8 @@ tail ESS (not with one chain); and, for the early window, the steps of iteration
     .venv/bin/python benchmarks/adaptation.py --disperse hyper
     .venv/bin/python benchmarks/adaptation.py --eigval-cutoff 10 --draws 20
     .venv/bin/python benchmarks/adaptation.py --chains 1 --draws 20
+    .venv/bin/python benchmarks/adaptation.py --early-switch-freq 5 --draws 20
+    .venv/bin/python benchmarks/adaptation.py --data-seed 2 --seed 266366836 --draws 100 --early-switch-freq 5
 
 Steps do not depend on the machine's load; seconds do.
 """
@@ -26,6 +31,7 @@ import argparse
 import json
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +42,34 @@ DISPERSE = {
     "hyper": tuple(v for v in DISPERSED if v not in ("intercept", "slope")),
     "none": (),
 }
+
+
+def _sample(compiled: Any, args: argparse.Namespace) -> Any:
+    """nutpie's NUTS with `args`' settings, the early window's included, the warmup kept.
+
+    ``nutpie.sample``'s keywords do not reach the early window's settings; its settings object
+    takes them whole (``update_settings``), and the sampler ``nutpie.sample`` runs takes that
+    object. With nutpie's defaults this is ``nutpie.sample``'s run step for step (checked on
+    ``--authors 500 --tune 30 --draws 5`` against the script's earlier ``nutpie.sample`` call).
+    """
+    from nutpie import _lib
+    from nutpie.sample import _BackgroundSampler
+
+    factory = _lib.PyNutsSettings.LowRank if args.adaptation == "low_rank" else _lib.PyNutsSettings.Diag
+    settings = factory(args.seed)
+    spec = settings.as_dict()["settings"]
+    spec |= {"num_tune": args.tune, "num_draws": args.draws, "num_chains": args.chains, "maxdepth": args.maxdepth}
+    adapt = spec["adapt_options"]
+    adapt["step_size_settings"]["target_accept"] = 0.8
+    adapt |= {
+        "early_mass_matrix_switch_freq": args.early_switch_freq,
+        "early_window": args.early_window,
+        "mass_matrix_update_freq": args.update_freq,
+    }
+    if args.adaptation == "low_rank":
+        adapt["mass_matrix_options"]["eigval_cutoff"] = args.eigval_cutoff
+    settings.update_settings(spec)
+    return _BackgroundSampler(compiled, settings, np.zeros(compiled.n_dim), args.chains, progress_bar=False).wait()
 
 
 def main() -> None:
@@ -56,10 +90,28 @@ def main() -> None:
     p.add_argument("--maxdepth", type=int, default=10, help="the trees' largest depth (nutpie's default 10)")
     p.add_argument("--seed", type=int, default=12345, help="nutpie's seed")
     p.add_argument(
+        "--data-seed", type=int, default=1, help="seed of the simulated counts and of the EM start's restarts"
+    )
+    p.add_argument(
         "--chains", type=int, default=2, help="chains, one core each (with 1, no R-hat: the rule is not applied)"
     )
     p.add_argument(
         "--eigval-cutoff", type=float, default=2.0, help="nutpie's mass_matrix_eigval_cutoff (low_rank; default 2)"
+    )
+    p.add_argument(
+        "--early-switch-freq",
+        type=int,
+        default=10,
+        help="draws behind each switch of the mass matrix in nutpie's early window (nutpie's default 10, the fit's)",
+    )
+    p.add_argument(
+        "--update-freq",
+        type=int,
+        default=20,
+        help="draws between updates of the mass matrix from its current estimate (nutpie's mass_matrix_update_freq)",
+    )
+    p.add_argument(
+        "--early-window", type=float, default=0.3, help="the early window's share of the warmup (nutpie's default 0.3)"
     )
     p.add_argument(
         "--disperse",
@@ -70,8 +122,8 @@ def main() -> None:
     )
     args = p.parse_args()
     warnings.simplefilter("ignore", FutureWarning)
-    counts, cov, _ = simulate_counts(args.authors, 60, 6, separation=1.2, mean_total=100, seed=1)
-    model = SegmentModel(6, sampler_config={"random_seed": 1, "draws": args.draws, "tune": args.tune})
+    counts, cov, _ = simulate_counts(args.authors, 60, 6, separation=1.2, mean_total=100, seed=args.data_seed)
+    model = SegmentModel(6, sampler_config={"random_seed": args.data_seed, "draws": args.draws, "tune": args.tune})
     data = prepare_data(counts, cov)
     categories = [str(c) for c in data.counts["category"].values]
     t0 = time.perf_counter()
@@ -89,11 +141,7 @@ def main() -> None:
         jitter_rvs={graph[v] for v in DISPERSE[args.disperse] if v in graph.named_vars},
     )
     t2 = time.perf_counter()
-    trace = nutpie.sample(
-        compiled, draws=args.draws, tune=args.tune, chains=args.chains, cores=args.chains, seed=args.seed,
-        save_warmup=True, progress_bar=False, adaptation=args.adaptation, target_accept=0.8, maxdepth=args.maxdepth,
-        **({"mass_matrix_eigval_cutoff": args.eigval_cutoff} if args.adaptation == "low_rank" else {}),
-    )  # fmt: skip
+    trace = _sample(compiled, args)
     t3 = time.perf_counter()
     warm = trace["warmup_sample_stats"]["n_steps"].values
     kept = trace["sample_stats"]["n_steps"].values
@@ -108,7 +156,7 @@ def main() -> None:
         "sample_s": round(t3 - t2, 1),
         "warmup_steps_per_iteration": round(float(warm.mean()), 1),
         "warmup_steps_by_fifth": [round(float(part.mean()), 1) for part in np.array_split(warm, 5, axis=1)],
-        # the early window: nutpie updates the mass matrix every 10 iterations there
+        # the early window: nutpie updates the mass matrix every --early-switch-freq iterations there
         "warmup_steps_first_60_by_ten": [
             round(float(warm[:, i : i + 10].mean()), 1) for i in range(0, min(60, warm.shape[1]), 10)
         ],
@@ -118,8 +166,16 @@ def main() -> None:
         "maxdepth": args.maxdepth,
         "disperse": args.disperse,
         "eigval_cutoff": args.eigval_cutoff,
+        "early_switch_freq": args.early_switch_freq,
+        "early_window": args.early_window,
+        "update_freq": args.update_freq,
         "seed": args.seed,
+        "data_seed": args.data_seed,
+        "warmup_steps_by_fifth_per_chain": [
+            [round(float(part.mean()), 1) for part in np.array_split(chain, 5)] for chain in warm
+        ],
         "steps_per_draw": round(float(kept.mean()), 1),
+        "steps_per_draw_per_chain": [round(float(chain.mean()), 1) for chain in kept],
         "max_steps_per_draw": int(kept.max()),
         "gradients_per_chain": int(per_chain),
         "seconds_per_gradient": round((t3 - t2) / per_chain, 4),
