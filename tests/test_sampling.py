@@ -10,7 +10,7 @@ from bayesseg.exceptions import InputError
 from bayesseg.model import SegmentModel, segment_model
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.diagnostics import ConvergenceRule, convergence
-from bayesseg.model.sampling import sample_posterior
+from bayesseg.model.sampling import nutpie_settings, sample_posterior
 from bayesseg.simulate import simulate_counts
 from bayesseg.workflow.report import _starts
 
@@ -131,8 +131,45 @@ def test_the_report_says_where_sampling_stopped():
         ({"check_every": 0}, "'check_every'\\] must be an integer >= 1, got 0"),
         ({"min_draws": -1}, "'min_draws'\\] must be an integer >= 0, got -1"),
         ({"draws": 10.5}, "'draws'\\] must be an integer >= 1, got 10.5"),
+        ({"nutpie_early_switch_freq": 0}, "'nutpie_early_switch_freq'\\] must be an integer >= 1, got 0"),
     ],
 )
 def test_draw_settings_are_checked(config, message):
     with pytest.raises(InputError, match=message):
         SegmentModel(2, sampler_config=config)
+
+
+def test_nutpie_settings_carry_the_config():
+    """The settings object holds what the config asks for, the early window's switch included."""
+    cfg = {**DEFAULT_SAMPLER_CONFIG, "tune": 120, "draws": 70, "chains": 3, "target_accept": 0.9}
+    low_rank = nutpie_settings({**cfg, "nutpie_early_switch_freq": 7}, 5).as_dict()
+    assert low_rank["adaptation"] == "low_rank"
+    spec = low_rank["settings"]
+    assert (spec["num_tune"], spec["num_draws"], spec["num_chains"], spec["seed"]) == (120, 70, 3, 5)
+    assert spec["adapt_options"]["early_mass_matrix_switch_freq"] == 7
+    assert spec["adapt_options"]["step_size_settings"]["target_accept"] == 0.9
+    assert nutpie_settings({**cfg, "nutpie_low_rank": False}, 5).as_dict()["adaptation"] == "diag"
+    assert nutpie_settings({**cfg, "tune": 0}, 5).as_dict()["settings"]["num_tune"] == 1
+
+
+def test_with_the_default_settings_the_draws_are_nutpie_samples(data):
+    """The defaults make nutpie.sample's run draw for draw: what the library builds through nutpie's
+    settings object (and its private sampler class) is what nutpie's keywords build; another early
+    switch is another run."""
+    import nutpie
+    from nutpie.sample import _BackgroundSampler
+
+    counts, cov, _ = data
+    compiled = nutpie.compile_pymc_model(SegmentModel(2).build_model(counts, cov), backend="numba")
+    cfg = {**DEFAULT_SAMPLER_CONFIG, "tune": 60, "draws": 20}
+    ours = _BackgroundSampler(compiled, nutpie_settings(cfg, 9), np.zeros(compiled.n_dim), 2, progress_bar=False)
+    ours = ours.wait()
+    theirs = nutpie.sample(
+        compiled, draws=20, tune=60, chains=2, cores=2, seed=9, adaptation="low_rank", target_accept=0.8,
+        progress_bar=False,
+    )  # fmt: skip
+    for group, name in (("posterior", "profile"), ("posterior", "intercept"), ("sample_stats", "n_steps")):
+        np.testing.assert_array_equal(ours[group][name].values, theirs[group][name].values, err_msg=name)
+    cfg5 = {**cfg, "nutpie_early_switch_freq": 5}
+    five = _BackgroundSampler(compiled, nutpie_settings(cfg5, 9), np.zeros(compiled.n_dim), 2, progress_bar=False)
+    assert not np.array_equal(five.wait()["posterior"]["profile"].values, theirs["posterior"]["profile"].values)

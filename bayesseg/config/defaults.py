@@ -52,6 +52,10 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "check_every": 200,
     "target_accept": 0.8,
     "nutpie_low_rank": True,  # nutpie's low-rank modified mass matrix (see SegmentModel.fit)
+    # draws behind each switch of the mass matrix in nutpie's early warmup window (nutpie's own
+    # 10); 5 took fewer gradients in seven runs of eight, a chain failed in the eighth
+    # (benchmarks/RESULTS.md, issue 25): not yet the default
+    "nutpie_early_switch_freq": 10,
     "random_seed": 0,
     "progressbar": True,
     "advi_iterations": 20_000,  # for sampler="advi"

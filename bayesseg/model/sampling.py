@@ -33,7 +33,7 @@ from bayesseg.model.checks import PreparedData
 from bayesseg.model.graph import in_sampling_order
 from bayesseg.model.start import StartingPoint, em_start
 
-__all__ = ["SAMPLERS", "em_starting_point", "sample_posterior", "sample_until"]
+__all__ = ["SAMPLERS", "em_starting_point", "nutpie_settings", "sample_posterior", "sample_until"]
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 """Samplers ``sampler_config["sampler"]`` accepts."""
@@ -56,13 +56,56 @@ places (Vehtari et al. 2021, https://doi.org/10.1214/20-BA1221).
 """
 
 
-def _sampler_kwargs(sampler: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    if sampler == "nutpie" and config["nutpie_low_rank"]:
-        # a low-rank modified mass matrix absorbs the correlations between the population
-        # profile, the segment departures and the concentrations: on 400 authors × 20
-        # categories × K=3 it cut leapfrog steps per draw from 232 to 15
-        return {"nuts": {"adaptation": "low_rank"}}
-    return {}
+def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
+    """The NUTS settings nutpie samples with for `config`: its mass matrix and the early window's switches.
+
+    Parameters
+    ----------
+    config : mapping
+        The sampler settings: ``tune``, ``draws``, ``chains``, ``target_accept``,
+        ``nutpie_low_rank`` (nutpie's low-rank modified mass matrix, else its diagonal one) and
+        ``nutpie_early_switch_freq`` (draws behind each switch of the mass matrix in the warmup's
+        early window, nutpie's ``early_mass_matrix_switch_freq``).
+    seed : int
+        nutpie's seed.
+
+    Returns
+    -------
+    nutpie settings object
+        What ``nutpie.sample`` builds from its keywords, with the early window's switch, which its
+        keywords do not reach, set through the settings object's ``update_settings``.
+
+    Notes
+    -----
+    A low-rank modified mass matrix absorbs the correlations between the population profile, the
+    segment departures and the concentrations: on 400 authors × 20 categories × K = 3 it cut
+    leapfrog steps per draw from 232 to 15. In the early window (the warmup's first 30 %) nutpie
+    replaces the matrix every ``early_mass_matrix_switch_freq`` draws; at 20,000 authors × 60
+    categories × K = 6, 5 instead of nutpie's 10 took fewer gradients in seven runs of eight, and
+    in the eighth a chain ended the warmup with a poor matrix (``benchmarks/adaptation.py``,
+    benchmarks/RESULTS.md), so the default stays nutpie's.
+
+    References
+    ----------
+    Hoffman, M. D., & Gelman, A. (2014). The No-U-Turn sampler: adaptively setting path lengths in
+    Hamiltonian Monte Carlo. *JMLR* 15, 1593-1623. https://jmlr.org/papers/v15/hoffman14a.html
+    """
+    from nutpie import _lib
+
+    if config["nutpie_low_rank"]:
+        settings = _lib.PyNutsSettings.LowRank(seed)
+    else:
+        settings = _lib.PyNutsSettings.Diag(seed)
+    spec = settings.as_dict()["settings"]
+    spec |= {
+        "num_tune": max(int(config["tune"]), 1),  # nutpie needs the early window to end within the warmup
+        "num_draws": int(config["draws"]),
+        "num_chains": int(config["chains"]),
+    }
+    spec["adapt_options"]["step_size_settings"]["target_accept"] = float(config["target_accept"])
+    spec["adapt_options"]["early_mass_matrix_switch_freq"] = int(config["nutpie_early_switch_freq"])
+    settings.update_settings(spec)
+    return settings
 
 
 def sample_posterior(
@@ -133,10 +176,10 @@ def sample_posterior(
             start_kwargs["initvals"] = dispersed_starts(
                 start_kwargs["initvals"], model, dispersed, config["chains"], config["random_seed"]
             )
-    if sampler == "nutpie" and until is not None and 0 < config["min_draws"] < config["draws"]:
+    if sampler == "nutpie":
         return sample_until(model, start_kwargs, config, progressbar, until), start
     with model:
-        if sampler in ("nutpie", "pymc", "numpyro"):
+        if sampler in ("pymc", "numpyro"):
             trace = pm.sample(
                 **start_kwargs,
                 draws=config["draws"],
@@ -148,7 +191,6 @@ def sample_posterior(
                 nuts_sampler=sampler,
                 progressbar=progressbar,
                 compute_convergence_checks=False,
-                **_sampler_kwargs(sampler, config),
             )
             _check_complete(trace, config)
         else:  # "advi", an approximation (see SegmentModel.fit)
@@ -170,7 +212,7 @@ def sample_until(
     start_kwargs: Mapping[str, Any],
     config: Mapping[str, Any],
     progressbar: bool,
-    until: Callable[[xr.DataTree], bool],
+    until: Callable[[xr.DataTree], bool] | None,
 ) -> xr.DataTree:
     """NUTS (nutpie) that stops as soon as `until` accepts the draws so far, or at ``config["draws"]``.
 
@@ -189,11 +231,12 @@ def sample_until(
         as :func:`sample_posterior` makes them; empty for nutpie's own start.
     config : mapping
         The sampler settings: ``draws`` (the most per chain), ``min_draws``, ``check_every``,
-        ``tune``, ``chains``, ``target_accept``, ``random_seed``, ``nutpie_low_rank``.
+        ``tune``, ``chains``, ``target_accept``, ``random_seed`` and :func:`nutpie_settings`'s.
     progressbar : bool
         Show the progress bars ``pymc.sample`` shows for nutpie.
-    until : callable
+    until : callable or None
         ``until(trace) -> bool``; e.g. whether the relabelled draws meet the convergence rule.
+        ``None``, or ``min_draws`` 0 or at least ``draws``: no check, every draw.
 
     Returns
     -------
@@ -223,6 +266,7 @@ def sample_until(
     chain Monte Carlo. *JASA* 101(476), 1537-1547. https://doi.org/10.1198/016214506000000492
     """
     import nutpie
+    from nutpie.sample import _BackgroundSampler  # private: nutpie pinned below 0.17, tests/test_sampling.py
     from pymc.backends.arviz import patch_nutpie_idata
     from pymc.progress_bar import NutpieProgressBarManager
 
@@ -243,22 +287,20 @@ def sample_until(
 
     started = time.time()
     with bars:
-        sampler = nutpie.sample(
+        # the seed pymc.sample would give nutpie
+        seed = int(np.random.default_rng(config["random_seed"]).spawn(chains)[0].integers(2**30))
+        # nutpie.sample(..., blocking=False) with a setting its keywords cannot reach (nutpie_settings)
+        sampler = _BackgroundSampler(
             compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=min(chains, os.cpu_count() or 1),
-            # the seed pymc.sample would give nutpie: a run of n draws and a stopped one agree
-            seed=int(np.random.default_rng(config["random_seed"]).spawn(chains)[0].integers(2**30)),
-            save_warmup=False,
+            nutpie_settings(config, seed),
+            np.zeros(compiled.n_dim),
+            min(chains, os.cpu_count() or 1),
             progress_bar=False,
             progress_callback=on_progress,
-            blocking=False,
-            target_accept=config["target_accept"],
-            **_sampler_kwargs("nutpie", config).get("nuts", {}),
+            save_warmup=False,
         )
-        checks = range(int(config["min_draws"]), draws, int(config["check_every"]))
+        first = int(config["min_draws"]) if until is not None and 0 < config["min_draws"] < draws else draws
+        checks = range(first, draws, int(config["check_every"]))
         trace, kept = _checked(sampler, checks, lambda n: done[0] >= tune + n, until)
     patch_nutpie_idata(trace, model, sampling_time=time.time() - started)
     _check_complete(trace, {**config, "draws": kept if kept else draws})
@@ -266,7 +308,7 @@ def sample_until(
 
 
 def _checked(
-    sampler: Any, checks: range, reached: Callable[[int], bool], until: Callable[[xr.DataTree], bool]
+    sampler: Any, checks: range, reached: Callable[[int], bool], until: Callable[[xr.DataTree], bool] | None
 ) -> tuple[xr.DataTree, int]:
     """Run nutpie's background `sampler` to the first of `checks` that `until` accepts.
 
@@ -284,7 +326,7 @@ def _checked(
             if full is None:
                 sampler.pause()
             so_far = _first_draws(sampler.inspect() if full is None else full, n)
-            if until(so_far):
+            if until is not None and until(so_far):
                 return so_far, n
             if full is None:
                 sampler.resume()

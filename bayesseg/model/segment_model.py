@@ -501,6 +501,6 @@ class SegmentModel(PredictionMixin, ModelIO):
 
 def _check_draws(cfg: dict[str, Any]) -> None:
     """Refuse draw settings the sampler cannot honour, naming the key."""
-    for key, least in (("draws", 1), ("min_draws", 0), ("check_every", 1)):
+    for key, least in (("draws", 1), ("min_draws", 0), ("check_every", 1), ("nutpie_early_switch_freq", 1)):
         if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < least:
             raise InputError(f"sampler_config[{key!r}] must be an integer >= {least}, got {cfg[key]!r}")
