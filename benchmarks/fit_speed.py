@@ -14,6 +14,8 @@ Variants:
     .venv/bin/python benchmarks/fit_speed.py --authors 2000 --categories 30 --segments 4 --variants fast naive
     .venv/bin/python benchmarks/fit_speed.py --authors 20000 --categories 60 --segments 6 \
         --draws 1000 --tune 1000 --variants fast
+    .venv/bin/python benchmarks/fit_speed.py --authors 20000 --categories 60 --segments 6 \
+        --draws 1000 --tune 300 --variants fast --seed 2 --early-switch-freq 5
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def run_variant(args: argparse.Namespace) -> dict[str, object]:
         "progressbar": False,
         "random_seed": args.seed,
         "nutpie_low_rank": args.variant in ("fast", "dense-lr"),
+        "nutpie_early_switch_freq": args.early_switch_freq,
     }
     likelihood = None if args.variant == "fast" else naive_likelihood
     start = time.perf_counter()
@@ -72,6 +75,7 @@ def run_variant(args: argparse.Namespace) -> dict[str, object]:
         "segments": args.segments,
         "draws": args.draws,
         "tune": args.tune,
+        "early_switch_freq": args.early_switch_freq,
         "wall_s": round(wall, 1),
         "sampling_s": round(sampling, 1),
         "steps_per_draw": round(float(stats["n_steps"].mean()), 1),
@@ -98,6 +102,8 @@ def _rule(model) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    from bayesseg.config import DEFAULT_SAMPLER_CONFIG
+
     p = argparse.ArgumentParser()
     p.add_argument("--authors", type=int, default=2000)
     p.add_argument("--categories", type=int, default=30)
@@ -108,6 +114,12 @@ def main() -> None:
     p.add_argument("--variants", nargs="+", default=["fast", "naive"])
     p.add_argument("--variant", help=argparse.SUPPRESS)
     p.add_argument("--timeout", type=int, default=3600, help="seconds per variant")
+    p.add_argument(
+        "--early-switch-freq",
+        type=int,
+        default=DEFAULT_SAMPLER_CONFIG["nutpie_early_switch_freq"],
+        help="sampler_config['nutpie_early_switch_freq'] (nutpie's early window; issue 25)",
+    )
     args = p.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args)), flush=True)
