@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from bayesseg.model.sampling import DISPERSED
+from bayesseg.config import DEFAULT_SAMPLER_CONFIG
+from bayesseg.model.sampling import DISPERSED, nutpie_settings
 
 DISPERSE = {
     "shipped": DISPERSED,
@@ -45,29 +46,29 @@ DISPERSE = {
 
 
 def _sample(compiled: Any, args: argparse.Namespace) -> Any:
-    """nutpie's NUTS with `args`' settings, the early window's included, the warmup kept.
+    """nutpie's NUTS as the fit builds it (:func:`bayesseg.model.sampling.nutpie_settings`), with `args`' changes.
 
-    ``nutpie.sample``'s keywords do not reach the early window's settings; its settings object
-    takes them whole (``update_settings``), and the sampler ``nutpie.sample`` runs takes that
-    object. With nutpie's defaults this is ``nutpie.sample``'s run step for step (checked on
-    ``--authors 500 --tune 30 --draws 5`` against the script's earlier ``nutpie.sample`` call).
+    The settings a fit does not expose (tree depth, the early window's length, the update
+    frequency, the low-rank cutoff) are set on the same settings object; the warmup is kept so
+    that its steps are counted. With the defaults this is ``nutpie.sample``'s run draw for draw
+    (``tests/test_sampling.py``).
     """
-    from nutpie import _lib
     from nutpie.sample import _BackgroundSampler
 
-    factory = _lib.PyNutsSettings.LowRank if args.adaptation == "low_rank" else _lib.PyNutsSettings.Diag
-    settings = factory(args.seed)
-    spec = settings.as_dict()["settings"]
-    spec |= {"num_tune": args.tune, "num_draws": args.draws, "num_chains": args.chains, "maxdepth": args.maxdepth}
-    adapt = spec["adapt_options"]
-    adapt["step_size_settings"]["target_accept"] = 0.8
-    adapt |= {
-        "early_mass_matrix_switch_freq": args.early_switch_freq,
-        "early_window": args.early_window,
-        "mass_matrix_update_freq": args.update_freq,
+    config = {
+        **DEFAULT_SAMPLER_CONFIG,
+        "tune": args.tune,
+        "draws": args.draws,
+        "chains": args.chains,
+        "nutpie_low_rank": args.adaptation == "low_rank",
+        "nutpie_early_switch_freq": args.early_switch_freq,
     }
+    settings = nutpie_settings(config, args.seed)
+    spec = settings.as_dict()["settings"]
+    spec["maxdepth"] = args.maxdepth
+    spec["adapt_options"] |= {"early_window": args.early_window, "mass_matrix_update_freq": args.update_freq}
     if args.adaptation == "low_rank":
-        adapt["mass_matrix_options"]["eigval_cutoff"] = args.eigval_cutoff
+        spec["adapt_options"]["mass_matrix_options"]["eigval_cutoff"] = args.eigval_cutoff
     settings.update_settings(spec)
     return _BackgroundSampler(compiled, settings, np.zeros(compiled.n_dim), args.chains, progress_bar=False).wait()
 
@@ -101,8 +102,8 @@ def main() -> None:
     p.add_argument(
         "--early-switch-freq",
         type=int,
-        default=10,
-        help="draws behind each switch of the mass matrix in nutpie's early window (nutpie's default 10, the fit's)",
+        default=DEFAULT_SAMPLER_CONFIG["nutpie_early_switch_freq"],
+        help="draws behind each switch of the mass matrix in nutpie's early window (the fit's; nutpie's own is 10)",
     )
     p.add_argument(
         "--update-freq",
