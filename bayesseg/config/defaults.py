@@ -53,8 +53,8 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     "target_accept": 0.8,
     "nutpie_low_rank": True,  # nutpie's low-rank modified mass matrix (see SegmentModel.fit)
     # draws behind each switch of the mass matrix in nutpie's early warmup window (nutpie's own
-    # 10); 5 took fewer gradients in seven runs of eight, a chain failed in the eighth
-    # (benchmarks/RESULTS.md, issue 25): not yet the default
+    # 10); 5 was faster in five fits of six fresh seeds and 1.9x slower in the sixth, a chain's
+    # matrix failing (benchmarks/RESULTS.md, issue 25): not the default
     "nutpie_early_switch_freq": 10,
     "random_seed": 0,
     "progressbar": True,

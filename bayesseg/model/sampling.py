@@ -81,9 +81,10 @@ def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
     segment departures and the concentrations: on 400 authors × 20 categories × K = 3 it cut
     leapfrog steps per draw from 232 to 15. In the early window (the warmup's first 30 %) nutpie
     replaces the matrix every ``early_mass_matrix_switch_freq`` draws; at 20,000 authors × 60
-    categories × K = 6, 5 instead of nutpie's 10 took fewer gradients in seven runs of eight, and
-    in the eighth a chain ended the warmup with a poor matrix (``benchmarks/adaptation.py``,
-    benchmarks/RESULTS.md), so the default stays nutpie's.
+    categories × K = 6, 5 instead of nutpie's 10 took fewer gradients in seven short runs of
+    eight (``benchmarks/adaptation.py``) and less time in five full fits of six
+    (``benchmarks/fit_speed.py``), but in the others a chain ended the warmup with a poor matrix
+    (benchmarks/RESULTS.md), so the default stays nutpie's.
 
     References
     ----------
