@@ -83,8 +83,9 @@ def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
     replaces the matrix every ``early_mass_matrix_switch_freq`` draws; at 20,000 authors × 60
     categories × K = 6, 5 instead of nutpie's 10 took fewer gradients in seven short runs of
     eight (``benchmarks/adaptation.py``) and less time in five full fits of six
-    (``benchmarks/fit_speed.py``), but in the others a chain ended the warmup with a poor matrix
-    (benchmarks/RESULTS.md), so the default stays nutpie's.
+    (``benchmarks/fit_speed.py``), but in one run of each a chain ended the warmup with a poor
+    matrix and needed twice the steps per draw or more (benchmarks/RESULTS.md), so the default
+    stays nutpie's.
 
     References
     ----------
