@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from bayesseg.config import DEFAULT_SAMPLER_CONFIG
-from bayesseg.model.sampling import DISPERSED, nutpie_settings
+from bayesseg.model.sampling import DISPERSED, compile_nutpie, nutpie_settings
 
 DISPERSE = {
     "shipped": DISPERSED,
@@ -74,7 +74,6 @@ def _sample(compiled: Any, args: argparse.Namespace) -> Any:
 
 
 def main() -> None:
-    import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
     from bayesseg.model import SegmentModel
@@ -135,9 +134,8 @@ def main() -> None:
     free = {rv.name for rv in graph.free_RVs}
     initvals = {k: v for k, v in start.initvals.items() if k in free}
     t1 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(
+    compiled = compile_nutpie(
         graph,
-        backend="numba",
         initial_points=in_sampling_order(initvals, graph.coords["category_sampling"], categories),
         jitter_rvs={graph[v] for v in DISPERSE[args.disperse] if v in graph.named_vars},
     )

@@ -44,6 +44,7 @@ from bayesseg.model import SegmentModel
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.graph import build_graph
 from bayesseg.model.likelihood import SparseCounts, dm_logpmf_tensor
+from bayesseg.model.sampling import NUMBA_FLAGS
 from bayesseg.simulate import simulate_counts
 
 
@@ -233,6 +234,12 @@ def main() -> None:
     ap.add_argument("--table", choices=["simulated", "dmn"], default="simulated")
     ap.add_argument("--segments-range", type=int, nargs=2, default=(1, 7), metavar=("FIRST", "LAST"))
     args = ap.parse_args()
+    with pytensor.config.change_flags(**NUMBA_FLAGS):  # the library's compilation flags (no fast-math)
+        _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> None:
+    """Print the costs ``main``'s arguments ask for."""
     warnings.simplefilter("ignore", FutureWarning)  # PyTensor's notice that Op.grad becomes pullback
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"# {machine}, PyTensor {pytensor.__version__}")

@@ -20,6 +20,7 @@ def main() -> None:
     import nutpie
 
     from bayesseg.model import SegmentModel
+    from bayesseg.model.sampling import compile_nutpie
     from bayesseg.simulate import simulate_counts
 
     p = argparse.ArgumentParser()
@@ -28,7 +29,7 @@ def main() -> None:
     p.add_argument("--tune", type=int, default=300)
     args = p.parse_args()
     counts, cov, _ = simulate_counts(2000, 30, 4, separation=1.2, mean_total=100, seed=1)
-    compiled = nutpie.compile_pymc_model(SegmentModel(4).build_model(counts, cov))
+    compiled = compile_nutpie(SegmentModel(4).build_model(counts, cov))
     for depth in args.maxdepth:
         start = time.perf_counter()
         trace = nutpie.sample(

@@ -1,5 +1,8 @@
 """Stopping once converged (sample_until): the draws a stopped run keeps, the checks, the settings it refuses."""
 
+import os
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,7 +13,7 @@ from bayesseg.exceptions import InputError
 from bayesseg.model import SegmentModel, segment_model
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.diagnostics import ConvergenceRule, convergence
-from bayesseg.model.sampling import nutpie_settings, sample_posterior
+from bayesseg.model.sampling import compile_nutpie, nutpie_settings, sample_posterior
 from bayesseg.simulate import simulate_counts
 from bayesseg.workflow.report import _starts
 
@@ -173,3 +176,51 @@ def test_with_the_default_settings_the_draws_are_nutpie_samples(data):
     cfg5 = {**cfg, "nutpie_early_switch_freq": 5}
     five = _BackgroundSampler(compiled, nutpie_settings(cfg5, 9), np.zeros(compiled.n_dim), 2, progress_bar=False)
     assert not np.array_equal(five.wait()["posterior"]["profile"].values, theirs["posterior"]["profile"].values)
+
+
+def test_the_model_is_compiled_without_fast_math(monkeypatch):
+    """nutpie compiles the model with PyTensor's fast-math off (NUMBA_FLAGS), and the setting is restored after."""
+    import nutpie
+    import pytensor
+
+    before = pytensor.config.numba__fastmath
+    seen = {}
+
+    def compile_pymc_model(model, **kwargs):
+        seen.update(model=model, fastmath=pytensor.config.numba__fastmath, **kwargs)
+        return "compiled"
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", compile_pymc_model)
+    assert compile_nutpie("model", initial_points=[1]) == "compiled"
+    assert seen == {"model": "model", "fastmath": False, "backend": "numba", "initial_points": [1]}
+    assert pytensor.config.numba__fastmath == before
+
+
+# one process with an empty PyTensor cache, then one that loads from it: the log density and gradient
+# at five points, as bits (with nutpie.compile_pymc_model's fast-math the two differ in the last bits)
+_LOG_DENSITY_BITS = """
+import hashlib, numpy as np
+from bayesseg.model import SegmentModel
+from bayesseg.model.sampling import compile_nutpie
+from bayesseg.simulate import simulate_counts
+counts, cov, _ = simulate_counts(200, 10, 2, separation=2.0, seed=11)
+compiled = compile_nutpie(SegmentModel(2).build_model(counts, cov))
+points = np.random.default_rng(0).normal(0, 0.5, (5, compiled.n_dim))
+values = np.concatenate([np.concatenate([np.ravel(v) for v in compiled.logp_func(x)]) for x in points])
+assert np.isfinite(values).all()
+print(hashlib.sha256(values.tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_the_log_density_is_the_same_bits_compiled_afresh_or_from_the_cache(tmp_path):
+    """Same seed and data, same draws: the compiled model computes the same bits whether PyTensor's Numba
+    cache was empty (first run on a machine) or held its functions (every run after)."""
+    flags = ",".join(filter(None, [os.environ.get("PYTENSOR_FLAGS"), f"base_compiledir={tmp_path}"]))
+    env = {**os.environ, "PYTENSOR_FLAGS": flags}
+    runs = [
+        subprocess.run([sys.executable, "-c", _LOG_DENSITY_BITS], env=env, capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    assert any((tmp_path / "numba").iterdir())  # the second run had a cache to load
+    assert runs[0].stdout.split()[-1] == runs[1].stdout.split()[-1]

@@ -33,10 +33,30 @@ from bayesseg.model.checks import PreparedData
 from bayesseg.model.graph import in_sampling_order
 from bayesseg.model.start import StartingPoint, em_start
 
-__all__ = ["SAMPLERS", "em_starting_point", "nutpie_settings", "sample_posterior", "sample_until"]
+__all__ = [
+    "NUMBA_FLAGS",
+    "SAMPLERS",
+    "compile_nutpie",
+    "em_starting_point",
+    "nutpie_settings",
+    "sample_posterior",
+    "sample_until",
+]
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 """Samplers ``sampler_config["sampler"]`` accepts."""
+
+NUMBA_FLAGS = {"numba__fastmath": False}
+"""PyTensor settings under which the model's Numba code is compiled (:func:`compile_nutpie`).
+
+PyTensor compiles with LLVM's fast-math flags by default, which let LLVM reorder floating-point
+sums and products. How it reorders them depends on what it can inline, and that depends on which
+of the graph's functions PyTensor's Numba cache already held: the first run on a machine and
+the runs after it then differ in the last bits of the log density. The chains amplify those bits
+into other draws (the README's run stopped at 1,200 draws a chain with an empty cache and at 1,400
+with a full one, benchmarks/RESULTS.md). Without fast-math the arithmetic is IEEE 754's, in the
+order the code gives, cached or not.
+"""
 
 DISPERSED = (
     "intercept",
@@ -54,6 +74,41 @@ NUTS can make, and relabelling handles permutations), but the gating and the hyp
 (the slowest directions) start apart, so that R-hat compares chains that came from different
 places (Vehtari et al. 2021, https://doi.org/10.1214/20-BA1221).
 """
+
+
+def compile_nutpie(model: Any, **kwargs: Any) -> Any:
+    """The model compiled by nutpie's Numba backend under :data:`NUMBA_FLAGS`: the same bits whatever the cache holds.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        The built model.
+    **kwargs
+        Passed to ``nutpie.compile_pymc_model`` (e.g. ``initial_points``, ``jitter_rvs``).
+
+    Returns
+    -------
+    nutpie.CompiledModel
+        What ``nutpie.compile_pymc_model(model, backend="numba", **kwargs)`` returns, compiled
+        without fast-math.
+
+    Notes
+    -----
+    Floating-point addition is not associative, so a compiler free to reorder it (fast-math) gives
+    results that depend on how it compiled the code, here on the state of PyTensor's Numba cache
+    (Goldberg 1991). Sampling is chaotic in those bits; to give the same draws for the same seed and
+    data, the code must compute the same bits.
+
+    References
+    ----------
+    Goldberg, D. (1991). What every computer scientist should know about floating-point
+    arithmetic. *ACM Computing Surveys* 23(1), 5-48. https://doi.org/10.1145/103162.103163
+    """
+    import nutpie
+    import pytensor
+
+    with pytensor.config.change_flags(**NUMBA_FLAGS):
+        return nutpie.compile_pymc_model(model, backend="numba", **kwargs)
 
 
 def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
@@ -267,7 +322,6 @@ def sample_until(
     Jones, G. L., Haran, M., Caffo, B. S., & Neath, R. (2006). Fixed-width output analysis for Markov
     chain Monte Carlo. *JASA* 101(476), 1537-1547. https://doi.org/10.1198/016214506000000492
     """
-    import nutpie
     from nutpie.sample import _BackgroundSampler  # private: nutpie pinned below 0.17, tests/test_sampling.py
     from pymc.backends.arviz import patch_nutpie_idata
     from pymc.progress_bar import NutpieProgressBarManager
@@ -276,7 +330,7 @@ def sample_until(
     compile_kwargs = dict(start_kwargs.get("compile_kwargs", {}))
     if "initvals" in start_kwargs:
         compile_kwargs["initial_points"] = start_kwargs["initvals"]
-    compiled = nutpie.compile_pymc_model(model, backend="numba", **compile_kwargs)
+    compiled = compile_nutpie(model, **compile_kwargs)
     done = [0]  # the fewest iterations (warmup included) any chain has finished
 
     bars = NutpieProgressBarManager(chains=chains, draws=draws, progressbar=progressbar)  # pymc.sample's bars
