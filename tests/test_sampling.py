@@ -1,4 +1,4 @@
-"""Stopping once converged (sample_until): the draws a stopped run keeps, the checks, the settings it refuses."""
+"""Sampling with nutpie: what a stopped run keeps (sample_until), the checks, the settings it refuses, the compiling."""
 
 import os
 import subprocess

@@ -56,7 +56,8 @@ def test_psis_loo_comparison_measures_the_difference_from_the_best():
     counts, cov, _ = simulate_counts(150, 8, 2, separation=2.0, seed=6)
     comparison = compare_k(counts, cov, [1, 2], sampler_config=TINY, criterion="loo")
     table = comparison.table
-    assert comparison.criterion == "psis-loo"
+    # PSIS-LOO, not K-fold; whether a high-k̂ author was moment matched depends on the draws
+    assert comparison.criterion in ("psis-loo", "psis-loo-mm")
     np.testing.assert_allclose(table["elpd_diff"], table["elpd"].max() - table["elpd"])
     assert (table["elpd_diff"] >= 0).all() and table.loc["K=2", "elpd_diff"] == 0.0
     assert table.loc["K=1", "elpd_diff"] > PARSIMONY_DSE * table.loc["K=1", "dse"] > 0
