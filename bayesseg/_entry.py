@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-from bayesseg._interrupts import record_interrupts
+from bayesseg._interrupts import quiet_finalisers, record_interrupts, release_interrupted
 
 __all__ = ["main"]
 
@@ -36,7 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # deferred on purpose, the one place in the package: the handler must be in place first
         cli = import_module("bayesseg.cli")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        release_interrupted(exc)
         print("interrupted", file=sys.stderr)
+        quiet_finalisers()
         return 130
-    return int(cli.main(argv))
+    status = int(cli.main(argv))
+    if status == 130:  # interrupted: the process exits now, and what the interrupt cut is freed at exit unprinted
+        quiet_finalisers()
+    return status

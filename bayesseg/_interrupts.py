@@ -6,20 +6,30 @@ printed as "Exception ignored" and dropped, and the fit would go on to write its
 nothing had happened. :func:`catching_interrupts` installs a handler that records the signal as well
 as raising it, and keeps the swallowed exception's traceback off the terminal;
 :func:`raise_if_interrupted`, called where results are about to be used or written,
-raises it again.
+raises it again. A Ctrl-C that lands inside a constructor leaves an object whose finaliser fails
+when it is freed; :func:`release_interrupted` frees such objects with those errors kept off the
+terminal, and :func:`quiet_finalisers` keeps them off for the rest of a process that is exiting.
 """
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["catching_interrupts", "raise_if_interrupted", "record_interrupts"]
+__all__ = [
+    "catching_interrupts",
+    "quiet_finalisers",
+    "raise_if_interrupted",
+    "record_interrupts",
+    "release_interrupted",
+]
 
 _received = threading.Event()
 
@@ -88,3 +98,55 @@ def raise_if_interrupted() -> None:
     """
     if _received.is_set():
         raise KeyboardInterrupt("interrupted earlier (the interrupt was swallowed by a callback)")
+
+
+def _drop(unraisable: Any) -> None:
+    """An unraisable hook that prints nothing."""
+
+
+def release_interrupted(exc: BaseException) -> None:
+    """Free what an interrupt left half-built, with the errors of its finalisers kept off the terminal.
+
+    A Ctrl-C that lands inside a constructor (llvmlite's, while numba compiles a sampler) leaves an
+    object whose ``__del__`` fails when it is freed, and Python prints "Exception ignored in ...
+    AttributeError" with a traceback after the command has said "interrupted". Such objects live in
+    the frames of the interrupt's traceback: this clears those frames (and those of the exceptions
+    it was raised from or during), collects them with such errors dropped, and restores the hook.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The :class:`KeyboardInterrupt` being handled.
+
+    Examples
+    --------
+    >>> try:
+    ...     raise KeyboardInterrupt
+    ... except KeyboardInterrupt as exc:
+    ...     release_interrupted(exc)
+    """
+    hook = sys.unraisablehook
+    sys.unraisablehook = _drop
+    try:
+        seen: set[int] = set()
+        pending: list[BaseException | None] = [exc]
+        while pending:
+            current = pending.pop()
+            if current is None or id(current) in seen:
+                continue
+            seen.add(id(current))
+            traceback.clear_frames(current.__traceback__)  # frames still running (the handler's own) are skipped
+            pending += [current.__context__, current.__cause__]
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
+def quiet_finalisers() -> None:
+    """Print no finaliser errors from now on: for a process that was interrupted and is exiting.
+
+    What :func:`release_interrupted` could not reach (an object the interrupt left half-built and a
+    library keeps in a cache) is freed at exit, and its finaliser's error would follow the word
+    "interrupted". The console script calls this only after an interrupt, just before it exits.
+    """
+    sys.unraisablehook = _drop

@@ -43,7 +43,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from bayesseg._interrupts import catching_interrupts
+from bayesseg._interrupts import catching_interrupts, release_interrupted
 from bayesseg._progress import ProgressLines
 from bayesseg._version import __version__
 from bayesseg.config import RunSpec, default_spec_path
@@ -671,8 +671,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with catching_interrupts():
             return int(args.func(args))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         # every output is written through a temporary name or a transaction: nothing is left half-written
+        release_interrupted(exc)  # what the interrupt cut mid-construction goes now, its finalisers' errors unprinted
         console.print(Text("interrupted", style="bold red"))
         return 130
     except (BayessegError, FileExistsError, FileNotFoundError) as exc:
