@@ -44,7 +44,7 @@ from bayesseg.model import SegmentModel
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.graph import build_graph
 from bayesseg.model.likelihood import SparseCounts, dm_logpmf_tensor
-from bayesseg.model.sampling import NUMBA_FLAGS
+from bayesseg.model.sampling import without_fastmath
 from bayesseg.simulate import simulate_counts
 
 
@@ -234,7 +234,7 @@ def main() -> None:
     ap.add_argument("--table", choices=["simulated", "dmn"], default="simulated")
     ap.add_argument("--segments-range", type=int, nargs=2, default=(1, 7), metavar=("FIRST", "LAST"))
     args = ap.parse_args()
-    with pytensor.config.change_flags(**NUMBA_FLAGS):  # the library's compilation flags (no fast-math)
+    with without_fastmath():  # the library's compilation flags
         _measure(args)
 
 

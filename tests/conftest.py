@@ -115,3 +115,20 @@ def page_check(browser, tmp_path):
         return problems
 
     return check
+
+
+@pytest.fixture
+def fastmath_at_compile(monkeypatch) -> list[bool]:
+    """PyTensor's ``numba__fastmath`` at every function its Numba linker compiles from now on, in order."""
+    import pytensor
+    from pytensor.link.numba.linker import NumbaLinker
+
+    seen: list[bool] = []
+    convert = NumbaLinker.fgraph_convert
+
+    def spy(self, fgraph, **kwargs):
+        seen.append(bool(pytensor.config.numba__fastmath))
+        return convert(self, fgraph, **kwargs)
+
+    monkeypatch.setattr(NumbaLinker, "fgraph_convert", spy)
+    return seen

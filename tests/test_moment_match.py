@@ -66,6 +66,12 @@ def test_moment_matching_lowers_a_high_k_hat_and_leaves_the_other_authors(outlie
     np.testing.assert_array_equal(np.asarray(matched.elpd_i)[others], np.asarray(plain.elpd_i)[others])
 
 
+def test_moment_matching_compiles_without_fast_math(outlier, fastmath_at_compile):
+    # the log density it evaluates at moved draws is the sampler's arithmetic: cache-independent bits
+    outlier[2].models[2].loo(moment_match=True)
+    assert fastmath_at_compile and not any(fastmath_at_compile), fastmath_at_compile
+
+
 def test_compare_k_moment_matches_before_falling_back_to_k_fold(outlier):
     counts, cov, comparison = outlier
     table = comparison.table

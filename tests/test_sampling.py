@@ -13,7 +13,7 @@ from bayesseg.exceptions import InputError
 from bayesseg.model import SegmentModel, segment_model
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.diagnostics import ConvergenceRule, convergence
-from bayesseg.model.sampling import compile_nutpie, nutpie_settings, sample_posterior
+from bayesseg.model.sampling import compile_nutpie, nutpie_settings, sample_posterior, without_fastmath
 from bayesseg.simulate import simulate_counts
 from bayesseg.workflow.report import _starts
 
@@ -193,6 +193,31 @@ def test_the_model_is_compiled_without_fast_math(monkeypatch):
     monkeypatch.setattr(nutpie, "compile_pymc_model", compile_pymc_model)
     assert compile_nutpie("model", initial_points=[1]) == "compiled"
     assert seen == {"model": "model", "fastmath": False, "backend": "numba", "initial_points": [1]}
+    assert pytensor.config.numba__fastmath == before
+
+
+def test_the_spy_sees_what_pytensor_compiles_with(fastmath_at_compile):
+    """The control of the tests below: a function compiled with fast-math on is seen as such."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    x = pt.dvector("x")
+    with pytensor.config.change_flags(numba__fastmath=True):
+        pytensor.function([x], pt.exp(x).sum(), mode="NUMBA")
+    with without_fastmath():
+        pytensor.function([x], pt.log1p(x).sum(), mode="NUMBA")
+    assert fastmath_at_compile == [True, False]
+
+
+@pytest.mark.parametrize("sampler", ["pymc", "advi"])
+def test_pymc_s_sampler_and_advi_compile_without_fast_math(data, sampler, fastmath_at_compile):
+    """Every function PyMC's NUTS and ADVI compile for a fit (the start's jitter, the log density and its
+    gradient, the approximation's draws) is compiled without fast-math, as nutpie's model is."""
+    import pytensor
+
+    before = pytensor.config.numba__fastmath
+    _sample(data, {"sampler": sampler, "tune": 20, "draws": 10, "advi_iterations": 50, "min_draws": 0}, None)
+    assert fastmath_at_compile and not any(fastmath_at_compile), fastmath_at_compile
     assert pytensor.config.numba__fastmath == before
 
 

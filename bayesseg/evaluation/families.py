@@ -68,6 +68,7 @@ from scipy import special, stats
 
 from bayesseg.dims import AUTHOR, CATEGORY, SEGMENT, stack_sample_dims
 from bayesseg.exceptions import InputError
+from bayesseg.model.sampling import without_fastmath
 
 __all__ = [
     "FAMILIES",
@@ -314,7 +315,7 @@ def pointwise_log_likelihood(counts: Any, family: str, draws: Mapping[str, Any])
 
 def _fit(y: np.ndarray, family: str, k: int, sampler: Mapping[str, Any]) -> xr.DataTree:
     """NUTS fit of one family and K; posterior (thinned) and pointwise log-likelihood ``y``."""
-    with family_model(y, family, k) as model:
+    with family_model(y, family, k) as model, without_fastmath():  # bayesseg's arithmetic: cache-independent bits
         if k > 1:
             pm.Deterministic("logit", model["population_logit"][None, :] + model["deviation_sd"] * model["deviation"])
         else:

@@ -36,6 +36,7 @@ from scipy import stats
 from bayesseg.dims import stack_sample_dims
 from bayesseg.exceptions import InputError
 from bayesseg.model import SegmentModel
+from bayesseg.model.sampling import without_fastmath
 
 __all__ = ["SBC_QUANTITIES", "rank_uniformity", "sbc_ranks"]
 
@@ -159,7 +160,7 @@ def sbc_ranks(
     )
     model = SegmentModel(2, sampler_config=config)
     names = ["slope", "intercept", "concentration", "profile", "population_logit"]
-    with model.build_model(dummy, cov), warnings.catch_warnings():
+    with model.build_model(dummy, cov), warnings.catch_warnings(), without_fastmath():
         # the Potential is the marginal likelihood: the prior is what it leaves out, as wanted here
         warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
         prior = pm.sample_prior_predictive(draws=n_simulations, var_names=names, random_seed=rng)["prior"]

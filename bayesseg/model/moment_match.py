@@ -41,6 +41,7 @@ import numpy as np
 import xarray as xr
 
 from bayesseg.dims import CATEGORY, COVARIATE, SEGMENT
+from bayesseg.model.sampling import without_fastmath
 
 __all__ = ["AUTHOR_LOG_LIKELIHOOD", "free_values", "high_pareto_k", "moment_matched_loo", "unconstrained_draws"]
 
@@ -144,7 +145,8 @@ def unconstrained_draws(
         transform = model.rvs_to_transforms[rv]
         if transform is not None:
             constrained = rv.type()
-            forward = pytensor.function([constrained], transform.forward(constrained, *rv.owner.inputs))
+            with without_fastmath():
+                forward = pytensor.function([constrained], transform.forward(constrained, *rv.owner.inputs))
             x = np.stack([forward(v) for v in x])
         width = int(np.prod(x.shape[1:], dtype=int))
         blocks.append(x.reshape(x.shape[0], width))
@@ -162,7 +164,10 @@ def _point_function(model: Any, layout: list[tuple[Any, slice, tuple[int, ...]]]
     per_author = next(v for v in ancestors([potential]) if v.name == AUTHOR_LOG_LIKELIHOOD)
     (per_author,) = model.replace_rvs_by_values([per_author])  # a function of the value variables
     inputs = [value for value, _, _ in layout]
-    compiled = pytensor.function(inputs, [model.logp(jacobian=True, sum=True), per_author], on_unused_input="ignore")
+    with without_fastmath():  # as the sampler's: the same bits whatever PyTensor's cache holds
+        compiled = pytensor.function(
+            inputs, [model.logp(jacobian=True, sum=True), per_author], on_unused_input="ignore"
+        )
 
     def f(upars: np.ndarray) -> np.ndarray:
         rows = []

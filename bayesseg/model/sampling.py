@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -41,13 +42,14 @@ __all__ = [
     "nutpie_settings",
     "sample_posterior",
     "sample_until",
+    "without_fastmath",
 ]
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 """Samplers ``sampler_config["sampler"]`` accepts."""
 
 NUMBA_FLAGS = {"numba__fastmath": False}
-"""PyTensor settings under which the model's Numba code is compiled (:func:`compile_nutpie`).
+"""PyTensor settings under which bayesseg compiles Numba code (:func:`without_fastmath`).
 
 PyTensor compiles with LLVM's fast-math flags by default, which let LLVM reorder floating-point
 sums and products. How it reorders them depends on what it can inline, and that depends on which
@@ -105,10 +107,42 @@ def compile_nutpie(model: Any, **kwargs: Any) -> Any:
     arithmetic. *ACM Computing Surveys* 23(1), 5-48. https://doi.org/10.1145/103162.103163
     """
     import nutpie
+
+    with without_fastmath():
+        return nutpie.compile_pymc_model(model, backend="numba", **kwargs)
+
+
+@contextmanager
+def without_fastmath() -> Iterator[None]:
+    """PyTensor compiles Numba code under :data:`NUMBA_FLAGS` in the block, IEEE 754 arithmetic in the code's order.
+
+    Every function PyTensor compiles in the block (PyMC's samplers and ADVI, prior draws, the log
+    density of moment matching) computes the same bits whether PyTensor's Numba cache held its
+    parts or not; the settings before the block are restored after it. The fast-math choice is
+    made when a function is compiled, not when it is called: functions compiled in the block keep
+    it, and so do PyMC's worker processes where they are forked (Linux). Where PyMC starts them
+    otherwise (``spawn``, ``forkserver``) they recompile with PyTensor's own settings.
+
+    Yields
+    ------
+    None
+
+    References
+    ----------
+    Goldberg, D. (1991). What every computer scientist should know about floating-point
+    arithmetic. *ACM Computing Surveys* 23(1), 5-48. https://doi.org/10.1145/103162.103163
+
+    Examples
+    --------
+    >>> import pytensor
+    >>> with without_fastmath():
+    ...     pytensor.config.numba__fastmath
+    False
+    """
     import pytensor
 
     with pytensor.config.change_flags(**NUMBA_FLAGS):
-        return nutpie.compile_pymc_model(model, backend="numba", **kwargs)
+        yield
 
 
 def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
@@ -235,7 +269,7 @@ def sample_posterior(
             )
     if sampler == "nutpie":
         return sample_until(model, start_kwargs, config, progressbar, until), start
-    with model:
+    with model, without_fastmath():  # compiled as nutpie's model is: the same bits whatever the cache holds
         if sampler in ("pymc", "numpyro"):
             trace = pm.sample(
                 **start_kwargs,
@@ -468,9 +502,10 @@ def dispersed_starts(
     """
     from pymc.initial_point import make_initial_point_fn
 
-    point_fn = make_initial_point_fn(
-        model=model, overrides=dict(initvals), jitter_rvs=set(dispersed), return_transformed=False
-    )
+    with without_fastmath():
+        point_fn = make_initial_point_fn(
+            model=model, overrides=dict(initvals), jitter_rvs=set(dispersed), return_transformed=False
+        )
     names = {v.name for v in dispersed}
     out = []
     for chain in range(chains):
