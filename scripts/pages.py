@@ -2,13 +2,14 @@
 
     .venv/bin/python scripts/pages.py OUT_DIR PAGE.html [PAGE.html ...] [--width 1280 800]
 
-For each page and width: the page must not scroll sideways (``scrollWidth <= innerWidth``), every
-image must decode (``naturalWidth > 0``), the browser console must hold no error, and every internal
-link (``href="#id"``) must name an element of the page. A full-page PNG of each goes to
+For each page and width: the page must not scroll sideways (``scrollWidth <= innerWidth``), no
+table may be cut at its box's right edge from 1280 px on (a table may scroll inside its box on a
+narrower screen), every image must decode (``naturalWidth > 0``), the browser console must hold no
+error, and every internal link (``href="#id"``) must name an element of the page. A full-page PNG of each goes to
 ``OUT_DIR/<page>-<width>.png`` for a person to look at; the problems found are printed, and the
 command exits 1 when there are any. Needs Debian's ``chromium`` and ``chromium-driver``
 (``apt-get install -y chromium chromium-driver``) and Selenium (the ``test`` extra).
-``tests/test_browser.py`` uses the same functions.
+The tests use the same functions (``tests/conftest.py``, ``page_check``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Any
 
 DRIVER = "chromedriver"
 WIDTHS = (1280, 800)
+DESKTOP = 1280
+"""From this width on, a table must fit its box: at narrower ones it may scroll sideways inside it."""
 
 _PROBE = """
 const ids = new Set([...document.querySelectorAll('[id]')].map(e => e.id));
@@ -39,6 +42,9 @@ return {
     .map(i => i.alt || i.src.slice(0, 60)),
   deadLinks: links.filter(id => id && !ids.has(decodeURIComponent(id))),
   wide: wide,
+  cutTables: [...document.querySelectorAll('.table-box')].filter(b => b.scrollWidth > b.clientWidth + 1).slice(0, 5)
+    .map(b => (b.closest('section[id]') ? 'section#' + b.closest('section[id]').id + ': ' : '')
+      + b.scrollWidth + ' px in ' + b.clientWidth),
 };
 """
 
@@ -91,7 +97,8 @@ def check_page(driver: Any, page: Path, width: int, screenshot: Path | None = No
     -------
     dict
         ``scrollWidth``, ``innerWidth``, ``height``, ``images``, ``brokenImages``, ``deadLinks``,
-        ``wide`` (up to five elements past the right edge, outside scrolling boxes), ``consoleErrors``
+        ``wide`` (up to five elements past the right edge, outside scrolling boxes), ``cutTables``
+        (up to five table boxes whose table is wider than the box), ``consoleErrors``
         and ``problems`` (the failed checks, in words; empty when the page passes).
 
     Raises
@@ -117,6 +124,8 @@ def check_page(driver: Any, page: Path, width: int, screenshot: Path | None = No
     if found["scrollWidth"] > found["innerWidth"]:
         wide = ", ".join(found["wide"])
         problems.append(f"scrolls sideways at {width} px: {found['scrollWidth']} > {found['innerWidth']} ({wide})")
+    if width >= DESKTOP and found["cutTables"]:
+        problems.append(f"table(s) cut at the right edge at {width} px, scrolling in their box: {found['cutTables']}")
     if found["brokenImages"]:
         problems.append(f"{len(found['brokenImages'])} image(s) do not decode: {found['brokenImages'][:3]}")
     if found["consoleErrors"]:

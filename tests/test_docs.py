@@ -81,3 +81,34 @@ def test_the_page_check_refuses_a_missing_page_and_flags_a_page_that_scrolls(bro
     assert any("scrolls sideways at 800 px" in p for p in problems)
     assert any("missing anchors: ['gone']" in p for p in problems)
     assert (tmp_path / "wide.png").stat().st_size > 0
+
+
+def test_the_page_check_flags_a_table_cut_at_its_box_s_edge_on_a_desktop_screen(browser, tmp_path) -> None:
+    # a table may scroll inside its box on a narrow screen, not at 1280 px, where a reader does not look for a scrollbar
+    from tests.conftest import pages
+
+    page = tmp_path / "cut.html"
+    page.write_text(
+        '<html><body style="max-width:1100px"><section id="s"><div class="table-box" style="overflow-x:auto">'
+        '<table style="width:2000px"><tr><td>x</td></tr></table></div></section></body></html>'
+    )
+    desktop = pages.check_page(browser, page, 1280)["problems"]
+    assert [p for p in desktop if "cut at the right edge at 1280 px" in p and "section#s: 2000 px in 1100" in p]
+    assert pages.check_page(browser, page, 800)["problems"] == []
+
+
+def test_a_table_of_numbers_under_long_names_fits_a_desktop_page(browser, tmp_path) -> None:
+    # the report's lead table: seven trends as columns, "+0 [-1, +1]" in each cell; the names may break after ':' or '_'
+    import numpy as np
+    import pandas as pd
+
+    from bayesseg.workflow.html import HtmlDocument, table
+    from tests.conftest import pages
+
+    names = [f"object_detection:{n}_with_a_long_name" for n in ("top", "shoe", "bag", "coat", "dress", "skirt", "belt")]
+    frame = pd.DataFrame(np.full((3, 7), "+0\u00a0[-1,\u00a0+1]"), columns=names, index=["segment:casual_denim"] * 3)
+    html = table(frame)
+    assert "object_<wbr>detection:<wbr>top_<wbr>with_<wbr>a_<wbr>long_<wbr>name" in html
+    doc = HtmlDocument("t")
+    doc.add("lead", "Lead", html)
+    assert pages.check_page(browser, doc.write(tmp_path / "t.html"), 1280)["problems"] == []

@@ -629,8 +629,9 @@ def test_lead_table_reads_whole_weeks_and_lets_a_crossed_trend_wrap() -> None:
     )
     html = _lead(SimpleNamespace(lead=lead, series=xr.Dataset(attrs={"ci_prob": 0.9})), {})
     # a negative value that rounds to zero reads "+0", never "-0"; round half to even as Python rounds
-    assert "+3 [+1, +4]" in html and "+0 [-2, +0]" in html and "-2 [-2, -1]" in html
+    # a lead and its interval on one line (no-break spaces)
+    assert "+3\u00a0[+1,\u00a0+4]" in html and "+0\u00a0[-2,\u00a0+0]" in html and "-2\u00a0[-2,\u00a0-1]" in html
     assert "-0" not in html.replace("-0.", "")
     assert "ahead of comparable authors on pattern:leopard" in html
-    # the crossed trend's header may break after its "+"; the row of a lead not identified shows "—"
-    assert "pattern:stripes+\u200bobject_detection:top" in html and "—" in html
+    # the crossed trend's header may break after its "+", ":" and "_"; the row of a lead not identified shows "—"
+    assert "pattern:<wbr>stripes+\u200bobject_<wbr>detection:<wbr>top" in html and "—" in html

@@ -9,6 +9,7 @@ import base64
 import html
 import io
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,19 @@ __all__ = [
     "plot_collection_png",
     "png",
     "quality_html",
+    "quality_table",
     "table",
     "verdict_line",
     "write_quality_html",
 ]
+
+_HEADING = re.compile(r"(<th[^>]*>)([^<]*)(</th>)")
+
+
+def _breakable(escaped: str) -> str:
+    """HTML text (already escaped) that may break after ``:`` and ``_``: MART_AUTHORS_<wbr>SEGMENTATIONS."""
+    return re.sub(r"([:_])", r"\1<wbr>", escaped)
+
 
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -45,6 +55,9 @@ section { margin-bottom: 2.5em; } .note { color: #555; font-size: 0.92em; }
 .verdict-pass { border-color: #2a7; } .verdict-look { border-color: #d90; }
 .verdict-fail { border-color: #c22; background: #fdf1f1; }
 tr.flag td, tr.flag th { background: #fbe3e3; }
+table.fitted { width: 100%; }
+table.fitted td, table.fitted th { text-align: left; vertical-align: top; overflow-wrap: break-word; }
+table.fitted td.number, table.fitted th.number { text-align: right; white-space: nowrap; }
 """
 
 
@@ -110,7 +123,9 @@ def table(
     -------
     str
         The table in a box that scrolls sideways when the table is wider than the page; a table
-        with a column of text (more than 20 characters on average) is left-aligned throughout.
+        with a column of text (more than 20 characters on average) is left-aligned throughout. Its
+        headings (column names and the index) may break after ``:`` and ``_``, so that a table of
+        numbers under long names fits the page.
 
     Raises
     ------
@@ -143,6 +158,8 @@ def table(
             ('<tr class="flag">' if flag else "<tr>") + row for flag, row in zip(flags, rows[1:], strict=True)
         )
         inner = head + sep + body
+    # a heading may break after ':' or '_' (pattern:<wbr>stripes): then the numbers, not the names, set the width
+    inner = _HEADING.sub(lambda m: m.group(1) + _breakable(m.group(2)) + m.group(3), inner)
     return f'<div class="table-box">{inner}</div>'
 
 
@@ -293,18 +310,6 @@ def quality_html(report: DataQualityReport) -> str:
     -------
     str
     """
-    frame = report.to_frame()
-    frame = frame[frame["n"] > 0]
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(v))}</td>"
-            for v in (r.table, r.column, r.what, f"{r.n:,}", f"{r.total:,}", f"{r.share:.2%}", r.kind, r.action)
-        )
-        + "</tr>"
-        for r in frame.itertuples()
-    )
-    head = "".join(f"<th>{h}</th>" for h in ("table", "column", "what", "n", "of", "share", "kind", "action"))
     unknown = ""
     if len(report.unknown_labels):
         items = ", ".join(
@@ -314,8 +319,58 @@ def quality_html(report: DataQualityReport) -> str:
     boxes = f"<p>Detection boxes: {html.escape(report.box_format.describe())}.</p>" if report.box_format else ""
     return (
         f"<section><h2>Data quality</h2><p>Source: {html.escape(report.source)}</p>{boxes}"
-        f'<div class="table-box"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
-        f"{unknown}</section>"
+        f"{quality_table(report)}{unknown}</section>"
+    )
+
+
+# the findings' columns: heading, numeric (right-aligned, never broken)
+_QUALITY_COLUMNS = (
+    ("table", False),
+    ("column", False),
+    ("what", False),
+    ("n", True),
+    ("of", True),
+    ("share", True),
+    ("kind", False),
+    ("action", False),
+)
+_NUMBER = ' class="number"'
+
+
+def quality_table(report: DataQualityReport) -> str:
+    """The non-zero findings of a data-quality report as one HTML table that fits the page's width.
+
+    Parameters
+    ----------
+    report : bayesseg.data.quality.DataQualityReport
+        The findings.
+
+    Returns
+    -------
+    str
+        A ``<table class="fitted">`` in a ``table-box``: table, column, what, n, of, share, kind,
+        action, one row per finding with ``n > 0``, as wide as the page; names may break after ``:``
+        and ``_`` and numbers do not break, so that no column is cut at the page's edge.
+    """
+    frame = report.to_frame()
+    frame = frame[frame["n"] > 0]
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            (f"<td{_NUMBER}>{html.escape(str(v))}</td>" if numeric else f"<td>{_breakable(html.escape(str(v)))}</td>")
+            for v, (_, numeric) in zip(
+                (r.table, r.column, r.what, f"{r.n:,}", f"{r.total:,}", f"{r.share:.2%}", r.kind, r.action),
+                _QUALITY_COLUMNS,
+                strict=True,
+            )
+        )
+        + "</tr>"
+        for r in frame.itertuples()
+    )
+    head = "".join(f"<th{_NUMBER if numeric else ''}>{h}</th>" for h, numeric in _QUALITY_COLUMNS)
+    return (
+        f'<div class="table-box"><table class="fitted"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
     )
 
 

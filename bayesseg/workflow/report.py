@@ -23,7 +23,15 @@ from bayesseg._resources import display_path
 from bayesseg.config import TIER_NAMES
 from bayesseg.model import SegmentModel
 from bayesseg.model.ppc import PredictiveCheck, predictive_checks
-from bayesseg.workflow.html import HtmlDocument, paragraph, plot_collection_png, png, table, verdict_line
+from bayesseg.workflow.html import (
+    HtmlDocument,
+    paragraph,
+    plot_collection_png,
+    png,
+    quality_table,
+    table,
+    verdict_line,
+)
 from bayesseg.workflow.results import RunResult, segment_shares
 from bayesseg.workflow.trends_section import trends_html
 
@@ -105,7 +113,7 @@ def _quality(r: RunResult) -> str:
         f"{len(checks)} checks ran; {len(found)} found something. Each row says what was done about it. "
         f"The full report is {Path(r.paths.get('data_quality', 'data_quality.html')).name}, beside this one."
     )
-    return body + table(found, index=False)
+    return body + quality_table(r.quality)
 
 
 def _excluded(r: RunResult) -> str:

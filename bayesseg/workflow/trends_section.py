@@ -405,7 +405,8 @@ def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
         ),
         lead=lead.apply(
             lambda r: (
-                f"{_weeks(r['LEAD_WEEKS'])} [{_weeks(r['LOW'])}, {_weeks(r['HIGH'])}]"
+                # no-break spaces: a lead and its interval stay on one line (the headings break instead)
+                f"{_weeks(r['LEAD_WEEKS'])}\u00a0[{_weeks(r['LOW'])},\u00a0{_weeks(r['HIGH'])}]"
                 if r["STATUS"] == "identified"
                 else "—"
             ),
