@@ -148,7 +148,11 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / "dmn_speed.csv"
-    pd.DataFrame([row]).to_csv(target, mode="a", header=not target.exists(), index=False)
+    # rows of earlier versions of this script lack later columns: the file is rewritten with every column
+    frame = pd.DataFrame([row])
+    if target.exists():
+        frame = pd.concat([pd.read_csv(target), frame], ignore_index=True)
+    frame.to_csv(target, index=False)
 
 
 if __name__ == "__main__":
