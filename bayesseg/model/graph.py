@@ -23,7 +23,7 @@ import numpy as np
 
 from bayesseg.exceptions import InputError
 from bayesseg.model.checks import PreparedData
-from bayesseg.model.likelihood import dm_logpmf_tensor
+from bayesseg.model.kernel import mixture_log_likelihood
 
 __all__ = [
     "CENTRED_AUTHORS_PER_SEGMENT",
@@ -192,8 +192,9 @@ def build_graph(
     model_config : mapping
         The priors (:data:`bayesseg.config.defaults.DEFAULT_MODEL_CONFIG`'s keys) and ``anchors``.
     likelihood : callable, optional
-        ``likelihood(counts, log_alpha) -> (author, segment)`` log-pmf tensor replacing the sparse
-        Dirichlet-multinomial (benchmarks only).
+        ``likelihood(counts, log_alpha) -> (author, segment)`` log-pmf tensor replacing the fused
+        sparse Dirichlet-multinomial mixture (:func:`bayesseg.model.kernel.mixture_log_likelihood`),
+        followed by a log-sum-exp over segments (benchmarks and tests only).
     spread : tuple of float, optional
         ``(spread, error)`` of the EM start's log concentrations, for ``auto``'s choice of their
         parametrisation (:func:`centred_concentration`).
@@ -270,11 +271,10 @@ def build_graph(
             eta = eta + pt.as_tensor_variable(x) @ beta
         log_pi = log_softmax(eta, axis=1)
         log_alpha = log_kappa[:, None] + log_theta
-        if likelihood is None:
-            log_dm = dm_logpmf_tensor(data.sparse, log_alpha)
+        if likelihood is None:  # one fused sweep of the non-zeros (bayesseg.model.kernel)
+            per_author = mixture_log_likelihood(data.sparse, log_alpha, log_pi, n_segments=k)
         else:
-            log_dm = likelihood(counts.values, log_alpha)
-        per_author = pt.logsumexp(log_pi + log_dm, axis=1)
+            per_author = pt.logsumexp(log_pi + likelihood(counts.values, log_alpha), axis=1)
         per_author.name = "author_log_likelihood"  # found by name for moment matching (bayesseg.model.moment_match)
         if data.weights is not None:  # pseudo-likelihood of a weighted sample
             per_author = pt.as_tensor_variable(data.weights) * per_author

@@ -32,6 +32,7 @@ import xarray as xr
 from bayesseg._interrupts import raise_if_interrupted
 from bayesseg.model.checks import PreparedData
 from bayesseg.model.graph import in_sampling_order
+from bayesseg.model.kernel import register_jax
 from bayesseg.model.start import StartingPoint, em_start
 
 __all__ = [
@@ -269,6 +270,8 @@ def sample_posterior(
             )
     if sampler == "nutpie":
         return sample_until(model, start_kwargs, config, progressbar, until), start
+    if sampler == "numpyro":  # the fused likelihood's JAX implementation (bayesseg.model.kernel)
+        register_jax()
     with model, without_fastmath():  # compiled as nutpie's model is: the same bits whatever the cache holds
         if sampler in ("pymc", "numpyro"):
             trace = pm.sample(
