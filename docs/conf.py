@@ -39,5 +39,5 @@ nb_execution_show_tb = True
 
 intersphinx_mapping = {}  # no network in CI: cross-project links are spelled out instead
 nitpicky = True  # a broken cross-reference fails the build (-W)
-# the standard library and PyTensor's Op (the base of bayesseg.model.kernel's Ops), without intersphinx (no network in CI)
+# the standard library and PyTensor's Op (base of bayesseg.model.kernel's Ops), without intersphinx (no network)
 nitpick_ignore = [("py:class", "abc.ABC"), ("py:class", "pytensor.graph.op.Op")]
