@@ -16,7 +16,7 @@ responsibilities back onto pairs and totals in a second sweep. The generic graph
 (:func:`bayesseg.model.likelihood.dm_logpmf_tensor` then a log-sum-exp) computes the same numbers with
 a sparse product, a dense (author, segment) intermediate and a separate log-sum-exp, each a pass over
 memory; the fused kernel, generated with the K segments unrolled so that each author's sums stay in
-registers, costs about a quarter less per log-density and gradient at 20,000 × 60 × K = 6
+registers, makes the model's log-density and gradient about a fifth cheaper at 20,000 × 60 × K = 6
 (``benchmarks/gradient_cost.py``; ``benchmarks/RESULTS.md``).
 
 The log-gamma terms ``g`` and ``h`` stay in the graph, where PyTensor differentiates them. Only
