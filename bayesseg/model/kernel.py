@@ -49,7 +49,7 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.cache import compile_numba_function_src
 from pytensor.link.numba.dispatch import basic as numba_basic
 
-from bayesseg.model.likelihood import SparseCounts
+from bayesseg.model.likelihood import SparseCounts, dm_parts_tensor
 
 __all__ = [
     "KERNEL_VERSION",
@@ -213,11 +213,9 @@ class MixtureLogLikelihood(Op):
         self, inputs: Sequence[Variable], outputs: Sequence[Variable], cotangents: Sequence[Variable]
     ) -> list[Variable]:
         """The gradients in ``g``, ``h`` and ``log_pi`` from the log-likelihood's cotangent."""
-        g, h, log_pi, indptr, pair, total_index, _ = inputs
+        g, h, _, indptr, pair, total_index, _ = inputs
         if not isinstance(cotangents[1].type, DisconnectedType):
             raise NotImplementedError("the responsibilities output of MixtureLogLikelihood is not differentiable")
-        if isinstance(cotangents[0].type, DisconnectedType):
-            return [pt.zeros_like(g), pt.zeros_like(h), pt.zeros_like(log_pi)] + [disconnected_type() for _ in range(4)]
         grads = MixtureLogLikelihoodGrad(self.k).make_node(cotangents[0], outputs[1], g, h, indptr, pair, total_index)
         return [*grads.outputs] + [disconnected_type() for _ in range(4)]
 
@@ -349,11 +347,7 @@ def mixture_log_likelihood(counts: SparseCounts, log_alpha: Any, log_pi: Any, n_
     k = n_segments if n_segments is not None else log_pi.type.shape[1] or log_alpha.type.shape[0]
     if k is None:
         raise ValueError("the number of segments is not a static shape of log_pi or log_alpha: give n_segments")
-    alpha = pt.exp(log_alpha).T  # (C, K)
-    a_pairs = alpha[counts.pair_category]  # (U, K)
-    g = pt.gammaln(counts.pair_count[:, None] + a_pairs) - pt.gammaln(a_pairs)
-    big_a = alpha.sum(axis=0)  # (K,)
-    h = pt.gammaln(big_a)[None, :] - pt.gammaln(counts.totals[:, None] + big_a[None, :])  # (T, K)
+    g, h = dm_parts_tensor(counts, log_alpha)
     order = np.argsort(counts.entry_author, kind="stable")  # each author's non-zeros together
     indptr = np.zeros(counts.n_authors + 1, dtype=np.int64)
     indptr[1:] = np.cumsum(np.bincount(counts.entry_author, minlength=counts.n_authors))

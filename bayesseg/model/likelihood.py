@@ -42,6 +42,7 @@ __all__ = [
     "dm_logpmf_rows",
     "dm_logpmf_sparse",
     "dm_logpmf_tensor",
+    "dm_parts_tensor",
 ]
 
 
@@ -269,12 +270,34 @@ def dm_logpmf_tensor(counts: SparseCounts, log_alpha: Any) -> Any:
     pytensor.tensor.TensorVariable, shape (author, segment)
     """
     import pytensor.sparse as ps
+
+    g, h = dm_parts_tensor(counts, log_alpha)
+    per_author = ps.structured_dot(ps.as_sparse_variable(counts.pair_matrix), g)  # (N, K)
+    return h[counts.total_index] + per_author + counts.log_coefficient[:, None]
+
+
+def dm_parts_tensor(counts: SparseCounts, log_alpha: Any) -> tuple[Any, Any]:
+    r"""The terms shared by all authors (:func:`dm_logpmf_parts`) as PyTensor graphs, segment last.
+
+    Parameters
+    ----------
+    counts : SparseCounts
+        The counts (constants of the graph).
+    log_alpha : pytensor.tensor.TensorVariable, shape (segment, category)
+        Log concentrations.
+
+    Returns
+    -------
+    g : pytensor.tensor.TensorVariable, shape (pair, segment)
+        :math:`\log\Gamma(y + \alpha_{kc}) - \log\Gamma(\alpha_{kc})` for each distinct (category, count) pair.
+    h : pytensor.tensor.TensorVariable, shape (total, segment)
+        :math:`\log\Gamma(A_k) - \log\Gamma(n + A_k)` for each distinct total.
+    """
     import pytensor.tensor as pt
 
     alpha = pt.exp(log_alpha).T  # (C, K)
     a_pairs = alpha[counts.pair_category]  # (U, K)
     g = pt.gammaln(counts.pair_count[:, None] + a_pairs) - pt.gammaln(a_pairs)
-    per_author = ps.structured_dot(ps.as_sparse_variable(counts.pair_matrix), g)  # (N, K)
     big_a = alpha.sum(axis=0)  # (K,)
     h = pt.gammaln(big_a)[None, :] - pt.gammaln(counts.totals[:, None] + big_a[None, :])  # (T, K)
-    return h[counts.total_index] + per_author + counts.log_coefficient[:, None]
+    return g, h
