@@ -27,6 +27,7 @@ from bayesseg.evaluation.metrics import predictive_auc
 from bayesseg.evaluation.truth import SimulatorTruth, read_truth
 from bayesseg.model import SegmentModel
 from bayesseg.survey.margins import Margins, read_margins
+from bayesseg.survey.panel import POOLED
 from bayesseg.survey.trends import TrendResult
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.html import HtmlDocument
@@ -199,9 +200,11 @@ def trend_answer(res: TrendResult, simulated: bool) -> list[str]:
             + (" Weight on them and read the weeks after the cut." if test["verdict"] == "fail" else "")
         )
     if res.lead is not None:
-        ff = res.lead[(res.lead["PANEL"] == "fashion_forward") & (res.lead["STATUS"] == "identified")]
+        per_trend = res.lead[(res.lead["PANEL"] == "fashion_forward") & (res.lead["TREND"] != POOLED)]
+        ff = per_trend[per_trend["STATUS"] == "identified"]
         ahead = ff[ff["LOW"] > 0]
         behind = ff[ff["HIGH"] < 0]
+        pooled = res.lead[(res.lead["PANEL"] == "fashion_forward") & (res.lead["TREND"] == POOLED)]
         lines.append(
             "Lead: the fashion-forward panel is ahead of comparable authors on "
             + (
@@ -211,7 +214,13 @@ def trend_answer(res: TrendResult, simulated: bool) -> list[str]:
                 or "no trend"
             )
             + (f", behind on {', '.join(behind['TREND'])}" if len(behind) else "")
-            + f"; {int((res.lead['PANEL'] == 'fashion_forward').sum() - len(ff))} trend(s) have no identifiable lead."
+            + f"; {len(per_trend) - len(ff)} trend(s) have no identifiable lead."
+            + "".join(
+                f" On the rising trends together: {r.LEAD_WEEKS:+.0f} weeks ({r.LOW:+.0f} to {r.HIGH:+.0f})."
+                if r.STATUS == "identified"
+                else f" On the rising trends together: {r.STATUS}."
+                for r in pooled.itertuples()
+            )
         )
     if res.sensitivity is not None:
         first = res.sensitivity.groupby(level="trend", sort=False).first()

@@ -484,7 +484,9 @@ def _lead_parts(doc: HtmlDocument, trends: TrendResult) -> list[str]:
             "segment), so it is its accounts' timing and not its make-up; a tier's lead is that of its "
             "composition-adjusted series over all authors' (the mainstream tier is most of all authors). The shift "
             "best fits one series to the other, with its interval over the bootstrap and posterior replicates; a "
-            "flat trend has no identifiable lead."
+            "flat trend has no identifiable lead. The trend “rising trends” is one lead for every trend "
+            "whose series rose over the window, their fits added: a trend too sparse to time alone borrows the "
+            "others' timing."
         ),
         doc.table(shown, floatfmt="{:.0f}", index=False),
         doc.paragraph(

@@ -56,7 +56,7 @@ from bayesseg.data.sources import DuckDBSource
 from bayesseg.simulate import TRENDS, simulate_warehouse
 from bayesseg.simulate.scenario import SCENARIOS
 from bayesseg.survey.margins import read_margins
-from bayesseg.survey.panel import panel_lead
+from bayesseg.survey.panel import POOLED, panel_lead, rising_trends
 from bayesseg.survey.sensitivity import GAMMAS
 from bayesseg.survey.trends import TrendResult, trend_series
 from bayesseg.taxonomy import Taxonomy
@@ -71,7 +71,10 @@ LEAD_FIT_FREE = "lead_fitfree"
 SENS_FIT_FREE = "sensitivity_fitfree"
 """Sensitivity rows of ``--fit-free``: bounds on the shares and the lead, the true segments as memberships."""
 TRUTH_TABLES = ("TREND_SERIES", "PLATFORM_SERIES", "LEAD")
+RISING = ";".join(t.name for t in TRENDS if t.shape == "rising")
+"""The simulator's rising trends, as the lead rows' ``pooled`` column lists them."""
 MAX_LEAD = RunSpec.from_toml().trends.max_lead
+MIN_RISE = RunSpec.from_toml().trends.lead_min_rise
 
 
 VARIANTS = {"weights": False, "pre_period": True}
@@ -193,22 +196,30 @@ def lead_rows(s: Seed) -> list[dict]:
     ``estimator`` ``comparison``: the shipped lead, the panel's own series over its comparison
     group (the other authors weighted to its composition); ``all``: the panel's series corrected
     toward all authors, over all authors' (the lead until 2026-12-03), from the same replicates.
+    The row of trend :data:`bayesseg.survey.panel.POOLED` is the lead on the trends the data show
+    rising (``pooled``, separated by ``;``); its true lead is theirs when they share one, else NaN.
     """
     series = s.result.series
     ci = float(series.attrs["ci_prob"])
-    old = panel_lead(series.drop_vars(["comparison_share", "lead_pair_share"]), max_lead=MAX_LEAD, ci_prob=ci)
-    true = s.truth["LEAD"].set_index("TREND")["LEAD_WEEKS"]
+    old = panel_lead(
+        series.drop_vars(["comparison_share", "lead_pair_share"]), max_lead=MAX_LEAD, ci_prob=ci, min_rise=MIN_RISE
+    )
+    true = s.truth["LEAD"].set_index("TREND")["LEAD_WEEKS"].astype(float)
+    pooled = rising_trends(series, MIN_RISE)
+    shared = true[pooled].unique() if pooled else []
+    true[POOLED] = shared[0] if len(shared) == 1 else np.nan
     rows = []
     for estimator, lead in (("comparison", s.result.lead), ("all", old)):
         assert lead is not None
         ff = lead[lead["PANEL"] == "fashion_forward"].set_index("TREND")
-        for trend in [t.name for t in TRENDS]:
+        for trend in [*(t.name for t in TRENDS), POOLED]:
             row = ff.loc[trend]
             rows.append(
                 {
                     "trend": trend,
                     "estimator": estimator,
-                    "true_lead": int(true[trend]),
+                    "true_lead": true[trend],
+                    "pooled": ";".join(pooled) if trend == POOLED else "",
                     "lead": float(row["LEAD_WEEKS"]),
                     "low": float(row["LOW"]),
                     "high": float(row["HIGH"]),
@@ -313,7 +324,14 @@ def lead_figures(lead: pd.DataFrame | None, kind: str, out: dict[str, pd.DataFra
             "covers_if_identified": g.loc[g["identified"], "covers"].mean() if g["identified"].any() else np.nan,
         }
 
+    pooled = lead[lead["trend"] == POOLED]
+    lead = lead[lead["trend"] != POOLED]
     out[kind] = _by(lead, ["scenario", "variant", "estimator", "true_lead"], lead_fig)
+    if len(pooled):  # one row per seed: the panel's lead on the trends the data show rising
+        out[f"{kind}_pooled"] = _by(
+            pooled.assign(true_lead=pooled["true_lead"].fillna(-1)), ["scenario", "variant", "estimator", "true_lead"],
+            lambda g: {**lead_fig(g), "pooled_as_truth": (g["pooled"] == RISING).mean()},
+        )  # fmt: skip
     rising = lead[lead["true_lead"] > 0]  # per trend, where the panel leads: which trends it can be read on
     if len(rising):
         out[f"{kind}_by_trend"] = _by(rising, ["scenario", "variant", "estimator", "trend", "true_lead"], lead_fig)

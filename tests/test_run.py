@@ -184,10 +184,10 @@ def test_trend_series_written_back_and_to_csv(duckdb_run):
     np.testing.assert_allclose(ff["WEIGHTED_SHARE"], ff["RAW_SHARE"], rtol=1e-12)
     html = (out / "report.html").read_text()
     assert 'id="trends"' in html and "Distance of the fashion-forward series" in html
-    # each panel's lead: the warehouse table is the CSV, one row per trend and panel
+    # each panel's lead: the warehouse table is the CSV, one row per trend and panel, and one per panel pooled
     lead = tables[LEAD_TABLE]
     assert list(lead.columns) == [*LEAD_COLUMNS, "MODEL_ID"]
-    assert len(lead) == table["TREND"].nunique() * (table["PANEL"].nunique() - 1)
+    assert len(lead) == (table["TREND"].nunique() + 1) * (table["PANEL"].nunique() - 1)
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "panel_lead.csv"), lead.astype({"N_WEEKS": "int64"}), check_dtype=False
     )

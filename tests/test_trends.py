@@ -40,6 +40,8 @@ def test_trend_parse() -> None:
         ({"smooth_weeks": -1}, "trends.smooth_weeks"),
         ({"platform_smooth_weeks": "1"}, "trends.platform_smooth_weeks: must be a number >= 0"),
         ({"band": "bca"}, "trends.band: must be one of"),
+        ({"lead_min_rise": 1}, r"trends.lead_min_rise: must be a number above 1 \(a rise\), got 1"),
+        ({"lead_min_rise": True}, "trends.lead_min_rise: must be a number above 1"),
         (
             {"series": ["pattern:stripes"], "propensity_covariates": ["log_height"]},
             r"\['log_height'\] are not covariates of the model",
@@ -233,7 +235,7 @@ def test_monthly_series_pool_the_posts_of_each_calendar_month(demo_trends: tuple
 
 
 def test_gap_decomposition_pools_the_window_and_the_lead_covers_every_panel(demo_trends: tuple) -> None:
-    from bayesseg.survey.panel import LEAD_COLUMNS
+    from bayesseg.survey.panel import LEAD_COLUMNS, POOLED
 
     data, _, authors = demo_trends
     ids = data["author"].values
@@ -269,8 +271,10 @@ def test_gap_decomposition_pools_the_window_and_the_lead_covers_every_panel(demo
     assert wide["late_low"] <= late <= wide["late_high"]
     lead = res.lead
     assert lead is not None and list(lead.columns) == list(LEAD_COLUMNS)
-    assert len(lead) == data.sizes["trend"] * (res.series.sizes["panel"] - 1)
+    # a row per trend and panel, then each panel's lead on the rising trends together
+    assert len(lead) == (data.sizes["trend"] + 1) * (res.series.sizes["panel"] - 1)
     assert set(lead["PANEL"]) == set(res.series["panel"].values) - {"all"}
+    assert (lead["TREND"] == POOLED).sum() == res.series.sizes["panel"] - 1
 
 
 def test_platform_panel_is_the_warehouse_calibrated_to_the_margins(demo_trends: tuple, tmp_path: Path) -> None:
@@ -564,7 +568,7 @@ def test_the_panel_lead_is_read_against_its_comparison_group(seed: int = 11) -> 
     import statsmodels.api as sm
     from scipy.ndimage import gaussian_filter1d
 
-    from bayesseg.survey.panel import best_shift
+    from bayesseg.survey.panel import POOLED, best_shift
 
     rng = np.random.default_rng(seed)
     n, weeks, lead = 6000, 60, 3
@@ -579,7 +583,13 @@ def test_the_panel_lead_is_read_against_its_comparison_group(seed: int = 11) -> 
     cfg = TrendConfig(replicates=60, seed=1, trim_ratio=0.0, propensity_covariates=["log_followers"])
     res = trend_series(data, authors, r, cfg)
     assert res.lead is not None
-    row = res.lead.set_index("PANEL").loc["fashion_forward"]
+    row = res.lead.set_index(["TREND", "PANEL"]).loc[("t", "fashion_forward")]
+    # the one trend rises (2 % to 12 %): the panel's lead on the rising trends together is its lead
+    pooled = res.lead.set_index(["TREND", "PANEL"]).loc[(POOLED, "fashion_forward")]
+    assert (
+        pooled[["LEAD_WEEKS", "LOW", "HIGH", "N_WEEKS", "STATUS"]].tolist()
+        == row[["LEAD_WEEKS", "LOW", "HIGH", "N_WEEKS", "STATUS"]].tolist()
+    )
     assert row["STATUS"] == "identified" and abs(row["LEAD_WEEKS"] - lead) <= 1 and row["LOW"] <= lead <= row["HIGH"]
     # the comparison series, independently: odds of a statsmodels fit on the same design
     z = (x - x.mean()) / x.std()
@@ -635,3 +645,40 @@ def test_lead_table_reads_whole_weeks_and_lets_a_crossed_trend_wrap() -> None:
     assert "ahead of comparable authors on pattern:leopard" in html
     # the crossed trend's header may break after its "+", ":" and "_"; the row of a lead not identified shows "—"
     assert "pattern:<wbr>stripes+\u200bobject_<wbr>detection:<wbr>top" in html and "—" in html
+
+
+def test_the_report_names_the_trends_of_the_pooled_lead() -> None:
+    from types import SimpleNamespace
+
+    from bayesseg.survey.panel import POOLED
+    from bayesseg.workflow.trends_section import _lead
+
+    weeks = pd.date_range("2024-01-01", periods=40, freq="W-MON")
+    share = np.stack([np.linspace(0.01, 0.03, 40), np.full(40, 0.02)])[:, None, :]  # a rise of ~2x, a flat trend
+    series = xr.Dataset(
+        {"weighted_share": (("trend", "panel", "week"), share)},
+        coords={"trend": ["pattern:leopard", "pattern:stripes"], "panel": ["all"], "week": weeks},
+        attrs={"ci_prob": 0.9, "lead_min_rise": 1.5},
+    )
+    lead = pd.DataFrame(
+        {
+            "TREND": ["pattern:leopard", "pattern:stripes", POOLED],
+            "PANEL": ["fashion_forward"] * 3,
+            "LEAD_WEEKS": [np.nan, np.nan, 2.0],
+            "LOW": [np.nan, np.nan, 1.0],
+            "HIGH": [np.nan, np.nan, 3.0],
+            "STATUS": [
+                "not identified: interval reaches the search window",
+                "not identified: flat trend",
+                "identified",
+            ],
+        }
+    )
+    html = _lead(SimpleNamespace(lead=lead, series=series), {})
+    assert "On the rising trends together (pattern:leopard) its lead is +2 weeks [+1, +3]." in html
+    # the per-trend sentence counts the trends, not the pooled row
+    assert "For 2 trend(s) its lead cannot be told" in html and f"ahead of comparable authors on {POOLED}" not in html
+    series.attrs["lead_min_rise"] = 3.0
+    lead.loc[2, ["LEAD_WEEKS", "LOW", "HIGH", "STATUS"]] = [np.nan, np.nan, np.nan, "not identified: no rising trend"]
+    html = _lead(SimpleNamespace(lead=lead, series=series), {})
+    assert "On the rising trends together (none) its lead is not identified: no rising trend." in html

@@ -130,6 +130,10 @@ class TrendConfig:
     max_lead : int
         Largest lead (or lag) of a panel's series over the target's, in weeks, that
         :func:`bayesseg.survey.panel.panel_lead` compares.
+    lead_min_rise : float
+        A trend enters each panel's pooled lead on rising trends when the target's series over the
+        window's last quarter is at least this many times its first quarter's
+        (:func:`bayesseg.survey.panel.rising_trends`); above 1.
     pre_period_weeks : int
         The first weeks of the window form the *pre-period*: each author's trend shares over them
         (what a curator could see before picking) are tested as predictors of panel membership
@@ -163,6 +167,7 @@ class TrendConfig:
     platform_smooth_weeks: float = 1.0
     band: str = "logit_bias"
     max_lead: int = 8
+    lead_min_rise: float = 1.5
     pre_period_weeks: int = 26
     condition_on_pre_period: bool = False
     box_format: str = "auto"
@@ -183,6 +188,7 @@ class TrendConfig:
         "platform_smooth_weeks",
         "band",
         "max_lead",
+        "lead_min_rise",
         "pre_period_weeks",
         "condition_on_pre_period",
         "box_format",
@@ -249,6 +255,10 @@ class TrendConfig:
             if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
                 raise fail(f"trends.{key}", f"must be a number >= 0.0, got {v!r}")
             nums[key] = float(v)
+        rise = doc.get("lead_min_rise", default.lead_min_rise)
+        if isinstance(rise, bool) or not isinstance(rise, int | float) or not rise > 1:
+            raise fail("trends.lead_min_rise", f"must be a number above 1 (a rise), got {rise!r}")
+        nums["lead_min_rise"] = float(rise)
         if 0 < nums["trim_ratio"] <= 1:
             raise fail("trends.trim_ratio", "must be 0 (no trimming) or > 1 (a cap at the mean trims every weight)")
         ints: dict[str, Any] = {}
@@ -312,6 +322,7 @@ class TrendConfig:
             "platform_smooth_weeks": self.platform_smooth_weeks,
             "band": self.band,
             "max_lead": self.max_lead,
+            "lead_min_rise": self.lead_min_rise,
             "pre_period_weeks": self.pre_period_weeks,
             "condition_on_pre_period": self.condition_on_pre_period,
             "box_format": self.box_format,

@@ -39,6 +39,15 @@ weeks unidentified on half the benchmark's seeds (``benchmarks/RESULTS.md``). Ot
 (tiers, segments) are read through their series corrected toward all authors' composition,
 against all authors'.
 
+**Pooled lead.** A panel's lead on rising trends (``TREND`` = :data:`POOLED`) is one shift for every
+trend whose target series rises over the window (its last quarter's mean share at least ``min_rise``
+times its first's, :func:`rising_trends`): the trends' deviances are added at each shift, each trend
+keeping its own factor :math:`c`, so each weighs by what the panel saw of it. It answers "is the
+panel ahead on what is rising?" where one trend cannot: a trend whose rise is carried by a handful
+of the panel's authors (running sneakers among the simulator's sportswear accounts) has too few
+posts to be timed alone, and borrows the timing of the others; if the trends' leads differ, the
+pooled lead is their compromise, weighted by information, and the per-trend rows say so.
+
 The interval is the percentile interval of :math:`\hat L` over the replicates. A lead is *not
 identified* when the target series is flat (coefficient of variation over the weeks below
 ``min_variation``: a shift of a flat series changes nothing), when the estimate or its interval
@@ -67,10 +76,14 @@ import xarray as xr
 from bayesseg.dims import PANEL, REPLICATE, TREND, WEEK
 from bayesseg.exceptions import InputError
 
-__all__ = ["LEAD_COLUMNS", "best_shift", "gap_decomposition", "panel_lead"]
+__all__ = ["LEAD_COLUMNS", "POOLED", "best_shift", "gap_decomposition", "panel_lead", "rising_trends"]
 
 COMPARED = "fashion_forward"
 """The panel whose lead is read against its comparison group (the other authors weighted to its composition)."""
+
+POOLED = "rising trends"
+"""``TREND`` of a panel's pooled lead in :func:`panel_lead`: one shift for every rising trend (no trend is named so:
+a trend's name has a colon)."""
 
 LEAD_COLUMNS = ("TREND", "PANEL", "LEAD_WEEKS", "LOW", "HIGH", "N_WEEKS", "STATUS")
 """Columns of ``panel_lead.csv`` and of the PANEL_LEAD table."""
@@ -123,6 +136,42 @@ def gap_decomposition(point: np.ndarray, replicates: np.ndarray, trends: list[st
     return frame
 
 
+def _shift_fits(
+    panel: np.ndarray, target: np.ndarray, max_lead: int, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shifts (nearest zero first), the criterion of each (shift, row) and the weeks it compares."""
+    p = np.atleast_2d(np.asarray(panel, dtype=float))
+    a = np.atleast_2d(np.asarray(target, dtype=float))
+    n = p.shape[1]
+    w_all = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    shifts = np.array(sorted(range(-max_lead, max_lead + 1), key=abs))  # nearest zero first: ties keep it
+    fits = np.full((len(shifts), p.shape[0]), np.inf)
+    counts = np.zeros((len(shifts), p.shape[0]), dtype=int)
+    for j, lead in enumerate(shifts):
+        # panel at week t against target at week t + lead
+        pp = p[:, max(0, -lead) : n - max(0, lead)]
+        aa = a[:, max(0, lead) : n - max(0, -lead)]
+        ok = np.isfinite(pp) & np.isfinite(aa) & (w_all[max(0, -lead) : n - max(0, lead)] > 0)
+        w = np.where(ok, w_all[max(0, -lead) : n - max(0, lead)], 0.0)
+        pp, aa = np.where(ok, pp, 0.0), np.where(ok, aa, 0.0)
+        counts[j] = ok.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = (w * pp).sum(axis=1) / (w * aa).sum(axis=1)
+            mu = c[:, None] * aa
+            dev = w * (np.where(pp > 0, pp * np.log(pp / mu), 0.0) - pp + mu)
+            crit = dev.sum(axis=1) / w.sum(axis=1)
+        fits[j] = np.where((counts[j] >= 3) & np.isfinite(crit), crit, np.inf)
+    return shifts, fits, counts
+
+
+def _best(shifts: np.ndarray, fits: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The shift of least criterion per row (the first: nearest zero among equals) and its weeks; NaN and 0 if none."""
+    best = np.argmin(fits, axis=0)
+    rows = np.arange(fits.shape[1])
+    found = np.isfinite(fits[best, rows])
+    return np.where(found, shifts[best].astype(float), np.nan), np.where(found, counts[best, rows], 0)
+
+
 def best_shift(
     panel: np.ndarray, target: np.ndarray, max_lead: int, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -152,33 +201,87 @@ def best_shift(
     n_weeks : numpy.ndarray of int, shape () or (replicate,)
         Weeks compared at that shift.
     """
-    p = np.atleast_2d(np.asarray(panel, dtype=float))
-    a = np.atleast_2d(np.asarray(target, dtype=float))
-    one = np.asarray(panel).ndim == 1
-    n = p.shape[1]
-    w_all = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    shifts = sorted(range(-max_lead, max_lead + 1), key=abs)  # nearest zero first: ties keep it
-    fits = np.full((len(shifts), p.shape[0]), np.inf)
-    counts = np.zeros((len(shifts), p.shape[0]), dtype=int)
-    for j, lead in enumerate(shifts):
-        # panel at week t against target at week t + lead
-        pp = p[:, max(0, -lead) : n - max(0, lead)]
-        aa = a[:, max(0, lead) : n - max(0, -lead)]
-        ok = np.isfinite(pp) & np.isfinite(aa) & (w_all[max(0, -lead) : n - max(0, lead)] > 0)
-        w = np.where(ok, w_all[max(0, -lead) : n - max(0, lead)], 0.0)
-        pp, aa = np.where(ok, pp, 0.0), np.where(ok, aa, 0.0)
-        counts[j] = ok.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = (w * pp).sum(axis=1) / (w * aa).sum(axis=1)
-            mu = c[:, None] * aa
-            dev = w * (np.where(pp > 0, pp * np.log(pp / mu), 0.0) - pp + mu)
-            crit = dev.sum(axis=1) / w.sum(axis=1)
-        fits[j] = np.where((counts[j] >= 3) & np.isfinite(crit), crit, np.inf)
-    best = np.argmin(fits, axis=0)  # the first minimum: the shift nearest zero among equals
-    found = np.isfinite(fits[best, np.arange(p.shape[0])])
-    lead_out = np.where(found, np.asarray(shifts, dtype=float)[best], np.nan)
-    n_out = np.where(found, counts[best, np.arange(p.shape[0])], 0)
-    return (lead_out[0], n_out[0]) if one else (lead_out, n_out)
+    lead_out, n_out = _best(*_shift_fits(panel, target, max_lead, weights))
+    return (lead_out[0], n_out[0]) if np.asarray(panel).ndim == 1 else (lead_out, n_out)
+
+
+def rising_trends(series: xr.Dataset, min_rise: float = 1.5, target: str = "all") -> list[str]:
+    """The trends whose `target` series rises over the window: the last quarter's mean share over the first's.
+
+    Parameters
+    ----------
+    series : xarray.Dataset
+        As :func:`panel_lead`'s (``weighted_share``, dims trend, panel, week).
+    min_rise : float, default 1.5
+        A trend rises when the last quarter's mean weekly share (the weeks split in four) is at
+        least this many times the first quarter's.
+    target : str, default "all"
+        The panel whose series is read.
+
+    Returns
+    -------
+    list of str
+        The rising trends, in the order of `series`.
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        If `min_rise` is not above 1, `target` is not a panel, or there are fewer than 4 weeks.
+    """
+    if not min_rise > 1:
+        raise InputError(f"min_rise must be above 1, got {min_rise!r}")
+    if target not in series[PANEL].values:
+        raise InputError(f"target panel {target!r} is not among the panels {list(series[PANEL].values)}")
+    quarter = series.sizes[WEEK] // 4
+    if quarter < 1:
+        raise InputError(f"a rise needs at least 4 weeks, got {series.sizes[WEEK]}")
+    share = series["weighted_share"].sel(panel=target).transpose(TREND, WEEK).values
+    with np.errstate(invalid="ignore"):
+        early, late = np.nanmean(share[:, :quarter], axis=1), np.nanmean(share[:, -quarter:], axis=1)
+    return [str(t) for t, e, lt in zip(series[TREND].values, early, late, strict=True) if lt >= min_rise * e and lt > 0]
+
+
+def _pair(
+    series: xr.Dataset, trend: str, panel: str, target: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """A panel's series, the one it is read against, both per replicate, and the panel's posts per week."""
+    posts = series["n_posts"].sel(panel=panel).values if "n_posts" in series else None
+    if panel == COMPARED and "comparison_share" in series:  # the panel against its comparison group
+        pair = series["lead_pair_share"].sel(trend=trend).transpose(REPLICATE, "pair", WEEK).values
+        mine = series["raw_share"].sel(trend=trend, panel=panel).values
+        return mine, series["comparison_share"].sel(trend=trend).values, pair[:, 0], pair[:, 1], posts
+    share = series["share"].sel(trend=trend).transpose(PANEL, REPLICATE, WEEK)
+    weighted = series["weighted_share"].sel(trend=trend)
+    return (
+        weighted.sel(panel=panel).values, weighted.sel(panel=target).values,
+        share.sel(panel=panel).values, share.sel(panel=target).values, posts,
+    )  # fmt: skip
+
+
+Fits = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _lead_row(point: Fits, replicated: Fits, max_lead: int, probs: tuple[float, float], status: str) -> tuple:
+    """LEAD_WEEKS, LOW, HIGH, N_WEEKS and STATUS from the criterion of the point series and of the replicates."""
+    lead_0, n_0 = _best(*point)
+    lead, n = float(lead_0[0]), int(n_0[0])
+    draws = _best(*replicated)[0]
+    draws = draws[np.isfinite(draws)]
+    low, high = (float(q) for q in np.quantile(draws, probs)) if draws.size else (np.nan, np.nan)
+    if status == "identified":  # unless the caller knows better (a flat trend)
+        if not draws.size or not np.isfinite(lead) or min(low, lead) <= -max_lead or max(high, lead) >= max_lead:
+            status = "not identified: interval reaches the search window"
+        elif not low <= lead <= high:
+            status = "not identified: estimate outside its interval"
+    if status != "identified":
+        lead, low, high = np.nan, np.nan, np.nan
+    return lead, low, high, n, status
+
+
+def _summed(fits: list[Fits]) -> Fits:
+    """The criterion of several trends read with one shift: their deviances add (each trend's own factor c)."""
+    shifts = fits[0][0]
+    return shifts, np.sum([f[1] for f in fits], axis=0), np.min([f[2] for f in fits], axis=0)
 
 
 def panel_lead(
@@ -188,12 +291,17 @@ def panel_lead(
     ci_prob: float = 0.9,
     min_variation: float = 0.1,
     target: str = "all",
+    min_rise: float = 1.5,
 ) -> pd.DataFrame:
-    """The lead of each panel's weekly series, per trend, with a bootstrap interval (the module's criterion).
+    """The lead of each panel's weekly series, per trend and over the rising trends, with a bootstrap interval.
 
     The fashion-forward panel's raw series is read against its comparison group's
     (``comparison_share`` and the replicates' ``lead_pair_share``, when `series` has them); every
-    other panel's weighted series against the target's.
+    other panel's weighted series against the target's. Each panel's *pooled* lead (``TREND`` =
+    :data:`POOLED`) is one shift for every trend the target's series shows rising
+    (:func:`rising_trends`): the trends' deviances are added, each keeping its own factor
+    :math:`c`, so a trend weighs by what the panel saw of it. It is the panel's lead on rising
+    trends, which a trend whose rise is carried by few of the panel's authors cannot time alone.
 
     Parameters
     ----------
@@ -210,58 +318,50 @@ def panel_lead(
         lead is not identified.
     target : str, default "all"
         The panel the others are compared with.
+    min_rise : float, default 1.5
+        A trend is pooled when its target series' last quarter is at least this many times its first
+        (:func:`rising_trends`).
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`bayesseg.survey.panel.LEAD_COLUMNS`, a row per trend and panel other than `target`:
+        Columns :data:`bayesseg.survey.panel.LEAD_COLUMNS`, a row per trend and panel other than `target`,
+        then a row per panel with ``TREND`` = :data:`POOLED`:
         ``LEAD_WEEKS`` (positive: the panel moves first), ``LOW``, ``HIGH``, ``N_WEEKS`` (weeks compared),
         ``STATUS`` (``identified``, ``not identified: flat trend``, ``not identified: interval
-        reaches the search window`` or ``not identified: estimate outside its interval``, when the
-        fit's criterion has several minima the replicates share out; LEAD_WEEKS, LOW and HIGH are
-        then NaN).
+        reaches the search window``, ``not identified: estimate outside its interval``, when the
+        fit's criterion has several minima the replicates share out, or, pooled, ``not identified:
+        no rising trend``; LEAD_WEEKS, LOW and HIGH are then NaN).
 
     Raises
     ------
     bayesseg.exceptions.InputError
-        If `max_lead` is not positive or leaves fewer than 3 weeks, or `target` is not a panel.
+        If `max_lead` is not positive or leaves fewer than 3 weeks, `target` is not a panel, or
+        `min_rise` is not above 1.
     """
     n_weeks = series.sizes[WEEK]
     if max_lead < 1 or n_weeks - max_lead < 3:
         raise InputError(f"max_lead must be between 1 and {n_weeks - 3} weeks for {n_weeks} weeks, got {max_lead}")
-    if target not in series[PANEL].values:
-        raise InputError(f"target panel {target!r} is not among the panels {list(series[PANEL].values)}")
-    lo, hi = (1 - ci_prob) / 2, (1 + ci_prob) / 2
+    rising = rising_trends(series, min_rise, target)
+    probs = ((1 - ci_prob) / 2, (1 + ci_prob) / 2)
+    panels = [str(p) for p in series[PANEL].values if p != target]
     rows = []
-    for trend in series[TREND].values:
+    pooled: dict[str, list[tuple[Fits, Fits]]] = {panel: [] for panel in panels}
+    for trend in map(str, series[TREND].values):
         ref = series["weighted_share"].sel(trend=trend, panel=target).values
-        ref_reps = series["share"].sel(trend=trend, panel=target).transpose(REPLICATE, WEEK).values
         with np.errstate(invalid="ignore", divide="ignore"):
             variation = float(np.nanstd(ref) / np.nanmean(ref)) if np.isfinite(ref).any() else 0.0
-        for panel in series[PANEL].values:
-            if panel == target:
-                continue
-            posts = series["n_posts"].sel(panel=panel).values if "n_posts" in series else None
-            mine, other = series["weighted_share"].sel(trend=trend, panel=panel).values, ref
-            reps, other_reps = series["share"].sel(trend=trend, panel=panel).transpose(REPLICATE, WEEK).values, ref_reps
-            if panel == COMPARED and "comparison_share" in series:  # the panel against its comparison group
-                mine = series["raw_share"].sel(trend=trend, panel=panel).values
-                other = series["comparison_share"].sel(trend=trend).values
-                pair = series["lead_pair_share"].sel(trend=trend).transpose(REPLICATE, "pair", WEEK).values
-                reps, other_reps = pair[:, 0], pair[:, 1]
-            lead_0, n_0 = best_shift(mine, other, max_lead, posts)
-            lead, n = float(lead_0), int(n_0)
-            draws = best_shift(reps, other_reps, max_lead, posts)[0]
-            draws = draws[np.isfinite(draws)]
-            low, high = np.quantile(draws, [lo, hi]) if draws.size else (np.nan, np.nan)
-            status = "identified"
-            if not variation >= min_variation:
-                status = "not identified: flat trend"
-            elif not draws.size or not np.isfinite(lead) or min(low, lead) <= -max_lead or max(high, lead) >= max_lead:
-                status = "not identified: interval reaches the search window"
-            elif not low <= lead <= high:
-                status = "not identified: estimate outside its interval"
-            if status != "identified":
-                lead, low, high = np.nan, np.nan, np.nan
-            rows.append((str(trend), str(panel), lead, float(low), float(high), n, status))
+        status = "identified" if variation >= min_variation else "not identified: flat trend"
+        for panel in panels:
+            mine, other, reps, other_reps, posts = _pair(series, trend, panel, target)
+            fits = (_shift_fits(mine, other, max_lead, posts), _shift_fits(reps, other_reps, max_lead, posts))
+            rows.append((trend, panel, *_lead_row(*fits, max_lead, probs, status)))
+            if trend in rising:
+                pooled[panel].append(fits)
+    for panel, both in pooled.items():
+        if both:
+            point, replicated = _summed([b[0] for b in both]), _summed([b[1] for b in both])
+            rows.append((POOLED, panel, *_lead_row(point, replicated, max_lead, probs, "identified")))
+        else:
+            rows.append((POOLED, panel, np.nan, np.nan, np.nan, 0, "not identified: no rising trend"))
     return pd.DataFrame(rows, columns=list(LEAD_COLUMNS))

@@ -531,11 +531,12 @@ def trend_series(
             "smooth_weeks": config.smooth_weeks,
             "platform_smooth_weeks": config.platform_smooth_weeks,
             "band": config.band,
+            "lead_min_rise": config.lead_min_rise,
         },
     )
     result = TrendResult(
         series, weights, balance_table(weighting, r_mean, ff0), summary, notes, monthly, decomposition,
-        panel_lead(series, max_lead=config.max_lead, ci_prob=ci_prob),
+        panel_lead(series, max_lead=config.max_lead, ci_prob=ci_prob, min_rise=config.lead_min_rise),
     )  # fmt: skip
     if isinstance(inp.platform, PlatformTarget):
         result.margin_balance, summary["platform"] = inp.platform.summary(r_mean)

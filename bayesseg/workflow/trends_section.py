@@ -20,6 +20,7 @@ import xarray as xr
 from bayesseg.config import Trend
 from bayesseg.evaluation.accuracy import trend_accuracy
 from bayesseg.exceptions import InputError
+from bayesseg.survey.panel import POOLED, rising_trends
 from bayesseg.survey.trends import TrendResult
 from bayesseg.workflow.html import paragraph, png, table, verdict_line
 
@@ -419,7 +420,7 @@ def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
     wide.columns.name = None
     # a crossed trend's name may break after its "+" (a zero-width space): the table then fits the page
     wide.columns = [str(c).replace("+", "+\u200b") for c in wide.columns]
-    ff = lead[lead["PANEL"] == "fashion_forward"]
+    ff = lead[(lead["PANEL"] == "fashion_forward") & (lead["TREND"] != POOLED)]
     ahead = ff[(ff["STATUS"] == "identified") & (ff["LOW"] > 0)]["TREND"].tolist()
     behind = ff[(ff["STATUS"] == "identified") & (ff["HIGH"] < 0)]["TREND"].tolist()
     unknown = int((ff["STATUS"] != "identified").sum())
@@ -428,6 +429,7 @@ def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
         if ahead
         else "The fashion-forward panel is ahead of comparable authors on no trend (no interval above zero). "
     ) + (f"It is behind on {', '.join(behind)}. " if behind else "")
+    found += _pooled_lead(t, lead)
     return (
         "<h3>Does a panel move first? Its lead, in weeks</h3>"
         + verdict_line(
@@ -442,8 +444,11 @@ def _lead(t: TrendResult, labels: Mapping[str, str]) -> str:
             "series, corrected toward all authors' composition, are compared with all authors'. In brackets the "
             f"{ci:.0%} bootstrap interval, in whole weeks; — where the lead is not identified (a flat trend, "
             "an estimate or interval reaching the search window, or an estimate outside its interval). Weekly series "
-            "are pooled over neighbouring weeks, so a lead of a week or two is within the pooling; panel_lead.csv "
-            "has every figure."
+            "are pooled over neighbouring weeks, so a lead of a week or two is within the pooling. The column "
+            f"“{POOLED}” is one lead for every trend whose all-authors series rose over the window (its last "
+            "quarter at least the configured ratio of its first): the trends' fits added, each weighted by what the "
+            "panel saw of it, so a trend too sparse to time alone borrows the others' timing. panel_lead.csv has "
+            "every figure."
         )
         + table(wide)
     )
@@ -481,6 +486,21 @@ def _ess_verdict(t: TrendResult) -> str:
         f"{median:.0f}): the panel is too small to be read week by week, so it is shown by month.{months} A larger "
         "panel, or weights with a smaller design effect, would make weekly reading possible."
     )  # fmt: skip
+
+
+def _pooled_lead(t: TrendResult, lead: pd.DataFrame) -> str:
+    """One sentence on the fashion-forward panel's lead on the rising trends together (:data:`POOLED`)."""
+    row = lead[(lead["PANEL"] == "fashion_forward") & (lead["TREND"] == POOLED)]
+    if row.empty:
+        return ""
+    r = row.iloc[0]
+    rising = rising_trends(t.series, float(t.series.attrs.get("lead_min_rise", 1.5)))
+    if r["STATUS"] != "identified":
+        return f"On the rising trends together ({', '.join(rising) or 'none'}) its lead is {r['STATUS']}. "
+    return (
+        f"On the rising trends together ({', '.join(rising)}) its lead is {_weeks(r['LEAD_WEEKS'])} weeks "
+        f"[{_weeks(r['LOW'])}, {_weeks(r['HIGH'])}]. "
+    )
 
 
 def _weeks(x: float) -> str:
