@@ -312,6 +312,22 @@ def test_an_unreachable_scheduler_fails_at_once_with_one_line(first_run, tmp_pat
     assert time.perf_counter() - start < 60 and not (tmp_path / "o").exists()
 
 
+def _wait_for_a_sigint_handler(pid: int, timeout: float = 60.0) -> None:
+    """Return once process `pid` catches SIGINT (Linux's ``/proc/<pid>/status``, ``SigCgt``).
+
+    Until the interpreter has started, SIGINT kills any process (exit -2), whatever the program does;
+    on a loaded machine that takes longer than the test's first pause, so each pause starts here.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:"))
+        if caught & (1 << (signal.SIGINT - 1)):
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not install a SIGINT handler within {timeout} s")
+
+
 @pytest.mark.parametrize("after_s", [0.3, 2, 6, 10])  # loading; importing; compiling the sampler; sampling
 def test_ctrl_c_during_a_fit_says_interrupted_and_leaves_nothing(csv_data, tmp_path, after_s):
     out = tmp_path / "fit"
@@ -336,6 +352,7 @@ def test_ctrl_c_during_a_fit_says_interrupted_and_leaves_nothing(csv_data, tmp_p
         # a pytest-xdist worker ignores SIGINT, and its children would inherit that: give the child a terminal's default
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+    _wait_for_a_sigint_handler(proc.pid)
     time.sleep(after_s)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
