@@ -39,14 +39,15 @@ weeks unidentified on half the benchmark's seeds (``benchmarks/RESULTS.md``). Ot
 (tiers, segments) are read through their series corrected toward all authors' composition,
 against all authors'.
 
-**Pooled lead.** A panel's lead on rising trends (``TREND`` = :data:`POOLED`) is one shift for every
-trend whose target series rises over the window (its last quarter's mean share at least ``min_rise``
-times its first's, :func:`rising_trends`): the trends' deviances are added at each shift, each trend
-keeping its own factor :math:`c`, so each weighs by what the panel saw of it. It answers "is the
-panel ahead on what is rising?" where one trend cannot: a trend whose rise is carried by a handful
-of the panel's authors (running sneakers among the simulator's sportswear accounts) has too few
-posts to be timed alone, and borrows the timing of the others; if the trends' leads differ, the
-pooled lead is their compromise, weighted by information, and the per-trend rows say so.
+**Pooled lead.** A panel's lead on rising trends (``TREND`` = :data:`bayesseg.survey.panel.POOLED`)
+is one shift for every trend whose target series rises over the window (its last quarter's mean
+share at least ``min_rise`` times its first's, :func:`bayesseg.survey.panel.rising_trends`): the
+trends' deviances are added at each shift, each trend keeping its own factor :math:`c`, so each
+weighs by what the panel saw of it. It answers "is the panel ahead on what is rising?" where one
+trend cannot: a trend whose rise is carried by a handful of the panel's authors (running sneakers
+among the simulator's sportswear accounts) has too few posts to be timed alone, and borrows the
+timing of the others; if the trends' leads differ, the pooled lead is their compromise, weighted by
+information, and the per-trend rows say so.
 
 The interval is the percentile interval of :math:`\hat L` over the replicates. A lead is *not
 identified* when the target series is flat (coefficient of variation over the weeks below
@@ -298,8 +299,8 @@ def panel_lead(
     The fashion-forward panel's raw series is read against its comparison group's
     (``comparison_share`` and the replicates' ``lead_pair_share``, when `series` has them); every
     other panel's weighted series against the target's. Each panel's *pooled* lead (``TREND`` =
-    :data:`POOLED`) is one shift for every trend the target's series shows rising
-    (:func:`rising_trends`): the trends' deviances are added, each keeping its own factor
+    :data:`bayesseg.survey.panel.POOLED`) is one shift for every trend the target's series shows rising
+    (:func:`bayesseg.survey.panel.rising_trends`): the trends' deviances are added, each keeping its own factor
     :math:`c`, so a trend weighs by what the panel saw of it. It is the panel's lead on rising
     trends, which a trend whose rise is carried by few of the panel's authors cannot time alone.
 
@@ -320,13 +321,13 @@ def panel_lead(
         The panel the others are compared with.
     min_rise : float, default 1.5
         A trend is pooled when its target series' last quarter is at least this many times its first
-        (:func:`rising_trends`).
+        (:func:`bayesseg.survey.panel.rising_trends`).
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`bayesseg.survey.panel.LEAD_COLUMNS`, a row per trend and panel other than `target`,
-        then a row per panel with ``TREND`` = :data:`POOLED`:
+        then a row per panel with ``TREND`` = :data:`bayesseg.survey.panel.POOLED`:
         ``LEAD_WEEKS`` (positive: the panel moves first), ``LOW``, ``HIGH``, ``N_WEEKS`` (weeks compared),
         ``STATUS`` (``identified``, ``not identified: flat trend``, ``not identified: interval
         reaches the search window``, ``not identified: estimate outside its interval``, when the
