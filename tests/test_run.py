@@ -20,7 +20,7 @@ from bayesseg.data.inputs import load_inputs
 from bayesseg.data.sources import DuckDBSource
 from bayesseg.model import SegmentModel
 from bayesseg.model.diagnostics import POSTERIOR_VARIABLES
-from bayesseg.survey.panel import LEAD_COLUMNS
+from bayesseg.survey.panel import LEAD_COLUMNS, POOLED
 from bayesseg.survey.trends import TREND_SERIES_COLUMNS
 from bayesseg.taxonomy import Taxonomy
 from bayesseg.workflow.report import SECTIONS, ppc_html
@@ -201,7 +201,8 @@ def test_trend_series_written_back_and_to_csv(duckdb_run):
     np.testing.assert_allclose(decomposition["gap"], decomposition["composition"] + decomposition["behaviour"])
     run = json.loads((out / "run.json").read_text())["trends"]
     assert [r["trend"] for r in run["decomposition"]] == list(decomposition.index)
-    assert len(run["fashion_forward_lead"]) == len(decomposition)
+    # run.json: the fashion-forward panel's lead per trend, then on the rising trends together
+    assert [r["TREND"] for r in run["fashion_forward_lead"]] == [*decomposition.index, POOLED]
     assert "Why the panel differs: composition and behaviour" in html and "Does a panel move first?" in html
 
 
