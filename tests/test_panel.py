@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,6 +169,12 @@ def test_rising_trends_compare_the_last_quarter_with_the_first():
     ratio = share[-27:].mean() / share[:27].mean()
     assert rising_trends(s, min_rise=ratio * 0.99) == ["a:rising", "c:small"]
     assert rising_trends(s, min_rise=ratio * 1.01) == []
+    # a quarter without posts (NaN weeks) has no mean: that trend is not called rising, quietly
+    gap = s.copy(deep=True)
+    gap["weighted_share"].loc[{"trend": "c:small", "panel": "all"}] = np.where(np.arange(108) < 27, np.nan, 0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rising_trends(gap) == ["a:rising"]
     with pytest.raises(InputError, match="min_rise must be above 1"):
         rising_trends(s, min_rise=0.9)
     with pytest.raises(InputError, match="a rise needs at least 4 weeks, got 3"):

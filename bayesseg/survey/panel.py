@@ -70,6 +70,8 @@ https://doi.org/10.1201/9780429246593
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -237,7 +239,8 @@ def rising_trends(series: xr.Dataset, min_rise: float = 1.5, target: str = "all"
     if quarter < 1:
         raise InputError(f"a rise needs at least 4 weeks, got {series.sizes[WEEK]}")
     share = series["weighted_share"].sel(panel=target).transpose(TREND, WEEK).values
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # a quarter without posts (NaN weeks only) has no mean: not rising
+        warnings.simplefilter("ignore", RuntimeWarning)
         early, late = np.nanmean(share[:, :quarter], axis=1), np.nanmean(share[:, -quarter:], axis=1)
     return [str(t) for t, e, lt in zip(series[TREND].values, early, late, strict=True) if lt >= min_rise * e and lt > 0]
 
