@@ -13,7 +13,7 @@ from bayesseg.exceptions import InputError
 from bayesseg.model import SegmentModel, segment_model
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.diagnostics import ConvergenceRule, convergence
-from bayesseg.model.sampling import compile_nutpie, nutpie_settings, sample_posterior, without_fastmath
+from bayesseg.model.sampling import _checked, compile_nutpie, nutpie_settings, sample_posterior, without_fastmath
 from bayesseg.simulate import simulate_counts
 from bayesseg.workflow.report import _starts
 
@@ -84,6 +84,42 @@ def test_an_interrupt_in_a_check_cancels_the_sampler(data):
 
     with pytest.raises(KeyboardInterrupt):
         _sample(data, SEQUENTIAL, until)
+
+
+def test_the_chains_go_on_drawing_while_a_check_runs():
+    """Each check sees a snapshot taken while paused; the sampler is resumed before the check runs,
+    and cancelled when one passes."""
+    import xarray as xr
+
+    calls = []
+    snapshot = xr.DataTree.from_dict(
+        {group: xr.Dataset({"v": (("chain", "draw"), np.zeros((2, 400)))}) for group in ("posterior", "sample_stats")}
+    )
+    sampler = SimpleNamespace(
+        pause=lambda: calls.append("pause"),
+        resume=lambda: calls.append("resume"),
+        inspect=lambda: calls.append("inspect") or snapshot,
+        cancel=lambda: calls.append("cancel"),
+        wait=lambda: pytest.fail("waited for a sampler a check stopped"),
+    )
+
+    def until(trace):
+        calls.append(("check", trace["posterior"].sizes["draw"]))
+        return trace["posterior"].sizes["draw"] == 300
+
+    trace, kept = _checked(sampler, range(100, 600, 200), lambda n: n <= 300, until)
+    assert kept == 300 and trace["posterior"].sizes["draw"] == 300
+    assert calls == [
+        "pause",
+        "inspect",
+        "resume",
+        ("check", 100),
+        "pause",
+        "inspect",
+        "resume",
+        ("check", 300),
+        "cancel",
+    ]
 
 
 def test_segment_model_records_each_check_and_stops_when_the_rule_holds(data, tmp_path, monkeypatch):

@@ -310,11 +310,12 @@ def sample_until(
 ) -> xr.DataTree:
     """NUTS (nutpie) that stops as soon as `until` accepts the draws so far, or at ``config["draws"]``.
 
-    After warmup, the sampler is paused at ``min_draws`` draws per chain and every ``check_every``
-    draws after that; `until` sees the first n draws of every chain (what a run of n draws would
-    have given: same seed, same warmup) and sampling goes on only if it returns ``False``. Every
-    check point runs, even one the sampler passed before it was paused, so the draws kept depend
-    on the seed and the data, not on timing.
+    After warmup, at ``min_draws`` draws per chain and every ``check_every`` draws after that,
+    `until` sees the first n draws of every chain (what a run of n draws would have given: same
+    seed, same warmup); the chains go on drawing while it runs, and sampling stops at the first
+    check that returns ``True`` (the draws after the n are discarded). Every check point runs,
+    even one the sampler passed before it was checked, so the draws kept depend on the seed and the
+    data, not on timing.
 
     Parameters
     ----------
@@ -419,10 +420,10 @@ def _checked(
             if full is None:
                 sampler.pause()
             so_far = _first_draws(sampler.inspect() if full is None else full, n)
+            if full is None:  # the chains go on while their first n draws are checked
+                sampler.resume()
             if until is not None and until(so_far):
                 return so_far, n
-            if full is None:
-                sampler.resume()
         if full is None:
             full = sampler.wait()
         return _first_draws(full, checks.stop), 0

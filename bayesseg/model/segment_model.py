@@ -125,7 +125,7 @@ class SegmentModel(PredictionMixin, ModelIO):
         With nutpie and ``0 < sampler_config["min_draws"] < sampler_config["draws"]``: each check of
         the draws so far against the convergence rule (``draws`` per chain, ``max_rhat``,
         ``min_ess_bulk``, ``min_ess_tail``, ``passed``, and the check's own ``seconds``, while the
-        sampler waits); sampling stopped at the first that passed
+        chains go on drawing); sampling stopped at the first that passed
         (:func:`bayesseg.model.sampling.sample_until`).
 
     Raises
