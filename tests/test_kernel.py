@@ -9,15 +9,19 @@ import pytest
 from pytensor.gradient import verify_grad
 from scipy import special, stats
 
+from bayesseg.model import likelihood
 from bayesseg.model.kernel import (
     MixtureLogLikelihood,
     backward_source,
     forward_source,
+    gating_log_softmax,
     mixture_log_likelihood,
+    mixture_log_likelihood_values,
     register_jax,
 )
-from bayesseg.model.likelihood import SparseCounts, dm_logpmf_tensor
+from bayesseg.model.likelihood import SparseCounts, data_tensor, dm_logpmf_tensor
 from bayesseg.model.sampling import without_fastmath
+from bayesseg.model.scoring import log_gating
 
 
 def _problem(k: int, seed: int, n: int = 40, c: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,3 +141,56 @@ def test_the_jax_backend_gives_the_numba_backends_numbers() -> None:
     jax_values = _function(y, 3, fused=True, mode="JAX")(log_alpha, log_pi)
     for a, b in zip(numba_values, jax_values, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def test_the_values_draw_by_draw_equal_scipys_mixture() -> None:
+    """The arrays' path (the stored pointwise log-likelihood) against scipy, with log π given or computed per draw."""
+    y, _, _ = _problem(3, seed=21)
+    rng = np.random.default_rng(21)
+    log_alpha = rng.normal(0.0, 0.8, (4, 3, y.shape[1]))
+    log_pi = np.log(rng.dirichlet(np.ones(3), (4, y.shape[0])))
+    sparse = SparseCounts.from_dense(y)
+    values = mixture_log_likelihood_values(sparse, log_alpha, log_pi)
+    assert values.shape == (4, y.shape[0])
+    for s in range(4):
+        np.testing.assert_allclose(values[s], _scipy_mixture(y, log_alpha[s], log_pi[s]), rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(mixture_log_likelihood_values(sparse, log_alpha, lambda s: log_pi[s]), values)
+    with pytest.raises(ValueError, match="log_pi must be"):
+        mixture_log_likelihood_values(sparse, log_alpha, log_pi[:, 1:])
+    with pytest.raises(ValueError, match="log_alpha must be"):
+        mixture_log_likelihood_values(sparse, log_alpha[..., 1:], log_pi)
+
+
+def test_the_gating_log_softmax_equals_scipys() -> None:
+    rng = np.random.default_rng(5)
+    intercept, slope, x = rng.normal(size=4), rng.normal(size=(3, 4)), rng.normal(size=(50, 3))
+    log_pi = gating_log_softmax(intercept, slope, x)
+    np.testing.assert_allclose(log_pi, special.log_softmax(intercept + x @ slope, axis=1), rtol=1e-13, atol=1e-13)
+    eta = log_gating({"intercept": intercept[None], "slope": slope[None]}, x)[0]  # the scoring's η, same order
+    np.testing.assert_allclose(log_pi, eta - special.logsumexp(eta, axis=1, keepdims=True), rtol=0, atol=1e-14)
+    no_covariates = gating_log_softmax(intercept, np.empty((0, 4)), np.empty((7, 0)))
+    np.testing.assert_allclose(no_covariates, np.tile(special.log_softmax(intercept), (7, 1)), atol=1e-15)
+
+
+def test_large_data_enter_the_graph_by_reference_with_the_same_bits(monkeypatch) -> None:
+    """Shared variables (large data) and constants (small data) give the same log density and gradient, bit for bit."""
+    small = np.arange(5.0)
+    assert isinstance(data_tensor(small, "a"), pt.TensorConstant)
+    big = np.arange(float(likelihood.BY_REFERENCE))
+    shared = data_tensor(big, "b")
+    assert isinstance(shared, pytensor.compile.SharedVariable) and shared.name == "b"
+    big[0] = -1.0  # a copy is held
+    assert shared.get_value()[0] == 0.0
+    y, log_alpha, log_pi = _problem(4, seed=3, n=60)
+    constants = _function(y, 4, fused=True)
+    assert not constants.get_shared()
+    monkeypatch.setattr(likelihood, "BY_REFERENCE", 1)
+    by_reference = _function(y, 4, fused=True)
+    assert {v.name for v in by_reference.get_shared()} == {
+        "nonzero_indptr",
+        "nonzero_pair",
+        "total_index",
+        "log_coefficient",
+    }
+    for a, b in zip(constants(log_alpha, log_pi), by_reference(log_alpha, log_pi), strict=True):
+        np.testing.assert_array_equal(a, b)

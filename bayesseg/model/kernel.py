@@ -49,16 +49,19 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.cache import compile_numba_function_src
 from pytensor.link.numba.dispatch import basic as numba_basic
 
-from bayesseg.model.likelihood import SparseCounts, dm_parts_tensor
+from bayesseg.model.likelihood import SparseCounts, data_tensor, dm_logpmf_parts, dm_parts_tensor
 
 __all__ = [
     "KERNEL_VERSION",
     "MixtureLogLikelihood",
     "MixtureLogLikelihoodGrad",
+    "author_layout",
     "backward_source",
     "forward_source",
+    "gating_log_softmax",
     "mixture_kernels",
     "mixture_log_likelihood",
+    "mixture_log_likelihood_values",
     "register_jax",
 ]
 
@@ -324,7 +327,7 @@ def mixture_log_likelihood(counts: SparseCounts, log_alpha: Any, log_pi: Any, n_
     Parameters
     ----------
     counts : SparseCounts
-        The counts (constants of the graph).
+        The counts (data of the graph, :func:`bayesseg.model.likelihood.data_tensor`).
     log_alpha : pytensor.tensor.TensorVariable, shape (segment, category)
         Log concentrations :math:`\log(\kappa_k\theta_{kc})`.
     log_pi : pytensor.tensor.TensorVariable, shape (author, segment)
@@ -348,10 +351,128 @@ def mixture_log_likelihood(counts: SparseCounts, log_alpha: Any, log_pi: Any, n_
     if k is None:
         raise ValueError("the number of segments is not a static shape of log_pi or log_alpha: give n_segments")
     g, h = dm_parts_tensor(counts, log_alpha)
-    order = np.argsort(counts.entry_author, kind="stable")  # each author's non-zeros together
-    indptr = np.zeros(counts.n_authors + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum(np.bincount(counts.entry_author, minlength=counts.n_authors))
+    indptr, pair = author_layout(counts)
     node = MixtureLogLikelihood(k).make_node(
-        g, h, log_pi, indptr, counts.entry_pair[order], counts.total_index, counts.log_coefficient
+        g,
+        h,
+        log_pi,
+        data_tensor(indptr, "nonzero_indptr"),
+        data_tensor(pair, "nonzero_pair"),
+        data_tensor(counts.total_index, "total_index"),
+        data_tensor(counts.log_coefficient, "log_coefficient"),
     )
     return node.outputs[0]
+
+
+def author_layout(counts: SparseCounts) -> tuple[np.ndarray, np.ndarray]:
+    """Each author's non-zeros together: the sweeps' ``indptr`` and ``pair``.
+
+    Parameters
+    ----------
+    counts : SparseCounts
+        The counts.
+
+    Returns
+    -------
+    indptr : numpy.ndarray of int64, shape (author + 1,)
+        Author ``i``'s non-zeros are ``indptr[i]:indptr[i + 1]``.
+    pair : numpy.ndarray of int64, shape (nnz,)
+        The distinct (category, count) pair of each non-zero, in that order.
+    """
+    order = np.argsort(counts.entry_author, kind="stable")
+    indptr = np.zeros(counts.n_authors + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(np.bincount(counts.entry_author, minlength=counts.n_authors))
+    return indptr, counts.entry_pair[order]
+
+
+@numba.njit(fastmath=False, cache=True)
+def gating_log_softmax(intercept: np.ndarray, slope: np.ndarray, x: np.ndarray) -> np.ndarray:  # pragma: no cover
+    r"""The gating's log mixture weights of one draw, :math:`\log\operatorname{softmax}_k(\gamma_k + x_i^\top\beta_k)`.
+
+    Parameters
+    ----------
+    intercept : numpy.ndarray, shape (segment,)
+        :math:`\gamma`.
+    slope : numpy.ndarray, shape (covariate, segment)
+        :math:`\beta`.
+    x : numpy.ndarray, shape (author, covariate)
+        Standardised covariates.
+
+    Returns
+    -------
+    numpy.ndarray, shape (author, segment)
+        :math:`\log\pi_{ik}`; η is summed covariate by covariate in order, as
+        :func:`bayesseg.model.scoring.log_gating` does.
+    """
+    n, k = x.shape[0], intercept.size
+    out = np.empty((n, k))
+    for i in range(n):
+        top = -np.inf
+        for j in range(k):
+            eta = intercept[j]
+            for p in range(x.shape[1]):
+                eta += x[i, p] * slope[p, j]
+            out[i, j] = eta
+            top = max(top, eta)
+        total = 0.0
+        for j in range(k):
+            total += math.exp(out[i, j] - top)
+        shift = top + math.log(total)
+        for j in range(k):
+            out[i, j] -= shift
+    return out
+
+
+def mixture_log_likelihood_values(counts: SparseCounts, log_alpha: np.ndarray, log_pi: Any) -> np.ndarray:
+    r""":func:`mixture_log_likelihood` evaluated on arrays, draw by draw, with the compiled forward sweep.
+
+    Parameters
+    ----------
+    counts : SparseCounts
+        N authors' counts.
+    log_alpha : numpy.ndarray, shape (draw, segment, category)
+        Log concentrations :math:`\log(\kappa_k\theta_{kc})` of each draw.
+    log_pi : numpy.ndarray, shape (draw, author, segment), or callable
+        Log mixture weights of each draw (each row's exponentials sum to one), or ``log_pi(s)``
+        giving draw ``s``'s (author, segment) array (e.g. :func:`gating_log_softmax`), which bounds
+        memory to one draw's.
+
+    Returns
+    -------
+    numpy.ndarray, shape (draw, author)
+        Each author's log-likelihood under each draw, the segment marginalised, multinomial
+        coefficient included; equal to :func:`bayesseg.model.likelihood.dm_logpmf_sparse` followed by a
+        log-sum-exp with `log_pi`, up to rounding (the same numbers as the model's log density).
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree.
+    """
+    log_alpha = np.asarray(log_alpha, dtype=np.float64)
+    if log_alpha.ndim != 3 or log_alpha.shape[2] != counts.n_categories:
+        raise ValueError(f"log_alpha must be (draw, segment, {counts.n_categories} categories), got {log_alpha.shape}")
+    n_draws, k = log_alpha.shape[:2]
+    if not callable(log_pi):
+        weights = np.asarray(log_pi, dtype=np.float64)
+        if weights.shape != (n_draws, counts.n_authors, k):
+            raise ValueError(
+                f"log_pi must be (draw, author, segment) {(n_draws, counts.n_authors, k)}, got {weights.shape}"
+            )
+        log_pi = weights.__getitem__
+    forward, _ = mixture_kernels(k)
+    indptr, pair = author_layout(counts)
+    g, h = dm_logpmf_parts(counts, log_alpha)  # (draw * K, pair), (draw, total, K)
+    g = g.reshape(n_draws, k, counts.n_pairs)
+    out = np.empty((n_draws, counts.n_authors))
+    for s in range(n_draws):
+        out[s] = forward(
+            np.ascontiguousarray(g[s].T),
+            h[s],
+            np.ascontiguousarray(log_pi(s), dtype=np.float64),
+            indptr,
+            pair,
+            counts.total_index,
+            counts.log_coefficient,
+        )[0]
+    return out

@@ -36,7 +36,9 @@ from scipy import sparse, special
 from bayesseg.exceptions import InputError
 
 __all__ = [
+    "BY_REFERENCE",
     "SparseCounts",
+    "data_tensor",
     "dm_logpmf_dense",
     "dm_logpmf_parts",
     "dm_logpmf_rows",
@@ -274,6 +276,41 @@ def dm_logpmf_tensor(counts: SparseCounts, log_alpha: Any) -> Any:
     g, h = dm_parts_tensor(counts, log_alpha)
     per_author = ps.structured_dot(ps.as_sparse_variable(counts.pair_matrix), g)  # (N, K)
     return h[counts.total_index] + per_author + counts.log_coefficient[:, None]
+
+
+BY_REFERENCE = 10_000
+"""Data arrays of at least this many elements enter the graph by reference (:func:`data_tensor`)."""
+
+
+def data_tensor(values: np.ndarray, name: str) -> Any:
+    """A data array of the graph: a constant when small, held by reference (a shared variable) when large.
+
+    Numba compiles a constant's values into the code, and LLVM's time grows with them: the
+    20,000-author model's non-zeros (392,114) and per-author arrays took about 8 s of each
+    compilation by nutpie. A shared variable is an input of the compiled code instead, whatever its
+    size, at a fixed cost of about 0.6 s of compilation for each (``benchmarks/RESULTS.md``,
+    issue 25); arrays of at least :data:`BY_REFERENCE` elements are shared. The log density and
+    its gradient are the same, bit for bit, either way.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The data (not modified; a shared variable holds a C-contiguous copy).
+    name : str
+        The shared variable's name, unique in the model (nutpie's ``with_data`` finds it by name).
+
+    Returns
+    -------
+    pytensor.tensor.TensorConstant or pytensor.compile.SharedVariable
+        Of the array's dtype and shape.
+    """
+    import pytensor
+    import pytensor.tensor as pt
+
+    values = np.asarray(values)
+    if values.size < BY_REFERENCE:
+        return pt.as_tensor_variable(values)
+    return pytensor.shared(np.array(values, order="C", copy=True), name=name)
 
 
 def dm_parts_tensor(counts: SparseCounts, log_alpha: Any) -> tuple[Any, Any]:

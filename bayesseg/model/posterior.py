@@ -17,6 +17,7 @@ from scipy import special
 
 from bayesseg.dims import AUTHOR, CATEGORY, COVARIATE, SEGMENT
 from bayesseg.model.checks import PreparedData
+from bayesseg.model.kernel import gating_log_softmax, mixture_log_likelihood_values
 from bayesseg.model.likelihood import SparseCounts
 from bayesseg.model.relabel import apply_permutation, stephens
 from bayesseg.model.scoring import SEGMENT_VARS, log_membership, thinning_step
@@ -197,10 +198,16 @@ def _relabelling_memberships(flat: dict[str, np.ndarray], data: PreparedData, su
 
 
 def _pointwise_loglik(flat: dict[str, np.ndarray], data: PreparedData, draws: np.ndarray) -> np.ndarray:
-    """Every author's log-likelihood (segment marginalised) under the `draws` (flat indices), shape (S', N)."""
-    return np.concatenate(
-        [
-            log_membership({key: v[draws[i : i + 200]] for key, v in flat.items()}, data.sparse, data.x)[1]
-            for i in range(0, draws.size, 200)
-        ]
-    )
+    """Every author's log-likelihood (segment marginalised) under the `draws` (flat indices), shape (S', N).
+
+    The model's own forward sweep (:func:`~bayesseg.model.kernel.mixture_log_likelihood_values`), 100 draws at a time.
+    """
+    out = np.empty((draws.size, data.sparse.n_authors))
+    x = np.ascontiguousarray(data.x, dtype=np.float64)
+    for i in range(0, draws.size, 100):
+        chunk = {key: v[draws[i : i + 100]] for key, v in flat.items()}
+        log_alpha = np.log(chunk["concentration"])[..., None] + np.log(chunk["profile"])
+        out[i : i + 100] = mixture_log_likelihood_values(
+            data.sparse, log_alpha, lambda s, c=chunk: gating_log_softmax(c["intercept"][s], c["slope"][s], x)
+        )
+    return out

@@ -47,6 +47,7 @@ __all__ = [
     "draw_segments",
     "flatten_draws",
     "log_dm",
+    "log_gating",
     "log_membership",
     "log_predictive_density",
     "logsumexp_last",
@@ -163,6 +164,30 @@ def log_dm(draws: Draws, counts: SparseCounts) -> np.ndarray:
     return dm_logpmf_sparse(counts, log_alpha)
 
 
+def log_gating(draws: Draws, x: np.ndarray) -> np.ndarray:
+    """Per draw, the gating's linear predictor η = γ + x β of every author (log π up to a constant per author).
+
+    One multiply-add per covariate, elementwise: the same bits for an author whatever the batch it is in.
+
+    Parameters
+    ----------
+    draws : dict of str to numpy.ndarray
+        ``intercept`` (S, K) and ``slope`` (S, P, K).
+    x : numpy.ndarray, shape (N, P)
+        Standardised covariates.
+
+    Returns
+    -------
+    numpy.ndarray, shape (S, N, K)
+    """
+    eta = np.broadcast_to(
+        draws["intercept"][:, None, :], (draws["intercept"].shape[0], x.shape[0], draws["intercept"].shape[1])
+    ).copy()
+    for p in range(x.shape[1]):
+        eta += x[None, :, p, None] * draws["slope"][:, None, p, :]
+    return eta
+
+
 def log_membership(
     draws: Draws,
     counts: SparseCounts,
@@ -194,11 +219,7 @@ def log_membership(
         Log-likelihood of each author under each draw (the segment marginalised).
     """
     joint = log_dm(draws, counts) if log_dm_values is None else log_dm_values  # (S, N, K)
-    # gating η = γ + x β, one multiply-add per covariate (elementwise: the same bits for an
-    # author whatever the batch it is in)
-    eta = np.broadcast_to(draws["intercept"][:, None, :], joint.shape).copy()
-    for p in range(x.shape[1]):
-        eta += x[None, :, p, None] * draws["slope"][:, None, p, :]
+    eta = log_gating(draws, x)
     joint += eta  # log pi_ik + log DM, up to log sum_k exp(eta_ik) (which cancels in r_ik)
     total = logsumexp_last(joint)
     joint -= total[..., None]
