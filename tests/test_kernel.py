@@ -174,19 +174,23 @@ def test_the_gating_log_softmax_equals_scipys() -> None:
 
 def test_large_data_enter_the_graph_by_reference_with_the_same_bits(monkeypatch) -> None:
     """Shared variables (large data) and constants (small data) give the same log density and gradient, bit for bit."""
-    small = np.arange(5.0)
-    assert isinstance(data_tensor(small, "a"), pt.TensorConstant)
-    big = np.arange(float(likelihood.BY_REFERENCE))
-    shared = data_tensor(big, "b")
+    assert isinstance(data_tensor(np.arange(5.0), "a", shared=False), pt.TensorConstant)
+    values = np.arange(5.0)
+    shared = data_tensor(values, "b", shared=True)
     assert isinstance(shared, pytensor.compile.SharedVariable) and shared.name == "b"
-    big[0] = -1.0  # a copy is held
+    values[0] = -1.0  # a copy is held
     assert shared.get_value()[0] == 0.0
     y, log_alpha, log_pi = _problem(4, seed=3, n=60)
+    assert not likelihood.by_reference(SparseCounts.from_dense(y))
     constants = _function(y, 4, fused=True)
     assert not constants.get_shared()
     monkeypatch.setattr(likelihood, "BY_REFERENCE", 1)
+    assert likelihood.by_reference(SparseCounts.from_dense(y))
     by_reference = _function(y, 4, fused=True)
     assert {v.name for v in by_reference.get_shared()} == {
+        "pair_category",
+        "pair_count",
+        "totals",
         "nonzero_indptr",
         "nonzero_pair",
         "total_index",

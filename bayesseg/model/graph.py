@@ -24,7 +24,7 @@ import numpy as np
 from bayesseg.exceptions import InputError
 from bayesseg.model.checks import PreparedData
 from bayesseg.model.kernel import mixture_log_likelihood
-from bayesseg.model.likelihood import data_tensor
+from bayesseg.model.likelihood import by_reference, data_tensor
 
 __all__ = [
     "CENTRED_AUTHORS_PER_SEGMENT",
@@ -264,12 +264,15 @@ def build_graph(
             gamma = pm.ZeroSumNormal("intercept", sigma=cfg["intercept_sigma"] / np.sqrt(2.0), dims="segment")
         else:
             gamma = pt.zeros(1)
-        eta = pt.broadcast_to(gamma[None, :], (x.shape[0], k))
+        # the data by reference for large data, so that the compiled code does not depend on them
+        shared = by_reference(data.sparse)
+        x_data = data_tensor(x, "covariates", shared)
+        eta = pt.broadcast_to(gamma[None, :], (x_data.shape[0], k))
         if cov_names and k > 1:
             # a fixed weakly informative scale on standardised covariates: with P (K - 1) slopes, a
             # learnt common scale is barely identified and either form of that hierarchy slows NUTS
             beta = pm.ZeroSumNormal("slope", sigma=cfg["slope_sigma"] / np.sqrt(2.0), dims=("covariate", "segment"))
-            eta = eta + data_tensor(x, "covariates") @ beta
+            eta = eta + x_data @ beta
         log_pi = log_softmax(eta, axis=1)
         log_alpha = log_kappa[:, None] + log_theta
         if likelihood is None:  # one fused sweep of the non-zeros (bayesseg.model.kernel)
@@ -278,6 +281,6 @@ def build_graph(
             per_author = pt.logsumexp(log_pi + likelihood(counts.values, log_alpha), axis=1)
         per_author.name = "author_log_likelihood"  # found by name for moment matching (bayesseg.model.moment_match)
         if data.weights is not None:  # pseudo-likelihood of a weighted sample
-            per_author = data_tensor(data.weights, "sample_weight") * per_author
+            per_author = data_tensor(data.weights, "sample_weight", shared) * per_author
         pm.Potential("log_likelihood", per_author.sum())
     return model

@@ -49,7 +49,7 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.cache import compile_numba_function_src
 from pytensor.link.numba.dispatch import basic as numba_basic
 
-from bayesseg.model.likelihood import SparseCounts, data_tensor, dm_logpmf_parts, dm_parts_tensor
+from bayesseg.model.likelihood import SparseCounts, by_reference, data_tensor, dm_logpmf_parts, dm_parts_tensor
 
 __all__ = [
     "KERNEL_VERSION",
@@ -327,7 +327,7 @@ def mixture_log_likelihood(counts: SparseCounts, log_alpha: Any, log_pi: Any, n_
     Parameters
     ----------
     counts : SparseCounts
-        The counts (data of the graph, :func:`bayesseg.model.likelihood.data_tensor`).
+        The counts (data of the graph, :func:`bayesseg.model.likelihood.by_reference`).
     log_alpha : pytensor.tensor.TensorVariable, shape (segment, category)
         Log concentrations :math:`\log(\kappa_k\theta_{kc})`.
     log_pi : pytensor.tensor.TensorVariable, shape (author, segment)
@@ -352,14 +352,15 @@ def mixture_log_likelihood(counts: SparseCounts, log_alpha: Any, log_pi: Any, n_
         raise ValueError("the number of segments is not a static shape of log_pi or log_alpha: give n_segments")
     g, h = dm_parts_tensor(counts, log_alpha)
     indptr, pair = author_layout(counts)
+    shared = by_reference(counts)
     node = MixtureLogLikelihood(k).make_node(
         g,
         h,
         log_pi,
-        data_tensor(indptr, "nonzero_indptr"),
-        data_tensor(pair, "nonzero_pair"),
-        data_tensor(counts.total_index, "total_index"),
-        data_tensor(counts.log_coefficient, "log_coefficient"),
+        data_tensor(indptr, "nonzero_indptr", shared),
+        data_tensor(pair, "nonzero_pair", shared),
+        data_tensor(counts.total_index, "total_index", shared),
+        data_tensor(counts.log_coefficient, "log_coefficient", shared),
     )
     return node.outputs[0]
 

@@ -38,6 +38,7 @@ from bayesseg.exceptions import InputError
 __all__ = [
     "BY_REFERENCE",
     "SparseCounts",
+    "by_reference",
     "data_tensor",
     "dm_logpmf_dense",
     "dm_logpmf_parts",
@@ -279,18 +280,35 @@ def dm_logpmf_tensor(counts: SparseCounts, log_alpha: Any) -> Any:
 
 
 BY_REFERENCE = 10_000
-"""Data arrays of at least this many elements enter the graph by reference (:func:`data_tensor`)."""
+"""Counts with at least this many non-zeros enter the graph by reference (:func:`by_reference`)."""
 
 
-def data_tensor(values: np.ndarray, name: str) -> Any:
-    """A data array of the graph: a constant when small, held by reference (a shared variable) when large.
+def by_reference(counts: SparseCounts) -> bool:
+    """Whether the graph of these counts holds its data by reference (shared variables) rather than as constants.
 
-    Numba compiles a constant's values into the code, and LLVM's time grows with them: the
-    20,000-author model's non-zeros (392,114) and per-author arrays took about 8 s of each
-    compilation by nutpie. A shared variable is an input of the compiled code instead, whatever its
-    size, at a fixed cost of about 0.6 s of compilation for each (``benchmarks/RESULTS.md``,
-    issue 25); arrays of at least :data:`BY_REFERENCE` elements are shared. The log density and
-    its gradient are the same, bit for bit, either way.
+    Numba compiles a constant's values into the code, and LLVM's time grows with them; a shared
+    variable is an input of the compiled code, whatever its size, at a fixed cost of well under a
+    second of compilation for each. From :data:`BY_REFERENCE` non-zeros every data array of the
+    graph is shared, so that the compiled code depends on the data's structure only (K, the
+    categories, the covariates), not on their values or the number of authors, and PyTensor's
+    cache of compiled code serves the next data set; smaller data stay constants, which compile
+    faster (``benchmarks/RESULTS.md``, issue 25). The log density and its gradient are the same,
+    bit for bit, either way.
+
+    Parameters
+    ----------
+    counts : SparseCounts
+        The counts of the graph.
+
+    Returns
+    -------
+    bool
+    """
+    return counts.nnz >= BY_REFERENCE
+
+
+def data_tensor(values: np.ndarray, name: str, shared: bool) -> Any:
+    """A data array of the graph: a shared variable (held by reference) or a constant.
 
     Parameters
     ----------
@@ -298,18 +316,19 @@ def data_tensor(values: np.ndarray, name: str) -> Any:
         The data (not modified; a shared variable holds a C-contiguous copy).
     name : str
         The shared variable's name, unique in the model (nutpie's ``with_data`` finds it by name).
+    shared : bool
+        Hold it by reference (:func:`by_reference`).
 
     Returns
     -------
-    pytensor.tensor.TensorConstant or pytensor.compile.SharedVariable
+    pytensor.compile.SharedVariable or pytensor.tensor.TensorConstant
         Of the array's dtype and shape.
     """
     import pytensor
     import pytensor.tensor as pt
 
-    values = np.asarray(values)
-    if values.size < BY_REFERENCE:
-        return pt.as_tensor_variable(values)
+    if not shared:
+        return pt.as_tensor_variable(np.asarray(values))
     return pytensor.shared(np.array(values, order="C", copy=True), name=name)
 
 
@@ -319,7 +338,7 @@ def dm_parts_tensor(counts: SparseCounts, log_alpha: Any) -> tuple[Any, Any]:
     Parameters
     ----------
     counts : SparseCounts
-        The counts (constants of the graph).
+        The counts (data of the graph, by reference or constants: :func:`by_reference`).
     log_alpha : pytensor.tensor.TensorVariable, shape (segment, category)
         Log concentrations.
 
@@ -332,9 +351,12 @@ def dm_parts_tensor(counts: SparseCounts, log_alpha: Any) -> tuple[Any, Any]:
     """
     import pytensor.tensor as pt
 
+    shared = by_reference(counts)
     alpha = pt.exp(log_alpha).T  # (C, K)
-    a_pairs = alpha[counts.pair_category]  # (U, K)
-    g = pt.gammaln(counts.pair_count[:, None] + a_pairs) - pt.gammaln(a_pairs)
+    a_pairs = alpha[data_tensor(counts.pair_category, "pair_category", shared)]  # (U, K)
+    pair_count = data_tensor(counts.pair_count, "pair_count", shared)
+    g = pt.gammaln(pair_count[:, None] + a_pairs) - pt.gammaln(a_pairs)
     big_a = alpha.sum(axis=0)  # (K,)
-    h = pt.gammaln(big_a)[None, :] - pt.gammaln(counts.totals[:, None] + big_a[None, :])  # (T, K)
+    totals = data_tensor(counts.totals, "totals", shared)
+    h = pt.gammaln(big_a)[None, :] - pt.gammaln(totals[:, None] + big_a[None, :])  # (T, K)
     return g, h
