@@ -463,17 +463,18 @@ def mixture_log_likelihood_values(counts: SparseCounts, log_alpha: np.ndarray, l
         log_pi = weights.__getitem__
     forward, _ = mixture_kernels(k)
     indptr, pair = author_layout(counts)
-    g, h = dm_logpmf_parts(counts, log_alpha)  # (draw * K, pair), (draw, total, K)
-    g = g.reshape(n_draws, k, counts.n_pairs)
     out = np.empty((n_draws, counts.n_authors))
-    for s in range(n_draws):
-        out[s] = forward(
-            np.ascontiguousarray(g[s].T),
-            h[s],
-            np.ascontiguousarray(log_pi(s), dtype=np.float64),
-            indptr,
-            pair,
-            counts.total_index,
-            counts.log_coefficient,
-        )[0]
+    for start in range(0, n_draws, 100):  # the log-gamma terms of 100 draws at a time bound memory
+        g, h = dm_logpmf_parts(counts, log_alpha[start : start + 100])  # (draw * K, pair), (draw, total, K)
+        g = g.reshape(h.shape[0], k, counts.n_pairs).transpose(0, 2, 1).copy()  # (draw, pair, K)
+        for i in range(h.shape[0]):
+            out[start + i] = forward(
+                g[i],
+                h[i],
+                np.ascontiguousarray(log_pi(start + i), dtype=np.float64),
+                indptr,
+                pair,
+                counts.total_index,
+                counts.log_coefficient,
+            )[0]
     return out

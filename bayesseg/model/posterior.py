@@ -200,14 +200,11 @@ def _relabelling_memberships(flat: dict[str, np.ndarray], data: PreparedData, su
 def _pointwise_loglik(flat: dict[str, np.ndarray], data: PreparedData, draws: np.ndarray) -> np.ndarray:
     """Every author's log-likelihood (segment marginalised) under the `draws` (flat indices), shape (S', N).
 
-    The model's own forward sweep (:func:`~bayesseg.model.kernel.mixture_log_likelihood_values`), 100 draws at a time.
+    The model's own forward sweep (:func:`~bayesseg.model.kernel.mixture_log_likelihood_values`), draw by draw.
     """
-    out = np.empty((draws.size, data.sparse.n_authors))
     x = np.ascontiguousarray(data.x, dtype=np.float64)
-    for i in range(0, draws.size, 100):
-        chunk = {key: v[draws[i : i + 100]] for key, v in flat.items()}
-        log_alpha = np.log(chunk["concentration"])[..., None] + np.log(chunk["profile"])
-        out[i : i + 100] = mixture_log_likelihood_values(
-            data.sparse, log_alpha, lambda s, c=chunk: gating_log_softmax(c["intercept"][s], c["slope"][s], x)
-        )
-    return out
+    intercept, slope = flat["intercept"][draws], flat["slope"][draws]
+    log_alpha = np.log(flat["concentration"][draws])[..., None] + np.log(flat["profile"][draws])
+    return mixture_log_likelihood_values(
+        data.sparse, log_alpha, lambda s: gating_log_softmax(intercept[s], slope[s], x)
+    )
