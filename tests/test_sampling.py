@@ -1,8 +1,10 @@
 """Sampling with nutpie: what a stopped run keeps (sample_until), the checks, the settings it refuses, the compiling."""
 
+import itertools
 import os
 import subprocess
 import sys
+from contextlib import nullcontext
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,10 +12,20 @@ import pytest
 
 from bayesseg.config import DEFAULT_SAMPLER_CONFIG
 from bayesseg.exceptions import InputError
-from bayesseg.model import SegmentModel, segment_model
+from bayesseg.model import SegmentModel, sampling, segment_model
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.diagnostics import ConvergenceRule, convergence
-from bayesseg.model.sampling import _checked, compile_nutpie, nutpie_settings, sample_posterior, without_fastmath
+from bayesseg.model.likelihood import BY_REFERENCE, data_by_reference
+from bayesseg.model.sampling import (
+    _checked,
+    _same_graph,
+    _signature,
+    clear_compiled,
+    compile_nutpie,
+    nutpie_settings,
+    sample_posterior,
+    without_fastmath,
+)
 from bayesseg.simulate import simulate_counts
 from bayesseg.workflow.report import _starts
 
@@ -214,7 +226,7 @@ def test_with_the_default_settings_the_draws_are_nutpie_samples(data):
     assert not np.array_equal(five.wait()["posterior"]["profile"].values, theirs["posterior"]["profile"].values)
 
 
-def test_the_model_is_compiled_without_fast_math(monkeypatch):
+def test_the_model_is_compiled_without_fast_math(monkeypatch, data):
     """nutpie compiles the model with PyTensor's fast-math off (NUMBA_FLAGS), and the setting is restored after."""
     import nutpie
     import pytensor
@@ -227,8 +239,10 @@ def test_the_model_is_compiled_without_fast_math(monkeypatch):
         return "compiled"
 
     monkeypatch.setattr(nutpie, "compile_pymc_model", compile_pymc_model)
-    assert compile_nutpie("model", initial_points=[1]) == "compiled"
-    assert seen == {"model": "model", "fastmath": False, "backend": "numba", "initial_points": [1]}
+    monkeypatch.setattr(sampling, "_COMPILED", [])  # the fake compiled model is not kept for other tests
+    model = SegmentModel(2).build_model(*data[:2])
+    assert compile_nutpie(model, initial_points={}) == "compiled"
+    assert seen == {"model": model, "fastmath": False, "backend": "numba", "initial_points": {}}
     assert pytensor.config.numba__fastmath == before
 
 
@@ -285,3 +299,78 @@ def test_the_log_density_is_the_same_bits_compiled_afresh_or_from_the_cache(tmp_
     ]
     assert any((tmp_path / "numba").iterdir())  # the second run had a cache to load
     assert runs[0].stdout.split()[-1] == runs[1].stdout.split()[-1]
+
+
+def _models(sizes, shared=True, **build):
+    """Built models of `sizes` authors each (disjoint authors of one simulated table), data by reference or not."""
+    counts, cov, _ = simulate_counts(sum(sizes), 10, 2, separation=2.0, seed=12)
+    bounds = np.cumsum([0, *sizes])
+    with data_by_reference() if shared else nullcontext():
+        return [
+            SegmentModel(2, **build).build_model(counts.isel(author=slice(a, b)), cov.isel(author=slice(a, b)))
+            for a, b in itertools.pairwise(bounds)
+        ]
+
+
+def test_graphs_are_the_same_with_other_shared_data_not_with_other_constants_or_priors():
+    """What decides reuse: the same computation of the same inputs, shared variables' values aside."""
+    a, b = (_signature(m) for m in _models([150, 120]))
+    assert a is not None and b is not None
+    assert _same_graph(a, b) and _same_graph(b, a)
+    c, d = (_signature(m) for m in _models([150, 120], shared=False))
+    assert not _same_graph(c, d)  # the counts are constants of these graphs
+    assert not _same_graph(a, c)
+    (e,) = (_signature(m) for m in _models([150], model_config={"deviation_sigma": 2.0}))
+    assert not _same_graph(a, e)  # a prior's scale is a constant
+
+
+def test_data_by_reference_holds_every_graph_s_data_by_reference_in_the_block_only():
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
+
+    def shared_names(model):
+        return {v.name for v in graph_inputs([model.logp()]) if isinstance(v, SharedVariable) and v.name in DATA}
+
+    DATA = {"nonzero_pair", "covariates", "log_coefficient", "pair_count", "totals"}
+    (inside,) = _models([150])
+    (outside,) = _models([150], shared=False)
+    assert shared_names(inside) == DATA and shared_names(outside) == set()
+    with pytest.raises(RuntimeError), data_by_reference():
+        raise RuntimeError
+    from bayesseg.model import likelihood
+
+    assert likelihood.BY_REFERENCE == BY_REFERENCE  # restored, also after an error
+
+
+def test_a_refit_of_the_same_structure_reuses_the_compiled_model_and_draws_as_a_fresh_compilation(monkeypatch):
+    """Two fits of one structure on other authors compile once; the second fit's draws, sample stats and
+    coordinates are those of the same fit compiled afresh, bit for bit."""
+    import nutpie
+
+    counts, cov, _ = simulate_counts(450, 10, 2, separation=2.0, seed=13)
+    first, second = slice(0, 250), slice(250, 450)
+    config = {"tune": 60, "draws": 60, "chains": 2, "progressbar": False, "random_seed": 4, "em_restarts": 2}
+    compiles = []
+    compile_pymc_model = nutpie.compile_pymc_model
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda *a, **k: compiles.append(1) or compile_pymc_model(*a, **k))
+    monkeypatch.setattr(sampling, "_COMPILED", [])
+
+    def fit(authors):
+        with data_by_reference():
+            return SegmentModel(2, sampler_config=config).fit(counts.isel(author=authors), cov.isel(author=authors))
+
+    fit(first)
+    reused = fit(second)
+    assert len(compiles) == 1
+    clear_compiled()
+    fresh = fit(second)
+    assert len(compiles) == 2
+    groups = [g for g in ("posterior", "sample_stats", "observed_data", "constant_data") if g in fresh.idata_.children]
+    assert groups[:2] == ["posterior", "sample_stats"]
+    for group in groups:
+        a, b = reused.idata_[group].to_dataset(), fresh.idata_[group].to_dataset()
+        assert dict(a.sizes) == dict(b.sizes) and set(a.data_vars) == set(b.data_vars), group
+        for name in a.data_vars:
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=f"{group}/{name}")
+        for dim in a.dims:
+            np.testing.assert_array_equal(a[dim].values, b[dim].values, err_msg=f"{group}/{dim}")

@@ -36,6 +36,7 @@ from scipy import stats
 from bayesseg.dims import stack_sample_dims
 from bayesseg.exceptions import InputError
 from bayesseg.model import SegmentModel
+from bayesseg.model.likelihood import data_by_reference
 from bayesseg.model.sampling import without_fastmath
 
 __all__ = ["SBC_QUANTITIES", "rank_uniformity", "sbc_ranks"]
@@ -180,7 +181,8 @@ def sbc_ranks(
         p = np.where(np.isfinite(p).all(axis=1, keepdims=True), p, np.eye(n_categories)[rng.integers(n_categories)])
         y = np.array([rng.multinomial(t, row) for t, row in zip(totals, p, strict=True)])
         counts = dummy.copy(data=y)
-        fit = SegmentModel(2, sampler_config={**config, "random_seed": int(rng.integers(2**31))}).fit(counts, cov)
+        with data_by_reference():  # the replicates share one compilation where their structures agree
+            fit = SegmentModel(2, sampler_config={**config, "random_seed": int(rng.integers(2**31))}).fit(counts, cov)
         drawn = _quantities(_arrays(fit.check_fitted()["posterior"].to_dataset(), categories))
         # evenly spaced over the chains' draws, so that they are close to independent
         keep = np.linspace(0, len(drawn["abs_slope_contrast"]) - 1, n_rank_draws).round().astype(int)

@@ -20,6 +20,7 @@ variational inference. *JMLR* 18(14), 1-45. https://jmlr.org/papers/v18/16-107.h
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -36,8 +37,10 @@ from bayesseg.model.kernel import register_jax
 from bayesseg.model.start import StartingPoint, em_start
 
 __all__ = [
+    "COMPILED_KEPT",
     "NUMBA_FLAGS",
     "SAMPLERS",
+    "clear_compiled",
     "compile_nutpie",
     "em_starting_point",
     "nutpie_settings",
@@ -79,28 +82,48 @@ places (Vehtari et al. 2021, https://doi.org/10.1214/20-BA1221).
 """
 
 
+COMPILED_KEPT = 2
+"""Compiled models :func:`compile_nutpie` keeps for reuse in this process, the most recently used.
+
+Two: the K-fold refits of a K range refit one K's folds one after the other."""
+
+_COMPILED: list[tuple[tuple[list[Any], list[Any]], Any]] = []  # (what was compiled, nutpie's model), newest last
+
+
 def compile_nutpie(model: Any, **kwargs: Any) -> Any:
     """The model compiled by nutpie's Numba backend under :data:`NUMBA_FLAGS`: the same bits whatever the cache holds.
+
+    A model whose graph equals one compiled before in this process, its shared variables' values
+    aside, is not compiled again: the compiled code is reused with the model's own data (nutpie's
+    ``with_data``), starting point and coordinates. Data held by reference
+    (:func:`bayesseg.model.likelihood.by_reference`, :func:`bayesseg.model.likelihood.data_by_reference`)
+    make the refits of one structure on other data (K-fold folds, simulation replicates) such
+    models; data held as constants match only the same data.
 
     Parameters
     ----------
     model : pymc.Model
         The built model.
     **kwargs
-        Passed to ``nutpie.compile_pymc_model`` (e.g. ``initial_points``, ``jitter_rvs``).
+        Passed to ``nutpie.compile_pymc_model`` (e.g. ``initial_points``, ``jitter_rvs``); with any
+        other keyword the model is compiled afresh.
 
     Returns
     -------
     nutpie.CompiledModel
         What ``nutpie.compile_pymc_model(model, backend="numba", **kwargs)`` returns, compiled
-        without fast-math.
+        without fast-math; the same draws for the same seed whether it was compiled or reused
+        (``tests/test_sampling.py``).
 
     Notes
     -----
     Floating-point addition is not associative, so a compiler free to reorder it (fast-math) gives
     results that depend on how it compiled the code, here on the state of PyTensor's Numba cache
     (Goldberg 1991). Sampling is chaotic in those bits; to give the same draws for the same seed and
-    data, the code must compute the same bits.
+    data, the code must compute the same bits. Two graphs are the same when PyTensor's
+    ``equal_computations`` says so with the value variables and the shared variables (by name)
+    as their inputs; :data:`COMPILED_KEPT` compiled models are kept (:func:`clear_compiled`
+    releases them).
 
     References
     ----------
@@ -109,8 +132,80 @@ def compile_nutpie(model: Any, **kwargs: Any) -> Any:
     """
     import nutpie
 
+    signature = _signature(model) if set(kwargs) <= {"initial_points", "jitter_rvs"} else None
+    if signature is not None:
+        for i, (known, compiled) in enumerate(_COMPILED):
+            if _same_graph(signature, known):
+                _COMPILED.append(_COMPILED.pop(i))
+                return _with_model(compiled, model, signature[1], kwargs)
     with without_fastmath():
-        return nutpie.compile_pymc_model(model, backend="numba", **kwargs)
+        compiled = nutpie.compile_pymc_model(model, backend="numba", **kwargs)
+    if signature is not None:
+        _COMPILED.append((signature, compiled))
+        del _COMPILED[: max(len(_COMPILED) - COMPILED_KEPT, 0)]
+    return compiled
+
+
+def clear_compiled() -> None:
+    """Forget the compiled models :func:`compile_nutpie` keeps, releasing their memory and data."""
+    _COMPILED.clear()
+
+
+def _signature(model: Any) -> tuple[list[Any], list[Any]] | None:
+    """What nutpie compiles of `model` (its log density and the values it stores) and the inputs of those graphs.
+
+    The inputs: the value variables, then the shared variables sorted by name. ``None`` when a
+    shared variable is not a named tensor or two share a name (``with_data`` finds them by name).
+    """
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
+    from pytensor.tensor.sharedvar import TensorSharedVariable
+
+    outputs = [model.logp(), *model.unobserved_value_vars]
+    shared = [v for v in graph_inputs(outputs) if isinstance(v, SharedVariable)]
+    names = [v.name for v in shared]
+    if any(not isinstance(v, TensorSharedVariable) or not v.name for v in shared) or len(set(names)) < len(names):
+        return None
+    return outputs, [*model.value_vars, *sorted(shared, key=lambda v: str(v.name))]
+
+
+def _same_graph(a: tuple[list[Any], list[Any]], b: tuple[list[Any], list[Any]]) -> bool:
+    """Whether two :func:`_signature` s are the same computation of inputs of the same names and types."""
+    from pytensor.graph.basic import equal_computations
+
+    (outputs_a, inputs_a), (outputs_b, inputs_b) = a, b
+    if len(outputs_a) != len(outputs_b) or len(inputs_a) != len(inputs_b):
+        return False
+    if any(x.name != y.name or x.type != y.type for x, y in zip(inputs_a, inputs_b, strict=True)):
+        return False
+    return bool(equal_computations(outputs_a, outputs_b, inputs_a, inputs_b))
+
+
+def _with_model(compiled: Any, model: Any, inputs: list[Any], kwargs: Mapping[str, Any]) -> Any:
+    """The compiled model `compiled` with `model`'s data, start and coordinates, as compiling `model` gives them."""
+    # private helpers of nutpie.compile_pymc_model, so that the start is the one it would make: nutpie pinned below 0.17
+    from nutpie.compile_pymc import _prepare_dims_and_coords, _rv_dict_to_flat_array_wrapper, _wrap_with_lock
+    from pymc.initial_point import make_initial_point_fn
+    from pytensor.compile.sharedvalue import SharedVariable
+
+    jitter = kwargs.get("jitter_rvs")
+    point = make_initial_point_fn(
+        model=model,
+        overrides=kwargs.get("initial_points"),
+        default_strategy="support_point",
+        jitter_rvs=set(model.free_RVs) if jitter is None else jitter,
+        return_transformed=True,
+    )
+    names, _, shapes = compiled.shape_info
+    free = len(model.free_RVs)  # the free variables come first, in the model's order
+    point = _rv_dict_to_flat_array_wrapper(_wrap_with_lock(point), names=list(names[:free]), shapes=list(shapes[:free]))
+    dims, coords = _prepare_dims_and_coords(model, compiled.shape_info, compiled.reparameterized_names)
+    # the shared variables the compiled functions read (PyMC's dimension lengths may have been rewritten away)
+    read = {v.name for v in compiled.shared_var_keys}
+    data = {str(v.name): v.get_value(borrow=True) for v in inputs if isinstance(v, SharedVariable) and v.name in read}
+    return dataclasses.replace(
+        compiled.with_data(**data) if data else compiled, initial_point_func=point, dims=dims, _coords=coords
+    )
 
 
 @contextmanager

@@ -39,6 +39,7 @@ import xarray as xr
 
 from bayesseg.dims import AUTHOR
 from bayesseg.exceptions import InputError
+from bayesseg.model.likelihood import data_by_reference
 from bayesseg.model.moment_match import high_pareto_k
 from bayesseg.model.segment_model import SegmentModel
 
@@ -189,14 +190,18 @@ def _kfold_pointwise(
     sampler_config: dict[str, Any] | None,
     weights: np.ndarray | None,
 ) -> np.ndarray:
-    """Each author's log predictive density from the fit on the other folds."""
+    """Each author's log predictive density from the fit on the other folds.
+
+    The folds' data are held by reference, so that folds of one structure share one compilation.
+    """
     out = np.empty(counts.sizes[AUTHOR])
     for f in np.unique(folds):
         train, test = folds != f, folds == f
         w = None if weights is None else weights[train] * train.sum() / weights[train].sum()
-        model = SegmentModel(k, model_config, sampler_config).fit(
-            counts.isel(author=train), None if covariates is None else covariates.isel(author=train), weights=w
-        )
+        with data_by_reference():
+            model = SegmentModel(k, model_config, sampler_config).fit(
+                counts.isel(author=train), None if covariates is None else covariates.isel(author=train), weights=w
+            )
         held = model.log_predictive_density(
             counts.isel(author=test), None if covariates is None else covariates.isel(author=test)
         )
