@@ -19,6 +19,13 @@ of ``--repeats`` calls), so that other jobs on the machine perturb it less than 
 ``simulate_table``, seed 1) for each K of ``--segments-range``: the cost a K range pays per gradient.
 
     .venv/bin/python benchmarks/gradient_cost.py --table dmn --segments-range 1 7
+
+``--parts`` splits the shipped model's cost into its parts on the same data, each timed alone: the
+fused kernel's forward and backward sweeps (at the model's initial point), the gating's log-softmax
+with its gradient (the graph ``build_graph`` makes), one libm ``exp`` for each (author, segment) (the
+forward sweep makes one such set, the gating's log-softmax another), and the whole model.
+
+    .venv/bin/python benchmarks/gradient_cost.py --parts
 """
 
 from __future__ import annotations
@@ -30,14 +37,16 @@ import time
 import warnings
 from typing import Any
 
+import numba
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.tensor.special import log_softmax
 
 from bayesseg.model import SegmentModel
 from bayesseg.model.checks import prepare_data
 from bayesseg.model.graph import build_graph
-from bayesseg.model.kernel import mixture_log_likelihood
+from bayesseg.model.kernel import author_layout, mixture_kernels, mixture_log_likelihood
 from bayesseg.model.likelihood import SparseCounts, dm_logpmf_tensor
 from bayesseg.model.sampling import without_fastmath
 from bayesseg.simulate import simulate_counts
@@ -66,6 +75,41 @@ def table_costs(args: argparse.Namespace) -> None:
         print(f"K = {k}: model (log-density + gradient) {_model_cost(counts, None, k, args):.2f} ms", flush=True)
 
 
+@numba.njit(fastmath=False)
+def _exps(values: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Sum of ``exp`` over every entry, one libm call each (the sweeps' own ``math.exp``)."""
+    total = 0.0
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            total += np.exp(values[i, j])
+    return total
+
+
+def part_costs(counts: Any, cov: Any, k: int, args: argparse.Namespace) -> None:
+    """The shipped model's log-density + gradient split into its parts, each timed alone."""
+    data = prepare_data(counts, cov)
+    sparse, n = data.sparse, data.x.shape[0]
+    rng = np.random.default_rng(0)
+    g, h = rng.normal(size=(sparse.n_pairs, k)), rng.normal(size=(sparse.totals.size, k))
+    log_pi = np.log(rng.dirichlet(np.ones(k), n))
+    indptr, pair = author_layout(sparse)
+    forward, backward = mixture_kernels(k)
+    inputs = [g, h, log_pi, indptr, pair, sparse.total_index, sparse.log_coefficient]
+    _, resp = forward(*inputs)
+    print(f"fused kernel, forward sweep: {_cost(forward, inputs, args.repeats, args.rounds):.2f} ms")
+    grads = [np.ones(n), resp, g, h, indptr, pair, sparse.total_index]
+    print(f"fused kernel, backward sweep: {_cost(backward, grads, args.repeats, args.rounds):.2f} ms")
+    print(f"{n * k} exp calls (one per author and segment): {_cost(_exps, [log_pi], args.repeats, args.rounds):.2f} ms")
+    intercept, slope = pt.dvector("intercept"), pt.dmatrix("slope")
+    x = pytensor.shared(data.x, "covariates")
+    gating = log_softmax(pt.broadcast_to(intercept[None, :], (x.shape[0], k)) + x @ slope, axis=1)
+    term = (pt.constant(resp) * gating).sum()  # the cotangent the kernel hands the gating
+    f = pytensor.function([intercept, slope], [term, *pt.grad(term, [intercept, slope])], mode="NUMBA")
+    values = [rng.normal(size=k), rng.normal(size=(data.x.shape[1], k))]
+    print(f"gating log-softmax + gradient: {_cost(f, values, args.repeats, args.rounds):.2f} ms")
+    print(f"the model (log-density + gradient): {_model_cost(counts, cov, k, args):.2f} ms", flush=True)
+
+
 def _model_cost(counts: Any, cov: Any, k: int, args: argparse.Namespace, generic: bool = False) -> float:
     """Milliseconds of the model's joint log-density + gradient at its initial point (Numba, as nutpie)."""
     model = SegmentModel(k)
@@ -86,6 +130,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--table", choices=["simulated", "dmn"], default="simulated")
     ap.add_argument("--segments-range", type=int, nargs=2, default=(1, 7), metavar=("FIRST", "LAST"))
+    ap.add_argument("--parts", action="store_true", help="split the model's cost into its parts")
     args = ap.parse_args()
     with without_fastmath():  # the library's compilation flags
         _measure(args)
@@ -105,6 +150,9 @@ def _measure(args: argparse.Namespace) -> None:
     sparse = SparseCounts.from_dense(counts.values)
     size = f"{args.authors} authors × {args.categories} categories × K = {args.segments}"
     print(f"# {size}: {sparse.nnz} non-zeros, {sparse.n_pairs} distinct pairs")
+    if args.parts:
+        part_costs(counts, cov, args.segments, args)
+        return
     for generic in (True, False, True, False):  # alternated, so that a change of the machine's load shows
         name = "generic" if generic else "fused"
         cost = _model_cost(counts, cov, args.segments, args, generic)
