@@ -148,10 +148,11 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / "dmn_speed.csv"
-    # rows of earlier versions of this script lack later columns: the file is rewritten with every column
+    # rows of earlier versions of this script lack later columns: the file is rewritten with every column,
+    # the earlier rows read as text so that they are written back as they were
     frame = pd.DataFrame([row])
     if target.exists():
-        frame = pd.concat([pd.read_csv(target), frame], ignore_index=True)
+        frame = pd.concat([pd.read_csv(target, dtype=str, keep_default_na=False), frame], ignore_index=True)
     frame.to_csv(target, index=False)
 
 
