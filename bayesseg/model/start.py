@@ -34,6 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans  # imported with the module, so that threadpool_limits finds its OpenMP
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from bayesseg.exceptions import InputError
 from bayesseg.model.likelihood import SparseCounts, dm_logpmf_sparse
@@ -147,15 +150,27 @@ def em_start(
     ------
     bayesseg.exceptions.InputError
         If there are fewer authors than segments.
-    """
-    from sklearn.cluster import KMeans
-    from sklearn.linear_model import LogisticRegression
 
+    Notes
+    -----
+    The BLAS and OpenMP thread pools are held at one thread throughout (threadpoolctl): OpenBLAS
+    splits a matrix product's sums among its threads, so the mode's last bits, and every draw of
+    the chains started from it, would otherwise depend on the machine's cores or on
+    ``OPENBLAS_NUM_THREADS``.
+    """
+    n, _c = counts.shape
+    if n < int(n_segments):
+        raise InputError(f"{n} authors cannot make {int(n_segments)} segments")
+    with threadpool_limits(limits=1):
+        return _em_mode(counts, x, int(n_segments), offsets, n_restarts, seed, n_iter)
+
+
+def _em_mode(
+    counts: np.ndarray, x: np.ndarray, k: int, offsets: np.ndarray, n_restarts: int, seed: int, n_iter: int
+) -> StartingPoint:
+    """:func:`em_start`'s work, in whatever thread pools the caller set."""
     y = np.asarray(counts, dtype=float)
     n, _c = y.shape
-    k = int(n_segments)
-    if n < k:
-        raise InputError(f"{n} authors cannot make {k} segments")
     sparse = SparseCounts.from_dense(counts.astype(np.int64))
     hellinger = np.sqrt(y / y.sum(axis=1, keepdims=True))
     rng = np.random.default_rng(seed)
