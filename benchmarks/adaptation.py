@@ -21,6 +21,7 @@ early window, which ``nutpie.sample``'s keywords do not reach, on its settings o
     .venv/bin/python benchmarks/adaptation.py --chains 1 --draws 20
     .venv/bin/python benchmarks/adaptation.py --early-switch-freq 5 --draws 20
     .venv/bin/python benchmarks/adaptation.py --data-seed 2 --seed 266366836 --draws 100 --early-switch-freq 5
+    .venv/bin/python benchmarks/adaptation.py --data-seed 10 --seed 543081734 --draws 100 --mass-matrix-gamma 1e-3
 
 Steps do not depend on the machine's load; seconds do.
 """
@@ -62,6 +63,7 @@ def _sample(compiled: Any, args: argparse.Namespace) -> Any:
         "chains": args.chains,
         "nutpie_low_rank": args.adaptation == "low_rank",
         "nutpie_early_switch_freq": args.early_switch_freq,
+        "nutpie_mass_matrix_gamma": args.mass_matrix_gamma,
     }
     settings = nutpie_settings(config, args.seed)
     spec = settings.as_dict()["settings"]
@@ -103,6 +105,12 @@ def main() -> None:
         type=int,
         default=DEFAULT_SAMPLER_CONFIG["nutpie_early_switch_freq"],
         help="draws behind each switch of the mass matrix in nutpie's early window (the fit's; nutpie's own is 10)",
+    )
+    p.add_argument(
+        "--mass-matrix-gamma",
+        type=float,
+        default=DEFAULT_SAMPLER_CONFIG["nutpie_mass_matrix_gamma"],
+        help="the low-rank correction's regularisation (the fit's nutpie_mass_matrix_gamma; nutpie's own is 1e-5)",
     )
     p.add_argument(
         "--update-freq",
@@ -166,6 +174,7 @@ def main() -> None:
         "disperse": args.disperse,
         "eigval_cutoff": args.eigval_cutoff,
         "early_switch_freq": args.early_switch_freq,
+        "mass_matrix_gamma": args.mass_matrix_gamma,
         "early_window": args.early_window,
         "update_freq": args.update_freq,
         "seed": args.seed,

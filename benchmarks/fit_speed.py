@@ -56,6 +56,7 @@ def run_variant(args: argparse.Namespace) -> dict[str, object]:
         "random_seed": args.seed,
         "nutpie_low_rank": args.variant in ("fast", "dense-lr"),
         "nutpie_early_switch_freq": args.early_switch_freq,
+        "nutpie_mass_matrix_gamma": args.mass_matrix_gamma,
     }
     likelihood = None if args.variant == "fast" else naive_likelihood
     start = time.perf_counter()
@@ -76,6 +77,7 @@ def run_variant(args: argparse.Namespace) -> dict[str, object]:
         "draws": args.draws,
         "tune": args.tune,
         "early_switch_freq": args.early_switch_freq,
+        "mass_matrix_gamma": args.mass_matrix_gamma,
         "wall_s": round(wall, 1),
         "sampling_s": round(sampling, 1),
         "steps_per_draw": round(float(stats["n_steps"].mean()), 1),
@@ -121,6 +123,12 @@ def main() -> None:
         type=int,
         default=DEFAULT_SAMPLER_CONFIG["nutpie_early_switch_freq"],
         help="sampler_config['nutpie_early_switch_freq'] (nutpie's early window; issue 25)",
+    )
+    p.add_argument(
+        "--mass-matrix-gamma",
+        type=float,
+        default=DEFAULT_SAMPLER_CONFIG["nutpie_mass_matrix_gamma"],
+        help="sampler_config['nutpie_mass_matrix_gamma'] (the low-rank correction's regularisation; issue 25)",
     )
     args = p.parse_args()
     if args.variant:

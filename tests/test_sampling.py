@@ -183,6 +183,8 @@ def test_the_report_says_where_sampling_stopped():
         ({"min_draws": -1}, "'min_draws'\\] must be an integer >= 0, got -1"),
         ({"draws": 10.5}, "'draws'\\] must be an integer >= 1, got 10.5"),
         ({"nutpie_early_switch_freq": 0}, "'nutpie_early_switch_freq'\\] must be an integer >= 1, got 0"),
+        ({"nutpie_mass_matrix_gamma": 0.0}, "'nutpie_mass_matrix_gamma'\\] must be a positive number, got 0.0"),
+        ({"nutpie_mass_matrix_gamma": "1e-3"}, "'nutpie_mass_matrix_gamma'\\] must be a positive number, got '1e-3'"),
     ],
 )
 def test_draw_settings_are_checked(config, message):
@@ -193,11 +195,12 @@ def test_draw_settings_are_checked(config, message):
 def test_nutpie_settings_carry_the_config():
     """The settings object holds what the config asks for, the early window's switch included."""
     cfg = {**DEFAULT_SAMPLER_CONFIG, "tune": 120, "draws": 70, "chains": 3, "target_accept": 0.9}
-    low_rank = nutpie_settings({**cfg, "nutpie_early_switch_freq": 7}, 5).as_dict()
+    low_rank = nutpie_settings({**cfg, "nutpie_early_switch_freq": 7, "nutpie_mass_matrix_gamma": 0.25}, 5).as_dict()
     assert low_rank["adaptation"] == "low_rank"
     spec = low_rank["settings"]
     assert (spec["num_tune"], spec["num_draws"], spec["num_chains"], spec["seed"]) == (120, 70, 3, 5)
     assert spec["adapt_options"]["early_mass_matrix_switch_freq"] == 7
+    assert spec["adapt_options"]["mass_matrix_options"]["gamma"] == 0.25
     assert spec["adapt_options"]["step_size_settings"]["target_accept"] == 0.9
     assert nutpie_settings({**cfg, "nutpie_low_rank": False}, 5).as_dict()["adaptation"] == "diag"
     assert nutpie_settings({**cfg, "tune": 0}, 5).as_dict()["settings"]["num_tune"] == 1

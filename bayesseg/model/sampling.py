@@ -250,7 +250,9 @@ def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
         The sampler settings: ``tune``, ``draws``, ``chains``, ``target_accept``,
         ``nutpie_low_rank`` (nutpie's low-rank modified mass matrix, else its diagonal one) and
         ``nutpie_early_switch_freq`` (draws behind each switch of the mass matrix in the warmup's
-        early window, nutpie's ``early_mass_matrix_switch_freq``).
+        early window, nutpie's ``early_mass_matrix_switch_freq``) and ``nutpie_mass_matrix_gamma``
+        (the low-rank correction's regularisation, nutpie's ``mass_matrix_gamma``; ignored with the
+        diagonal matrix).
     seed : int
         nutpie's seed.
 
@@ -291,6 +293,8 @@ def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
     }
     spec["adapt_options"]["step_size_settings"]["target_accept"] = float(config["target_accept"])
     spec["adapt_options"]["early_mass_matrix_switch_freq"] = int(config["nutpie_early_switch_freq"])
+    if config["nutpie_low_rank"]:
+        spec["adapt_options"]["mass_matrix_options"]["gamma"] = float(config["nutpie_mass_matrix_gamma"])
     settings.update_settings(spec)
     return settings
 

@@ -504,3 +504,6 @@ def _check_draws(cfg: dict[str, Any]) -> None:
     for key, least in (("draws", 1), ("min_draws", 0), ("check_every", 1), ("nutpie_early_switch_freq", 1)):
         if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < least:
             raise InputError(f"sampler_config[{key!r}] must be an integer >= {least}, got {cfg[key]!r}")
+    gamma = cfg["nutpie_mass_matrix_gamma"]
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 < gamma < float("inf"):
+        raise InputError(f"sampler_config['nutpie_mass_matrix_gamma'] must be a positive number, got {gamma!r}")
