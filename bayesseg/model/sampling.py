@@ -248,7 +248,7 @@ def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
     ----------
     config : mapping
         The sampler settings: ``tune``, ``draws``, ``chains``, ``target_accept``,
-        ``nutpie_low_rank`` (nutpie's low-rank modified mass matrix, else its diagonal one) and
+        ``nutpie_low_rank`` (nutpie's low-rank modified mass matrix, else its diagonal one),
         ``nutpie_early_switch_freq`` (draws behind each switch of the mass matrix in the warmup's
         early window, nutpie's ``early_mass_matrix_switch_freq``) and ``nutpie_mass_matrix_gamma``
         (the low-rank correction's regularisation, nutpie's ``mass_matrix_gamma``; ignored with the
