@@ -158,11 +158,11 @@ def em_start(
     the chains started from it, would otherwise depend on the machine's cores or on
     ``OPENBLAS_NUM_THREADS``.
     """
-    n, _c = counts.shape
-    if n < int(n_segments):
-        raise InputError(f"{n} authors cannot make {int(n_segments)} segments")
+    n, k = counts.shape[0], int(n_segments)
+    if n < k:
+        raise InputError(f"{n} authors cannot make {k} segments")
     with threadpool_limits(limits=1):
-        return _em_mode(counts, x, int(n_segments), offsets, n_restarts, seed, n_iter)
+        return _em_mode(counts, x, k, offsets, n_restarts, seed, n_iter)
 
 
 def _em_mode(
