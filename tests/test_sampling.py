@@ -208,7 +208,8 @@ def test_nutpie_settings_carry_the_config():
 
 def test_with_the_default_settings_the_draws_are_nutpie_samples(data):
     """The defaults make nutpie.sample's run draw for draw: what the library builds through nutpie's
-    settings object (and its private sampler class) is what nutpie's keywords build; another early
+    settings object (and its private sampler class) is what nutpie's keywords build (the low-rank
+    correction's regularisation is a keyword, the early window's switch is not); another early
     switch is another run."""
     import nutpie
     from nutpie.sample import _BackgroundSampler
@@ -220,7 +221,7 @@ def test_with_the_default_settings_the_draws_are_nutpie_samples(data):
     ours = ours.wait()
     theirs = nutpie.sample(
         compiled, draws=20, tune=60, chains=2, cores=2, seed=9, adaptation="low_rank", target_accept=0.8,
-        progress_bar=False,
+        mass_matrix_gamma=cfg["nutpie_mass_matrix_gamma"], progress_bar=False,
     )  # fmt: skip
     for group, name in (("posterior", "profile"), ("posterior", "intercept"), ("sample_stats", "n_steps")):
         np.testing.assert_array_equal(ours[group][name].values, theirs[group][name].values, err_msg=name)

@@ -56,10 +56,10 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # 10); 5 was faster in five fits of six fresh seeds and 1.9x slower in the sixth, a chain's
     # matrix failing (benchmarks/RESULTS.md, issue 25): not the default
     "nutpie_early_switch_freq": 10,
-    # regularisation of the low-rank correction (nutpie's mass_matrix_gamma, its own 1e-5); 1e-3
-    # took a half and a quarter of the gradients on two seeds in short runs (benchmarks/RESULTS.md,
-    # issue 25): a lead to evaluate on fresh seeds, not the default
-    "nutpie_mass_matrix_gamma": 1e-5,
+    # regularisation of the low-rank correction (nutpie's mass_matrix_gamma, its own 1e-5): with
+    # 1e-3 both chains of every fit of ten fresh seeds drew at 15-18 steps a draw, with 1e-5 a chain
+    # at 31-43 in nine fits of ten; 0.60 of the time in sum (benchmarks/RESULTS.md, issue 25)
+    "nutpie_mass_matrix_gamma": 1e-3,
     "random_seed": 0,
     "progressbar": True,
     "advi_iterations": 20_000,  # for sampler="advi"

@@ -274,6 +274,14 @@ def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
     matrix and needed twice the steps per draw or more (benchmarks/RESULTS.md), so the default
     stays nutpie's.
 
+    nutpie (its Rust core, nuts-rs) estimates the correction from the covariances of the window's
+    standardised draws and gradients, each regularised as ``I + C / (n γ)`` (``n`` draws, ``γ`` its
+    ``mass_matrix_gamma``, 1e-5 by default). At 20,000 authors × 60 categories × K = 6 on ten fresh
+    seeds, with nutpie's 1e-5 a chain of nine fits in ten ended the warmup with a matrix that
+    needed 31-43 steps per draw; with 1e-3 both chains of every fit drew at 15-18, the ten fits
+    took 0.60 of the time in sum, and none had more divergences than the convergence rule allows
+    (one 1e-5 fit had 327). The default is 1e-3.
+
     References
     ----------
     Hoffman, M. D., & Gelman, A. (2014). The No-U-Turn sampler: adaptively setting path lengths in
