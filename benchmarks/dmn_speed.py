@@ -12,7 +12,8 @@ in-model for bayesseg's K choice (no covariates, K unknown), in-model for its li
 - **bayesseg**: :func:`bayesseg.model.compare_k` over the same K, with the sampler settings of
   ``benchmarks/choose_k.py`` (2 × (300 + 300) NUTS draws) and its parsimony rule (PSIS-LOO, or exact
   K-fold when k̂ is too often high; the high-k̂ authors moment matched first unless
-  ``--no-moment-match``), timed in this process. ``--sampler nutpie`` fits with nutpie instead.
+  ``--no-moment-match``), timed in this process. ``--sampler nutpie`` fits with nutpie instead, its
+  low-rank correction regularised by ``--mass-matrix-gamma`` (the fit's default unless given).
 
 Run the two one after the other on an otherwise idle machine::
 
@@ -38,6 +39,7 @@ import pandas as pd
 import xarray as xr
 from scipy import special
 
+from bayesseg.config import DEFAULT_SAMPLER_CONFIG
 from bayesseg.model import compare_k
 
 RESULTS = Path(__file__).parent / "results"
@@ -83,6 +85,12 @@ def main() -> None:
     ap.add_argument("--no-moment-match", action="store_true", help="K-fold whenever PSIS-LOO is unreliable")
     ap.add_argument("--skip-r", action="store_true", help="bayesseg only (the R side was timed already)")
     ap.add_argument(
+        "--mass-matrix-gamma",
+        type=float,
+        default=DEFAULT_SAMPLER_CONFIG["nutpie_mass_matrix_gamma"],
+        help="sampler_config['nutpie_mass_matrix_gamma'] (nutpie only; nutpie's own is 1e-5)",
+    )
+    ap.add_argument(
         "--criterion",
         default="auto",
         choices=["auto", "loo", "kfold"],
@@ -110,7 +118,12 @@ def main() -> None:
         counts,
         None,
         range(1, args.max_k + 1),
-        sampler_config={**SAMPLER, "sampler": args.sampler, "random_seed": args.seed},
+        sampler_config={
+            **SAMPLER,
+            "sampler": args.sampler,
+            "random_seed": args.seed,
+            "nutpie_mass_matrix_gamma": args.mass_matrix_gamma,
+        },
         moment_match=not args.no_moment_match,
         criterion=args.criterion,
     )
