@@ -93,15 +93,24 @@ def test_high_k_hat_authors_are_matched_only_between_the_two_shares():
 
 
 @pytest.mark.slow
-def test_moment_matched_elpd_of_the_outlier_is_near_exact_leave_one_out():
-    # exact: the model refitted without author 0, its predictive density of author 0 (long chains
-    # for both, against the Monte Carlo noise of a density dominated by a few draws)
+def test_moment_matching_moves_the_outliers_elpd_toward_exact_leave_one_out():
+    # exact: the model refitted without author 0, its predictive density of author 0. One seed's
+    # gap is mostly Monte Carlo noise of a density dominated by a few draws (0.7-2.6 nats over
+    # seeds 2-12, where this was designed; the refit's own log of a heavy-tailed mean is biased
+    # low); the claims are about ten other seeds: matching lowers every seed's k̂, and on average
+    # leaves the outlier's elpd within 2 nats of the refit and no further from it than PSIS
+    # alone (nearer by 0.2-0.4 nats on average where measured, too little to assert per seed)
     counts, cov = _outlier_counts()
-    long = {**TINY, "draws": 1500, "tune": 400}
-    full = SegmentModel(2, None, long).fit(counts, cov)
-    plain, matched = full.loo(), full.loo(moment_match=True)
-    rest = SegmentModel(2, None, long).fit(counts.isel(author=slice(1, None)), cov.isel(author=slice(1, None)))
-    exact = float(rest.log_predictive_density(counts.isel(author=[0]), cov.isel(author=[0])).values[0])
-    assert abs(float(matched.elpd_i[0]) - exact) < 1.0
-    assert abs(float(matched.elpd_i[0]) - exact) <= abs(float(plain.elpd_i[0]) - exact) + 0.25
-    assert isinstance(matched.elpd_i, xr.DataArray)
+    gaps = {"plain": [], "matched": []}
+    for seed in range(13, 23):
+        long = {**TINY, "draws": 1500, "tune": 400, "random_seed": seed}
+        full = SegmentModel(2, None, long).fit(counts, cov)
+        plain, matched = full.loo(), full.loo(moment_match=True)
+        assert isinstance(matched.elpd_i, xr.DataArray)
+        assert float(np.asarray(matched.pareto_k)[0]) < float(np.asarray(plain.pareto_k)[0]), seed
+        rest = SegmentModel(2, None, long).fit(counts.isel(author=slice(1, None)), cov.isel(author=slice(1, None)))
+        exact = float(rest.log_predictive_density(counts.isel(author=[0]), cov.isel(author=[0])).values[0])
+        gaps["plain"].append(abs(float(plain.elpd_i[0]) - exact))
+        gaps["matched"].append(abs(float(matched.elpd_i[0]) - exact))
+    assert np.mean(gaps["matched"]) < np.mean(gaps["plain"]) + 0.25, gaps
+    assert np.mean(gaps["matched"]) < 2.0, gaps
