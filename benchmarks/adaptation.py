@@ -11,7 +11,8 @@ tail ESS (not with one chain); for the early window, the steps of iterations 1-1
 ..., 51-60 and each chain's smallest step size there; and each chain's warmup steps by fifth and
 steps per draw. ``--early-switch-freq``, ``--update-freq`` and ``--early-window`` set nutpie's
 early window, which ``nutpie.sample``'s keywords do not reach, on its settings object;
-``--data-seed`` draws another data set (and EM start).
+``--mass-matrix-gamma`` sets the low-rank correction's regularisation (the fit's default unless
+given; nutpie's own is 1e-5); ``--data-seed`` draws another data set (and EM start).
 
     .venv/bin/python benchmarks/adaptation.py --adaptation diag
     .venv/bin/python benchmarks/adaptation.py --adaptation low_rank
@@ -21,7 +22,7 @@ early window, which ``nutpie.sample``'s keywords do not reach, on its settings o
     .venv/bin/python benchmarks/adaptation.py --chains 1 --draws 20
     .venv/bin/python benchmarks/adaptation.py --early-switch-freq 5 --draws 20
     .venv/bin/python benchmarks/adaptation.py --data-seed 2 --seed 266366836 --draws 100 --early-switch-freq 5
-    .venv/bin/python benchmarks/adaptation.py --data-seed 10 --seed 543081734 --draws 100 --mass-matrix-gamma 1e-3
+    .venv/bin/python benchmarks/adaptation.py --data-seed 10 --seed 543081734 --draws 100 --mass-matrix-gamma 1e-5
 
 Steps do not depend on the machine's load; seconds do.
 """
