@@ -197,8 +197,9 @@ def dm_logpmf_parts(counts: SparseCounts, log_alpha: np.ndarray) -> tuple[np.nda
         ``(g, h)``.
     """
     alpha = np.exp(np.asarray(log_alpha, dtype=np.float64))
-    a_pairs = alpha[..., counts.pair_category]  # (..., K, U)
-    g = special.gammaln(counts.pair_count + a_pairs) - special.gammaln(a_pairs)
+    # log Γ(α) once per (segment, category), gathered onto the pairs: not once per pair
+    g = special.gammaln(counts.pair_count + alpha[..., counts.pair_category])
+    g -= special.gammaln(alpha)[..., counts.pair_category]  # (..., K, U)
     big_a = alpha.sum(axis=-1)  # (..., K)
     h = special.gammaln(big_a)[..., None, :] - special.gammaln(counts.totals[:, None] + big_a[..., None, :])
     return g.reshape(int(np.prod(g.shape[:-1])), counts.n_pairs), h
@@ -380,9 +381,11 @@ def dm_parts_tensor(counts: SparseCounts, log_alpha: Any) -> tuple[Any, Any]:
 
     shared = by_reference(counts)
     alpha = pt.exp(log_alpha).T  # (C, K)
-    a_pairs = alpha[data_tensor(counts.pair_category, "pair_category", shared)]  # (U, K)
+    pair_category = data_tensor(counts.pair_category, "pair_category", shared)
     pair_count = data_tensor(counts.pair_count, "pair_count", shared)
-    g = pt.gammaln(pair_count[:, None] + a_pairs) - pt.gammaln(a_pairs)
+    # log Γ(α) (and in the gradient its digamma) once per (category, segment), gathered onto the pairs: on a table
+    # of counts in the thousands the pairs outnumber the categories thirty to one (benchmarks/RESULTS.md)
+    g = pt.gammaln(pair_count[:, None] + alpha[pair_category]) - pt.gammaln(alpha)[pair_category]
     big_a = alpha.sum(axis=0)  # (K,)
     totals = data_tensor(counts.totals, "totals", shared)
     h = pt.gammaln(big_a)[None, :] - pt.gammaln(totals[:, None] + big_a[None, :])  # (T, K)
