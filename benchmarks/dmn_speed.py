@@ -19,7 +19,8 @@ Run the two one after the other on an otherwise idle machine::
 
     .venv/bin/python benchmarks/dmn_speed.py --max-k 7
 
-Prints the seconds of each and the K each criterion keeps; appends a row to
+Prints the seconds of each, the K each criterion keeps and, for each K, whether bayesseg's fit meets the
+project's convergence rule (R-hat < 1.01, ESS ≥ 400, few divergences); appends a row to
 ``results/dmn_speed.csv``.
 """
 
@@ -131,8 +132,16 @@ def main() -> None:
     print(comparison.table.to_string(), flush=True)
     fits = sorted(comparison.models.items())
     steps = {k: float(m.idata_["sample_stats"]["n_steps"].mean()) for k, m in fits}
+    verdicts = {k: m.convergence() for k, m in fits}
     for k, m in fits:
-        print(f"K = {k}: {steps[k]:.1f} leapfrog steps per draw, {m.sampling_time_:.1f} s to the draws", flush=True)
+        v = verdicts[k]
+        print(
+            f"K = {k}: {steps[k]:.1f} leapfrog steps per draw, {m.sampling_time_:.1f} s to the draws; "
+            f"largest R-hat {v.max_rhat:.3f} ({v.max_rhat_at}), least bulk / tail ESS {v.min_ess_bulk:.0f} / "
+            f"{v.min_ess_tail:.0f}, {v.divergences} divergences: the convergence rule "
+            f"{'holds' if v.passed else 'fails'}",
+            flush=True,
+        )
     print(
         f"bayesseg compare_k, K = 1..{args.max_k}: {seconds:.1f} s; keeps K = {comparison.best_k} "
         f"({comparison.criterion}; top elpd K = {comparison.top_k})",
@@ -158,6 +167,10 @@ def main() -> None:
         # per K of the full-data fits: leapfrog steps per draw, and seconds from the EM start to the draws
         "bayesseg_steps": " ".join(f"{k}:{n:.1f}" for k, n in steps.items()),
         "bayesseg_fit_seconds": " ".join(f"{k}:{m.sampling_time_:.1f}" for k, m in fits),
+        # per K: the full-data fit's largest R-hat, least bulk ESS and divergences (the project's convergence rule)
+        "bayesseg_max_rhat": " ".join(f"{k}:{v.max_rhat:.3f}" for k, v in verdicts.items()),
+        "bayesseg_min_ess_bulk": " ".join(f"{k}:{v.min_ess_bulk:.0f}" for k, v in verdicts.items()),
+        "bayesseg_divergences": " ".join(f"{k}:{v.divergences}" for k, v in verdicts.items()),
     }
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / "dmn_speed.csv"

@@ -19,7 +19,8 @@ memory; the fused kernel, generated with the K segments unrolled so that each au
 registers, makes the model's log-density and gradient about a fifth cheaper at 20,000 × 60 × K = 6
 (``benchmarks/gradient_cost.py``; ``benchmarks/RESULTS.md``).
 
-The log-gamma terms ``g`` and ``h`` stay in the graph, where PyTensor differentiates them. Only
+The log-gamma terms ``g`` and ``h`` come from :class:`bayesseg.model.log_gamma.PairLogGamma`, which
+computes their derivative in the same pass; PyTensor chains it through :math:`\alpha = e^{\log\alpha}`. Only
 first derivatives are implemented (NUTS and ADVI need no more).
 
 References
@@ -49,7 +50,9 @@ from pytensor.graph.op import Op
 from pytensor.link.numba.cache import compile_numba_function_src
 from pytensor.link.numba.dispatch import basic as numba_basic
 
-from bayesseg.model.likelihood import SparseCounts, by_reference, data_tensor, dm_logpmf_parts, dm_parts_tensor
+from bayesseg.model.likelihood import SparseCounts, by_reference, data_tensor, dm_logpmf_parts
+from bayesseg.model.log_gamma import dm_terms_tensor
+from bayesseg.model.log_gamma import register_jax as register_log_gamma_jax
 
 __all__ = [
     "KERNEL_VERSION",
@@ -285,7 +288,7 @@ def _numba_backward(op: MixtureLogLikelihoodGrad, node: Any = None, **kwargs: An
 
 
 def register_jax() -> None:
-    """Register JAX implementations of both Ops, for PyTensor's JAX backend (``sampler = "numpyro"``).
+    """Register JAX implementations of both Ops and of the log-gamma terms' (``sampler = "numpyro"``).
 
     Idempotent. Imports JAX, so it is called where JAX is about to be used, not on import.
 
@@ -297,6 +300,8 @@ def register_jax() -> None:
     import jax
     import jax.numpy as jnp
     from pytensor.link.jax.dispatch import jax_funcify
+
+    register_log_gamma_jax()
 
     def authors_of(indptr: Any, n_nonzero: int) -> Any:
         return jnp.searchsorted(indptr, jnp.arange(n_nonzero), side="right") - 1
@@ -350,7 +355,7 @@ def mixture_log_likelihood(counts: SparseCounts, log_alpha: Any, log_pi: Any, n_
     k = n_segments if n_segments is not None else log_pi.type.shape[1] or log_alpha.type.shape[0]
     if k is None:
         raise ValueError("the number of segments is not a static shape of log_pi or log_alpha: give n_segments")
-    g, h = dm_parts_tensor(counts, log_alpha)
+    g, h = dm_terms_tensor(counts, log_alpha)
     indptr, pair = author_layout(counts)
     shared = by_reference(counts)
     node = MixtureLogLikelihood(k).make_node(
