@@ -37,14 +37,16 @@ __all__ = [
 ]
 
 CENTRED_AUTHORS_PER_SEGMENT = 250
-"""With ``concentration_parametrization = "auto"``, concentrations are centred from this many authors per segment."""
+"""Without an EM start, ``auto`` centres the concentrations from this many authors per segment."""
 
-SPREAD_OVER_ERROR = 2.0
+SPREAD_OVER_ERROR = 3.0
 """With ``auto``, concentrations are centred only if the EM start's spread of them is this many times their error.
 
-The EM error holds the profiles and memberships fixed, so it understates the posterior's: twice
-it leaves a margin. On the shipped spec's warehouses the ratio is 10 to 36 (demo and techtest
-size); where the segments share one concentration it is below 1.
+The EM error holds the profiles and memberships fixed, so it understates the posterior's: three
+times it leaves a margin. On the shipped spec's warehouses the ratio is 10 to 36 (demo and techtest
+size); where the segments share one concentration it is below 1; on a 278-author table of counts
+in the thousands (``benchmarks/dmn_speed.py``) 2.1 at K = 4, where the non-centred form mixed
+better (benchmarks/RESULTS.md).
 """
 
 
@@ -141,18 +143,28 @@ def in_sampling_order(
 
 
 def centred_concentration(
-    choice: str, n_authors: int, n_segments: int, spread: tuple[float, float] | None = None
+    choice: str,
+    n_authors: int,
+    n_segments: int,
+    spread: tuple[float, float] | None = None,
+    scale_sigma: float | None = None,
 ) -> bool:
     """Whether the log concentrations are centred (``concentration_parametrization``; ``auto`` from the data).
 
-    ``auto`` centres them when both hold: at least ``CENTRED_AUTHORS_PER_SEGMENT`` authors per
-    segment, and (when `spread` is given) a between-segment spread of the log concentrations more
-    than ``SPREAD_OVER_ERROR`` times their standard error. A centred hierarchy is efficient where
-    each group's parameter is better known than the groups differ, and funnels as the group scale
-    goes to zero where they do not (Papaspiliopoulos, Roberts & Sköld 2007,
-    https://doi.org/10.1214/088342307000000014): on 20,000 simulated authors whose six segments
-    share one concentration, the centred form gave 646 divergences in 2,000 draws and R-hat 1.38,
-    the non-centred none (benchmarks/RESULTS.md).
+    A centred hierarchy is efficient where each group's parameter is better known than the groups
+    differ, and funnels as the group scale goes to zero where they do not; the non-centred form is
+    the reverse (Papaspiliopoulos, Roberts & Sköld 2007, https://doi.org/10.1214/088342307000000014).
+    ``auto`` compares the two sides with the EM start (`spread`): each concentration's standard
+    error against the between-segment spread, centring when the spread is more than
+    ``SPREAD_OVER_ERROR`` times the error. With one segment there is no spread to measure and the
+    scale's posterior is its prior, so the error is held against the prior's scale `scale_sigma`
+    instead. Without a start, it centres from ``CENTRED_AUTHORS_PER_SEGMENT`` authors per segment.
+
+    On 20,000 simulated authors whose six segments share one concentration, the centred form gave
+    646 divergences in 2,000 draws and R-hat 1.38, the non-centred none; on 278 authors with totals
+    in the thousands (errors 0.01-0.03), the non-centred form gave 167 and 82 divergences and R-hat
+    1.5 at K = 1 and 2, the centred 30 and 0 (benchmarks/RESULTS.md). Until 2026.12.7 ``auto`` also
+    required 250 authors per segment, which made those small tables non-centred.
 
     Parameters
     ----------
@@ -164,15 +176,22 @@ def centred_concentration(
         ``(spread, error)`` of the EM start's log concentrations
         (:meth:`bayesseg.model.start.StartingPoint.concentration_spread`); without it, ``auto``
         decides by authors per segment alone.
+    scale_sigma : float, optional
+        The prior scale of the concentrations' between-segment scale (``log_concentration_sigma``),
+        for ``auto`` with one segment; without it one segment is not centred.
 
     Returns
     -------
     bool
     """
-    if choice == "auto":
-        informative = spread is None or spread[0] > SPREAD_OVER_ERROR * spread[1]
-        return n_authors / n_segments >= CENTRED_AUTHORS_PER_SEGMENT and informative
-    return bool(choice == "centred")
+    if choice != "auto":
+        return bool(choice == "centred")
+    if spread is None:
+        return n_authors / n_segments >= CENTRED_AUTHORS_PER_SEGMENT
+    between, error = spread
+    if n_segments == 1:
+        return scale_sigma is not None and scale_sigma > SPREAD_OVER_ERROR * error
+    return between > SPREAD_OVER_ERROR * error
 
 
 def build_graph(
@@ -247,7 +266,8 @@ def build_graph(
         pm.Deterministic("profile", pt.exp(log_theta), dims=("segment", "category"))
         mu_k = pm.Normal("log_concentration_mu", *cfg["log_concentration_mu"])
         sd_k = pm.HalfNormal("log_concentration_sd", sigma=cfg["log_concentration_sigma"])
-        if centred_concentration(cfg["concentration_parametrization"], x.shape[0], k, spread):
+        choice = cfg["concentration_parametrization"]
+        if centred_concentration(choice, x.shape[0], k, spread, cfg["log_concentration_sigma"]):
             # each concentration is identified by the many authors of its segment; the
             # non-centred form would make a banana with s_κ (demo: bulk ESS of s_κ 38 of 800)
             log_kappa = pm.Normal("log_concentration", mu_k, sd_k, dims="segment")

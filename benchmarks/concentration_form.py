@@ -1,0 +1,77 @@
+"""Centred against non-centred concentrations over a K range, with what ``auto`` chooses (2026.12.7).
+
+For each K of ``--max-k`` on ``benchmarks/dmn_speed.py``'s table (278 × 130 sparse, overdispersed counts,
+totals in the thousands, true K = 4; ``--table-seed``): the EM start's spread and error of the log
+concentrations (what :func:`bayesseg.model.graph.centred_concentration` decides by), then one fit with each
+parametrisation forced (``model_config["concentration_parametrization"]``), 2 × (300 + 300) draws by nutpie
+(``dmn_speed.py``'s settings, sampler seed the table seed), and its convergence: largest R-hat, least bulk
+ESS, divergences. In-model for the likelihood (the table is Dirichlet-multinomial; K unknown).
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/concentration_form.py --table-seed 2
+
+Prints a row per K and appends them to ``results/concentration_form.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+from dmn_speed import SAMPLER, simulate_table
+
+from bayesseg.config import DEFAULT_MODEL_CONFIG
+from bayesseg.model import SegmentModel
+from bayesseg.model.checks import prepare_data
+from bayesseg.model.graph import centred_concentration
+from bayesseg.model.sampling import em_starting_point
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table-seed", type=int, default=1)
+    ap.add_argument("--max-k", type=int, default=7)
+    args = ap.parse_args()
+    counts = simulate_table(278, 130, 4, args.table_seed)
+    data = prepare_data(counts, None, None)
+    categories = [str(c) for c in data.counts["category"].values]
+    config = {**SAMPLER, "sampler": "nutpie", "random_seed": args.table_seed}
+    rows = []
+    for k in range(1, args.max_k + 1):
+        model = SegmentModel(k, None, config)
+        start = em_starting_point(data, k, model.anchor_offsets(categories), model.sampler_config)
+        spread = start.concentration_spread()
+        sigma = DEFAULT_MODEL_CONFIG["log_concentration_sigma"]
+        row = {
+            "table_seed": args.table_seed,
+            "k": k,
+            "spread": round(spread[0], 4),
+            "error": round(spread[1], 4),
+            "auto": "centred" if centred_concentration("auto", 278, k, spread, sigma) else "non_centred",
+        }
+        for form in ("centred", "non_centred"):
+            started = time.perf_counter()
+            fit = SegmentModel(k, {"concentration_parametrization": form}, config).fit(counts, None)
+            verdict = fit.convergence()
+            row |= {
+                f"{form}_seconds": round(time.perf_counter() - started, 1),
+                f"{form}_max_rhat": round(verdict.max_rhat, 3),
+                f"{form}_max_rhat_at": verdict.max_rhat_at,
+                f"{form}_min_ess_bulk": round(verdict.min_ess_bulk),
+                f"{form}_divergences": int(verdict.divergences),
+            }
+        print(row, flush=True)
+        rows.append(row)
+    RESULTS.mkdir(exist_ok=True)
+    target = RESULTS / "concentration_form.csv"
+    frame = pd.DataFrame(rows)
+    if target.exists():
+        frame = pd.concat([pd.read_csv(target), frame], ignore_index=True)
+    frame.to_csv(target, index=False)
+
+
+if __name__ == "__main__":
+    main()
