@@ -252,10 +252,10 @@ def dm_terms_tensor(counts: SparseCounts, log_alpha: Any) -> tuple[Any, Any]:
 
     Returns
     -------
-    g : pytensor.tensor.TensorVariable, shape (pair, segment)
-        :math:`\log\Gamma(y + \alpha_{kc}) - \log\Gamma(\alpha_{kc})` for each distinct (category, count) pair.
-    h : pytensor.tensor.TensorVariable, shape (total, segment)
-        :math:`\log\Gamma(A_k) - \log\Gamma(n + A_k)` for each distinct total.
+    g, h : pytensor.tensor.TensorVariable, shapes (pair, segment) and (total, segment)
+        The values of :func:`bayesseg.model.likelihood.dm_parts_tensor` to within 1e-13, the log-gamma
+        differences of the distinct pairs and of the distinct totals (``h`` with its sign); the
+        gradient reuses the digamma differences computed with them.
     """
     shared = by_reference(counts)
     alpha = pt.exp(pt.as_tensor_variable(log_alpha)).T  # (C, K)
