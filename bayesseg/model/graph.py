@@ -268,11 +268,11 @@ def build_graph(
         sd_k = pm.HalfNormal("log_concentration_sd", sigma=cfg["log_concentration_sigma"])
         choice = cfg["concentration_parametrization"]
         if centred_concentration(choice, x.shape[0], k, spread, cfg["log_concentration_sigma"]):
-            # each concentration is identified by the many authors of its segment; the
+            # each concentration is measured more closely than the segments' differ; the
             # non-centred form would make a banana with s_κ (demo: bulk ESS of s_κ 38 of 800)
             log_kappa = pm.Normal("log_concentration", mu_k, sd_k, dims="segment")
         else:
-            # few authors per segment: the centred form would make a funnel (divergences)
+            # the segments' concentrations not told apart: the centred form would make a funnel (divergences)
             w = pm.Normal("log_concentration_raw", 0.0, 1.0, dims="segment")
             log_kappa = mu_k + sd_k * w
         pm.Deterministic("concentration", pt.exp(log_kappa), dims="segment")
