@@ -1,11 +1,12 @@
 """Centred against non-centred concentrations over a K range, with what ``auto`` chooses (2026.12.7).
 
 For each K of ``--max-k`` on ``benchmarks/dmn_speed.py``'s table (278 × 130 sparse, overdispersed counts,
-totals in the thousands, true K = 4; ``--table-seed``): the EM start's spread and error of the log
-concentrations (what :func:`bayesseg.model.graph.centred_concentration` decides by), then one fit with each
+totals in the thousands, true K = 4; ``--table-seed``): one fit with each
 parametrisation forced (``model_config["concentration_parametrization"]``), 2 × (300 + 300) draws by nutpie
 (``dmn_speed.py``'s settings, sampler seed the table seed), and its convergence: largest R-hat, least bulk
-ESS, divergences. In-model for the likelihood (the table is Dirichlet-multinomial; K unknown).
+ESS, divergences; and the spread and error of the log concentrations at the fits' EM start (what
+:func:`bayesseg.model.graph.centred_concentration` decides by) with the form ``auto`` chooses from them.
+In-model for the likelihood (the table is Dirichlet-multinomial; K unknown).
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/concentration_form.py --table-seed 2
 
@@ -23,9 +24,7 @@ from dmn_speed import SAMPLER, simulate_table
 
 from bayesseg.config import DEFAULT_MODEL_CONFIG
 from bayesseg.model import SegmentModel
-from bayesseg.model.checks import prepare_data
 from bayesseg.model.graph import centred_concentration
-from bayesseg.model.sampling import em_starting_point
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -36,25 +35,22 @@ def main() -> None:
     ap.add_argument("--max-k", type=int, default=7)
     args = ap.parse_args()
     counts = simulate_table(278, 130, 4, args.table_seed)
-    data = prepare_data(counts, None, None)
-    categories = [str(c) for c in data.counts["category"].values]
     config = {**SAMPLER, "sampler": "nutpie", "random_seed": args.table_seed}
+    sigma = DEFAULT_MODEL_CONFIG["log_concentration_sigma"]
     rows = []
     for k in range(1, args.max_k + 1):
-        model = SegmentModel(k, None, config)
-        start = em_starting_point(data, k, model.anchor_offsets(categories), model.sampler_config)
-        spread = start.concentration_spread()
-        sigma = DEFAULT_MODEL_CONFIG["log_concentration_sigma"]
-        row = {
-            "table_seed": args.table_seed,
-            "k": k,
-            "spread": round(spread[0], 4),
-            "error": round(spread[1], 4),
-            "auto": "centred" if centred_concentration("auto", 278, k, spread, sigma) else "non_centred",
-        }
+        row: dict[str, object] = {"table_seed": args.table_seed, "k": k}
         for form in ("centred", "non_centred"):
             started = time.perf_counter()
             fit = SegmentModel(k, {"concentration_parametrization": form}, config).fit(counts, None)
+            if fit.start_ is not None and "spread" not in row:  # the EM start comes before the parametrisation
+                spread = fit.start_.concentration_spread()
+                auto = centred_concentration("auto", counts.sizes["author"], k, spread, sigma)
+                row |= {
+                    "spread": round(spread[0], 4),
+                    "error": round(spread[1], 4),
+                    "auto": "centred" if auto else "non_centred",
+                }
             verdict = fit.convergence()
             row |= {
                 f"{form}_seconds": round(time.perf_counter() - started, 1),

@@ -34,6 +34,7 @@ Minka, T. P. (2000). *Estimating a Dirichlet distribution*. Technical report, Mi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import math
@@ -207,14 +208,20 @@ class PairLogGamma(Op):
 @numba_basic.register_funcify_and_cache_key(PairLogGamma)
 def _numba_pair_log_gamma(op: PairLogGamma, node: Any = None, **kwargs: Any) -> tuple[Any, str]:
     """:func:`log_gamma_differences` inside a PyTensor Numba function, cached under a hash of its source."""
-    source = "".join(inspect.getsource(f.py_func) for f in (log_gamma_digamma, log_gamma_differences))
-    key = f"bayesseg.model.log_gamma:{source}:{_C11}:{_C12}:{pytensor.config.numba__fastmath}"
 
     @numba_basic.numba_njit
     def pair_log_gamma(alpha: np.ndarray, index: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return log_gamma_differences(alpha, index, count)  # pragma: no cover - compiled
 
-    return pair_log_gamma, hashlib.sha256(key.encode()).hexdigest()
+    return pair_log_gamma, _cache_key(bool(pytensor.config.numba__fastmath))
+
+
+@functools.cache
+def _cache_key(fastmath: bool) -> str:
+    """The compiled pass's cache key: a hash of its functions' source and constants, read once per process."""
+    source = "".join(inspect.getsource(f.py_func) for f in (log_gamma_digamma, log_gamma_differences))
+    key = f"bayesseg.model.log_gamma:{source}:{_C11}:{_C12}:{fastmath}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def register_jax() -> None:
