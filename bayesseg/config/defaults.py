@@ -32,7 +32,8 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "intercept_sigma": 2.0,  # γ zero-sum over segments; γ_j - γ_k ~ Normal(0, ·)
     "slope_sigma": 1.0,  # β zero-sum over segments; β_j - β_k ~ Normal(0, ·) per standardised covariate
     "anchor_lift": 1.4,  # prior log-lift (≈ ×4) of an anchored segment's rule categories
-    # "centred", "non_centred" or "auto" (centred where the EM concentrations differ beyond three times their error)
+    # "centred", "non_centred" or "auto" (centred where the EM concentrations differ beyond three times their
+    # error); K >= 2 only: one segment has a form of its own (bayesseg.model.graph.build_graph)
     "concentration_parametrization": "auto",
     "anchors": {},  # segment name -> list of categories (from taxonomy rules)
 }

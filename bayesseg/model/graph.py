@@ -147,7 +147,6 @@ def centred_concentration(
     n_authors: int,
     n_segments: int,
     spread: tuple[float, float] | None = None,
-    scale_sigma: float | None = None,
 ) -> bool:
     """Whether the log concentrations are centred (``concentration_parametrization``; ``auto`` from the data).
 
@@ -156,29 +155,28 @@ def centred_concentration(
     the reverse (Papaspiliopoulos, Roberts & Sköld 2007, https://doi.org/10.1214/088342307000000014).
     ``auto`` compares the two sides with the EM start (`spread`): each concentration's standard
     error against the between-segment spread, centring when the spread is more than
-    ``SPREAD_OVER_ERROR`` times the error. With one segment there is no spread to measure and the
-    scale's posterior is its prior, so the error is held against the prior's scale `scale_sigma`
-    instead. Without a start, it centres from ``CENTRED_AUTHORS_PER_SEGMENT`` authors per segment.
+    ``SPREAD_OVER_ERROR`` times the error. Without a start, it centres from
+    ``CENTRED_AUTHORS_PER_SEGMENT`` authors per segment. It decides for K ≥ 2: one segment's
+    concentration is sampled in neither form, but with its hierarchy's mean a function of it
+    (:func:`build_graph`), since from 2026.12.8.
 
     On 20,000 simulated authors whose six segments share one concentration, the centred form gave
     646 divergences in 2,000 draws and R-hat 1.38, the non-centred none; on 278 authors with totals
     in the thousands (errors 0.01-0.03), the non-centred form gave 167 and 82 divergences and R-hat
     1.5 at K = 1 and 2, the centred 30 and 0 (benchmarks/RESULTS.md). Until 2026.12.7 ``auto`` also
-    required 250 authors per segment, which made those small tables non-centred.
+    required 250 authors per segment, which made those small tables non-centred; in 2026.12.7 one
+    segment was centred when its error was under a third of the prior scale of the segments' spread.
 
     Parameters
     ----------
     choice : {"auto", "centred", "non_centred"}
         The configured parametrisation.
     n_authors, n_segments : int
-        Authors fitted and K.
+        Authors fitted and K (2 or more; :func:`build_graph` does not ask for one segment).
     spread : tuple of float, optional
         ``(spread, error)`` of the EM start's log concentrations
         (:meth:`bayesseg.model.start.StartingPoint.concentration_spread`); without it, ``auto``
         decides by authors per segment alone.
-    scale_sigma : float, optional
-        The prior scale of the concentrations' between-segment scale (``log_concentration_sigma``),
-        for ``auto`` with one segment; without it one segment is not centred.
 
     Returns
     -------
@@ -189,8 +187,6 @@ def centred_concentration(
     if spread is None:
         return n_authors / n_segments >= CENTRED_AUTHORS_PER_SEGMENT
     between, error = spread
-    if n_segments == 1:
-        return scale_sigma is not None and scale_sigma > SPREAD_OVER_ERROR * error
     return between > SPREAD_OVER_ERROR * error
 
 
@@ -226,7 +222,10 @@ def build_graph(
         categories in :func:`sampling_order`), ``deviation_sd``, ``log_concentration_mu``,
         ``log_concentration_sd``, ``log_concentration`` (or ``log_concentration_raw``),
         ``intercept`` and ``slope`` (zero-sum over ``segment``); deterministics ``profile`` and
-        ``concentration``; the log-likelihood as a Potential.
+        ``concentration``; the log-likelihood as a Potential. With one segment: no ``deviation``,
+        ``deviation_sd``, ``intercept`` or ``slope``, and ``log_concentration_mu`` is a deterministic
+        of the free ``log_concentration``, ``log_concentration_sd`` and ``log_concentration_raw``
+        (:func:`_one_concentration`).
     """
     # PyMC and PyTensor take about a second to import: loaded when a model is built, not with bayesseg
     import pymc as pm
@@ -264,17 +263,19 @@ def build_graph(
             delta = pt.zeros((1, len(categories)))
         log_theta = log_softmax(eta0[None, :] + delta + offsets, axis=1)
         pm.Deterministic("profile", pt.exp(log_theta), dims=("segment", "category"))
-        mu_k = pm.Normal("log_concentration_mu", *cfg["log_concentration_mu"])
-        sd_k = pm.HalfNormal("log_concentration_sd", sigma=cfg["log_concentration_sigma"])
-        choice = cfg["concentration_parametrization"]
-        if centred_concentration(choice, x.shape[0], k, spread, cfg["log_concentration_sigma"]):
-            # each concentration is measured more closely than the segments' differ; the
-            # non-centred form would make a banana with s_κ (demo: bulk ESS of s_κ 38 of 800)
-            log_kappa = pm.Normal("log_concentration", mu_k, sd_k, dims="segment")
+        if k == 1:
+            log_kappa = _one_concentration(cfg["log_concentration_mu"], cfg["log_concentration_sigma"])
         else:
-            # the segments' concentrations not told apart: the centred form would make a funnel (divergences)
-            w = pm.Normal("log_concentration_raw", 0.0, 1.0, dims="segment")
-            log_kappa = mu_k + sd_k * w
+            mu_k = pm.Normal("log_concentration_mu", *cfg["log_concentration_mu"])
+            sd_k = pm.HalfNormal("log_concentration_sd", sigma=cfg["log_concentration_sigma"])
+            if centred_concentration(cfg["concentration_parametrization"], x.shape[0], k, spread):
+                # each concentration is measured more closely than the segments' differ; the
+                # non-centred form would make a banana with s_κ (demo: bulk ESS of s_κ 38 of 800)
+                log_kappa = pm.Normal("log_concentration", mu_k, sd_k, dims="segment")
+            else:
+                # the segments' concentrations not told apart: the centred form would make a funnel (divergences)
+                w = pm.Normal("log_concentration_raw", 0.0, 1.0, dims="segment")
+                log_kappa = mu_k + sd_k * w
         pm.Deterministic("concentration", pt.exp(log_kappa), dims="segment")
         # gating: exchangeable over segments, zero-sum (no reference segment in the prior). A
         # reference segment made every free intercept move with the reference's share (posterior
@@ -304,3 +305,40 @@ def build_graph(
             per_author = data_tensor(data.weights, "sample_weight", shared) * per_author
         pm.Potential("log_likelihood", per_author.sum())
     return model
+
+
+def _one_concentration(mu_prior: Sequence[float], sd_sigma: float) -> Any:
+    r"""The log concentration of a single segment, its hierarchy's mean a function of it (inside a PyMC model).
+
+    The hierarchy of the other K, :math:`\mu \sim N(m, s)`, :math:`\sigma \sim N^+(0, \sigma_0)`,
+    :math:`\log\kappa \sim N(\mu, \sigma)`, over one segment: the data identify
+    :math:`\log\kappa` alone, and as :math:`\sigma \to 0` they pin :math:`\mu` to it, a funnel in
+    either form (278 authors, totals in the thousands: 21-30 divergences in 600 draws, centred).
+    The same joint distribution, sampled as :math:`\sigma`, :math:`w \sim N(0, 1)` and
+    :math:`\log\kappa \sim N(m + \sigma w, s)`, with :math:`\mu = \log\kappa - \sigma w`: the
+    map :math:`(\mu, \sigma, \log\kappa) \to (\log\kappa, \sigma, w)` has Jacobian
+    :math:`\sigma`, which cancels the :math:`1/\sigma` of :math:`N(\log\kappa; \mu, \sigma)`, so
+    that given :math:`\log\kappa` the pair :math:`(\sigma, w)` is its prior tilted by
+    :math:`N(\log\kappa; m + \sigma w, s)`, with no funnel.
+
+    Parameters
+    ----------
+    mu_prior : sequence of float
+        ``(m, s)``, the mean and standard deviation of :math:`\mu` (``log_concentration_mu``).
+    sd_sigma : float
+        :math:`\sigma_0`, the scale of :math:`\sigma`'s half-normal prior (``log_concentration_sigma``).
+
+    Returns
+    -------
+    pytensor.tensor.TensorVariable, shape (1,)
+        :math:`\log\kappa`. The model gains free ``log_concentration_sd``, ``log_concentration_raw``
+        (:math:`w`, dims ``segment``) and ``log_concentration`` (dims ``segment``), and the deterministic
+        ``log_concentration_mu``, the names and meanings they have under K > 1.
+    """
+    import pymc as pm
+
+    sd_k = pm.HalfNormal("log_concentration_sd", sigma=sd_sigma)
+    w = pm.Normal("log_concentration_raw", 0.0, 1.0, dims="segment")
+    log_kappa = pm.Normal("log_concentration", mu_prior[0] + sd_k * w, mu_prior[1], dims="segment")
+    pm.Deterministic("log_concentration_mu", log_kappa[0] - sd_k * w[0])
+    return log_kappa

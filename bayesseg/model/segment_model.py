@@ -29,11 +29,12 @@ filters. Concentrations are partially pooled, ``log κ_k ~ Normal(μ_κ, s_κ)``
 ``β ~ Normal(0, σ_β)`` with a fixed scale on standardised covariates. The deviations are centred:
 each profile is identified by thousands of counts, where a centred hierarchy samples with the
 shortest trajectories. The concentrations are centred when the EM start's concentrations differ
-by more than three times their standard error (with one segment: when the error is under a third of
-the prior scale of their spread), and non-centred otherwise
+by more than three times their standard error, and non-centred otherwise
 (``model_config["concentration_parametrization"]``, :func:`bayesseg.model.graph.centred_concentration`):
 where the data cannot tell the segments' concentrations apart, a centred form would make a funnel,
-and where each is well measured, a non-centred one a ridge. Chains start at an EM mode (:mod:`bayesseg.model.start`).
+and where each is well measured, a non-centred one a ridge. With one segment, where both forms
+funnel, ``μ_κ`` is sampled as a function of ``log κ`` (the same joint distribution:
+:func:`bayesseg.model.graph.build_graph`). Chains start at an EM mode (:mod:`bayesseg.model.start`).
 
 After sampling, draws are relabelled (:func:`bayesseg.model.relabel.stephens`) and the gating
 coefficients re-expressed against segment 0, so every summary and R-hat refers to one labelling.
