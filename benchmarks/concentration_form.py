@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-import pandas as pd
 from dmn_speed import SAMPLER, simulate_table
+from results_table import append_rows
 
 from bayesseg.model import SegmentModel
 from bayesseg.model.graph import centred_concentration
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> None:
@@ -61,12 +58,7 @@ def main() -> None:
             }
         print(row, flush=True)
         rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / "concentration_form.csv"
-    frame = pd.DataFrame(rows)
-    if target.exists():
-        frame = pd.concat([pd.read_csv(target), frame], ignore_index=True)
-    frame.to_csv(target, index=False)
+    append_rows(rows, "concentration_form.csv")
 
 
 if __name__ == "__main__":

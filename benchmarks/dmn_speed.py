@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from results_table import append_rows
 from scipy import special
 
 from bayesseg.config import DEFAULT_SAMPLER_CONFIG
 from bayesseg.model import compare_k
 
-RESULTS = Path(__file__).parent / "results"
 SAMPLER = {"sampler": "pymc", "draws": 300, "tune": 300, "chains": 2, "progressbar": False, "em_restarts": 6}
 """As ``benchmarks/choose_k.py``: PyMC's NUTS reuses its compiled C code across the K and the folds."""
 R_DMN = """
@@ -172,14 +172,7 @@ def main() -> None:
         "bayesseg_min_ess_bulk": " ".join(f"{k}:{v.min_ess_bulk:.0f}" for k, v in verdicts.items()),
         "bayesseg_divergences": " ".join(f"{k}:{v.divergences}" for k, v in verdicts.items()),
     }
-    RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / "dmn_speed.csv"
-    # rows of earlier versions of this script lack later columns: the file is rewritten with every column,
-    # the earlier rows read as text so that they are written back as they were
-    frame = pd.DataFrame([row])
-    if target.exists():
-        frame = pd.concat([pd.read_csv(target, dtype=str, keep_default_na=False), frame], ignore_index=True)
-    frame.to_csv(target, index=False)
+    append_rows([row], "dmn_speed.csv")  # rows of earlier versions of this script lack later columns
 
 
 if __name__ == "__main__":

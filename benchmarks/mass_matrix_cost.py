@@ -16,14 +16,11 @@ The gradient alone costs what ``benchmarks/gradient_cost.py --table dmn`` prints
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import pandas as pd
 from dmn_speed import SAMPLER, simulate_table
+from results_table import append_rows
 
 from bayesseg.model import SegmentModel
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> None:
@@ -65,12 +62,7 @@ def main() -> None:
             }
             print(row, flush=True)
             rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / "mass_matrix_cost.csv"
-    frame = pd.DataFrame(rows)
-    if target.exists():
-        frame = pd.concat([pd.read_csv(target), frame], ignore_index=True)
-    frame.to_csv(target, index=False, lineterminator="\n")
+    append_rows(rows, "mass_matrix_cost.csv")
 
 
 if __name__ == "__main__":

@@ -19,14 +19,12 @@ import argparse
 import time
 from pathlib import Path
 
-import pandas as pd
 from dmn_speed import SAMPLER, simulate_table
+from results_table import append_rows
 
 import bayesseg
 from bayesseg.config import RunSpec
 from bayesseg.model import SegmentModel
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> None:
@@ -64,12 +62,7 @@ def main() -> None:
         }
         print(row, flush=True)
         rows.append(row)
-    RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / "one_segment.csv"
-    frame = pd.DataFrame(rows)
-    if target.exists():
-        frame = pd.concat([pd.read_csv(target), frame], ignore_index=True)
-    frame.to_csv(target, index=False, lineterminator="\n")
+    append_rows(rows, "one_segment.csv")
 
 
 if __name__ == "__main__":
