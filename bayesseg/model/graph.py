@@ -225,7 +225,7 @@ def build_graph(
         ``concentration``; the log-likelihood as a Potential. With one segment: no ``deviation``,
         ``deviation_sd``, ``intercept`` or ``slope``, and ``log_concentration_mu`` is a deterministic
         of the free ``log_concentration``, ``log_concentration_sd`` and ``log_concentration_raw``
-        (:func:`_one_concentration`).
+        (``_one_concentration``: the same joint distribution).
     """
     # PyMC and PyTensor take about a second to import: loaded when a model is built, not with bayesseg
     import pymc as pm
