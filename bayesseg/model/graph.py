@@ -143,10 +143,7 @@ def in_sampling_order(
 
 
 def centred_concentration(
-    choice: str,
-    n_authors: int,
-    n_segments: int,
-    spread: tuple[float, float] | None = None,
+    choice: str, n_authors: int, n_segments: int, spread: tuple[float, float] | None = None
 ) -> bool:
     """Whether the log concentrations are centred (``concentration_parametrization``; ``auto`` from the data).
 
