@@ -360,6 +360,41 @@ def test_ctrl_c_during_a_fit_says_interrupted_and_leaves_nothing(csv_data, tmp_p
     assert not out.exists() and not list(tmp_path.glob(".fit.*"))
 
 
+def _wait_for_a_thread(pid: int, name: str, timeout: float = 180.0) -> None:
+    """Return once process `pid` runs a thread whose name starts with `name` (``/proc/<pid>/task/*/comm``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                if (task / "comm").read_text().startswith(name):
+                    return
+            except OSError:  # the thread ended while it was read
+                continue
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} started no thread {name}* within {timeout} s")
+
+
+def test_ctrl_c_while_the_next_k_compiles_says_interrupted_and_leaves_nothing(csv_data, tmp_path):
+    """A K range: once K = 1 samples (nutpie's workers running), K = 2 is compiling on its own thread. The
+    interrupt ends the process as during a single fit, without a traceback and without waiting for that thread."""
+    out = tmp_path / "fit"
+    command = ["fit", "--counts", str(csv_data / "counts.csv"), "--k-range", "1:2", "--tune", "20000"]
+    proc = subprocess.Popen(
+        [str(BAYESSEG), *command, "--draws", "20000", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in the test above
+    )
+    _wait_for_a_thread(proc.pid, "nutpie-worker")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err and "Fatal" not in err
+    assert "kept K" not in err  # stopped within the range
+    assert not out.exists() and not list(tmp_path.glob(".fit.*"))
+
+
 def test_a_swallowed_ctrl_c_is_raised_again_where_results_would_be_used(tmp_path):
     # numba compiles through ctypes callbacks, which print and drop the KeyboardInterrupt a Ctrl-C raises in them
     with catching_interrupts():

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from bayesseg.exceptions import InputError
+from bayesseg.model import SegmentModel
 from bayesseg.model.selection import PARSIMONY_DSE, compare_k, kfold_folds, parsimonious_k
 from bayesseg.simulate import simulate_counts
 
@@ -62,3 +63,80 @@ def test_psis_loo_comparison_measures_the_difference_from_the_best():
     assert (table["elpd_diff"] >= 0).all() and table.loc["K=2", "elpd_diff"] == 0.0
     assert table.loc["K=1", "elpd_diff"] > PARSIMONY_DSE * table.loc["K=1", "dse"] > 0
     assert comparison.best_k == comparison.top_k == 2
+
+
+def test_the_next_k_compiles_beside_the_fit_and_the_draws_are_those_of_a_fit_alone(monkeypatch):
+    """compare_k compiles K = 2 on its own thread while K = 1 samples; K = 2's draws equal those of a
+    fit compiled afresh on the main thread, bit for bit (a compilation under other floating-point
+    settings, e.g. fast-math restored beneath it by another thread, would draw others)."""
+    import threading
+
+    import nutpie
+
+    from bayesseg.model import sampling
+
+    counts, cov, _ = simulate_counts(80, 6, 2, separation=2.0, seed=7)
+    config = {**TINY, "tune": 60, "draws": 60}
+    threads: list[str] = []
+    compile_pymc_model = nutpie.compile_pymc_model
+
+    def compiling(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return compile_pymc_model(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", compiling)
+    monkeypatch.setattr(sampling, "_COMPILED", [])
+    comparison = compare_k(counts, cov, [1, 2], sampler_config=config, criterion="loo")
+    assert threads[0] == threading.main_thread().name and threads[1].startswith("bayesseg-compile")
+    assert len(threads) == 2  # K = 2's fit found its model compiled
+    sampling.clear_compiled()
+    alone = SegmentModel(2, sampler_config=config).fit(counts, cov)
+    assert len(threads) == 3 and threads[2] == threading.main_thread().name
+    for group in ("posterior", "sample_stats"):
+        a, b = comparison.models[2].idata_[group].to_dataset(), alone.idata_[group].to_dataset()
+        assert set(a.data_vars) == set(b.data_vars)
+        for name in a.data_vars:
+            np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=f"{group}/{name}")
+
+
+def test_bayesseg_settings_hold_for_one_thread_at_a_time():
+    """A thread leaving ``without_fastmath`` restores PyTensor's settings for the whole process, so a
+    second thread must not be inside it then: it waits, and compiles under the settings it asked for."""
+    import threading
+
+    import pytensor
+
+    from bayesseg.model.sampling import without_fastmath
+
+    first_inside, first_may_leave, second_may_read = threading.Event(), threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with without_fastmath():
+            first_inside.set()
+            first_may_leave.wait(10)
+
+    def second() -> None:
+        with without_fastmath():
+            second_may_read.wait(10)
+            seen.append(bool(pytensor.config.numba__fastmath))
+
+    with pytensor.config.change_flags(numba__fastmath=True):
+        a = threading.Thread(target=first)
+        a.start()
+        assert first_inside.wait(10)
+        b = threading.Thread(target=second)
+        b.start()
+        first_may_leave.set()
+        a.join(10)
+        second_may_read.set()  # the first has left, restoring fast-math for the process
+        b.join(10)
+        assert not a.is_alive() and not b.is_alive()
+        assert seen == [False]
+        assert pytensor.config.numba__fastmath is True
+
+
+def test_compiling_ahead_is_for_nutpie():
+    counts, cov, _ = simulate_counts(40, 5, 2, seed=8)
+    with pytest.raises(InputError, match=r"compiles for sampler 'nutpie'.*'pymc'"):
+        SegmentModel(2, sampler_config={"sampler": "pymc"}).compile(counts, cov)

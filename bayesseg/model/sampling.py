@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -85,9 +86,12 @@ places (Vehtari et al. 2021, https://doi.org/10.1214/20-BA1221).
 COMPILED_KEPT = 2
 """Compiled models :func:`compile_nutpie` keeps for reuse in this process, the most recently used.
 
-Two: the K-fold refits of a K range refit one K's folds one after the other."""
+Two: the K-fold refits of a K range refit one K's folds one after the other, and
+:func:`bayesseg.model.selection.compare_k` compiles the next K while this one samples."""
 
 _COMPILED: list[tuple[tuple[list[Any], list[Any]], Any]] = []  # (what was compiled, nutpie's model), newest last
+_KEEPING = threading.Lock()  # held while _COMPILED is read or changed
+_COMPILING = threading.RLock()  # held while PyTensor's settings are bayesseg's (without_fastmath)
 
 
 def compile_nutpie(model: Any, **kwargs: Any) -> Any:
@@ -125,6 +129,11 @@ def compile_nutpie(model: Any, **kwargs: Any) -> Any:
     as their inputs; :data:`COMPILED_KEPT` compiled models are kept (:func:`clear_compiled`
     releases them).
 
+    Threads may call it together: one compiles at a time (:func:`without_fastmath`'s lock), and
+    looking up a kept model does not wait for a compilation in progress. Two threads compiling
+    equal graphs at once both compile; :func:`bayesseg.model.selection.compare_k` waits for the
+    next K's compilation before its fit looks for it.
+
     References
     ----------
     Goldberg, D. (1991). What every computer scientist should know about floating-point
@@ -133,22 +142,32 @@ def compile_nutpie(model: Any, **kwargs: Any) -> Any:
     import nutpie
 
     signature = _signature(model) if set(kwargs) <= {"initial_points", "jitter_rvs"} else None
+    known = None if signature is None else _kept(signature)
+    if signature is not None and known is not None:
+        return _with_model(known, model, signature[1], kwargs)
+    with without_fastmath():  # one compilation at a time, on any thread
+        compiled = nutpie.compile_pymc_model(model, backend="numba", **kwargs)
     if signature is not None:
+        with _KEEPING:
+            _COMPILED.append((signature, compiled))
+            del _COMPILED[: max(len(_COMPILED) - COMPILED_KEPT, 0)]
+    return compiled
+
+
+def _kept(signature: tuple[list[Any], list[Any]]) -> Any:
+    """The compiled model kept for a graph equal to `signature`'s (now the most recently used), or ``None``."""
+    with _KEEPING:
         for i, (known, compiled) in enumerate(_COMPILED):
             if _same_graph(signature, known):
                 _COMPILED.append(_COMPILED.pop(i))
-                return _with_model(compiled, model, signature[1], kwargs)
-    with without_fastmath():
-        compiled = nutpie.compile_pymc_model(model, backend="numba", **kwargs)
-    if signature is not None:
-        _COMPILED.append((signature, compiled))
-        del _COMPILED[: max(len(_COMPILED) - COMPILED_KEPT, 0)]
-    return compiled
+                return compiled
+    return None
 
 
 def clear_compiled() -> None:
     """Forget the compiled models :func:`compile_nutpie` keeps, releasing their memory and data."""
-    _COMPILED.clear()
+    with _KEEPING:
+        _COMPILED.clear()
 
 
 def _signature(model: Any) -> tuple[list[Any], list[Any]] | None:
@@ -219,6 +238,11 @@ def without_fastmath() -> Iterator[None]:
     it, and so do PyMC's worker processes where they are forked (Linux). Where PyMC starts them
     otherwise (``spawn``, ``forkserver``) they recompile with PyTensor's own settings.
 
+    PyTensor's settings are the process's, not a thread's: one thread at a time holds the block
+    (a lock), so that a compilation on another thread (:func:`bayesseg.model.selection.compare_k`
+    compiles the next K while this one samples) cannot restore the settings under one in
+    progress.
+
     Yields
     ------
     None
@@ -237,7 +261,7 @@ def without_fastmath() -> Iterator[None]:
     """
     import pytensor
 
-    with pytensor.config.change_flags(**NUMBA_FLAGS):
+    with _COMPILING, pytensor.config.change_flags(**NUMBA_FLAGS):
         yield
 
 

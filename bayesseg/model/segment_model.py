@@ -80,7 +80,7 @@ from bayesseg.model.moment_match import high_pareto_k, moment_matched_loo
 from bayesseg.model.persistence import ModelIO
 from bayesseg.model.posterior import relabelled_posterior, relabelled_tree
 from bayesseg.model.prediction import PredictionMixin
-from bayesseg.model.sampling import SAMPLERS, em_starting_point, sample_posterior
+from bayesseg.model.sampling import SAMPLERS, compile_nutpie, em_starting_point, sample_posterior
 from bayesseg.model.start import StartingPoint
 
 __all__ = ["SegmentModel"]
@@ -345,11 +345,7 @@ class SegmentModel(PredictionMixin, ModelIO):
         data = prepare_data(counts, covariates, weights)
         show = cfg["progressbar"] if progressbar is None else progressbar
         started = time.perf_counter()
-        offsets = self.anchor_offsets([str(c) for c in data.counts[CATEGORY].values])
-        # the EM start first: its concentrations decide how `auto` parametrises them
-        start = em_starting_point(data, self.n_segments, offsets, cfg)
-        spread = None if start is None else start.concentration_spread()
-        model = build_graph(data, self.segment_names, self.model_config, likelihood, spread)
+        offsets, start, model = self._graph(data, likelihood)
         self.draw_checks_ = []
         # sample_posterior calls it only where a check can stop anything (nutpie, min_draws < draws)
         until = self._meets_rule(data)
@@ -358,6 +354,50 @@ class SegmentModel(PredictionMixin, ModelIO):
         self.em_log_likelihoods_ = [] if self.start_ is None else [float(v) for v in self.start_.restarts]
         self._set_fitted(data, trace)
         return self
+
+    def compile(
+        self, counts: xr.DataArray, covariates: xr.DataArray | None = None, weights: Any = None
+    ) -> SegmentModel:
+        """Compile nutpie's log density for these data ahead of :meth:`fit`, which then starts sampling at once.
+
+        The EM start and the graph are found as :meth:`fit` finds them, and the graph is compiled by
+        :func:`bayesseg.model.sampling.compile_nutpie`, which keeps it in the process: :meth:`fit`
+        on the same data (or, with the data held by reference, on data of the same structure) reuses
+        it, and draws what a fit compiled afresh draws. Safe to call on another thread while a fit
+        samples: :func:`bayesseg.model.selection.compare_k` compiles the next K so.
+
+        Parameters
+        ----------
+        counts, covariates, weights
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        SegmentModel
+            `self`, unfitted.
+
+        Raises
+        ------
+        bayesseg.exceptions.InputError
+            For malformed input, or when ``sampler_config["sampler"]`` is not ``"nutpie"`` (PyMC
+            and numpyro compile inside their own sampling call, ADVI inside its fit).
+        """
+        if self.sampler_config["sampler"] != "nutpie":
+            raise InputError(
+                f"compile() compiles for sampler 'nutpie'; this model samples with "
+                f"{self.sampler_config['sampler']!r}, which compiles inside fit()"
+            )
+        _, _, model = self._graph(prepare_data(counts, covariates, weights))
+        compile_nutpie(model)
+        return self
+
+    def _graph(self, data: PreparedData, likelihood: Any = None) -> tuple[np.ndarray, StartingPoint | None, Any]:
+        """The anchors' offsets, the EM start and the PyMC model :meth:`fit` samples."""
+        offsets = self.anchor_offsets([str(c) for c in data.counts[CATEGORY].values])
+        # the EM start first: its concentrations decide how `auto` parametrises them
+        start = em_starting_point(data, self.n_segments, offsets, self.sampler_config)
+        spread = None if start is None else start.concentration_spread()
+        return offsets, start, build_graph(data, self.segment_names, self.model_config, likelihood, spread)
 
     def _meets_rule(self, data: PreparedData) -> Any:
         """``until(trace)`` for :func:`~bayesseg.model.sampling.sample_until`: the relabelled draws meet the rule.
