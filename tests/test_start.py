@@ -250,3 +250,42 @@ def test_the_em_start_does_not_depend_on_the_blas_threads():
     for name, value in one.initvals.items():
         np.testing.assert_array_equal(value, two.initvals[name], err_msg=name)
     np.testing.assert_array_equal(one.responsibilities, two.responsibilities)
+
+
+def test_an_em_start_beside_another_thread_s_gives_the_bits_of_one_alone(monkeypatch):
+    """threadpoolctl restores the pools it found when a block ends, for the whole process: another
+    thread's em_start ending while this one runs would give this one two BLAS threads, and other last
+    bits (compare_k finds the next K's start on a second thread while this K's fit finds its own)."""
+    import threading
+
+    from bayesseg.model import start
+
+    counts, cov, _ = simulate_counts(2000, 60, 6, separation=1.2, mean_total=100, seed=1)
+    d = prepare_data(counts, cov)
+
+    def run() -> start.StartingPoint:
+        return em_start(d.counts.values, d.x, 6, np.zeros((6, 60)), n_restarts=2, seed=1)
+
+    alone = run()
+    em_mode = start._em_mode
+    other_inside, other_may_leave = threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):
+        if threading.current_thread() is other:  # inside em_start's pools until this thread's start lets it go
+            other_inside.set()
+            other_may_leave.wait(1.0)  # or a second passes: this thread may be waiting for it to leave
+            return None
+        other_may_leave.set()  # this thread's start: the other leaves, restoring the pools it found
+        other.join(10)
+        return em_mode(*args, **kwargs)
+
+    monkeypatch.setattr(start, "_em_mode", held)
+    other = threading.Thread(target=run)
+    # the process's own pools (a limit set here would be what the other thread restores): more than one thread
+    assert min(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas") > 1, "one BLAS thread"
+    other.start()
+    assert other_inside.wait(10)
+    beside = run()
+    assert not other.is_alive()
+    for name, value in alone.initvals.items():
+        np.testing.assert_array_equal(value, beside.initvals[name], err_msg=name)

@@ -29,6 +29,7 @@ Arthur, D., & Vassilvitskii, S. (2007). k-means++: the advantages of careful see
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,7 @@ from bayesseg.model.likelihood import SparseCounts, dm_logpmf_sparse
 __all__ = ["StartingPoint", "em_start"]
 
 _LOG_KAPPA_GRID = np.linspace(np.log(2.0), np.log(5_000.0), 48)
+_POOLS = threading.Lock()  # held by em_start while the BLAS and OpenMP pools are limited (its Notes)
 
 
 @dataclass(frozen=True)
@@ -156,12 +158,15 @@ def em_start(
     The BLAS and OpenMP thread pools are held at one thread throughout (threadpoolctl): OpenBLAS
     splits a matrix product's sums among its threads, so the mode's last bits, and every draw of
     the chains started from it, would otherwise depend on the machine's cores or on
-    ``OPENBLAS_NUM_THREADS``.
+    ``OPENBLAS_NUM_THREADS``. The limits are the process's, not a thread's: a call ending on one
+    thread restores the pools it found under another's still running, so one call at a time holds
+    them (a lock; :func:`bayesseg.model.selection.compare_k` finds the next K's start on a second
+    thread while this K's fit finds its own).
     """
     n, k = counts.shape[0], int(n_segments)
     if n < k:
         raise InputError(f"{n} authors cannot make {k} segments")
-    with threadpool_limits(limits=1):
+    with _POOLS, threadpool_limits(limits=1):
         return _em_mode(counts, x, k, offsets, n_restarts, seed, n_iter)
 
 
