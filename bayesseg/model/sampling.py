@@ -142,8 +142,7 @@ def compile_nutpie(model: Any, **kwargs: Any) -> Any:
     import nutpie
 
     signature = _signature(model) if set(kwargs) <= {"initial_points", "jitter_rvs"} else None
-    known = None if signature is None else _kept(signature)
-    if signature is not None and known is not None:
+    if signature is not None and (known := _kept(signature)) is not None:
         return _with_model(known, model, signature[1], kwargs)
     with without_fastmath():  # one compilation at a time, on any thread
         compiled = nutpie.compile_pymc_model(model, backend="numba", **kwargs)
