@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -328,35 +329,32 @@ def _wait_for_a_sigint_handler(pid: int, timeout: float = 60.0) -> None:
     raise AssertionError(f"process {pid} did not install a SIGINT handler within {timeout} s")
 
 
-@pytest.mark.parametrize("after_s", [0.3, 2, 6, 10])  # loading; importing; compiling the sampler; sampling
-def test_ctrl_c_during_a_fit_says_interrupted_and_leaves_nothing(csv_data, tmp_path, after_s):
-    out = tmp_path / "fit"
+def _interrupted_fit(csv_data: Path, out: Path, options: list[str], wait: Callable[[int], None]) -> tuple[int, str]:
+    """``bayesseg fit`` of `csv_data`'s counts with `options`, interrupted once ``wait(pid)`` returns: code, stderr."""
     proc = subprocess.Popen(
-        [
-            str(BAYESSEG),
-            "fit",
-            "--counts",
-            str(csv_data / "counts.csv"),
-            "--k",
-            "2",
-            "--tune",
-            "2000",
-            "--draws",
-            "2000",
-            "--out",
-            str(out),
-        ],
+        [str(BAYESSEG), "fit", "--counts", str(csv_data / "counts.csv"), *options, "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         # a pytest-xdist worker ignores SIGINT, and its children would inherit that: give the child a terminal's default
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    _wait_for_a_sigint_handler(proc.pid)
-    time.sleep(after_s)
+    wait(proc.pid)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("after_s", [0.3, 2, 6, 10])  # loading; importing; compiling the sampler; sampling
+def test_ctrl_c_during_a_fit_says_interrupted_and_leaves_nothing(csv_data, tmp_path, after_s):
+    out = tmp_path / "fit"
+
+    def wait(pid: int) -> None:
+        _wait_for_a_sigint_handler(pid)
+        time.sleep(after_s)
+
+    returncode, err = _interrupted_fit(csv_data, out, ["--k", "2", "--tune", "2000", "--draws", "2000"], wait)
+    assert returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert not out.exists() and not list(tmp_path.glob(".fit.*"))
 
 
@@ -378,19 +376,13 @@ def test_ctrl_c_while_the_next_k_compiles_says_interrupted_and_leaves_nothing(cs
     """A K range: once K = 1 samples (nutpie's workers running), K = 2 is compiling on its own thread. The
     interrupt ends the process as during a single fit, without a traceback and without waiting for that thread."""
     out = tmp_path / "fit"
-    command = ["fit", "--counts", str(csv_data / "counts.csv"), "--k-range", "1:2", "--tune", "20000"]
-    proc = subprocess.Popen(
-        [str(BAYESSEG), *command, "--draws", "20000", "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in the test above
-    )
-    _wait_for_a_thread(proc.pid, "nutpie-worker")
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err and "Fatal" not in err
+
+    def wait(pid: int) -> None:
+        _wait_for_a_thread(pid, "nutpie-worker")
+        time.sleep(0.5)
+
+    returncode, err = _interrupted_fit(csv_data, out, ["--k-range", "1:2", "--tune", "20000", "--draws", "20000"], wait)
+    assert returncode == 130 and "interrupted" in err and "Traceback" not in err and "Fatal" not in err
     assert "kept K" not in err  # stopped within the range
     assert not out.exists() and not list(tmp_path.glob(".fit.*"))
 
