@@ -26,6 +26,14 @@ with its gradient (the graph ``build_graph`` makes), one libm ``exp`` for each (
 forward sweep makes one such set, the gating's log-softmax another), and the whole model.
 
     .venv/bin/python benchmarks/gradient_cost.py --parts
+
+``--backend jax`` times the same model compiled by PyTensor's JAX backend instead (as nutpie's
+``backend="jax"`` and ``sampler = "numpyro"`` run it; the kernel's JAX implementation,
+:func:`bayesseg.model.kernel.register_jax`), with the seconds from building the function to its first
+value (its compilation), for ``--table dmn`` or the default table. JAX is an optional extra
+(``pip install bayesseg[jax]``).
+
+    .venv/bin/python benchmarks/gradient_cost.py --table dmn --segments-range 1 7 --backend jax
 """
 
 from __future__ import annotations
@@ -111,14 +119,27 @@ def part_costs(counts: Any, cov: Any, k: int, args: argparse.Namespace) -> None:
 
 
 def _model_cost(counts: Any, cov: Any, k: int, args: argparse.Namespace, generic: bool = False) -> float:
-    """Milliseconds of the model's joint log-density + gradient at its initial point (Numba, as nutpie)."""
+    """Milliseconds of the model's joint log-density + gradient at its initial point (``args.backend``).
+
+    With the JAX backend, also prints the seconds from building the function to its first value.
+    """
     model = SegmentModel(k)
     data = prepare_data(counts, cov)
     likelihood = (lambda _, log_alpha: dm_logpmf_tensor(data.sparse, log_alpha)) if generic else None
     graph = build_graph(data, model.segment_names, model.model_config, likelihood=likelihood)
     point, logp = graph.initial_point(), graph.logp()
-    f = pytensor.function(graph.value_vars, [logp, *pt.grad(logp, graph.value_vars)], mode="NUMBA")
-    return _cost(f, [point[v.name] for v in graph.value_vars], args.repeats, args.rounds)
+    values = [point[v.name] for v in graph.value_vars]
+    if args.backend == "numba":
+        f = pytensor.function(graph.value_vars, [logp, *pt.grad(logp, graph.value_vars)], mode="NUMBA")
+        return _cost(f, values, args.repeats, args.rounds)
+    import jax
+    from pymc.sampling.jax import get_jaxified_logp
+
+    start = time.perf_counter()  # PyMC's JAX log density (shapes frozen), its gradient by JAX, as numpyro runs it
+    value_and_grad = jax.jit(jax.value_and_grad(get_jaxified_logp(graph, negative_logp=False)))
+    jax.block_until_ready(value_and_grad(values))
+    print(f"K = {k}: JAX compilation (function built to its first value) {time.perf_counter() - start:.2f} s")
+    return _cost(lambda *v: jax.block_until_ready(value_and_grad(list(v))), values, args.repeats, args.rounds)
 
 
 def main() -> None:
@@ -131,7 +152,15 @@ def main() -> None:
     ap.add_argument("--table", choices=["simulated", "dmn"], default="simulated")
     ap.add_argument("--segments-range", type=int, nargs=2, default=(1, 7), metavar=("FIRST", "LAST"))
     ap.add_argument("--parts", action="store_true", help="split the model's cost into its parts")
+    ap.add_argument("--backend", choices=["numba", "jax"], default="numba", help="PyTensor's backend for the model")
     args = ap.parse_args()
+    if args.backend == "jax":
+        import jax
+
+        from bayesseg.model.kernel import register_jax
+
+        jax.config.update("jax_enable_x64", True)
+        register_jax()
     with without_fastmath():  # the library's compilation flags
         _measure(args)
 
@@ -140,7 +169,7 @@ def _measure(args: argparse.Namespace) -> None:
     """Print the costs ``main``'s arguments ask for."""
     warnings.simplefilter("ignore", FutureWarning)  # PyTensor's notice that Op.grad becomes pullback
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"# {machine}, PyTensor {pytensor.__version__}")
+    print(f"# {machine}, PyTensor {pytensor.__version__}, backend {args.backend}")
     if args.table == "dmn":
         table_costs(args)
         return
@@ -150,6 +179,9 @@ def _measure(args: argparse.Namespace) -> None:
     sparse = SparseCounts.from_dense(counts.values)
     size = f"{args.authors} authors × {args.categories} categories × K = {args.segments}"
     print(f"# {size}: {sparse.nnz} non-zeros, {sparse.n_pairs} distinct pairs")
+    if args.backend == "jax":  # the model alone: the parts and the generic graph are Numba's
+        print(f"model fused (log-density + gradient): {_model_cost(counts, cov, args.segments, args):.2f} ms")
+        return
     if args.parts:
         part_costs(counts, cov, args.segments, args)
         return
