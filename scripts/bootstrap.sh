@@ -3,7 +3,7 @@
 #   bash scripts/bootstrap.sh          # runtime only
 #   bash scripts/bootstrap.sh test     # + test tools (pytest, hypothesis, fakesnow, ruff, mypy, selenium)
 #                                      #   and Chromium with its driver (scripts/system-packages.sh, apt-get)
-#   bash scripts/bootstrap.sh test,docs
+#   bash scripts/bootstrap.sh test,docs,jax   # + JAX and numpyro: the optional sampler = "numpyro" path, tested by CI
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
