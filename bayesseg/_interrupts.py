@@ -51,11 +51,13 @@ def _quiet_swallowed(previous: Callable[[Any], object]) -> Callable[[Any], objec
 def record_interrupts() -> None:
     """Record (and raise) SIGINT from now on, in the main thread: the console script's first call.
 
-    A Ctrl-C swallowed before :func:`catching_interrupts` starts (while the command line loads) is
-    raised by it on entry.
+    A Ctrl-C swallowed before :func:`catching_interrupts` starts (while the command line loads, in an
+    import's weak-reference callback, say) is raised by it on entry; the swallowed exception's
+    traceback is kept off the terminal from now on, as inside :func:`catching_interrupts`.
     """
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _handler)
+        sys.unraisablehook = _quiet_swallowed(sys.unraisablehook)
 
 
 @contextmanager

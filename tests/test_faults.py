@@ -402,6 +402,27 @@ def test_a_swallowed_ctrl_c_is_raised_again_where_results_would_be_used(tmp_path
         raise_if_interrupted()  # a new block starts clean
 
 
+def test_a_ctrl_c_swallowed_while_the_command_line_loads_prints_no_traceback():
+    # CI: a Ctrl-C 0.3 s in landed in importlib's weakref callback, which printed "Exception ignored ... Traceback"
+    # before "interrupted"; the console script's handler keeps it off the terminal from its first call
+    code = """
+import signal
+from bayesseg import _interrupts
+_interrupts.record_interrupts()
+class Finalised:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # the Ctrl-C lands in a finaliser: Python drops the exception
+Finalised()
+try:
+    with _interrupts.catching_interrupts():
+        print("went on")
+except KeyboardInterrupt as exc:
+    print(exc)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "interrupted while loading\n", "")
+
+
 class _HalfBuilt:
     """An object whose finaliser fails when a Ctrl-C cut its constructor short, as llvmlite's do."""
 
