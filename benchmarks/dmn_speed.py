@@ -13,7 +13,8 @@ in-model for bayesseg's K choice (no covariates, K unknown), in-model for its li
   ``benchmarks/choose_k.py`` (2 × (300 + 300) NUTS draws) and its parsimony rule (PSIS-LOO, or exact
   K-fold when k̂ is too often high; the high-k̂ authors moment matched first unless
   ``--no-moment-match``), timed in this process. ``--sampler nutpie`` fits with nutpie instead, its
-  low-rank correction regularised by ``--mass-matrix-gamma`` (the fit's default unless given).
+  low-rank correction regularised by ``--mass-matrix-gamma`` and its step size adapted by
+  ``--step-size-adaptation`` (the fit's defaults unless given).
 
 Run the two one after the other on an otherwise idle machine::
 
@@ -92,6 +93,12 @@ def main() -> None:
         help="sampler_config['nutpie_mass_matrix_gamma'] (nutpie only; nutpie's own is 1e-5)",
     )
     ap.add_argument(
+        "--step-size-adaptation",
+        default=DEFAULT_SAMPLER_CONFIG["nutpie_step_size_adaptation"],
+        choices=["dual_average", "adam"],
+        help="sampler_config['nutpie_step_size_adaptation'] (nutpie only; the fit's default unless given)",
+    )
+    ap.add_argument(
         "--criterion",
         default="auto",
         choices=["auto", "loo", "kfold"],
@@ -124,6 +131,7 @@ def main() -> None:
             "sampler": args.sampler,
             "random_seed": args.seed,
             "nutpie_mass_matrix_gamma": args.mass_matrix_gamma,
+            "nutpie_step_size_adaptation": args.step_size_adaptation,
         },
         moment_match=not args.no_moment_match,
         criterion=args.criterion,

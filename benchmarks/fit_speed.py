@@ -57,6 +57,7 @@ def run_variant(args: argparse.Namespace) -> dict[str, object]:
         "nutpie_low_rank": args.variant in ("fast", "dense-lr"),
         "nutpie_early_switch_freq": args.early_switch_freq,
         "nutpie_mass_matrix_gamma": args.mass_matrix_gamma,
+        "nutpie_step_size_adaptation": args.step_size_adaptation,
     }
     likelihood = None if args.variant == "fast" else naive_likelihood
     start = time.perf_counter()
@@ -78,6 +79,7 @@ def run_variant(args: argparse.Namespace) -> dict[str, object]:
         "tune": args.tune,
         "early_switch_freq": args.early_switch_freq,
         "mass_matrix_gamma": args.mass_matrix_gamma,
+        "step_size_adaptation": args.step_size_adaptation,
         "wall_s": round(wall, 1),
         "sampling_s": round(sampling, 1),
         "steps_per_draw": round(float(stats["n_steps"].mean()), 1),
@@ -129,6 +131,12 @@ def main() -> None:
         type=float,
         default=DEFAULT_SAMPLER_CONFIG["nutpie_mass_matrix_gamma"],
         help="sampler_config['nutpie_mass_matrix_gamma'] (the low-rank correction's regularisation; issue 25)",
+    )
+    p.add_argument(
+        "--step-size-adaptation",
+        default=DEFAULT_SAMPLER_CONFIG["nutpie_step_size_adaptation"],
+        choices=["dual_average", "adam"],
+        help="sampler_config['nutpie_step_size_adaptation'] (how the warmup adapts the step size; issue 25)",
     )
     args = p.parse_args()
     if args.variant:

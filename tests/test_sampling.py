@@ -185,6 +185,10 @@ def test_the_report_says_where_sampling_stopped():
         ({"nutpie_early_switch_freq": 0}, "'nutpie_early_switch_freq'\\] must be an integer >= 1, got 0"),
         ({"nutpie_mass_matrix_gamma": 0.0}, "'nutpie_mass_matrix_gamma'\\] must be a positive number, got 0.0"),
         ({"nutpie_mass_matrix_gamma": "1e-3"}, "'nutpie_mass_matrix_gamma'\\] must be a positive number, got '1e-3'"),
+        (
+            {"nutpie_step_size_adaptation": "Adam"},
+            "'nutpie_step_size_adaptation'\\] must be one of \\['adam', 'dual_average'\\], got 'Adam'",
+        ),
     ],
 )
 def test_draw_settings_are_checked(config, message):
@@ -202,6 +206,9 @@ def test_nutpie_settings_carry_the_config():
     assert spec["adapt_options"]["early_mass_matrix_switch_freq"] == 7
     assert spec["adapt_options"]["mass_matrix_options"]["gamma"] == 0.25
     assert spec["adapt_options"]["step_size_settings"]["target_accept"] == 0.9
+    assert spec["adapt_options"]["step_size_settings"]["adapt_options"]["method"] == "DualAverage"  # nutpie's own
+    adam = nutpie_settings({**cfg, "nutpie_step_size_adaptation": "adam"}, 5).as_dict()["settings"]
+    assert adam["adapt_options"]["step_size_settings"]["adapt_options"]["method"] == "Adam"
     assert nutpie_settings({**cfg, "nutpie_low_rank": False}, 5).as_dict()["adaptation"] == "diag"
     assert nutpie_settings({**cfg, "tune": 0}, 5).as_dict()["settings"]["num_tune"] == 1
 
@@ -210,7 +217,7 @@ def test_with_the_default_settings_the_draws_are_nutpie_samples(data):
     """The defaults make nutpie.sample's run draw for draw: what the library builds through nutpie's
     settings object (and its private sampler class) is what nutpie's keywords build (the low-rank
     correction's regularisation is a keyword, the early window's switch is not); another early
-    switch is another run."""
+    switch, or Adam's adaptation of the step size, is another run."""
     import nutpie
     from nutpie.sample import _BackgroundSampler
 
@@ -228,6 +235,11 @@ def test_with_the_default_settings_the_draws_are_nutpie_samples(data):
     cfg5 = {**cfg, "nutpie_early_switch_freq": 5}
     five = _BackgroundSampler(compiled, nutpie_settings(cfg5, 9), np.zeros(compiled.n_dim), 2, progress_bar=False)
     assert not np.array_equal(five.wait()["posterior"]["profile"].values, theirs["posterior"]["profile"].values)
+    adam = {**cfg, "nutpie_step_size_adaptation": "adam"}  # nor is the step size's adaptation
+    other = _BackgroundSampler(compiled, nutpie_settings(adam, 9), np.zeros(compiled.n_dim), 2, progress_bar=False)
+    assert not np.array_equal(
+        other.wait()["sample_stats"]["step_size"].values, theirs["sample_stats"]["step_size"].values
+    )
 
 
 def test_the_model_is_compiled_without_fast_math(monkeypatch, data):

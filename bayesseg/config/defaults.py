@@ -61,6 +61,9 @@ DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
     # 1e-3 both chains of every fit of ten fresh seeds drew at 15-18 steps a draw, with 1e-5 a chain
     # at 31-43 in nine fits of ten; 0.60 of the time in sum (benchmarks/RESULTS.md, issue 25)
     "nutpie_mass_matrix_gamma": 1e-3,
+    # how nutpie adapts the step size in the warmup: "dual_average" (nutpie's own, Stan's rule) or "adam"
+    # (nuts-rs's Adam optimiser of the log step size; benchmarks/RESULTS.md, issue 25)
+    "nutpie_step_size_adaptation": "dual_average",
     "random_seed": 0,
     "progressbar": True,
     "advi_iterations": 20_000,  # for sampler="advi"

@@ -41,6 +41,7 @@ __all__ = [
     "COMPILED_KEPT",
     "NUMBA_FLAGS",
     "SAMPLERS",
+    "STEP_SIZE_ADAPTATIONS",
     "clear_compiled",
     "compile_nutpie",
     "em_starting_point",
@@ -52,6 +53,9 @@ __all__ = [
 
 SAMPLERS = ("nutpie", "pymc", "numpyro", "advi")
 """Samplers ``sampler_config["sampler"]`` accepts."""
+
+STEP_SIZE_ADAPTATIONS = {"dual_average": "DualAverage", "adam": "Adam"}
+"""``sampler_config["nutpie_step_size_adaptation"]``'s values and nutpie's (nuts-rs's) names for them."""
 
 NUMBA_FLAGS = {"numba__fastmath": False}
 """PyTensor settings under which bayesseg compiles Numba code (:func:`without_fastmath`).
@@ -275,7 +279,8 @@ def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
         ``nutpie_early_switch_freq`` (draws behind each switch of the mass matrix in the warmup's
         early window, nutpie's ``early_mass_matrix_switch_freq``) and ``nutpie_mass_matrix_gamma``
         (the low-rank correction's regularisation, nutpie's ``mass_matrix_gamma``; ignored with the
-        diagonal matrix).
+        diagonal matrix) and ``nutpie_step_size_adaptation`` (``"dual_average"``, nutpie's own, or
+        ``"adam"``: how the warmup adapts the step size, which nutpie's keywords do not reach either).
     seed : int
         nutpie's seed.
 
@@ -324,6 +329,8 @@ def nutpie_settings(config: Mapping[str, Any], seed: int) -> Any:
     }
     spec["adapt_options"]["step_size_settings"]["target_accept"] = float(config["target_accept"])
     spec["adapt_options"]["early_mass_matrix_switch_freq"] = int(config["nutpie_early_switch_freq"])
+    step_size = spec["adapt_options"]["step_size_settings"]["adapt_options"]
+    step_size["method"] = STEP_SIZE_ADAPTATIONS[config["nutpie_step_size_adaptation"]]
     if config["nutpie_low_rank"]:
         spec["adapt_options"]["mass_matrix_options"]["gamma"] = float(config["nutpie_mass_matrix_gamma"])
     settings.update_settings(spec)

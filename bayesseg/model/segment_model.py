@@ -80,7 +80,13 @@ from bayesseg.model.moment_match import high_pareto_k, moment_matched_loo
 from bayesseg.model.persistence import ModelIO
 from bayesseg.model.posterior import relabelled_posterior, relabelled_tree
 from bayesseg.model.prediction import PredictionMixin
-from bayesseg.model.sampling import SAMPLERS, compile_nutpie, em_starting_point, sample_posterior
+from bayesseg.model.sampling import (
+    SAMPLERS,
+    STEP_SIZE_ADAPTATIONS,
+    compile_nutpie,
+    em_starting_point,
+    sample_posterior,
+)
 from bayesseg.model.start import StartingPoint
 
 __all__ = ["SegmentModel"]
@@ -549,3 +555,8 @@ def _check_draws(cfg: dict[str, Any]) -> None:
     gamma = cfg["nutpie_mass_matrix_gamma"]
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 < gamma < float("inf"):
         raise InputError(f"sampler_config['nutpie_mass_matrix_gamma'] must be a positive number, got {gamma!r}")
+    if cfg["nutpie_step_size_adaptation"] not in STEP_SIZE_ADAPTATIONS:
+        raise InputError(
+            f"sampler_config['nutpie_step_size_adaptation'] must be one of {sorted(STEP_SIZE_ADAPTATIONS)}, "
+            f"got {cfg['nutpie_step_size_adaptation']!r}"
+        )
