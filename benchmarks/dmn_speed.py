@@ -44,6 +44,7 @@ from scipy import special
 
 from bayesseg.config import DEFAULT_SAMPLER_CONFIG
 from bayesseg.model import compare_k
+from bayesseg.model.sampling import STEP_SIZE_ADAPTATIONS
 
 SAMPLER = {"sampler": "pymc", "draws": 300, "tune": 300, "chains": 2, "progressbar": False, "em_restarts": 6}
 """As ``benchmarks/choose_k.py``: PyMC's NUTS reuses its compiled C code across the K and the folds."""
@@ -95,7 +96,7 @@ def main() -> None:
     ap.add_argument(
         "--step-size-adaptation",
         default=DEFAULT_SAMPLER_CONFIG["nutpie_step_size_adaptation"],
-        choices=["dual_average", "adam"],
+        choices=sorted(STEP_SIZE_ADAPTATIONS),
         help="sampler_config['nutpie_step_size_adaptation'] (nutpie only; the fit's default unless given)",
     )
     ap.add_argument(

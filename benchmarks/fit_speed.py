@@ -109,6 +109,7 @@ def _rule(model) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     from bayesseg.config import DEFAULT_SAMPLER_CONFIG
+    from bayesseg.model.sampling import STEP_SIZE_ADAPTATIONS
 
     p = argparse.ArgumentParser()
     p.add_argument("--authors", type=int, default=2000)
@@ -135,7 +136,7 @@ def main() -> None:
     p.add_argument(
         "--step-size-adaptation",
         default=DEFAULT_SAMPLER_CONFIG["nutpie_step_size_adaptation"],
-        choices=["dual_average", "adam"],
+        choices=sorted(STEP_SIZE_ADAPTATIONS),
         help="sampler_config['nutpie_step_size_adaptation'] (how the warmup adapts the step size; issue 25)",
     )
     args = p.parse_args()

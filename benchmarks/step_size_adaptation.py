@@ -30,6 +30,7 @@ from dmn_speed import SAMPLER, simulate_table
 from results_table import append_rows
 
 from bayesseg.model import SegmentModel
+from bayesseg.model.sampling import STEP_SIZE_ADAPTATIONS
 
 
 @contextmanager
@@ -89,7 +90,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table-seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--segments", type=int, nargs="+", default=[2, 4, 7])
-    ap.add_argument("--adaptations", nargs="+", default=["dual_average", "adam"], choices=["dual_average", "adam"])
+    ap.add_argument("--adaptations", nargs="+", default=["dual_average", "adam"], choices=sorted(STEP_SIZE_ADAPTATIONS))
     args = ap.parse_args()
     rows = []
     for table_seed in args.table_seeds:
