@@ -90,7 +90,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table-seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--segments", type=int, nargs="+", default=[2, 4, 7])
-    ap.add_argument("--adaptations", nargs="+", default=["dual_average", "adam"], choices=sorted(STEP_SIZE_ADAPTATIONS))
+    ap.add_argument(
+        "--adaptations", nargs="+", default=list(STEP_SIZE_ADAPTATIONS), choices=sorted(STEP_SIZE_ADAPTATIONS)
+    )
     args = ap.parse_args()
     rows = []
     for table_seed in args.table_seeds:
