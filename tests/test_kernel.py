@@ -198,3 +198,12 @@ def test_large_data_enter_the_graph_by_reference_with_the_same_bits(monkeypatch)
     }
     for a, b in zip(constants(log_alpha, log_pi), by_reference(log_alpha, log_pi), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_second_derivatives_are_refused() -> None:
+    """NUTS and ADVI take first derivatives only; a Hessian of the mixture's log-likelihood says so."""
+    g, h, log_pi = pt.dmatrix("g"), pt.dmatrix("h"), pt.dmatrix("log_pi")
+    ints = [np.array([0, 1]), np.array([0]), np.array([0])]
+    first = pt.grad(MixtureLogLikelihood(2)(g, h, log_pi, *ints, np.zeros(1))[0].sum(), log_pi)
+    with pytest.raises(NotImplementedError, match="second derivatives"):
+        pt.grad(first.sum(), log_pi)

@@ -264,7 +264,7 @@ class MixtureLogLikelihoodGrad(Op):
 
     def pullback(
         self, inputs: Sequence[Variable], outputs: Sequence[Variable], cotangents: Sequence[Variable]
-    ) -> list[Variable]:  # pragma: no cover - NUTS and ADVI need first derivatives only
+    ) -> list[Variable]:  # NUTS and ADVI need first derivatives only
         """Refused: second derivatives are not implemented."""
         raise NotImplementedError("second derivatives of the mixture log-likelihood are not implemented")
 
