@@ -99,6 +99,84 @@ def test_the_next_k_compiles_beside_the_fit_and_the_draws_are_those_of_a_fit_alo
             np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=f"{group}/{name}")
 
 
+def _recording_fits(monkeypatch, fail_k=None):
+    """Wrap SegmentModel.fit to record each fit's thread, start and end (or error); K = `fail_k` raises at once."""
+    import threading
+    import time
+
+    calls: dict[int, dict] = {}
+    fit = SegmentModel.fit
+
+    def recording(self, *args, **kwargs):
+        call = calls.setdefault(self.n_segments, {"thread": threading.current_thread().name, "start": time.monotonic()})
+        try:
+            if self.n_segments == fail_k:
+                raise ValueError(f"K = {fail_k} fails")
+            return fit(self, *args, **kwargs)
+        except BaseException as error:
+            call["error"] = error
+            raise
+        finally:
+            call["end"] = time.monotonic()
+
+    monkeypatch.setattr(SegmentModel, "fit", recording)
+    return calls
+
+
+def test_k_fitted_side_by_side_draw_what_each_fit_alone_draws(monkeypatch):
+    """n_jobs = 2: the K run on their own threads, the largest first, two at a time (their fits overlap),
+    and every K's draws and the comparison equal those of the fits one after another, bit for bit."""
+    counts, cov, _ = simulate_counts(80, 6, 2, separation=2.0, seed=7)
+    config = {**TINY, "tune": 60, "draws": 60}
+    calls = _recording_fits(monkeypatch)
+    side = compare_k(counts, cov, [1, 2, 3], sampler_config=config, criterion="loo", n_jobs=2)
+    assert {k: c["thread"] for k, c in calls.items()} == {k: f"bayesseg-fit-k{k}" for k in (1, 2, 3)}
+    assert calls[3]["start"] < calls[2]["start"] < calls[1]["start"]
+    assert calls[2]["start"] < calls[3]["end"]  # two fits at once
+    assert calls[1]["start"] >= min(calls[3]["end"], calls[2]["end"])  # never three
+    calls.clear()
+    turns = compare_k(counts, cov, [1, 2, 3], sampler_config=config, criterion="loo")
+    assert all(not c["thread"].startswith("bayesseg-fit") for c in calls.values())
+    for k in (1, 2, 3):
+        for group in ("posterior", "sample_stats"):
+            a, b = side.models[k].idata_[group].to_dataset(), turns.models[k].idata_[group].to_dataset()
+            assert set(a.data_vars) == set(b.data_vars)
+            for name in a.data_vars:
+                np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=f"K={k} {group}/{name}")
+    pd.testing.assert_frame_equal(side.table, turns.table)
+    assert side.best_k == turns.best_k
+
+
+def test_a_failing_fit_stops_the_fits_beside_it(monkeypatch):
+    """K = 2 fails at once while K = 3 is under way: compare_k raises K = 2's error after K = 3's fit
+    has been stopped (not left sampling unseen), and nothing is left asking threads to stop."""
+    from bayesseg._interrupts import raise_if_interrupted
+
+    counts, cov, _ = simulate_counts(80, 6, 2, separation=2.0, seed=7)
+    config = {**TINY, "tune": 60, "draws": 5_000, "min_draws": 0}  # far longer than the test takes
+    calls = _recording_fits(monkeypatch, fail_k=2)
+    with pytest.raises(ValueError, match="K = 2 fails"):
+        compare_k(counts, cov, [2, 3], sampler_config=config, criterion="loo", n_jobs=2)
+    assert isinstance(calls[3]["error"], KeyboardInterrupt) and "stopped" in str(calls[3]["error"])
+    assert "end" in calls[3]
+    raise_if_interrupted()  # the stop is over
+
+
+@pytest.mark.parametrize(
+    ("n_jobs", "sampler", "message"),
+    [
+        (0, "nutpie", "n_jobs must be a whole number of at least 1, got 0"),
+        (1.5, "nutpie", "got 1.5"),
+        (True, "nutpie", "got True"),
+        (2, "pymc", "for sampler 'nutpie' only, not 'pymc'"),
+    ],
+)
+def test_n_jobs_is_checked_before_any_fit(n_jobs, sampler, message):
+    counts, cov, _ = simulate_counts(30, 4, 2, seed=1)
+    with pytest.raises(InputError, match=message):
+        compare_k(counts, cov, [1, 2], sampler_config={**TINY, "sampler": sampler}, n_jobs=n_jobs)
+
+
 def test_bayesseg_settings_hold_for_one_thread_at_a_time():
     """A thread leaving ``without_fastmath`` restores PyTensor's settings for the whole process, so a
     second thread must not be inside it then: it waits, and compiles under the settings it asked for."""

@@ -29,9 +29,10 @@ sampling. *Statistics and Computing* 31, 16. https://doi.org/10.1007/s11222-020-
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,6 +40,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesseg._interrupts import stopping_other_threads
+from bayesseg.config import DEFAULT_SAMPLER_CONFIG
 from bayesseg.dims import AUTHOR
 from bayesseg.exceptions import InputError
 from bayesseg.model.likelihood import data_by_reference
@@ -183,6 +186,15 @@ def kfold_folds(totals: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     return folds
 
 
+def _check_n_jobs(n_jobs: int, sampler_config: dict[str, Any] | None) -> None:
+    """Refuse an `n_jobs` :func:`compare_k` cannot honour, naming the value."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
+        raise InputError(f"n_jobs must be a whole number of at least 1, got {n_jobs!r}")
+    sampler = {**DEFAULT_SAMPLER_CONFIG, **(sampler_config or {})}["sampler"]
+    if n_jobs > 1 and sampler != "nutpie":
+        raise InputError(f"n_jobs > 1 fits K side by side for sampler 'nutpie' only, not {sampler!r}")
+
+
 def _fit_each(
     ks: Sequence[int],
     model_config: dict[str, Any] | None,
@@ -190,15 +202,18 @@ def _fit_each(
     counts: xr.DataArray,
     covariates: xr.DataArray | None,
     weights: np.ndarray | None,
+    n_jobs: int = 1,
 ) -> dict[int, SegmentModel]:
     """Fit every K in turn; with nutpie, the next K is compiled on another thread while this one samples.
 
     nutpie's two chains leave a core partly idle (the chain with more steps sets the pace), and
     compiling a model takes one core: compiled beside the last fit, the next model is ready when
     its fit starts. The draws are those of fits run one after another (the same compiled code,
-    the same seeds; ``tests/test_selection.py``).
+    the same seeds; ``tests/test_selection.py``). With ``n_jobs > 1``, :func:`_fit_side_by_side`.
     """
     fits = {k: SegmentModel(k, model_config, sampler_config) for k in ks}
+    if n_jobs > 1 and len(ks) > 1:
+        return _fit_side_by_side(fits, n_jobs, counts, covariates, weights)
     if fits[ks[0]].sampler_config["sampler"] != "nutpie" or len(ks) < 2:
         return {k: m.fit(counts, covariates, weights=weights) for k, m in fits.items()}
     ahead: Future[SegmentModel] | None = None
@@ -210,7 +225,41 @@ def _fit_each(
     return fits
 
 
-def _on_a_thread(call: Callable[..., Any], *args: Any) -> Future[Any]:
+def _fit_side_by_side(
+    fits: dict[int, SegmentModel],
+    n_jobs: int,
+    counts: xr.DataArray,
+    covariates: xr.DataArray | None,
+    weights: np.ndarray | None,
+) -> dict[int, SegmentModel]:
+    """Fit up to `n_jobs` of the K at a time on their own threads, the largest K first.
+
+    nutpie samples outside Python's lock, so fits on threads share the cores; compilations still
+    take turns (:func:`bayesseg.model.sampling.compile_nutpie`). The largest K take longest to
+    sample, so they start first (longest processing time first: the last fit to start is the
+    quickest). Each fit draws what it would alone (``tests/test_selection.py``). When a fit fails
+    (or Ctrl-C reaches the waiting thread), the others are stopped and waited for, and the error is raised.
+    """
+    queue = sorted(fits, reverse=True)
+    running: dict[Future[SegmentModel], int] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < n_jobs:
+                k = queue.pop(0)
+                fit = functools.partial(fits[k].fit, counts, covariates, weights=weights)
+                running[_on_a_thread(fit, name=f"bayesseg-fit-k{k}")] = k
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                del running[future]
+                future.result()  # a fit's error is raised here
+    except BaseException:
+        with stopping_other_threads():
+            wait(running)
+        raise
+    return fits
+
+
+def _on_a_thread(call: Callable[..., Any], *args: Any, name: str = "bayesseg-compile") -> Future[Any]:
     """``call(*args)`` on a daemon thread: a Ctrl-C that ends the process does not wait for it."""
     future: Future[Any] = Future()
 
@@ -220,7 +269,7 @@ def _on_a_thread(call: Callable[..., Any], *args: Any) -> Future[Any]:
         except BaseException as error:  # handed to the waiting thread, which raises it
             future.set_exception(error)
 
-    threading.Thread(target=run, name="bayesseg-compile", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
     return future
 
 
@@ -284,6 +333,7 @@ def compare_k(
     n_folds: int = 5,
     seed: int = 0,
     moment_match: bool = True,
+    n_jobs: int = 1,
 ) -> KComparison:
     """Fit a range of K, estimate each fit's elpd, and keep the smallest K the data cannot tell from the best.
 
@@ -312,6 +362,11 @@ def compare_k(
         With ``"auto"`` or ``"loo"``: where more than ``HIGH_PARETO_K_SHARE`` (and at most
         ``MOMENT_MATCH_MAX_SHARE``) of the authors have k̂ above ``good_k`` under a K, moment match their estimates
         (:meth:`bayesseg.model.SegmentModel.loo`) before deciding on K-fold.
+    n_jobs : int, default 1
+        How many K are fitted at a time (sampler ``"nutpie"``), the largest first; each fit runs
+        its chains on their own cores, so ``n_jobs × chains`` cores are busy, and the fits' draws,
+        log-likelihoods and traces are held together. 1: one after another. The K-fold refits are
+        one after another whatever `n_jobs`.
 
     Returns
     -------
@@ -320,14 +375,17 @@ def compare_k(
     Raises
     ------
     bayesseg.exceptions.InputError
-        If `k_values` is empty, or `criterion` or `n_folds` is invalid.
+        If `k_values` is empty, `criterion`, `n_folds` or `n_jobs` is invalid, or `n_jobs` > 1
+        with a sampler other than nutpie.
 
     Notes
     -----
-    The K are fitted one after another. With nutpie, each K's model is compiled on a second thread
-    while the K before it samples (:meth:`bayesseg.model.SegmentModel.compile`); the draws are those
-    of fits run one after another. On a 278 × 130 table, K = 1..7 took 0.83 of the time with
-    nothing compiled before (benchmarks/RESULTS.md).
+    With ``n_jobs = 1`` the K are fitted one after another; with nutpie, each K's model is compiled
+    on a second thread while the K before it samples (:meth:`bayesseg.model.SegmentModel.compile`).
+    On a 278 × 130 table, K = 1..7 took 0.83 of the time with nothing compiled before. With
+    ``n_jobs > 1`` the fits run on threads side by side (nutpie samples outside Python's lock;
+    compilations take turns). Either way every K draws what its fit alone would
+    (``tests/test_selection.py``; timings in benchmarks/RESULTS.md).
 
     References
     ----------
@@ -344,8 +402,9 @@ def compare_k(
         raise InputError(f"criterion must be 'auto', 'loo' or 'kfold', got {criterion!r}")
     if n_folds < 2:
         raise InputError(f"n_folds must be at least 2, got {n_folds}")
+    _check_n_jobs(n_jobs, sampler_config)
     w = None if weights is None else np.asarray(weights, dtype=float)
-    models = _fit_each(ks, model_config, sampler_config, counts, covariates, w)
+    models = _fit_each(ks, model_config, sampler_config, counts, covariates, w, int(n_jobs))
     loos = {k: m.loo() for k, m in models.items()}
     n_authors = counts.sizes[AUTHOR]
     high = {k: high_pareto_k(loo) for k, loo in loos.items()}
