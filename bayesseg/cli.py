@@ -287,6 +287,8 @@ def _k_values(args: argparse.Namespace) -> list[int]:
 
 def _cmd_fit(args: argparse.Namespace) -> int:
     ks = _k_values(args)
+    if args.k_jobs < 1 or (args.k_jobs > 1 and args.sampler != "nutpie"):
+        raise CLIError(f"--k-jobs must be 1, or more with --sampler nutpie; got {args.k_jobs} with {args.sampler}")
     counts, excluded = read_counts_csv(args.counts)
     covariates = read_covariates_csv(args.covariates, counts["author"].values) if args.covariates else None
     out = Path(args.out)
@@ -308,7 +310,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         if len(ks) == 1:
             model = SegmentModel(ks[0], model_config, sampler).fit(counts, covariates)
         else:
-            comparison = compare_k(counts, covariates, ks, model_config=model_config, sampler_config=sampler)
+            comparison = compare_k(
+                counts, covariates, ks, model_config=model_config, sampler_config=sampler, n_jobs=args.k_jobs
+            )
             comparison.table.to_csv(folder.file("loo.csv"), index_label="model")
             model = comparison.best
             console.print(f"kept K={comparison.best_k}: {comparison.rule}; comparison in {out / 'loo.csv'}")
@@ -544,6 +548,12 @@ def _add_model_commands(sub: Any) -> None:
     f.add_argument("--draws", type=int, help="kept draws per chain (default: the sampler's default, 1800)")
     f.add_argument("--tune", type=int, help="warmup iterations per chain (default 300)")
     f.add_argument("--chains", type=int, help="chains (default 2)")
+    f.add_argument(
+        "--k-jobs",
+        type=int,
+        default=1,
+        help="with --k-range and nutpie: K fitted at a time, each on --chains cores (default 1)",
+    )
     f.add_argument("--seed", type=int, default=0)
     f.add_argument(
         "--anchor",

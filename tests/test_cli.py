@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from bayesseg.cli import main
+from bayesseg.model import compare_k
 from bayesseg.simulate import warehouse_checksum
 
 
@@ -103,11 +104,27 @@ def test_fit_and_score(count_files, tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(scored), mem)  # scoring the fitted authors gives their memberships
 
 
-def test_fit_k_range_writes_loo(count_files, tmp_path):
+def test_fit_k_range_writes_loo(count_files, tmp_path, monkeypatch):
+    from bayesseg import cli
+
     d, _ = count_files
     out = tmp_path / "range"
-    argv = ["fit", "--counts", str(d / "counts.csv"), "--k-range", "2:3", "--out", str(out), *FAST_ARGS]
+    argv = [
+        "fit",
+        "--counts",
+        str(d / "counts.csv"),
+        "--k-range",
+        "2:3",
+        "--out",
+        str(out),
+        *FAST_ARGS,
+        "--k-jobs",
+        "2",
+    ]
+    asked = []
+    monkeypatch.setattr(cli, "compare_k", lambda *a, **kw: asked.append(kw["n_jobs"]) or compare_k(*a, **kw))
     assert main(argv) == 0
+    assert asked == [2]
     loo = pd.read_csv(out / "loo.csv")
     assert set(loo["model"]) == {"K=2", "K=3"} and {"elpd", "n_high_pareto_k", "high_pareto_k"} <= set(loo.columns)
     assert (out / "model.nc").exists()
@@ -146,6 +163,11 @@ def test_malformed_covariates_and_ids(count_files, tmp_path, capsys):
     assert "have no covariates" in capsys.readouterr().err
     assert main(["fit", "--counts", str(d / "counts.csv"), "--k-range", "5:2", "--out", str(tmp_path / "o")]) == 2
     assert "--k-range" in capsys.readouterr().err
+    for jobs, sampler in (("0", "nutpie"), ("2", "pymc")):
+        assert main([*base, "--k-jobs", jobs, "--sampler", sampler]) == 2
+        assert (
+            f"--k-jobs must be 1, or more with --sampler nutpie; got {jobs} with {sampler}" in capsys.readouterr().err
+        )
 
 
 def test_fit_anchor_errors_are_clear(count_files, tmp_path, capsys):
