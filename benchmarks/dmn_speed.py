@@ -14,7 +14,8 @@ in-model for bayesseg's K choice (no covariates, K unknown), in-model for its li
   K-fold when k̂ is too often high; the high-k̂ authors moment matched first unless
   ``--no-moment-match``), timed in this process. ``--sampler nutpie`` fits with nutpie instead, its
   low-rank correction regularised by ``--mass-matrix-gamma`` and its step size adapted by
-  ``--step-size-adaptation`` (the fit's defaults unless given).
+  ``--step-size-adaptation`` (the fit's defaults unless given), and ``--n-jobs`` K at a time
+  (:func:`bayesseg.model.compare_k`'s ``n_jobs``).
 
 Run the two one after the other on an otherwise idle machine::
 
@@ -105,6 +106,12 @@ def main() -> None:
         choices=["auto", "loo", "kfold"],
         help="compare_k's criterion; 'loo' keeps PSIS-LOO (moment matched) whatever k̂ says: the fits' cost alone",
     )
+    ap.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="compare_k's n_jobs: K fitted at a time (nutpie only; each fit's chains on their own cores)",
+    )
     args = ap.parse_args()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"# {machine}", flush=True)
@@ -136,6 +143,7 @@ def main() -> None:
         },
         moment_match=not args.no_moment_match,
         criterion=args.criterion,
+        n_jobs=args.n_jobs,
     )
     seconds = time.perf_counter() - start
     print(comparison.table.to_string(), flush=True)
