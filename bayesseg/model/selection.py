@@ -364,9 +364,10 @@ def compare_k(
         (:meth:`bayesseg.model.SegmentModel.loo`) before deciding on K-fold.
     n_jobs : int, default 1
         How many K are fitted at a time (sampler ``"nutpie"``), the largest first; each fit runs
-        its chains on their own cores, so ``n_jobs × chains`` cores are busy, and the fits' draws,
-        log-likelihoods and traces are held together. 1: one after another. The K-fold refits are
-        one after another whatever `n_jobs`.
+        its chains on their own cores, so ``n_jobs × chains`` cores are busy, and each fit's working
+        memory (the sampler's draws as they come, the pointwise log-likelihood as it is computed)
+        is needed `n_jobs` times at once. 1: one after another. The K-fold refits are one after
+        another whatever `n_jobs`.
 
     Returns
     -------
