@@ -387,6 +387,23 @@ def test_ctrl_c_while_the_next_k_compiles_says_interrupted_and_leaves_nothing(cs
     assert not out.exists() and not list(tmp_path.glob(".fit.*"))
 
 
+def test_ctrl_c_while_k_are_fitted_side_by_side_says_interrupted_and_leaves_nothing(csv_data, tmp_path):
+    """``--k-jobs 2``: K = 2 and K = 1 are fitted on their own threads while the main thread waits. Once one
+    samples, the interrupt stops both fits (their samplers cancelled at the next check, 20,000 draws
+    short) and ends the process as during a single fit, without a traceback."""
+    out = tmp_path / "fit"
+
+    def wait(pid: int) -> None:
+        _wait_for_a_thread(pid, "nutpie-worker")
+        time.sleep(0.5)
+
+    options = ["--k-range", "1:2", "--k-jobs", "2", "--tune", "20000", "--draws", "20000"]
+    returncode, err = _interrupted_fit(csv_data, out, options, wait)
+    assert returncode == 130 and "interrupted" in err and "Traceback" not in err and "Fatal" not in err
+    assert "kept K" not in err
+    assert not out.exists() and not list(tmp_path.glob(".fit.*"))
+
+
 def test_a_swallowed_ctrl_c_is_raised_again_where_results_would_be_used(tmp_path):
     # numba compiles through ctypes callbacks, which print and drop the KeyboardInterrupt a Ctrl-C raises in them
     with catching_interrupts():
