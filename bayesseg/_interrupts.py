@@ -9,6 +9,8 @@ as raising it, and keeps the swallowed exception's traceback off the terminal;
 raises it again. A Ctrl-C that lands inside a constructor leaves an object whose finaliser fails
 when it is freed; :func:`release_interrupted` frees such objects with those errors kept off the
 terminal, and :func:`quiet_finalisers` keeps them off for the rest of a process that is exiting.
+:func:`stopping_other_threads` makes :func:`raise_if_interrupted` raise on every thread while a thread
+that started work on others ends with an error, so that the work stops instead of running on unseen.
 """
 
 from __future__ import annotations
