@@ -41,7 +41,6 @@ import pandas as pd
 import xarray as xr
 
 from bayesseg._interrupts import stopping_other_threads
-from bayesseg.config import DEFAULT_SAMPLER_CONFIG
 from bayesseg.dims import AUTHOR
 from bayesseg.exceptions import InputError
 from bayesseg.model.likelihood import data_by_reference
@@ -186,15 +185,6 @@ def kfold_folds(totals: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     return folds
 
 
-def _check_n_jobs(n_jobs: int, sampler_config: dict[str, Any] | None) -> None:
-    """Refuse an `n_jobs` :func:`compare_k` cannot honour, naming the value."""
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
-        raise InputError(f"n_jobs must be a whole number of at least 1, got {n_jobs!r}")
-    sampler = {**DEFAULT_SAMPLER_CONFIG, **(sampler_config or {})}["sampler"]
-    if n_jobs > 1 and sampler != "nutpie":
-        raise InputError(f"n_jobs > 1 fits K side by side for sampler 'nutpie' only, not {sampler!r}")
-
-
 def _fit_each(
     ks: Sequence[int],
     model_config: dict[str, Any] | None,
@@ -212,9 +202,12 @@ def _fit_each(
     the same seeds; ``tests/test_selection.py``). With ``n_jobs > 1``, :func:`_fit_side_by_side`.
     """
     fits = {k: SegmentModel(k, model_config, sampler_config) for k in ks}
+    sampler = fits[ks[0]].sampler_config["sampler"]
+    if n_jobs > 1 and sampler != "nutpie":
+        raise InputError(f"n_jobs > 1 fits K side by side for sampler 'nutpie' only, not {sampler!r}")
     if n_jobs > 1 and len(ks) > 1:
         return _fit_side_by_side(fits, n_jobs, counts, covariates, weights)
-    if fits[ks[0]].sampler_config["sampler"] != "nutpie" or len(ks) < 2:
+    if sampler != "nutpie" or len(ks) < 2:
         return {k: m.fit(counts, covariates, weights=weights) for k, m in fits.items()}
     ahead: Future[SegmentModel] | None = None
     for k, after in zip(ks, [*ks[1:], None], strict=True):
@@ -403,7 +396,8 @@ def compare_k(
         raise InputError(f"criterion must be 'auto', 'loo' or 'kfold', got {criterion!r}")
     if n_folds < 2:
         raise InputError(f"n_folds must be at least 2, got {n_folds}")
-    _check_n_jobs(n_jobs, sampler_config)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs < 1:
+        raise InputError(f"n_jobs must be a whole number of at least 1, got {n_jobs!r}")
     w = None if weights is None else np.asarray(weights, dtype=float)
     models = _fit_each(ks, model_config, sampler_config, counts, covariates, w, int(n_jobs))
     loos = {k: m.loo() for k, m in models.items()}
