@@ -22,6 +22,7 @@ from bayesseg.model.sampling import (
     _signature,
     clear_compiled,
     compile_nutpie,
+    keeping_compiled,
     nutpie_settings,
     sample_posterior,
     without_fastmath,
@@ -358,6 +359,40 @@ def test_data_by_reference_holds_every_graph_s_data_by_reference_in_the_block_on
     assert likelihood.BY_REFERENCE == BY_REFERENCE  # restored, also after an error
 
 
+def test_data_by_reference_holds_for_the_thread_that_entered_it_only():
+    """A block on one thread leaves another thread's graphs as they were (refits side by side each enter
+    their own), blocks nest, and the size threshold is never touched."""
+    import threading
+
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
+
+    from bayesseg.model import likelihood
+
+    def holds_by_reference(model):
+        return any(isinstance(v, SharedVariable) and v.name == "pair_count" for v in graph_inputs([model.logp()]))
+
+    built = {}
+    inside, leave = threading.Event(), threading.Event()
+
+    def in_a_block():
+        with data_by_reference(), data_by_reference():
+            inside.set()
+            leave.wait(60)
+            (built["nested"],) = _models([150], shared=False)  # built while both blocks are open
+        (built["after"],) = _models([150], shared=False)
+
+    thread = threading.Thread(target=in_a_block)
+    thread.start()
+    assert inside.wait(60)
+    (built["other_thread"],) = _models([150], shared=False)  # while the first thread is in its block
+    leave.set()
+    thread.join(60)
+    assert holds_by_reference(built["nested"])
+    assert not holds_by_reference(built["other_thread"]) and not holds_by_reference(built["after"])
+    assert likelihood.BY_REFERENCE == BY_REFERENCE
+
+
 def test_a_refit_of_the_same_structure_reuses_the_compiled_model_and_draws_as_a_fresh_compilation(monkeypatch):
     """Two fits of one structure on other authors compile once; the second fit's draws, sample stats and
     coordinates are those of the same fit compiled afresh, bit for bit."""
@@ -390,3 +425,54 @@ def test_a_refit_of_the_same_structure_reuses_the_compiled_model_and_draws_as_a_
             np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=f"{group}/{name}")
         for dim in a.dims:
             np.testing.assert_array_equal(a[dim].values, b[dim].values, err_msg=f"{group}/{dim}")
+
+
+def test_a_keeping_compiled_block_keeps_this_thread_s_models_whatever_the_process_drops(monkeypatch):
+    """With the process keeping none, refits of one structure in a block compile once (outside it, each
+    compiles); nested blocks keep until the outermost ends; another thread's block keeps nothing for this one.
+    nutpie's compilation is stood in for (what a reused model samples: the test above)."""
+    import threading
+
+    import nutpie
+
+    counts, cov, _ = simulate_counts(300, 10, 2, separation=2.0, seed=13)
+    compiles = []
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda *a, **k: compiles.append(object()) or compiles[-1])
+    monkeypatch.setattr(sampling, "_with_model", lambda known, *a: known)
+    monkeypatch.setattr(sampling, "_COMPILED", [])
+    monkeypatch.setattr(sampling, "COMPILED_KEPT", 0)
+    config = {"progressbar": False, "em_restarts": 2}
+
+    def compile_on(authors):
+        with data_by_reference():
+            model = SegmentModel(2, sampler_config=config).build_model(
+                counts.isel(author=authors), cov.isel(author=authors)
+            )
+        return compile_nutpie(model)
+
+    first, second, third = slice(0, 100), slice(100, 200), slice(200, 300)
+    compile_on(first)
+    compile_on(second)
+    assert len(compiles) == 2  # nothing kept
+    with keeping_compiled():
+        kept = compile_on(first)
+        with keeping_compiled():
+            assert compile_on(second) is kept
+        assert compile_on(third) is kept  # the inner block's end released nothing
+    assert len(compiles) == 3
+    assert compile_on(first) is not kept  # released with the block
+    inside, leave = threading.Event(), threading.Event()
+
+    def in_a_block():
+        with keeping_compiled():
+            compile_on(first)
+            inside.set()
+            leave.wait(60)
+
+    thread = threading.Thread(target=in_a_block)
+    thread.start()
+    assert inside.wait(60)
+    compile_on(second)  # the other thread's kept model is not this thread's
+    leave.set()
+    thread.join(60)
+    assert len(compiles) == 6

@@ -77,21 +77,21 @@ def test_the_next_k_compiles_beside_the_fit_and_the_draws_are_those_of_a_fit_alo
 
     counts, cov, _ = simulate_counts(80, 6, 2, separation=2.0, seed=7)
     config = {**TINY, "tune": 60, "draws": 60}
-    threads: list[str] = []
+    threads: list[tuple[int, str]] = []  # (K, thread) of each compilation, in the order they took the lock
     compile_pymc_model = nutpie.compile_pymc_model
 
-    def compiling(*args, **kwargs):
-        threads.append(threading.current_thread().name)
-        return compile_pymc_model(*args, **kwargs)
+    def compiling(model, *args, **kwargs):
+        threads.append((len(model.coords["segment"]), threading.current_thread().name))
+        return compile_pymc_model(model, *args, **kwargs)
 
     monkeypatch.setattr(nutpie, "compile_pymc_model", compiling)
     monkeypatch.setattr(sampling, "_COMPILED", [])
     comparison = compare_k(counts, cov, [1, 2], sampler_config=config, criterion="loo")
-    assert threads[0] == threading.main_thread().name and threads[1].startswith("bayesseg-compile")
-    assert len(threads) == 2  # K = 2's fit found its model compiled
+    # either may take the compiler first: K = 1's fit on this thread, or K = 2 compiled ahead beside it
+    assert sorted(threads) == [(1, threading.main_thread().name), (2, "bayesseg-compile")]
     sampling.clear_compiled()
     alone = SegmentModel(2, sampler_config=config).fit(counts, cov)
-    assert len(threads) == 3 and threads[2] == threading.main_thread().name
+    assert len(threads) == 3 and threads[2] == (2, threading.main_thread().name)  # K = 2's fit found its model
     for group in ("posterior", "sample_stats"):
         a, b = comparison.models[2].idata_[group].to_dataset(), alone.idata_[group].to_dataset()
         assert set(a.data_vars) == set(b.data_vars)
@@ -160,6 +160,49 @@ def test_a_failing_fit_stops_the_fits_beside_it(monkeypatch):
     assert isinstance(calls[3]["error"], KeyboardInterrupt) and "stopped" in str(calls[3]["error"])
     assert "end" in calls[3]
     raise_if_interrupted()  # the stop is over
+
+
+def test_kfold_refits_side_by_side_give_the_comparison_of_refits_one_after_another(monkeypatch):
+    """n_jobs = 2 with criterion "kfold": each K's folds run in turn on its own thread, each K compiled
+    once for its folds; every author's held-out density equals that of the refits one after another
+    on this thread, bit for bit, and so does the table."""
+    import threading
+
+    import nutpie
+
+    from bayesseg.model import sampling
+    from bayesseg.model.selection import _difference_table, _kfold_pointwise
+
+    counts, cov, _ = simulate_counts(80, 6, 2, separation=2.0, seed=7)
+    config = {**TINY, "tune": 60, "draws": 60}
+    compiled_on: list[str] = []
+    compile_pymc_model = nutpie.compile_pymc_model
+
+    def compiling(*args, **kwargs):
+        compiled_on.append(threading.current_thread().name)
+        return compile_pymc_model(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", compiling)
+    monkeypatch.setattr(sampling, "_COMPILED", [])
+    pointwise = {}
+    kfold_pointwise = _kfold_pointwise
+
+    def recording(counts, covariates, k, *args):
+        pointwise[k] = kfold_pointwise(counts, covariates, k, *args)
+        return pointwise[k]
+
+    monkeypatch.setattr("bayesseg.model.selection._kfold_pointwise", recording)
+    side = compare_k(counts, cov, [1, 2], sampler_config=config, criterion="kfold", n_folds=2, n_jobs=2)
+    assert sorted(name for name in compiled_on if "kfold" in name) == ["bayesseg-kfold-k1", "bayesseg-kfold-k2"]
+    folds = kfold_folds(counts.sum("category").values, 2, seed=0)
+    sampling.clear_compiled()
+    turns = {k: kfold_pointwise(counts, cov, k, folds, None, config, None) for k in (1, 2)}
+    assert compiled_on.count(threading.main_thread().name) == 2  # each K's folds compiled once, here
+    for k in (1, 2):
+        np.testing.assert_array_equal(pointwise[k], turns[k], err_msg=f"K={k}")
+    table = _difference_table(turns)
+    pd.testing.assert_frame_equal(side.table[table.columns], table, check_exact=True)
+    assert side.criterion == "kfold"
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ and correlations among proportions. *Biometrika* 49(1-2), 65-82. https://doi.org
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -296,8 +297,9 @@ def by_reference(counts: SparseCounts) -> bool:
     graph is shared, so that the compiled code depends on the data's structure only (K, the
     categories, the covariates), not on their values or the number of authors, and PyTensor's
     cache of compiled code serves the next data set; smaller data stay constants, which compile
-    faster (``benchmarks/RESULTS.md``, issue 25). The log density and its gradient are the same,
-    bit for bit, either way.
+    faster (``benchmarks/RESULTS.md``, issue 25). Inside a :func:`data_by_reference` block of the
+    calling thread every graph holds its data by reference. The log density and its gradient are
+    the same, bit for bit, either way.
 
     Parameters
     ----------
@@ -308,31 +310,33 @@ def by_reference(counts: SparseCounts) -> bool:
     -------
     bool
     """
-    return counts.nnz >= BY_REFERENCE
+    return getattr(_THIS_THREAD, "blocks", 0) > 0 or counts.nnz >= BY_REFERENCE
+
+
+_THIS_THREAD = threading.local()  # .blocks: how many data_by_reference blocks this thread is in
 
 
 @contextmanager
 def data_by_reference() -> Iterator[None]:
-    """Every graph built in the block holds its data by reference, whatever their size (:func:`by_reference`).
+    """Every graph this thread builds in the block holds its data by reference, at any size (:func:`by_reference`).
 
     For refits of one model structure on other data (the folds of a K-fold cross-validation,
     simulation replicates): the first fit compiles, at the cost of about half a second more per
     data array than constants, and the next ones reuse its compiled code with their own data
     (:func:`bayesseg.model.sampling.compile_nutpie`) instead of compiling again. The log density
-    and its gradient are the same, bit for bit, either way. :data:`BY_REFERENCE` is restored on
-    leaving the block.
+    and its gradient are the same, bit for bit, either way. The block holds for the thread that
+    entered it only (refits side by side on threads each enter their own); blocks nest, and
+    :data:`BY_REFERENCE` is left as it is.
 
     Yields
     ------
     None
     """
-    global BY_REFERENCE
-    before = BY_REFERENCE
-    BY_REFERENCE = 0
+    _THIS_THREAD.blocks = getattr(_THIS_THREAD, "blocks", 0) + 1
     try:
         yield
     finally:
-        BY_REFERENCE = before
+        _THIS_THREAD.blocks -= 1
 
 
 def data_tensor(values: np.ndarray, name: str, shared: bool) -> Any:

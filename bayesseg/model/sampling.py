@@ -45,6 +45,7 @@ __all__ = [
     "clear_compiled",
     "compile_nutpie",
     "em_starting_point",
+    "keeping_compiled",
     "nutpie_settings",
     "sample_posterior",
     "sample_until",
@@ -90,11 +91,12 @@ places (Vehtari et al. 2021, https://doi.org/10.1214/20-BA1221).
 COMPILED_KEPT = 2
 """Compiled models :func:`compile_nutpie` keeps for reuse in this process, the most recently used.
 
-Two: the K-fold refits of a K range refit one K's folds one after the other, and
-:func:`bayesseg.model.selection.compare_k` compiles the next K while this one samples."""
+Two: :func:`bayesseg.model.selection.compare_k` compiles the next K while this one samples. The
+K-fold refits of one K, one fold after another, keep theirs besides (:func:`keeping_compiled`)."""
 
 _COMPILED: list[tuple[tuple[list[Any], list[Any]], Any]] = []  # (what was compiled, nutpie's model), newest last
 _KEEPING = threading.Lock()  # held while _COMPILED is read or changed
+_THIS_THREAD = threading.local()  # .kept: [(signature, compiled)] of this thread's keeping_compiled block
 _COMPILING = threading.RLock()  # held while PyTensor's settings are bayesseg's (without_fastmath)
 
 
@@ -131,7 +133,7 @@ def compile_nutpie(model: Any, **kwargs: Any) -> Any:
     data, the code must compute the same bits. Two graphs are the same when PyTensor's
     ``equal_computations`` says so with the value variables and the shared variables (by name)
     as their inputs; :data:`COMPILED_KEPT` compiled models are kept (:func:`clear_compiled`
-    releases them).
+    releases them), and in a :func:`keeping_compiled` block those of the calling thread too.
 
     Threads may call it together: one compiles at a time (:func:`without_fastmath`'s lock), and
     looking up a kept model does not wait for a compilation in progress. Two threads compiling
@@ -147,14 +149,47 @@ def compile_nutpie(model: Any, **kwargs: Any) -> Any:
 
     signature = _signature(model) if set(kwargs) <= {"initial_points", "jitter_rvs"} else None
     if signature is not None and (known := _kept(signature)) is not None:
+        _keep_here(signature, known)
         return _with_model(known, model, signature[1], kwargs)
     with without_fastmath():  # one compilation at a time, on any thread
         compiled = nutpie.compile_pymc_model(model, backend="numba", **kwargs)
     if signature is not None:
+        _keep_here(signature, compiled)
         with _KEEPING:
             _COMPILED.append((signature, compiled))
             del _COMPILED[: max(len(_COMPILED) - COMPILED_KEPT, 0)]
     return compiled
+
+
+@contextmanager
+def keeping_compiled() -> Iterator[None]:
+    """Models :func:`compile_nutpie` compiles or reuses on this thread in the block stay kept for it until the end.
+
+    The process keeps :data:`COMPILED_KEPT` compiled models, the most recently used; threads that
+    each refit their own structure at the same time (the K-fold refits of several K side by side,
+    :func:`bayesseg.model.selection.compare_k`) would push each other's out, and compile again. In
+    the block, the calling thread also looks among its own, which nothing else drops; they are
+    released when the block ends (the outermost, where blocks nest).
+
+    Yields
+    ------
+    None
+    """
+    outermost = getattr(_THIS_THREAD, "kept", None) is None
+    if outermost:
+        _THIS_THREAD.kept = []
+    try:
+        yield
+    finally:
+        if outermost:
+            del _THIS_THREAD.kept
+
+
+def _keep_here(signature: tuple[list[Any], list[Any]], compiled: Any) -> None:
+    """Keep `compiled` for this thread while it is in a :func:`keeping_compiled` block."""
+    kept = getattr(_THIS_THREAD, "kept", None)
+    if kept is not None and not any(other is compiled for _, other in kept):
+        kept.append((signature, compiled))
 
 
 def _kept(signature: tuple[list[Any], list[Any]]) -> Any:
@@ -164,6 +199,9 @@ def _kept(signature: tuple[list[Any], list[Any]]) -> Any:
             if _same_graph(signature, known):
                 _COMPILED.append(_COMPILED.pop(i))
                 return compiled
+    for known, compiled in getattr(_THIS_THREAD, "kept", []):
+        if _same_graph(signature, known):
+            return compiled
     return None
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,6 +45,7 @@ from bayesseg.dims import AUTHOR
 from bayesseg.exceptions import InputError
 from bayesseg.model.likelihood import data_by_reference
 from bayesseg.model.moment_match import high_pareto_k
+from bayesseg.model.sampling import keeping_compiled
 from bayesseg.model.segment_model import SegmentModel
 
 __all__ = [
@@ -225,31 +226,36 @@ def _fit_side_by_side(
     covariates: xr.DataArray | None,
     weights: np.ndarray | None,
 ) -> dict[int, SegmentModel]:
-    """Fit up to `n_jobs` of the K at a time on their own threads, the largest K first.
+    """Fit up to `n_jobs` of the K at a time on their own threads, the largest K first (:func:`_side_by_side`)."""
+    calls = {k: functools.partial(m.fit, counts, covariates, weights=weights) for k, m in fits.items()}
+    return _side_by_side(calls, n_jobs, "fit")
+
+
+def _side_by_side[T](calls: Mapping[int, Callable[[], T]], n_jobs: int, what: str) -> dict[int, T]:
+    """Run up to `n_jobs` calls (one per K) at a time, each on a thread ``bayesseg-<what>-k<K>``, the largest K first.
 
     nutpie samples outside Python's lock, so fits on threads share the cores; compilations still
     take turns (:func:`bayesseg.model.sampling.compile_nutpie`). The largest K take longest to
-    sample, so they start first (longest processing time first: the last fit to start is the
-    quickest). Each fit draws what it would alone (``tests/test_selection.py``). When a fit fails
+    sample, so they start first (longest processing time first: the last call to start is the
+    quickest). Each fit draws what it would alone (``tests/test_selection.py``). When a call fails
     (or Ctrl-C reaches the waiting thread), the others are stopped and waited for, and the error is raised.
     """
-    queue = sorted(fits, reverse=True)
-    running: dict[Future[SegmentModel], int] = {}
+    queue = sorted(calls, reverse=True)
+    running: dict[Future[T], int] = {}
+    results: dict[int, T] = {}
     try:
         while queue or running:
             while queue and len(running) < n_jobs:
                 k = queue.pop(0)
-                fit = functools.partial(fits[k].fit, counts, covariates, weights=weights)
-                running[_on_a_thread(fit, name=f"bayesseg-fit-k{k}")] = k
+                running[_on_a_thread(calls[k], name=f"bayesseg-{what}-k{k}")] = k
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                del running[future]
-                future.result()  # a fit's error is raised here
+                results[running.pop(future)] = future.result()  # a call's error is raised here
     except BaseException:
         with stopping_other_threads():
             wait(running)
         raise
-    return fits
+    return {k: results[k] for k in calls}
 
 
 def _on_a_thread(call: Callable[..., Any], *args: Any, name: str = "bayesseg-compile") -> Future[Any]:
@@ -277,20 +283,22 @@ def _kfold_pointwise(
 ) -> np.ndarray:
     """Each author's log predictive density from the fit on the other folds.
 
-    The folds' data are held by reference, so that folds of one structure share one compilation.
+    The folds' data are held by reference, so that folds of one structure share one compilation,
+    kept for this thread until its last fold (whatever other threads compile meanwhile).
     """
     out = np.empty(counts.sizes[AUTHOR])
-    for f in np.unique(folds):
-        train, test = folds != f, folds == f
-        w = None if weights is None else weights[train] * train.sum() / weights[train].sum()
-        with data_by_reference():
-            model = SegmentModel(k, model_config, sampler_config).fit(
-                counts.isel(author=train), None if covariates is None else covariates.isel(author=train), weights=w
+    with keeping_compiled():
+        for f in np.unique(folds):
+            train, test = folds != f, folds == f
+            w = None if weights is None else weights[train] * train.sum() / weights[train].sum()
+            with data_by_reference():
+                model = SegmentModel(k, model_config, sampler_config).fit(
+                    counts.isel(author=train), None if covariates is None else covariates.isel(author=train), weights=w
+                )
+            held = model.log_predictive_density(
+                counts.isel(author=test), None if covariates is None else covariates.isel(author=test)
             )
-        held = model.log_predictive_density(
-            counts.isel(author=test), None if covariates is None else covariates.isel(author=test)
-        )
-        out[test] = held.values
+            out[test] = held.values
     return out
 
 
@@ -359,8 +367,8 @@ def compare_k(
         How many K are fitted at a time (sampler ``"nutpie"``), the largest first; each fit runs
         its chains on their own cores, so ``n_jobs × chains`` cores are busy, and each fit's working
         memory (the sampler's draws as they come, the pointwise log-likelihood as it is computed)
-        is needed `n_jobs` times at once. 1: one after another. The K-fold refits are one after
-        another whatever `n_jobs`.
+        is needed `n_jobs` times at once. The K-fold refits run so too: `n_jobs` K at a time, each
+        K's folds one after another on its thread (sharing one compilation). 1: one after another.
 
     Returns
     -------
@@ -378,8 +386,9 @@ def compare_k(
     on a second thread while the K before it samples (:meth:`bayesseg.model.SegmentModel.compile`).
     On a 278 × 130 table, K = 1..7 took 0.83 of the time with nothing compiled before. With
     ``n_jobs > 1`` the fits run on threads side by side (nutpie samples outside Python's lock;
-    compilations take turns). Either way every K draws what its fit alone would
-    (``tests/test_selection.py``; timings in benchmarks/RESULTS.md).
+    compilations take turns), and so do the K-fold refits, each K's folds in turn on its thread
+    reusing one compilation (:func:`bayesseg.model.sampling.keeping_compiled`). Either way every
+    K draws what its fit alone would (``tests/test_selection.py``; timings in benchmarks/RESULTS.md).
 
     References
     ----------
@@ -414,9 +423,14 @@ def compare_k(
     use_kfold = criterion == "kfold" or (criterion == "auto" and unreliable)
     if use_kfold:
         folds = kfold_folds(counts.sum("category").values, n_folds, seed)
-        table = _difference_table(
-            {k: _kfold_pointwise(counts, covariates, k, folds, model_config, sampler_config, w) for k in ks}
-        )
+        refits = {
+            k: functools.partial(_kfold_pointwise, counts, covariates, k, folds, model_config, sampler_config, w)
+            for k in ks
+        }
+        if n_jobs > 1 and len(ks) > 1:  # each K's folds in turn on its own thread
+            table = _difference_table(_side_by_side(refits, n_jobs, "kfold"))
+        else:
+            table = _difference_table({k: refit() for k, refit in refits.items()})
     else:
         # unrounded (compare rounds elpd_diff to dse's significant digits by default), and elpd_diff
         # as the best minus this K: arviz-stats reports this K minus the best, negative for worse fits,
