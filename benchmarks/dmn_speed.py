@@ -15,7 +15,7 @@ in-model for bayesseg's K choice (no covariates, K unknown), in-model for its li
   ``--no-moment-match``), timed in this process. ``--sampler nutpie`` fits with nutpie instead, its
   low-rank correction regularised by ``--mass-matrix-gamma`` and its step size adapted by
   ``--step-size-adaptation`` (the fit's defaults unless given), and ``--n-jobs`` K at a time
-  (:func:`bayesseg.model.compare_k`'s ``n_jobs``).
+  (:func:`bayesseg.model.compare_k`'s ``n_jobs``; the K-fold refits too).
 
 Run the two one after the other on an otherwise idle machine::
 
@@ -110,7 +110,7 @@ def main() -> None:
         "--n-jobs",
         type=int,
         default=1,
-        help="compare_k's n_jobs: K fitted at a time (nutpie only; each fit's chains on their own cores)",
+        help="compare_k's n_jobs: K fitted (and K-fold refitted) at a time (nutpie only; chains on their own cores)",
     )
     args = ap.parse_args()
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
