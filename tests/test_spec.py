@@ -2,12 +2,15 @@
 
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from bayesseg.config import RunSpec, default_spec_path
 from bayesseg.exceptions import SpecError
 from bayesseg.model import SegmentModel
+from bayesseg.simulate import simulate_counts
 from bayesseg.taxonomy import Taxonomy
 
 
@@ -42,6 +45,36 @@ def test_hash_changes_with_the_model_but_not_the_file_location(tmp_path):
     )
     other = spec.replace(k=5)
     assert other.spec_hash != spec.spec_hash
+    # how many K are fitted at a time does not change the draws, so a saved model stays valid
+    assert spec.replace(k_jobs=3).spec_hash == spec.spec_hash and spec.replace(k_jobs=3).to_dict()["k_jobs"] == 3
+
+
+def test_k_jobs_reaches_compare_k(monkeypatch):
+    """`[segments] k_jobs` is compare_k's n_jobs in the run's fit (1 when not given)."""
+    from bayesseg.workflow import pipeline
+
+    doc = {"segments": {"k_range": [1, 2], "k_jobs": 2}}
+    spec = RunSpec.from_dict(doc, source=default_spec_path())
+    assert spec.k_jobs == 2 and RunSpec.from_dict({"segments": {"k_range": [1, 2]}}).k_jobs == 1
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def compare_k(*args, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "compare_k", compare_k)
+    counts, cov, _ = simulate_counts(20, 4, 2, seed=1)
+    authors = pd.DataFrame(
+        {"eligible": True, "current_tier": "mainstream", "n_labels": counts.sum("category").values},
+        index=pd.Index(counts["author"].values, name="author"),
+    )
+    inputs = SimpleNamespace(authors=authors, counts=counts, covariates=cov)
+    with pytest.raises(Stop):
+        pipeline.fit_segmentation(inputs, spec, Taxonomy.from_toml(spec.taxonomy))
+    assert seen["n_jobs"] == 2
 
 
 @pytest.mark.parametrize(
@@ -67,6 +100,12 @@ def test_hash_changes_with_the_model_but_not_the_file_location(tmp_path):
             "at least one covariate must have missing = 'exclude'",
         ),
         ({"segments": {"k": 3}, "data": {"taxonomy": "nowhere.toml"}}, "data.taxonomy: file .* not found"),
+        ({"segments": {"k_range": [1, 3], "k_jobs": 0}}, "segments.k_jobs: must be an integer >= 1, got 0"),
+        ({"segments": {"k_range": [1, 3], "k_jobs": 1.5}}, "segments.k_jobs: must be an integer >= 1, got 1.5"),
+        (
+            {"segments": {"k_range": [1, 3], "k_jobs": 2}, "sampler": {"sampler": "pymc"}},
+            "segments.k_jobs: K are fitted side by side with sampler 'nutpie' only, not 'pymc'",
+        ),
     ],
 )
 def test_bad_specs_name_the_key(doc, message, tmp_path):

@@ -128,7 +128,12 @@ class RunSpec:
     k : int or None
         Number of segments, or ``None`` when `k_range` is given.
     k_range : tuple of int or None
-        Inclusive range of K compared by PSIS-LOO.
+        Inclusive range of K, compared by :func:`bayesseg.model.compare_k` (PSIS-LOO, or exact
+        K-fold where it is unreliable; the smallest K within its rule is kept).
+    k_jobs : int
+        With `k_range` and sampler nutpie: K fitted (and K-fold refitted) at a time
+        (:func:`bayesseg.model.compare_k`'s ``n_jobs``). It does not change the draws, so it is
+        not part of :attr:`spec_hash`.
     anchors : tuple of str
         Taxonomy rules anchoring named segments.
     priors : dict
@@ -157,6 +162,7 @@ class RunSpec:
     )
     k: int | None = 6
     k_range: tuple[int, int] | None = None
+    k_jobs: int = 1
     anchors: tuple[str, ...] = ()
     priors: dict[str, Any] = field(default_factory=dict)
     sampler: dict[str, Any] = field(default_factory=dict)
@@ -186,6 +192,7 @@ class RunSpec:
             "covariates": [vars(c) for c in self.covariates],
             "k": self.k,
             "k_range": None if self.k_range is None else list(self.k_range),
+            "k_jobs": self.k_jobs,
             "anchors": list(self.anchors),
             "priors": self.priors,
             "sampler": self.sampler,
@@ -195,11 +202,11 @@ class RunSpec:
 
     @property
     def spec_hash(self) -> str:
-        """SHA-256 of :meth:`to_dict` without the taxonomy path and the trends (JSON, sorted keys).
+        """SHA-256 of :meth:`to_dict` without the taxonomy path, the trends and `k_jobs` (JSON, sorted keys).
 
-        The trends do not change the fitted model, so a saved model stays valid when they change.
+        The trends and `k_jobs` do not change the fitted model, so a saved model stays valid when they change.
         """
-        doc = {k: v for k, v in self.to_dict().items() if k not in ("taxonomy", "trends")}
+        doc = {k: v for k, v in self.to_dict().items() if k not in ("taxonomy", "trends", "k_jobs")}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
     def replace(self, **changes: Any) -> RunSpec:
@@ -290,7 +297,7 @@ class RunSpec:
             raise ck.fail("(top level)", f"unknown key(s) {sorted(unknown_top)}")
         data = _data(ck, Path(source).parent if isinstance(source, Path) else Path.cwd(), default)
         covariates = _covariates(ck, default)
-        k, k_range, anchors = _segments(ck)
+        k, k_range, k_jobs, anchors = _segments(ck)
         trends = TrendConfig.from_dict(ck.table("trends", set(TrendConfig.KEYS)), ck.fail)
         unknown_cov = set(trends.propensity_covariates) - {c.name for c in covariates}
         if trends.trends and trends.weighting == "propensity" and unknown_cov:
@@ -301,15 +308,20 @@ class RunSpec:
         version = doc.get("version", default.version)
         if not isinstance(version, str):
             raise ck.fail("version", f"must be a string, got {version!r}")
+        sampler = dict(ck.table("sampler", set(DEFAULT_SAMPLER_CONFIG)))
+        name = sampler.get("sampler", DEFAULT_SAMPLER_CONFIG["sampler"])
+        if k_jobs > 1 and name != "nutpie":
+            raise ck.fail("segments.k_jobs", f"K are fitted side by side with sampler 'nutpie' only, not {name!r}")
         return cls(
             path=Path(source) if isinstance(source, Path) else None,
             **data,
             covariates=tuple(covariates),
             k=k,
             k_range=k_range,
+            k_jobs=k_jobs,
             anchors=tuple(anchors),
             priors=copy.deepcopy(ck.table("priors", set(DEFAULT_MODEL_CONFIG) - {"anchors"})),
-            sampler=dict(ck.table("sampler", set(DEFAULT_SAMPLER_CONFIG))),
+            sampler=sampler,
             output=_output(ck, default),
             trends=trends,
             version=version,
@@ -407,9 +419,9 @@ def _covariates(ck: _Checker, default: RunSpec) -> list[Covariate]:
     return covariates
 
 
-def _segments(ck: _Checker) -> tuple[int | None, tuple[int, int] | None, list[str]]:
-    """The ``[segments]`` table: K or its range, and the anchors."""
-    seg = ck.table("segments", {"k", "k_range", "anchors"})
+def _segments(ck: _Checker) -> tuple[int | None, tuple[int, int] | None, int, list[str]]:
+    """The ``[segments]`` table: K or its range, the K fitted at a time, and the anchors."""
+    seg = ck.table("segments", {"k", "k_range", "k_jobs", "anchors"})
     if ("k" in seg) == ("k_range" in seg):
         raise ck.fail("segments", "give exactly one of k or k_range")
     k = k_range = None
@@ -420,6 +432,7 @@ def _segments(ck: _Checker) -> tuple[int | None, tuple[int, int] | None, list[st
         if not (isinstance(kr, list) and len(kr) == 2 and all(isinstance(v, int) for v in kr) and 1 <= kr[0] <= kr[1]):
             raise ck.fail("segments.k_range", f"must be [low, high] with 1 <= low <= high, got {kr!r}")
         k_range = (int(kr[0]), int(kr[1]))
+    k_jobs = ck.integer("segments.k_jobs", seg.get("k_jobs", 1), 1)
     anchors = seg.get("anchors", [])
     if not isinstance(anchors, list) or not all(isinstance(a, str) for a in anchors):
         raise ck.fail("segments.anchors", f"must be a list of rule names, got {anchors!r}")
@@ -428,7 +441,7 @@ def _segments(ck: _Checker) -> tuple[int | None, tuple[int, int] | None, list[st
     smallest_k = k if k is not None else k_range[0]  # type: ignore[index]
     if len(anchors) > smallest_k:
         raise ck.fail("segments.anchors", f"{len(anchors)} anchored segments but K can be as small as {smallest_k}")
-    return k, k_range, anchors
+    return k, k_range, k_jobs, anchors
 
 
 def _output(ck: _Checker, default: RunSpec) -> OutputConfig:

@@ -151,7 +151,7 @@ def fit_segmentation(inputs: ModelInputs, spec: RunSpec, taxonomy: Taxonomy, pro
     if len(ks) == 1:
         model = SegmentModel(ks[0], model_config, sampler_config).fit(counts, covariates, weights=weights)
         return FitResult(model, None, ids, design)
-    comparison = compare_k(counts, covariates, ks, model_config, sampler_config, weights=weights)
+    comparison = compare_k(counts, covariates, ks, model_config, sampler_config, weights=weights, n_jobs=spec.k_jobs)
     return FitResult(comparison.best, comparison.table, ids, design, comparison.rule)
 
 
