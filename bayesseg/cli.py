@@ -542,10 +542,7 @@ def _add_model_commands(sub: Any) -> None:
     f.add_argument("--covariates", help="CSV: the same id column, then numeric covariates")
     kk = f.add_mutually_exclusive_group(required=True)
     kk.add_argument("--k", type=int, help="number of segments")
-    kk.add_argument(
-        "--k-range",
-        help="fit K in LOW:HIGH; keep the smallest K within 2 dse of the best elpd (PSIS-LOO, or K-fold if unreliable)",
-    )
+    kk.add_argument("--k-range", help="fit K in LOW:HIGH; keep the smallest K within 2 dse of the best (LOO or K-fold)")
     f.add_argument("--out", required=True, help="output folder")
     f.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc", "numpyro", "advi"])
     f.add_argument("--draws", type=int, help="kept draws per chain (default: the sampler's default, 1800)")
