@@ -13,11 +13,14 @@ asks whether the taxonomy's detector types (``object_detection``, ``pattern``, `
   nests it, with one more parameter per TYPE of more than one category.
 
 It prints, per segment, each TYPE's free within-TYPE concentration beside the one the DM implies (a
-ratio below 1: the TYPE's categories vary more than the DM allows; above 1: less) and the tree's gain
-in log-likelihood (a likelihood-ratio statistic of twice that on as many degrees of freedom as extra
-parameters). Segments are the simulator's true ones (``--segments truth``, where the warehouse has
-them) or the fit's most likely ones (``modal``, what a real warehouse allows). Log-likelihoods are
-computed by ``scipy.stats.dirichlet_multinomial``, independently of the optimiser's own.
+ratio below 1: the TYPE's categories vary more than the DM allows; above 1: less) and the tree's gain in
+log-likelihood (a likelihood-ratio statistic of twice that on as many degrees of freedom as extra
+parameters). ``--apart`` takes named categories out of their TYPEs into a node of their own: on a
+simulated warehouse, those of the simulator's trend labels, drawn per image with their segment's weekly
+probability and so without any variation between the authors of a segment. Segments are the simulator's
+true ones (``--segments truth``, where the warehouse has them) or the fit's most likely ones (``modal``,
+what a real warehouse allows). Log-likelihoods are computed by ``scipy.stats.dirichlet_multinomial``,
+independently of the optimiser's own.
 
 Run after ``bayesseg run`` (which writes ``runs/latest``)::
 
@@ -100,6 +103,12 @@ def main() -> None:
     ap.add_argument("--config", type=Path, help="the run's specification (default: the shipped one)")
     ap.add_argument("--source", help="the warehouse, for --segments truth (default: the embedded one)")
     ap.add_argument("--segments", choices=["truth", "modal"], default="truth")
+    ap.add_argument(
+        "--apart",
+        nargs="*",
+        default=[],
+        help="categories taken out of their TYPEs into a node of their own (e.g. the simulator's trend labels)",
+    )
     args = ap.parse_args()
     spec = RunSpec.from_toml(args.config)
     labels = Taxonomy.from_toml(spec.taxonomy).labels.dropna(subset=["CATEGORY"])
@@ -111,6 +120,10 @@ def main() -> None:
     counts = counts.loc[counts.index.isin(modal.index)]  # the segmented authors
     # a folded "<group>_other" category, or one the taxonomy files under an excluded reason, has no TYPE of its own
     types = np.array([type_of.get(c, "(other)") for c in counts.columns])
+    unknown = sorted(set(args.apart) - set(counts.columns))
+    if unknown:
+        raise SystemExit(f"--apart: {unknown} are not categories of the run")
+    types[np.isin(counts.columns, args.apart)] = "apart"
     if args.segments == "truth":
         truth = read_truth(open_source(args.source))
         if truth is None:
@@ -122,6 +135,7 @@ def main() -> None:
         {
             "spec": spec.version,
             "segments": args.segments,
+            "apart": " ".join(args.apart),
             "segment": s,
             **compare(counts.values[(segment == s).values], types),
         }
