@@ -481,7 +481,7 @@ def predictive_checks(tree: xr.DataTree) -> list[PredictiveCheck]:
                 "above": "These pairs co-occur more than the segments explain (labels that come in bundles, "
                 "such as a shoe with its type and brand): each bundle counts as independent evidence, which can make "
                 "memberships overconfident (docs/validity.md, bundles). A larger K may absorb some of it; a count "
-                "table that counts a bundle once (one category per item, given to `bayesseg fit`) removes it.",
+                "table that counts a bundle once (one category per item, given to bayesseg fit) removes it.",
                 "below": "These pairs co-occur less than the segments imply: the segments join authors who use "
                 "one or the other; compare a larger K.",
             },
