@@ -287,14 +287,13 @@ def _kfold_pointwise(
     kept for this thread until its last fold (whatever other threads compile meanwhile).
     """
     out = np.empty(counts.sizes[AUTHOR])
-    with keeping_compiled():
+    with keeping_compiled(), data_by_reference():  # the held-out densities build no graph
         for f in np.unique(folds):
             train, test = folds != f, folds == f
             w = None if weights is None else weights[train] * train.sum() / weights[train].sum()
-            with data_by_reference():
-                model = SegmentModel(k, model_config, sampler_config).fit(
-                    counts.isel(author=train), None if covariates is None else covariates.isel(author=train), weights=w
-                )
+            model = SegmentModel(k, model_config, sampler_config).fit(
+                counts.isel(author=train), None if covariates is None else covariates.isel(author=train), weights=w
+            )
             held = model.log_predictive_density(
                 counts.isel(author=test), None if covariates is None else covariates.isel(author=test)
             )
