@@ -200,14 +200,15 @@ def _fit_each(
     nutpie's two chains leave a core partly idle (the chain with more steps sets the pace), and
     compiling a model takes one core: compiled beside the last fit, the next model is ready when
     its fit starts. The draws are those of fits run one after another (the same compiled code,
-    the same seeds; ``tests/test_selection.py``). With ``n_jobs > 1``, :func:`_fit_side_by_side`.
+    the same seeds; ``tests/test_selection.py``). With ``n_jobs > 1``, up to `n_jobs` at a time (:func:`_side_by_side`).
     """
     fits = {k: SegmentModel(k, model_config, sampler_config) for k in ks}
     sampler = fits[ks[0]].sampler_config["sampler"]
     if n_jobs > 1 and sampler != "nutpie":
         raise InputError(f"n_jobs > 1 fits K side by side for sampler 'nutpie' only, not {sampler!r}")
     if n_jobs > 1 and len(ks) > 1:
-        return _fit_side_by_side(fits, n_jobs, counts, covariates, weights)
+        fit = {k: functools.partial(m.fit, counts, covariates, weights=weights) for k, m in fits.items()}
+        return _side_by_side(fit, n_jobs, "fit")
     if sampler != "nutpie" or len(ks) < 2:
         return {k: m.fit(counts, covariates, weights=weights) for k, m in fits.items()}
     ahead: Future[SegmentModel] | None = None
@@ -217,18 +218,6 @@ def _fit_each(
         ahead = None if after is None else _on_a_thread(fits[after].compile, counts, covariates, weights)
         fits[k].fit(counts, covariates, weights=weights)
     return fits
-
-
-def _fit_side_by_side(
-    fits: dict[int, SegmentModel],
-    n_jobs: int,
-    counts: xr.DataArray,
-    covariates: xr.DataArray | None,
-    weights: np.ndarray | None,
-) -> dict[int, SegmentModel]:
-    """Fit up to `n_jobs` of the K at a time on their own threads, the largest K first (:func:`_side_by_side`)."""
-    calls = {k: functools.partial(m.fit, counts, covariates, weights=weights) for k, m in fits.items()}
-    return _side_by_side(calls, n_jobs, "fit")
 
 
 def _side_by_side[T](calls: Mapping[int, Callable[[], T]], n_jobs: int, what: str) -> dict[int, T]:
