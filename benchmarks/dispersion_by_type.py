@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,15 @@ from bayesseg.config import RunSpec
 from bayesseg.data.connect import open_source
 from bayesseg.evaluation.truth import read_truth
 from bayesseg.taxonomy import Taxonomy
+
+
+class RunTable(NamedTuple):
+    """What :func:`read_run` reads: the specification's version, counts (author × category), segments, TYPEs."""
+
+    spec: str
+    counts: pd.DataFrame
+    segment: pd.Series
+    types: np.ndarray
 
 
 def dm_mle(y: np.ndarray) -> np.ndarray:
@@ -97,6 +107,51 @@ def compare(y: np.ndarray, types: np.ndarray) -> dict[str, float]:
     return row
 
 
+def read_run(run: Path, config: Path | None, source: str | None, segments: str, apart: list[str]) -> RunTable:
+    """A `bayesseg run` folder's segmented authors' counts, each author's segment and each category's TYPE.
+
+    Parameters
+    ----------
+    run : Path
+        The run's output folder (``counts.parquet``, ``memberships.csv``).
+    config : Path or None
+        The run's specification (None: the shipped one), for its taxonomy and version.
+    source : str or None
+        The warehouse, for ``segments = "truth"`` (None: the embedded one).
+    segments : {"truth", "modal"}
+        The simulator's true segments, or each author's most probable one.
+    apart : list of str
+        Categories given the TYPE ``"apart"``.
+
+    Raises
+    ------
+    SystemExit
+        If a category of `apart` is not the run's, or ``"truth"`` is asked of a warehouse without one.
+    """
+    spec = RunSpec.from_toml(config)
+    labels = Taxonomy.from_toml(spec.taxonomy).labels.dropna(subset=["CATEGORY"])
+    type_of = labels.groupby("CATEGORY")["TYPE"].first()
+    long = pd.read_parquet(run / "counts.parquet")
+    memberships = pd.read_csv(run / "memberships.csv")
+    modal = memberships.loc[memberships.groupby("id")["prob_mean"].idxmax()].set_index("id")["segment"]
+    counts = long.pivot_table(index="author", columns="category", values="count", fill_value=0, aggfunc="sum")
+    counts = counts.loc[counts.index.isin(modal.index)]  # the segmented authors
+    # a folded "<group>_other" category, or one the taxonomy files under an excluded reason, has no TYPE of its own
+    types = np.array([type_of.get(c, "(other)") for c in counts.columns])
+    unknown = sorted(set(apart) - set(counts.columns))
+    if unknown:
+        raise SystemExit(f"--apart: {unknown} are not categories of the run")
+    types[np.isin(counts.columns, apart)] = "apart"
+    if segments == "truth":
+        truth = read_truth(open_source(source))
+        if truth is None:
+            raise SystemExit("--segments truth needs a simulated warehouse; use --segments modal")
+        segment = pd.Series(truth.segment_of(counts.index.values), index=counts.index).astype(str)
+    else:
+        segment = modal.loc[counts.index].astype(str)
+    return RunTable(spec.version, counts, segment, types)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=Path("runs/latest"), help="a `bayesseg run` output folder")
@@ -110,30 +165,11 @@ def main() -> None:
         help="categories taken out of their TYPEs into a node of their own (e.g. the simulator's trend labels)",
     )
     args = ap.parse_args()
-    spec = RunSpec.from_toml(args.config)
-    labels = Taxonomy.from_toml(spec.taxonomy).labels.dropna(subset=["CATEGORY"])
-    type_of = labels.groupby("CATEGORY")["TYPE"].first()
-    long = pd.read_parquet(args.run / "counts.parquet")
-    memberships = pd.read_csv(args.run / "memberships.csv")
-    modal = memberships.loc[memberships.groupby("id")["prob_mean"].idxmax()].set_index("id")["segment"]
-    counts = long.pivot_table(index="author", columns="category", values="count", fill_value=0, aggfunc="sum")
-    counts = counts.loc[counts.index.isin(modal.index)]  # the segmented authors
-    # a folded "<group>_other" category, or one the taxonomy files under an excluded reason, has no TYPE of its own
-    types = np.array([type_of.get(c, "(other)") for c in counts.columns])
-    unknown = sorted(set(args.apart) - set(counts.columns))
-    if unknown:
-        raise SystemExit(f"--apart: {unknown} are not categories of the run")
-    types[np.isin(counts.columns, args.apart)] = "apart"
-    if args.segments == "truth":
-        truth = read_truth(open_source(args.source))
-        if truth is None:
-            raise SystemExit("--segments truth needs a simulated warehouse; use --segments modal")
-        segment = pd.Series(truth.segment_of(counts.index.values), index=counts.index).astype(str)
-    else:
-        segment = modal.loc[counts.index].astype(str)
+    table = read_run(args.run, args.config, args.source, args.segments, args.apart)
+    counts, segment, types = table.counts, table.segment, table.types
     rows = [
         {
-            "spec": spec.version,
+            "spec": table.spec,
             "segments": args.segments,
             "apart": " ".join(args.apart),
             "segment": s,
@@ -141,9 +177,9 @@ def main() -> None:
         }
         for s in sorted(segment.unique())
     ]
-    table = pd.DataFrame(rows)
-    ratios = {c.removesuffix("_free"): table[c] / table[c.replace("_free", "_implied")] for c in table if "_free" in c}
-    shown = table[["segment", "authors", "concentration", "gain", "extra_parameters", "p_value"]].assign(
+    frame = pd.DataFrame(rows)
+    ratios = {c.removesuffix("_free"): frame[c] / frame[c.replace("_free", "_implied")] for c in frame if "_free" in c}
+    shown = frame[["segment", "authors", "concentration", "gain", "extra_parameters", "p_value"]].assign(
         **{f"{t} free/implied": r for t, r in ratios.items()}
     )
     sizes = pd.Series(types).value_counts().to_dict()

@@ -1,0 +1,253 @@
+"""Which count family would pass the README run's own predictive checks? Plug-in fits per segment, the run's checks.
+
+The README run's posterior predictive checks of within-segment overdispersion and of co-occurrence fail
+(``bayesseg run``'s report; ``docs/validity.md``). ``benchmarks/dispersion_by_type.py`` measured what the
+overdispersion failure is made of. This script asks which family of a segment's counts would pass the same
+checks, before any of them is built into the model. For each segment of the run (each author's most probable
+one, or the simulator's truth), it fits by maximum likelihood, on all the segment's authors:
+
+- ``dm``: the model's family, the Dirichlet-multinomial :math:`\\mathrm{DM}(\\alpha)`, one concentration
+  (Mosimann 1962);
+- ``tree``: a Dirichlet-tree multinomial over the taxonomy's TYPEs: TYPE totals :math:`\\sim \\mathrm{DM}(\\beta)`,
+  the categories within each TYPE :math:`\\sim \\mathrm{DM}(\\alpha^{(g)})`, a concentration per TYPE
+  (Dennis 1991); ``--apart`` gives named categories a node of their own;
+- ``gdm``: the generalized Dirichlet-multinomial of Connor & Mosimann (1969), a concentration per category:
+  in a fixed order of the categories, :math:`y_c \\mid y_{<c} \\sim \\mathrm{BetaBinomial}(n - \\sum_{j<c} y_j,
+  a_c, b_c)`, the last category the rest. The order is the categories' totals over all authors, largest first;
+- ``gdm_shuffled``: the same in a random order (``--seed``): the family depends on the order.
+
+Then it draws ``--replicates`` data sets of ``--authors`` authors from each family's fits (each author's total
+and segment kept) and applies the run's own checks (:mod:`bayesseg.model.ppc`: the statistics, the p-values,
+the verdict rule), with the fitted parameters in place of posterior draws. Two things differ from the run's
+checks: the parameters are not uncertain, which narrows the replicates; they are fitted to the data they are
+checked against, which widens the p-values toward 0.5. The ``dm`` rows against the run's own verdicts say
+how far the two cancel. ``--control FAMILY`` first replaces the counts by one draw from that family's fits:
+the family then checked in-model should pass.
+
+Run after ``bayesseg run`` (which writes ``runs/latest``)::
+
+    .venv/bin/python benchmarks/family_checks.py --run runs/latest --segments modal
+
+References: Mosimann, J. E. (1962), On the compound multinomial distribution, the multivariate β-distribution,
+and correlations among proportions, *Biometrika* 49(1-2), 65-82, https://doi.org/10.1093/biomet/49.1-2.65;
+Connor, R. J. & Mosimann, J. E. (1969), Concepts of independence for proportions with a generalization of
+the Dirichlet distribution, *JASA* 64(325), 194-206, https://doi.org/10.1080/01621459.1969.10500963;
+Dennis, S. Y. (1991), On the hyper-Dirichlet type 1 and hyper-Liouville distributions, *Communications in
+Statistics - Theory and Methods* 20(12), 4069-4081, https://doi.org/10.1080/03610929108830757; Gelman, A.,
+Meng, X.-L. & Stern, H. (1996), Posterior predictive assessment of model fitness via realized discrepancies,
+*Statistica Sinica* 6(4), 733-760, https://www3.stat.sinica.edu.tw/statistica/j6n4/j6n41/j6n41.htm.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from dispersion_by_type import dm_loglik, dm_mle, read_run
+from results_table import append_rows
+from scipy import optimize, special, stats
+
+from bayesseg.model.ppc import (
+    cooccurrence,
+    far_threshold,
+    predictive_p_values,
+    standardised_discrepancy,
+    verdict,
+    within_segment_dispersion,
+    zero_shares,
+)
+
+FAMILIES = ("dm", "tree", "gdm", "gdm_shuffled")
+
+
+class Fitted(NamedTuple):
+    """One segment's fit: its log-likelihood (scipy's), its number of parameters, and a sampler of counts."""
+
+    loglik: float
+    parameters: int
+    sample: Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def _dm_sample(alpha: np.ndarray) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    def sample(totals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return rng.multinomial(totals, rng.dirichlet(np.maximum(alpha, 1e-12), size=len(totals)))
+
+    return sample
+
+
+def fit_dm(y: np.ndarray) -> Fitted:
+    """The Dirichlet-multinomial of the rows of `y` (authors × categories), by maximum likelihood."""
+    alpha = dm_mle(y)
+    return Fitted(dm_loglik(y, alpha), y.shape[1], _dm_sample(alpha))
+
+
+def fit_tree(y: np.ndarray, types: np.ndarray) -> Fitted:
+    """The Dirichlet-tree multinomial with a node per TYPE (`types`, one per column), by maximum likelihood."""
+    names = sorted(set(types))
+    totals = np.stack([y[:, types == t].sum(axis=1) for t in names], axis=1)
+    beta = dm_mle(totals)
+    loglik, parameters = dm_loglik(totals, beta), len(names)
+    within = {}
+    for t in names:
+        if (types == t).sum() > 1:
+            within[t] = dm_mle(y[:, types == t])
+            loglik += dm_loglik(y[:, types == t], within[t])
+            parameters += len(within[t])
+
+    def sample(n: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = np.zeros((len(n), len(types)), dtype=np.int64)
+        node = _dm_sample(beta)(n, rng)
+        for j, t in enumerate(names):
+            out[:, types == t] = _dm_sample(within[t])(node[:, j], rng) if t in within else node[:, [j]]
+        return out
+
+    return Fitted(loglik, parameters, sample)
+
+
+def beta_binomial_mle(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood (a, b) of a beta-binomial: successes `x` of `n` trials (rows with n > 0)."""
+    keep = n > 0
+    x, n = x[keep].astype(float), n[keep].astype(float)
+    if not keep.any():
+        return np.ones(2)  # no trials: any (a, b) draws nothing
+
+    def minus(log_ab: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b = np.exp(log_ab)
+        ll = special.betaln(x + a, n - x + b) - special.betaln(a, b)
+        common = special.digamma(a + b) - special.digamma(n + a + b)
+        grad = np.array(
+            [
+                (special.digamma(x + a) - special.digamma(a) + common).sum() * a,
+                (special.digamma(n - x + b) - special.digamma(b) + common).sum() * b,
+            ]
+        )
+        return -float(ll.sum()), -grad
+
+    share = (x.sum() + 0.5) / (n.sum() + 1)
+    fit = optimize.minimize(
+        minus, np.log([10 * share, 10 * (1 - share)]), jac=True, method="L-BFGS-B", bounds=[(-12, 15)] * 2
+    )
+    return np.exp(fit.x)
+
+
+def fit_gdm(y: np.ndarray, order: np.ndarray) -> Fitted:
+    """The generalized Dirichlet-multinomial of Connor & Mosimann, categories taken in `order`."""
+    ordered = y[:, order]
+    rest = ordered.sum(axis=1)
+    params, loglik = [], 0.0
+    for c in range(len(order) - 1):
+        a, b = beta_binomial_mle(ordered[:, c], rest)
+        loglik += float(stats.betabinom.logpmf(ordered[:, c], rest, a, b)[rest > 0].sum())
+        params.append((a, b))
+        rest = rest - ordered[:, c]
+
+    def sample(n: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out, left = np.zeros((len(n), len(order)), dtype=np.int64), n.astype(np.int64)
+        for c, (a, b) in enumerate(params):
+            out[:, order[c]] = rng.binomial(left, rng.beta(a, b, size=len(n)))
+            left = left - out[:, order[c]]
+        out[:, order[-1]] = left
+        return out
+
+    return Fitted(loglik, 2 * (len(order) - 1), sample)
+
+
+def fit_family(family: str, y: np.ndarray, types: np.ndarray, shuffled: np.ndarray) -> Fitted:
+    """One segment's authors (rows of `y`) fitted by `family`, one of :data:`FAMILIES`."""
+    if family == "dm":
+        return fit_dm(y)
+    if family == "tree":
+        return fit_tree(y, types)
+    # the totals over every author, not the segment's: one order for all segments
+    return fit_gdm(y, shuffled if family == "gdm_shuffled" else np.argsort(-y.sum(axis=0), kind="stable"))
+
+
+def run_checks(y: np.ndarray, z: np.ndarray, replicated: np.ndarray, k: int) -> dict[str, tuple]:
+    """The run's checks of observed counts `y` (n × C, segments `z`) against replicates (S × n × C)."""
+    z_all = np.broadcast_to(z, replicated.shape[:2])
+    upper = np.triu_indices(y.shape[1], k=1)
+    stats_of = {
+        "zeros": (zero_shares(y), zero_shares(replicated), True),
+        "overdispersion": (
+            within_segment_dispersion(y, z_all, k),
+            within_segment_dispersion(replicated, z_all, k),
+            True,
+        ),
+        "cooccurrence": (cooccurrence(y)[upper], cooccurrence(replicated)[:, upper[0], upper[1]], True),
+        "max_share": (y.max(axis=1) / y.sum(axis=1), replicated.max(axis=2) / replicated.sum(axis=2), False),
+    }
+    out = {}
+    for name, (observed, rep, far) in stats_of.items():
+        p, d = predictive_p_values(observed, rep), standardised_discrepancy(observed, rep)
+        out[name] = (*verdict(p, d if far else None), d)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, default=Path("runs/latest"), help="a `bayesseg run` output folder")
+    ap.add_argument("--config", type=Path, help="the run's specification (default: the shipped one)")
+    ap.add_argument("--source", help="the warehouse, for --segments truth (default: the embedded one)")
+    ap.add_argument("--segments", choices=["truth", "modal"], default="modal")
+    ap.add_argument("--apart", nargs="*", default=[], help="categories given a node of their own in `tree`")
+    ap.add_argument("--authors", type=int, default=2000, help="authors replicated (the run's ppc_authors)")
+    ap.add_argument("--replicates", type=int, default=100, help="replicated data sets (the run's ppc_draws)")
+    ap.add_argument("--control", choices=FAMILIES, help="check a draw from this family's fits instead of the data")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    table = read_run(args.run, args.config, args.source, args.segments, args.apart)
+    rng = np.random.default_rng(args.seed)
+    y, types = table.counts.to_numpy(dtype=np.int64, copy=True), table.types
+    z = pd.Categorical(table.segment).codes
+    k = int(z.max()) + 1
+    shuffled = rng.permutation(y.shape[1])
+    if args.control:
+        fits = [fit_family(args.control, y[z == s], types, shuffled) for s in range(k)]
+        for s in range(k):
+            y[z == s] = fits[s].sample(y[z == s].sum(axis=1), rng)
+    shown = rng.choice(len(y), size=min(args.authors, len(y)), replace=False)
+    rows = []
+    for family in FAMILIES:
+        fits = [fit_family(family, y[z == s], types, shuffled) for s in range(k)]
+        replicated = np.zeros((args.replicates, len(shown), y.shape[1]), dtype=np.int64)
+        for s in range(k):
+            mine = z[shown] == s
+            for r in range(args.replicates):
+                replicated[r, mine] = fits[s].sample(y[shown][mine].sum(axis=1), rng)
+        loglik, parameters = sum(f.loglik for f in fits), sum(f.parameters for f in fits)
+        row = {
+            "spec": table.spec,
+            "segments": args.segments,
+            "control": args.control or "",
+            "seed": args.seed,
+            "apart": " ".join(args.apart),
+            "family": family,
+            "parameters": parameters,
+            "loglik": loglik,
+            "aic": 2 * parameters - 2 * loglik,
+        }
+        for name, (status, n_extreme, n_elements, _tail, n_far, d) in run_checks(
+            y[shown], z[shown], replicated, k
+        ).items():
+            row.update(
+                {name: status, f"{name}_extreme": n_extreme, f"{name}_elements": n_elements, f"{name}_far": n_far}
+            )
+            if name == "overdispersion":
+                worst = np.argsort(-np.abs(np.nan_to_num(d)))[:3]
+                row["overdispersion_worst"] = " ".join(f"{table.counts.columns[i]}:{d[i]:+.1f}" for i in worst)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    print(
+        f"{len(y):,} authors × {y.shape[1]} categories, K = {k}; checked on {len(shown):,} authors × "
+        f"{args.replicates} replicates (far: |discrepancy| > {far_threshold(y.shape[1]):.2f} for categories)"
+    )
+    print(frame.drop(columns=["spec", "segments", "control", "seed", "apart"]).round(1).T.to_string())
+    append_rows(rows, "family_checks.csv")
+
+
+if __name__ == "__main__":
+    main()
