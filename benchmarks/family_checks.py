@@ -24,9 +24,15 @@ checked against, which widens the p-values toward 0.5. The ``dm`` rows against t
 how far the two cancel. ``--control FAMILY`` first replaces the counts by one draw from that family's fits:
 the family then checked in-model should pass.
 
+``--nuts SEGMENT`` checks one segment's authors with the real thing instead: the DM and the GDM (categories
+largest total first) fitted with one segment by NUTS
+(:func:`bayesseg.evaluation.families.fit_family`; PSIS-LOO compares them), and the checks made with one
+replicate per kept posterior draw.
+
 Run after ``bayesseg run`` (which writes ``runs/latest``)::
 
     .venv/bin/python benchmarks/family_checks.py --run runs/latest --segments modal
+    .venv/bin/python benchmarks/family_checks.py --run runs/latest --segments modal --nuts 0
 
 References: Mosimann, J. E. (1962), On the compound multinomial distribution, the multivariate β-distribution,
 and correlations among proportions, *Biometrika* 49(1-2), 65-82, https://doi.org/10.1093/biomet/49.1-2.65;
@@ -51,6 +57,8 @@ from dispersion_by_type import dm_loglik, dm_mle, read_run
 from results_table import append_rows
 from scipy import optimize, special, stats
 
+from bayesseg.dims import stack_sample_dims
+from bayesseg.evaluation.families import fit_family
 from bayesseg.model.ppc import (
     cooccurrence,
     far_threshold,
@@ -156,7 +164,7 @@ def fit_gdm(y: np.ndarray, order: np.ndarray) -> Fitted:
     return Fitted(loglik, 2 * (len(order) - 1), sample)
 
 
-def fit_family(family: str, y: np.ndarray, types: np.ndarray, shuffled: np.ndarray) -> Fitted:
+def fit_plug_in(family: str, y: np.ndarray, types: np.ndarray, shuffled: np.ndarray) -> Fitted:
     """One segment's authors (rows of `y`) fitted by `family`, one of :data:`FAMILIES`."""
     if family == "dm":
         return fit_dm(y)
@@ -187,6 +195,71 @@ def run_checks(y: np.ndarray, z: np.ndarray, replicated: np.ndarray, k: int) -> 
     return out
 
 
+def posterior_replicates(posterior: dict[str, np.ndarray], totals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One replicate per posterior draw of a K = 1 fit (DM, or GDM when it has ``dispersion_ratio``), given totals."""
+    p = special.softmax(posterior["logit"][:, 0], axis=-1)  # (draw, category)
+    kappa = np.exp(posterior["log_concentration"][:, 0])
+    out = np.zeros((len(p), len(totals), p.shape[1]), dtype=np.int64)
+    for s in range(len(p)):
+        if "dispersion_ratio" not in posterior:
+            out[s] = _dm_sample(kappa[s] * p[s])(totals, rng)
+            continue
+        scale = kappa[s] * np.exp(posterior["dispersion_ratio_sd"][s] * posterior["dispersion_ratio"][s])
+        tail = np.cumsum(p[s, ::-1])[::-1]
+        left = totals.astype(np.int64)
+        for c in range(p.shape[1] - 1):
+            out[s, :, c] = rng.binomial(left, rng.beta(scale[c] * p[s, c], scale[c] * tail[c + 1], size=len(totals)))
+            left = left - out[s, :, c]
+        out[s, :, -1] = left
+    return out
+
+
+def nuts_checks(y: np.ndarray, authors: int, replicates: int, seed: int) -> list[dict]:
+    """One segment's authors (`y`) fitted by the DM and the GDM with NUTS (K = 1): PSIS-LOO and the run's checks.
+
+    The checks use one replicate per posterior draw (the fits keep ``replicates`` draws); the segment is
+    fixed, so ``overdispersion`` is the dispersion around the segment's pooled share.
+    """
+    import arviz_stats
+
+    rng = np.random.default_rng(seed)
+    shown = rng.choice(len(y), size=min(authors, len(y)), replace=False)
+    largest_first = np.argsort(-y.sum(axis=0), kind="stable")
+    sampler = {"random_seed": seed, "loglik_draws": replicates}
+    rows, loos = [], {}
+    for family in ("dirichlet_multinomial", "generalized_dirichlet_multinomial"):
+        order = largest_first if family == "generalized_dirichlet_multinomial" else np.arange(y.shape[1])
+        tree = fit_family(y[:, order], family, 1, sampler)
+        loos[family] = arviz_stats.loo(tree, var_name="y", pointwise=True)
+        draws = {k: stack_sample_dims(v).values for k, v in tree["posterior"].to_dataset().data_vars.items()}
+        replicated = np.empty((len(draws["logit"]), len(shown), y.shape[1]), dtype=np.int64)
+        replicated[..., order] = posterior_replicates(draws, y[shown][:, order].sum(axis=1), rng)
+        total = tree["log_likelihood"]["y"].sum("author")
+        row = {
+            "family": family,
+            "rhat_loglik": float(arviz_stats.rhat(total)),
+            "high_pareto_k": int((np.asarray(loos[family].pareto_k) > loos[family].good_k).sum()),
+        }
+        if "dispersion_ratio" in draws:
+            tau = draws["dispersion_ratio_sd"][:, None] * draws["dispersion_ratio"]
+            row["dispersion_ratio_range"] = (
+                f"{np.median(tau, axis=0).min():+.2f} to {np.median(tau, axis=0).max():+.2f}"
+            )
+        for name, (status, n_extreme, _n, _tail, n_far, _d) in run_checks(
+            y[shown], np.zeros(len(shown), dtype=int), replicated, 1
+        ).items():
+            row.update({name: status, f"{name}_extreme": n_extreme, f"{name}_far": n_far})
+        rows.append(row)
+    table = arviz_stats.compare(loos, round_to="none")
+    for row in rows:
+        row.update(
+            elpd=table.loc[row["family"], "elpd"],
+            elpd_diff=table["elpd"].max() - table.loc[row["family"], "elpd"],
+            dse=table.loc[row["family"], "dse"],
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=Path("runs/latest"), help="a `bayesseg run` output folder")
@@ -198,6 +271,12 @@ def main() -> None:
     ap.add_argument("--replicates", type=int, default=100, help="replicated data sets (the run's ppc_draws)")
     ap.add_argument("--control", choices=FAMILIES, help="check a draw from this family's fits instead of the data")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--nuts",
+        type=int,
+        metavar="SEGMENT",
+        help="instead: fit the DM and the GDM to this segment's authors by NUTS (K = 1), PSIS-LOO and posterior checks",
+    )
     args = ap.parse_args()
     table = read_run(args.run, args.config, args.source, args.segments, args.apart)
     rng = np.random.default_rng(args.seed)
@@ -205,14 +284,31 @@ def main() -> None:
     z = pd.Categorical(table.segment).codes
     k = int(z.max()) + 1
     shuffled = rng.permutation(y.shape[1])
+    if args.nuts is not None:
+        mine = y[z == args.nuts]
+        rows = [
+            {
+                "spec": table.spec,
+                "segments": args.segments,
+                "seed": args.seed,
+                "nuts_segment": args.nuts,
+                "authors": len(mine),
+                **row,
+            }
+            for row in nuts_checks(mine, args.authors, args.replicates, args.seed)
+        ]
+        print(f"segment {args.nuts}: {len(mine):,} authors × {y.shape[1]} categories, K = 1, NUTS")
+        print(pd.DataFrame(rows).drop(columns=["spec", "segments", "seed"]).round(2).T.to_string())
+        append_rows(rows, "family_checks_nuts.csv")
+        return
     if args.control:
-        fits = [fit_family(args.control, y[z == s], types, shuffled) for s in range(k)]
+        fits = [fit_plug_in(args.control, y[z == s], types, shuffled) for s in range(k)]
         for s in range(k):
             y[z == s] = fits[s].sample(y[z == s].sum(axis=1), rng)
     shown = rng.choice(len(y), size=min(args.authors, len(y)), replace=False)
     rows = []
     for family in FAMILIES:
-        fits = [fit_family(family, y[z == s], types, shuffled) for s in range(k)]
+        fits = [fit_plug_in(family, y[z == s], types, shuffled) for s in range(k)]
         replicated = np.zeros((args.replicates, len(shown), y.shape[1]), dtype=np.int64)
         for s in range(k):
             mine = z[shown] == s

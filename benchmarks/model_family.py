@@ -1,10 +1,11 @@
-"""Is the Dirichlet-multinomial the right family for real count tables? Four mixture families by PSIS-LOO.
+"""Is the Dirichlet-multinomial the right family for real count tables? Five mixture families by PSIS-LOO.
 
 On the two count tables of ``benchmarks/choose_k.py`` (vegan's ``BCI``, 50 plots × 225 tree
 species, and ``mite``, 70 soil cores × 35 oribatid mite species; exported by ``Rscript``: needs R
 with ``vegan``, ``apt-get install r-cran-vegan``), :func:`bayesseg.evaluation.families.compare_families`
-fits mixtures of the Dirichlet-multinomial, the multinomial, independent negative binomials and the
-logistic normal for K = 1..``--max-k`` with the same structure of priors, by PyMC's NUTS, and compares
+fits mixtures of the Dirichlet-multinomial, the multinomial, independent negative binomials, the
+logistic normal and the generalized Dirichlet-multinomial (a dispersion per category) for K =
+1..``--max-k`` with the same structure of priors, by PyMC's NUTS, and compares
 each row's leave-one-out predictive density (PSIS-LOO; k̂ and dse shown). Not in-model: nothing here
 was drawn from any of the families.
 

@@ -167,5 +167,5 @@ def test_categories_dispersed_unlike_one_concentration_read_as_mixed():
     tree = ppc_tree(y, y_given, np.arange(n), np.array([f"c{i}" for i in range(6)]), z, y_rep_given=y_given)
     check = predictive_checks(tree)[1]
     assert check.verdict == "fail" and check.above == 3 and check.below == 3
-    assert "one concentration" in check.message
+    assert "one concentration" in check.message and "a dispersion per category" in check.message
     assert set(check.table.index[check.table["discrepancy"] > 0]) == {"c3", "c4", "c5"}

@@ -1,7 +1,7 @@
-r"""Is the Dirichlet-multinomial the right family? Mixtures of four count families compared by PSIS-LOO.
+r"""Is the Dirichlet-multinomial the right family? Mixtures of five count families compared by PSIS-LOO.
 
 Each row of a count table (an author's labels, a plot's trees) is drawn from one of K segments.
-Four families of the segment's count distribution, with the same structure of priors as
+Five families of the segment's count distribution, with the same structure of priors as
 :class:`bayesseg.model.SegmentModel` where it applies — a population log-profile
 :math:`\eta_0 \sim \mathrm{ZeroSumNormal}(3)`, segment deviations :math:`\eta_k = \eta_0 + \sigma_\delta
 \delta_k` with :math:`\delta_{kc} \sim N(0, 1)`, :math:`\sigma_\delta \sim \mathrm{HalfNormal}(1)`, and
@@ -10,6 +10,16 @@ mixture weights :math:`\pi \sim \mathrm{Dirichlet}(1)` (no covariates):
 - ``multinomial``: :math:`y \mid n, z = k \sim \mathrm{Multinomial}(n, \mathrm{softmax}\,\eta_k)`;
 - ``dirichlet_multinomial``: :math:`y \mid n, z = k \sim \mathrm{DM}(\kappa_k\, \mathrm{softmax}\,\eta_k)`,
   :math:`\log\kappa_k \sim N(3.9, 1.5)` (Mosimann 1962; the mixture of Holmes et al. 2012);
+- ``generalized_dirichlet_multinomial``: a dispersion per category (Connor & Mosimann 1969). In the
+  table's column order, each category but the last is a beta-binomial of what the categories before it
+  left, :math:`y_c \mid y_{<c}, z = k \sim \mathrm{BetaBinomial}(r_c, a_{kc}, b_{kc})` with
+  :math:`r_c = \sum_{j \ge c} y_j`, :math:`a_{kc} = \kappa_k e^{\tau_c} p_{kc}`,
+  :math:`b_{kc} = \kappa_k e^{\tau_c} \sum_{j > c} p_{kj}`, :math:`p_k = \mathrm{softmax}\,\eta_k`,
+  :math:`\tau_c = \sigma_\tau \epsilon_c`, :math:`\epsilon_c \sim N(0, 1)`,
+  :math:`\sigma_\tau \sim \mathrm{HalfNormal}(1)`, :math:`\kappa_k` as the Dirichlet-multinomial's.
+  At :math:`\tau = 0` it is :math:`\mathrm{DM}(\kappa_k p_k)`; :math:`\tau_c > 0` lets category
+  :math:`c` vary less than the rest, :math:`\tau_c < 0` more. The family depends on the column order;
+  :func:`compare_families` puts the largest total first;
 - ``negative_binomial``: categories independent, :math:`y_c \mid z = k \sim \mathrm{NB}(\text{mean }
   e^{\nu + \eta_{kc}}, \text{dispersion } \phi_k)`, :math:`\nu \sim N(\log \bar y, 2)`,
   :math:`\log \phi_k \sim N(0, 1.5)`; the row's total varies with its segment;
@@ -34,6 +44,9 @@ References
 ----------
 Mosimann, J. E. (1962). On the compound multinomial distribution, the multivariate β-distribution,
 and correlations among proportions. *Biometrika* 49(1-2), 65-82. https://doi.org/10.1093/biomet/49.1-2.65
+
+Connor, R. J., & Mosimann, J. E. (1969). Concepts of independence for proportions with a generalization
+of the Dirichlet distribution. *JASA* 64(325), 194-206. https://doi.org/10.1080/01621459.1969.10500963
 
 Holmes, I., Harris, K., & Quince, C. (2012). Dirichlet multinomial mixtures: generative models for
 microbial metagenomics. *PLoS ONE* 7(2), e30126. https://doi.org/10.1371/journal.pone.0030126
@@ -75,14 +88,23 @@ __all__ = [
     "SAMPLER",
     "compare_families",
     "family_model",
+    "fit_family",
     "logistic_normal_log_marginal",
     "pointwise_log_likelihood",
 ]
 
-FAMILIES = ("dirichlet_multinomial", "multinomial", "negative_binomial", "logistic_normal")
+FAMILIES = (
+    "dirichlet_multinomial",
+    "multinomial",
+    "negative_binomial",
+    "logistic_normal",
+    "generalized_dirichlet_multinomial",
+)
 """The count families of :func:`family_model`."""
-CONDITIONAL = ("dirichlet_multinomial", "multinomial", "logistic_normal")
+CONDITIONAL = ("dirichlet_multinomial", "multinomial", "logistic_normal", "generalized_dirichlet_multinomial")
 """Families of how a total splits, completed by the segment-free model of the totals."""
+NODE = "node"
+"""Dim of the generalized Dirichlet-multinomial's per-category dispersions: every category but the last."""
 SAMPLER = {"draws": 500, "tune": 500, "chains": 2, "target_accept": 0.9, "random_seed": 0, "loglik_draws": 400}
 """Defaults of :func:`compare_families`'s sampler (PyMC's NUTS)."""
 
@@ -115,6 +137,25 @@ def _nb_logpmf(y: Any, mean: Any, dispersion: Any, lib: Any) -> Any:
     return pm.logp(pm.NegativeBinomial.dist(mu=mean, alpha=dispersion), y)
 
 
+def _gdm_logpmf(y: np.ndarray, log_p: Any, log_kappa: Any, tau: Any, lib: Any) -> Any:
+    """Generalized Dirichlet-multinomial log-pmf of each row, less its multinomial coefficient.
+
+    `y` (row, C); `log_p` (lead, C); `log_kappa` (lead,); `tau` (lead, C - 1) or (C - 1,); returns
+    (lead, row). The sum over the C - 1 nodes of the beta-binomial log-pmfs less their binomial
+    coefficients, whose product is the multinomial coefficient. A node the row's labels do not reach
+    (:math:`r_c = 0`) adds exactly zero.
+    """
+    gammaln = special.gammaln if lib is np else pt.gammaln
+    p = lib.exp(log_p)
+    tail = lib.cumsum(p[:, ::-1], axis=1)[:, ::-1]  # Σ_{j ≥ c} p_j
+    scale = lib.exp(log_kappa[:, None] + tau)
+    a, b = (scale * p[:, :-1])[:, None, :], (scale * tail[:, 1:])[:, None, :]
+    rest = np.cumsum(y[:, ::-1], axis=1)[:, ::-1]  # r_c = Σ_{j ≥ c} y_j
+    here, reached, left = y[None, :, :-1], rest[None, :, :-1], rest[None, :, 1:]
+    terms = gammaln(here + a) - gammaln(a) + gammaln(left + b) - gammaln(b) - gammaln(reached + a + b) + gammaln(a + b)
+    return terms.sum(-1)
+
+
 def family_model(counts: Any, family: str, n_segments: int) -> pm.Model:
     """The PyMC model of a K-segment mixture of one count family (module docstring).
 
@@ -122,7 +163,9 @@ def family_model(counts: Any, family: str, n_segments: int) -> pm.Model:
     ----------
     counts : array-like of int, shape (row, category)
         The count table; every row needs a positive total.
-    family : {"dirichlet_multinomial", "multinomial", "negative_binomial", "logistic_normal"}
+    family : str
+        One of :data:`FAMILIES`; ``"generalized_dirichlet_multinomial"`` takes the categories in the
+        table's column order.
     n_segments : int
         K ≥ 1.
 
@@ -131,8 +174,9 @@ def family_model(counts: Any, family: str, n_segments: int) -> pm.Model:
     pymc.Model
         Free variables named as in the module docstring (``weights``, ``population_logit``,
         ``deviation_sd``, ``deviation``, ``log_concentration``, ``log_dispersion``, ``log_mean``,
-        ``latent_sd``, ``latent_logit``, ``total_log_mean``, ``total_log_dispersion``); the
-        log-likelihood as a Potential ``y``.
+        ``latent_sd``, ``latent_logit``, ``dispersion_ratio_sd`` (σ_τ),
+        ``dispersion_ratio`` (ε, dim ``node``), ``total_log_mean``,
+        ``total_log_dispersion``); the log-likelihood as a Potential ``y``.
 
     Raises
     ------
@@ -142,7 +186,7 @@ def family_model(counts: Any, family: str, n_segments: int) -> pm.Model:
     y = _check(counts, family, n_segments)
     k = int(n_segments)
     n_rows, n_cat = y.shape
-    coords = {AUTHOR: np.arange(n_rows), CATEGORY: np.arange(n_cat), SEGMENT: np.arange(k)}
+    coords = {AUTHOR: np.arange(n_rows), CATEGORY: np.arange(n_cat), SEGMENT: np.arange(k), NODE: np.arange(n_cat - 1)}
     totals = y.sum(1)
     with pm.Model(coords=coords) as model:
         log_w = pt.log(pm.Dirichlet("weights", np.ones(k), dims=SEGMENT)) if k > 1 else pt.zeros(1)
@@ -160,6 +204,10 @@ def family_model(counts: Any, family: str, n_segments: int) -> pm.Model:
             log_p = eta - pt.logsumexp(eta, axis=1, keepdims=True)
             if family == "multinomial":
                 comp = pt.dot(y, log_p.T)
+            elif family == "generalized_dirichlet_multinomial":
+                log_kappa = pm.Normal("log_concentration", 3.9, 1.5, dims=SEGMENT)
+                tau = pm.HalfNormal("dispersion_ratio_sd", 1.0) * pm.Normal("dispersion_ratio", 0.0, 1.0, dims=NODE)
+                comp = _gdm_logpmf(y, log_p, log_kappa, tau[None, :], pt).T
             elif family == "dirichlet_multinomial":
                 kappa = pt.exp(pm.Normal("log_concentration", 3.9, 1.5, dims=SEGMENT))
                 alpha = kappa[:, None] * pt.exp(log_p)
@@ -265,8 +313,8 @@ def pointwise_log_likelihood(counts: Any, family: str, draws: Mapping[str, Any])
     draws : mapping of str to array
         Posterior draws, draw first, of :func:`family_model`'s variables and of ``logit``
         (draw, segment, category): ``weights`` (omitted for K = 1), ``log_concentration``,
-        ``log_mean``, ``log_dispersion``, ``latent_sd``, ``total_log_mean``, ``total_log_dispersion``
-        as the family needs.
+        ``log_mean``, ``log_dispersion``, ``latent_sd``, ``dispersion_ratio_sd`` and
+        ``dispersion_ratio`` (draw, node), ``total_log_mean``, ``total_log_dispersion`` as the family needs.
 
     Returns
     -------
@@ -298,6 +346,13 @@ def pointwise_log_likelihood(counts: Any, family: str, draws: Mapping[str, Any])
                 - special.gammaln(totals[None] + kappa)
                 + (special.gammaln(y[None] + alpha) - special.gammaln(alpha)).sum(-1)
             )
+        elif family == "generalized_dirichlet_multinomial":
+            tau = np.asarray(draws["dispersion_ratio_sd"], dtype=float)[:, None] * np.asarray(
+                draws["dispersion_ratio"], dtype=float
+            )
+            log_kappa = np.asarray(draws["log_concentration"], dtype=float)[:, j]
+            for chunk in np.array_split(np.arange(n_draws), max(1, n_draws // 16)):  # (draw, row, node) in pieces
+                comp[chunk, :, j] = coef + _gdm_logpmf(y, log_p[chunk, j], log_kappa[chunk], tau[chunk], np)
         elif family == "negative_binomial":
             mean = np.exp(np.asarray(draws["log_mean"], dtype=float)[:, None] + eta[:, j])[:, None, :]
             phi = np.exp(np.asarray(draws["log_dispersion"], dtype=float)[:, j])[:, None, None]
@@ -313,8 +368,38 @@ def pointwise_log_likelihood(counts: Any, family: str, draws: Mapping[str, Any])
     return out
 
 
-def _fit(y: np.ndarray, family: str, k: int, sampler: Mapping[str, Any]) -> xr.DataTree:
-    """NUTS fit of one family and K; posterior (thinned) and pointwise log-likelihood ``y``."""
+def fit_family(
+    counts: Any, family: str, n_segments: int, sampler_config: Mapping[str, Any] | None = None
+) -> xr.DataTree:
+    """Fit one family's K-segment mixture by PyMC's NUTS and score each row under the kept draws.
+
+    Parameters
+    ----------
+    counts : array-like of int, shape (row, category)
+        The count table, in the column order the family is to use (it matters to the generalized
+        Dirichlet-multinomial only).
+    family : str
+        One of :data:`FAMILIES`.
+    n_segments : int
+        K ≥ 1.
+    sampler_config : mapping, optional
+        Overrides of :data:`SAMPLER`.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior``: the free variables but ``latent_logit`` and ``logit`` (chain, draw, segment,
+        category), thinned to about ``loglik_draws`` draws; ``log_likelihood/y`` (chain, draw, author):
+        :func:`pointwise_log_likelihood` under those draws.
+
+    Raises
+    ------
+    bayesseg.exceptions.InputError
+        Unknown family, K < 1, or a bad count table.
+    """
+    sampler = {**SAMPLER, **(sampler_config or {})}
+    y = _check(counts, family, n_segments)
+    k = int(n_segments)
     with family_model(y, family, k) as model, without_fastmath():  # bayesseg's arithmetic: cache-independent bits
         if k > 1:
             pm.Deterministic("logit", model["population_logit"][None, :] + model["deviation_sd"] * model["deviation"])
@@ -354,7 +439,8 @@ def compare_families(
     counts : array-like of int, shape (row, category)
         The count table.
     families : sequence of str
-        Families of :data:`FAMILIES`.
+        Families of :data:`FAMILIES`. The generalized Dirichlet-multinomial takes the categories
+        largest total first.
     ks : sequence of int
         Numbers of segments, each ≥ 1.
     sampler_config : mapping, optional
@@ -382,10 +468,13 @@ def compare_families(
         for k in ks:
             _check(y, family, k)
     loos, rows = {}, {}
+    largest_first = np.argsort(-y.sum(0), kind="stable")
     for family in families:
         for k in ks:
             start = time.perf_counter()
-            tree = _fit(y, family, int(k), cfg)
+            # the other families are the same in any column order
+            ordered = y[:, largest_first] if family == "generalized_dirichlet_multinomial" else y
+            tree = fit_family(ordered, family, int(k), cfg)
             name = f"{family} K={k}"
             with warnings.catch_warnings():  # high k̂ is counted in the table, not warned once per fit
                 warnings.simplefilter("ignore", UserWarning)

@@ -461,7 +461,8 @@ def predictive_checks(tree: xr.DataTree) -> list[PredictiveCheck]:
                 "Dirichlet-multinomial gives every category of a segment one concentration, and these data do not "
                 "share it: memberships weigh every category's evidence alike where they should not, and can be "
                 "overconfident where segments overlap (check their calibration where a truth or a labelled "
-                "sample exists).",
+                "sample exists). A family with a dispersion per category fits such counts better; "
+                "bayesseg.evaluation.families compares it with this one on a count table (docs/validity.md).",
             },
             "categories",
         ),
