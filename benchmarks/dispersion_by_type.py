@@ -152,18 +152,24 @@ def read_run(run: Path, config: Path | None, source: str | None, segments: str, 
     return RunTable(spec.version, counts, segment, types)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_run_arguments(ap: argparse.ArgumentParser, segments: str) -> None:
+    """The options of :func:`read_run`: ``--run``, ``--config``, ``--source``, ``--segments`` (default `segments`),
+    ``--apart``."""
     ap.add_argument("--run", type=Path, default=Path("runs/latest"), help="a `bayesseg run` output folder")
     ap.add_argument("--config", type=Path, help="the run's specification (default: the shipped one)")
     ap.add_argument("--source", help="the warehouse, for --segments truth (default: the embedded one)")
-    ap.add_argument("--segments", choices=["truth", "modal"], default="truth")
+    ap.add_argument("--segments", choices=["truth", "modal"], default=segments)
     ap.add_argument(
         "--apart",
         nargs="*",
         default=[],
         help="categories taken out of their TYPEs into a node of their own (e.g. the simulator's trend labels)",
     )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_arguments(ap, "truth")
     args = ap.parse_args()
     table = read_run(args.run, args.config, args.source, args.segments, args.apart)
     counts, segment, types = table.counts, table.segment, table.types

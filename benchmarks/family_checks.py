@@ -48,12 +48,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from dispersion_by_type import dm_loglik, dm_mle, read_run
+from dispersion_by_type import add_run_arguments, dm_loglik, dm_mle, read_run
 from results_table import append_rows
 from scipy import optimize, special, stats
 
@@ -262,11 +261,7 @@ def nuts_checks(y: np.ndarray, authors: int, replicates: int, seed: int) -> list
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", type=Path, default=Path("runs/latest"), help="a `bayesseg run` output folder")
-    ap.add_argument("--config", type=Path, help="the run's specification (default: the shipped one)")
-    ap.add_argument("--source", help="the warehouse, for --segments truth (default: the embedded one)")
-    ap.add_argument("--segments", choices=["truth", "modal"], default="modal")
-    ap.add_argument("--apart", nargs="*", default=[], help="categories given a node of their own in `tree`")
+    add_run_arguments(ap, "modal")  # --apart: the categories given a node of their own in `tree`
     ap.add_argument("--authors", type=int, default=2000, help="authors replicated (the run's ppc_authors)")
     ap.add_argument("--replicates", type=int, default=100, help="replicated data sets (the run's ppc_draws)")
     ap.add_argument("--control", choices=FAMILIES, help="check a draw from this family's fits instead of the data")
