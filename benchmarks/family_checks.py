@@ -259,6 +259,29 @@ def nuts_checks(y: np.ndarray, authors: int, replicates: int, seed: int) -> list
     return rows
 
 
+def likelihood_terms(y: np.ndarray) -> dict[str, int]:
+    """What a likelihood kernel would evaluate on `y` (authors × categories): the DM against the GDM.
+
+    The DM's log Γ terms are one per distinct (category, nonzero count) and per distinct total; its sparse
+    pass one per nonzero cell. The GDM's, categories largest total first, add one per distinct (node,
+    remainder) at a node the author's labels reach, and its pass one per reached (author, node).
+    """
+    ordered = y[:, np.argsort(-y.sum(axis=0), kind="stable")]
+    rest = np.cumsum(ordered[:, ::-1], axis=1)[:, ::-1]
+    reached = rest[:, :-1] > 0
+    nonzero_pairs = sum(len(np.unique(ordered[ordered[:, c] > 0, c])) for c in range(y.shape[1]))
+    remainders = sum(
+        len(np.unique(rest[reached[:, c], c])) + len(np.unique(rest[reached[:, c], c + 1]))
+        for c in range(y.shape[1] - 1)
+    )
+    return {
+        "nonzero cells": int((y > 0).sum()),
+        "reached (author, node)": int(reached.sum()),
+        "DM distinct log-gamma arguments": nonzero_pairs + len(np.unique(y.sum(axis=1))),
+        "GDM distinct log-gamma arguments": nonzero_pairs + remainders,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_arguments(ap, "modal")  # --apart: the categories given a node of their own in `tree`
@@ -272,6 +295,7 @@ def main() -> None:
         metavar="SEGMENT",
         help="instead: fit the DM and the GDM to this segment's authors by NUTS (K = 1), PSIS-LOO and posterior checks",
     )
+    ap.add_argument("--cost", action="store_true", help="instead: print what a DM and a GDM kernel would evaluate")
     args = ap.parse_args()
     table = read_run(args.run, args.config, args.source, args.segments, args.apart)
     rng = np.random.default_rng(args.seed)
@@ -279,6 +303,9 @@ def main() -> None:
     z = pd.Categorical(table.segment).codes
     k = int(z.max()) + 1
     shuffled = rng.permutation(y.shape[1])
+    if args.cost:
+        print(f"{len(y):,} authors × {y.shape[1]} categories: {likelihood_terms(y)}")
+        return
     if args.nuts is not None:
         mine = y[z == args.nuts]
         rows = [
