@@ -282,6 +282,16 @@ def likelihood_terms(y: np.ndarray) -> dict[str, int]:
     }
 
 
+def order_gains(y: np.ndarray, z: np.ndarray, n_random: int, rng: np.random.Generator) -> dict[str, float]:
+    """The GDM's log-likelihood gain over the DM, plug-in fits per segment `z`, under several category orders."""
+    k = int(z.max()) + 1
+    dm = sum(fit_dm(y[z == s]).loglik for s in range(k))
+    totals = y.sum(axis=0)
+    orders = {"largest first": np.argsort(-totals, kind="stable"), "smallest first": np.argsort(totals, kind="stable")}
+    orders.update({f"random {i}": rng.permutation(y.shape[1]) for i in range(n_random)})
+    return {name: sum(fit_gdm(y[z == s], order).loglik for s in range(k)) - dm for name, order in orders.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_run_arguments(ap, "modal")  # --apart: the categories given a node of their own in `tree`
@@ -296,6 +306,9 @@ def main() -> None:
         help="instead: fit the DM and the GDM to this segment's authors by NUTS (K = 1), PSIS-LOO and posterior checks",
     )
     ap.add_argument("--cost", action="store_true", help="instead: print what a DM and a GDM kernel would evaluate")
+    ap.add_argument(
+        "--orders", type=int, metavar="N", help="instead: the GDM's gain under N random orders and two rules"
+    )
     args = ap.parse_args()
     table = read_run(args.run, args.config, args.source, args.segments, args.apart)
     rng = np.random.default_rng(args.seed)
@@ -303,6 +316,10 @@ def main() -> None:
     z = pd.Categorical(table.segment).codes
     k = int(z.max()) + 1
     shuffled = rng.permutation(y.shape[1])
+    if args.orders is not None:
+        for name, gain in order_gains(y, z, args.orders, rng).items():
+            print(f"{name:15s} GDM log-likelihood - DM's: {gain:8.1f}")
+        return
     if args.cost:
         print(f"{len(y):,} authors × {y.shape[1]} categories: {likelihood_terms(y)}")
         return
