@@ -27,7 +27,9 @@ the family then checked in-model should pass.
 ``--nuts SEGMENT`` checks one segment's authors with the real thing instead: the DM and the GDM (categories
 largest total first) fitted with one segment by NUTS
 (:func:`bayesseg.evaluation.families.fit_family`; PSIS-LOO compares them), and the checks made with one
-replicate per kept posterior draw.
+replicate per kept posterior draw. ``--cost`` prints what a DM and a GDM likelihood kernel would evaluate
+on the run's table (:func:`likelihood_terms`); ``--orders N`` the GDM's gain over the DM under two rules and
+N random orders of the categories.
 
 Run after ``bayesseg run`` (which writes ``runs/latest``)::
 
