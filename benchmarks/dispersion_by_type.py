@@ -84,25 +84,42 @@ def dm_loglik(y: np.ndarray, alpha: np.ndarray) -> float:
     return float(stats.dirichlet_multinomial.logpmf(y, alpha, y.sum(axis=1)).sum())
 
 
-def compare(y: np.ndarray, types: np.ndarray) -> dict[str, float]:
-    """One segment's authors: the DM, the tree, and each TYPE's free and implied within-TYPE concentration."""
-    alpha = dm_mle(y)
-    row: dict[str, float] = {"authors": len(y), "concentration": alpha.sum(), "loglik_dm": dm_loglik(y, alpha)}
+class TreeFit(NamedTuple):
+    """:func:`tree_mle`'s fit: the TYPE names, the top level's α, each TYPE's own α (TYPEs of two or more
+    categories), and the log-likelihood (scipy's)."""
+
+    names: list[str]
+    top: np.ndarray
+    within: dict[str, np.ndarray]
+    loglik: float
+
+
+def tree_mle(y: np.ndarray, types: np.ndarray) -> TreeFit:
+    """Maximum-likelihood Dirichlet-tree multinomial with a node per TYPE (`types`, one per column of `y`)."""
     names = sorted(set(types))
     totals = np.stack([y[:, types == t].sum(axis=1) for t in names], axis=1)
-    tree = dm_loglik(totals, dm_mle(totals))
-    extra = 0
+    top = dm_mle(totals)
+    loglik, within = dm_loglik(totals, top), {}
     for t in names:
         inside = y[:, types == t]
         if inside.shape[1] < 2:
             continue
-        own = dm_mle(inside)
-        tree += dm_loglik(inside, own)
-        extra += 1
+        within[t] = dm_mle(inside)
+        loglik += dm_loglik(inside, within[t])
+    return TreeFit(names, top, within, loglik)
+
+
+def compare(y: np.ndarray, types: np.ndarray) -> dict[str, float]:
+    """One segment's authors: the DM, the tree, and each TYPE's free and implied within-TYPE concentration."""
+    alpha = dm_mle(y)
+    row: dict[str, float] = {"authors": len(y), "concentration": alpha.sum(), "loglik_dm": dm_loglik(y, alpha)}
+    tree = tree_mle(y, types)
+    for t, own in tree.within.items():
         row[f"{t}_free"], row[f"{t}_implied"] = own.sum(), alpha[types == t].sum()
     # the tree's top level and its TYPEs of two or more categories have a concentration each, the DM one
-    row["loglik_tree"], row["extra_parameters"] = tree, extra
-    row["gain"] = tree - row["loglik_dm"]
+    extra = len(tree.within)
+    row["loglik_tree"], row["extra_parameters"] = tree.loglik, extra
+    row["gain"] = tree.loglik - row["loglik_dm"]
     row["p_value"] = float(stats.chi2.sf(2 * row["gain"], extra))
     return row
 

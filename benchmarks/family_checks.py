@@ -54,7 +54,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from dispersion_by_type import add_run_arguments, dm_loglik, dm_mle, read_run
+from dispersion_by_type import add_run_arguments, dm_loglik, dm_mle, read_run, tree_mle
 from results_table import append_rows
 from scipy import optimize, special, stats
 
@@ -96,25 +96,27 @@ def fit_dm(y: np.ndarray) -> Fitted:
 
 def fit_tree(y: np.ndarray, types: np.ndarray) -> Fitted:
     """The Dirichlet-tree multinomial with a node per TYPE (`types`, one per column), by maximum likelihood."""
-    names = sorted(set(types))
-    totals = np.stack([y[:, types == t].sum(axis=1) for t in names], axis=1)
-    beta = dm_mle(totals)
-    loglik, parameters = dm_loglik(totals, beta), len(names)
-    within = {}
-    for t in names:
-        if (types == t).sum() > 1:
-            within[t] = dm_mle(y[:, types == t])
-            loglik += dm_loglik(y[:, types == t], within[t])
-            parameters += len(within[t])
+    tree = tree_mle(y, types)
+    parameters = len(tree.names) + sum(len(a) for a in tree.within.values())
 
     def sample(n: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = np.zeros((len(n), len(types)), dtype=np.int64)
-        node = _dm_sample(beta)(n, rng)
-        for j, t in enumerate(names):
-            out[:, types == t] = _dm_sample(within[t])(node[:, j], rng) if t in within else node[:, [j]]
+        node = _dm_sample(tree.top)(n, rng)
+        for j, t in enumerate(tree.names):
+            out[:, types == t] = _dm_sample(tree.within[t])(node[:, j], rng) if t in tree.within else node[:, [j]]
         return out
 
-    return Fitted(loglik, parameters, sample)
+    return Fitted(tree.loglik, parameters, sample)
+
+
+def beta_binomial_chain(n: np.ndarray, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Counts drawn from a GDM, categories in chain order: (len(n), len(a) + 1); `a`, `b` one per node."""
+    out, left = np.zeros((len(n), len(a) + 1), dtype=np.int64), n.astype(np.int64)
+    for c in range(len(a)):
+        out[:, c] = rng.binomial(left, rng.beta(a[c], b[c], size=len(n)))
+        left = left - out[:, c]
+    out[:, -1] = left
+    return out
 
 
 def beta_binomial_mle(x: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -154,12 +156,11 @@ def fit_gdm(y: np.ndarray, order: np.ndarray) -> Fitted:
         params.append((a, b))
         rest = rest - ordered[:, c]
 
+    a, b = np.array(params).T
+
     def sample(n: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        out, left = np.zeros((len(n), len(order)), dtype=np.int64), n.astype(np.int64)
-        for c, (a, b) in enumerate(params):
-            out[:, order[c]] = rng.binomial(left, rng.beta(a, b, size=len(n)))
-            left = left - out[:, order[c]]
-        out[:, order[-1]] = left
+        out = np.zeros((len(n), len(order)), dtype=np.int64)
+        out[:, order] = beta_binomial_chain(n, a, b, rng)
         return out
 
     return Fitted(loglik, 2 * (len(order) - 1), sample)
@@ -171,7 +172,7 @@ def fit_plug_in(family: str, y: np.ndarray, types: np.ndarray, shuffled: np.ndar
         return fit_dm(y)
     if family == "tree":
         return fit_tree(y, types)
-    # the totals over every author, not the segment's: one order for all segments
+    # largest first by this segment's totals (an order per segment); the shuffled order is one for all segments
     return fit_gdm(y, shuffled if family == "gdm_shuffled" else np.argsort(-y.sum(axis=0), kind="stable"))
 
 
@@ -207,11 +208,7 @@ def posterior_replicates(posterior: dict[str, np.ndarray], totals: np.ndarray, r
             continue
         scale = kappa[s] * np.exp(posterior["dispersion_ratio_sd"][s] * posterior["dispersion_ratio"][s])
         tail = np.cumsum(p[s, ::-1])[::-1]
-        left = totals.astype(np.int64)
-        for c in range(p.shape[1] - 1):
-            out[s, :, c] = rng.binomial(left, rng.beta(scale[c] * p[s, c], scale[c] * tail[c + 1], size=len(totals)))
-            left = left - out[s, :, c]
-        out[s, :, -1] = left
+        out[s] = beta_binomial_chain(totals, scale * p[s, :-1], scale * tail[1:], rng)
     return out
 
 
